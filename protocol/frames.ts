@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { RpcErrorSchema } from './errors.ts';
+import { eventTopics, type EventTopic } from './events.ts';
+import { ServerSummarySchema, id } from './status.ts';
+
+const requestId = z.string().min(1).max(64);
+const seq = z.number().int().positive();
+
+export const HelloSchema = z.object({
+  type: z.literal('hello'),
+  agentId: id,
+  agentVersion: z.string().max(64),
+  protocol: z.number().int().positive(),
+  servers: z.array(ServerSummarySchema).max(256),
+  capabilities: z.array(z.string().max(64)).max(64),
+});
+
+export const WelcomeSchema = z.object({
+  type: z.literal('welcome'),
+  sessionId: z.string(),
+  heartbeatMs: z.number().int().positive(),
+  hubVersion: z.string(),
+  /** Highest record seq the hub has stored for this agent: the outbox drops everything up to it. */
+  ackedSeq: z.number().int().nonnegative(),
+});
+
+export const ReqSchema = z.object({
+  type: z.literal('req'),
+  id: requestId,
+  method: z.string().min(1).max(64),
+  params: z.unknown(),
+  timeoutMs: z.number().int().positive().max(24 * 3600_000),
+});
+
+export const ResSchema = z.discriminatedUnion('ok', [
+  z.object({ type: z.literal('res'), id: requestId, ok: z.literal(true), result: z.unknown() }),
+  z.object({ type: z.literal('res'), id: requestId, ok: z.literal(false), error: RpcErrorSchema }),
+]);
+
+const evtVariants = (Object.keys(eventTopics) as EventTopic[]).map((topic) =>
+  z.object({
+    type: z.literal('evt'),
+    topic: z.literal(topic),
+    seq: eventTopics[topic].kind === 'record' ? seq : z.undefined(),
+    data: eventTopics[topic].data,
+  }),
+);
+export const EvtSchema = z.union(evtVariants as unknown as [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]]) as z.ZodType<EvtFrame>;
+
+export const AckSchema = z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative() });
+export const CancelSchema = z.object({ type: z.literal('cancel'), id: requestId });
+
+export type Hello = z.infer<typeof HelloSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type Req = z.infer<typeof ReqSchema>;
+export type Res = z.infer<typeof ResSchema>;
+export type Ack = z.infer<typeof AckSchema>;
+export type Cancel = z.infer<typeof CancelSchema>;
+export type EvtFrame = {
+  [T in EventTopic]: {
+    type: 'evt';
+    topic: T;
+    seq: (typeof eventTopics)[T]['kind'] extends 'record' ? number : undefined;
+    data: z.infer<(typeof eventTopics)[T]['data']>;
+  };
+}[EventTopic];
+
+export type Frame = Hello | Welcome | Req | Res | EvtFrame | Ack | Cancel;
+
+const frameSchemas = {
+  hello: HelloSchema,
+  welcome: WelcomeSchema,
+  req: ReqSchema,
+  res: ResSchema,
+  evt: EvtSchema,
+  ack: AckSchema,
+  cancel: CancelSchema,
+} as const satisfies Record<Frame['type'], z.ZodType>;
+
+export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: string };
+
+/**
+ * Parses one text frame. Never throws: malformed input becomes a message the
+ * receiver logs and answers, so a hostile peer cannot crash the process.
+ */
+export function parseFrame(raw: string | Buffer): FrameParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'frame is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: 'frame must be a JSON object' };
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string' || !Object.hasOwn(frameSchemas, type)) {
+    return { ok: false, error: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}` };
+  }
+  const parsed = frameSchemas[type as Frame['type']].safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: `invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+  }
+  return { ok: true, frame: parsed.data as Frame };
+}
+
+export function encodeFrame(frame: Frame): string {
+  return JSON.stringify(frame);
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/** Supervisor states (fixed names, design.md §4a). */
+export const serverStates = ['unknown', 'stopped', 'starting', 'running', 'unresponsive', 'crashed', 'stopping'] as const;
+export const ServerStateSchema = z.enum(serverStates);
+export type ServerState = z.infer<typeof ServerStateSchema>;
+
+export const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
+
+export const PlayersSchema = z.object({
+  online: z.number().int().nonnegative(),
+  max: z.number().int().nonnegative(),
+  names: z.array(z.string().max(128)).max(512),
+});
+export type Players = z.infer<typeof PlayersSchema>;
+
+export const ResourcesSchema = z.object({
+  cpuPercent: z.number().nonnegative().nullable(),
+  rssBytes: z.number().nonnegative().nullable(),
+  diskFreeBytes: z.number().nonnegative().nullable(),
+  uptimeSec: z.number().nonnegative().nullable(),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const backupTriggers = ['manual', 'schedule', 'pre-restore', 'catch-up'] as const;
+export const BackupTriggerSchema = z.enum(backupTriggers);
+
+export const DestinationStateSchema = z.object({
+  target: z.string().max(1024),
+  verified: z.boolean(),
+  error: z.string().max(2000).optional(),
+});
+
+/** A backup as the hub catalogs it and the API shows it (design.md §4a plus extras). */
+export const BackupRecordSchema = z.object({
+  id: z.string().min(1).max(128),
+  serverId: id,
+  game: z.string().max(64),
+  createdAt: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  files: z.number().int().nonnegative(),
+  trigger: BackupTriggerSchema,
+  note: z.string().max(500).optional(),
+  format: z.enum(['tar.zst', 'tar.gz']),
+  locked: z.boolean(),
+  destinations: z.array(DestinationStateSchema),
+});
+export type BackupRecord = z.infer<typeof BackupRecordSchema>;
+
+export const LastBackupSchema = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  size: z.number().int().nonnegative(),
+  verified: z.boolean(),
+});
+
+/** Newest-wins status of one server, sent by the agent on change and at a slow heartbeat. */
+export const ServerStatusSchema = z.object({
+  id,
+  game: z.string().max(64),
+  name: z.string().max(128),
+  managed: z.boolean(),
+  state: ServerStateSchema,
+  players: PlayersSchema,
+  map: z.string().max(256).nullable(),
+  version: z.string().max(128).nullable(),
+  resources: ResourcesSchema,
+  lastBackup: LastBackupSchema.nullable(),
+  message: z.string().max(1000).optional(),
+  updatedAt: z.string(),
+});
+export type ServerStatus = z.infer<typeof ServerStatusSchema>;
+
+/** What the agent tells the hub about each server in its hello. */
+export const ServerSummarySchema = z.object({
+  id,
+  game: z.string().max(64),
+  name: z.string().max(128),
+  managed: z.boolean(),
+});
+export type ServerSummary = z.infer<typeof ServerSummarySchema>;

@@ -1,0 +1,20 @@
+/** Protocol major version. A hub refuses agents with another major (HTTP 426). */
+export const PROTOCOL_MAJOR = 1;
+export const PROTOCOL_HEADER = 'x-reconsync-protocol';
+export const AGENT_PATH = '/agent';
+/** ws maxPayload on both ends; larger frames close the socket with 1009. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+export const HEARTBEAT_MS = 15_000;
+export const DEAD_AFTER_MS = 45_000;
+
+/** Close codes with a meaning of their own (design.md §5). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  TooBig: 1009,
+  Replaced: 4000,
+  Revoked: 4001,
+  BadHello: 4002,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
