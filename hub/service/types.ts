@@ -1,0 +1,74 @@
+import type { Alert, BackupProgress, BackupRecord, ServerStatus } from '../../protocol/index.ts';
+
+/** Who asked: shown in the audit log. */
+export interface Actor {
+  kind: 'api' | 'discord' | 'cli' | 'system';
+  id: string;
+  name?: string;
+}
+
+export type ServerAction = 'start' | 'stop' | 'restart';
+
+export interface AgentView {
+  id: string;
+  connected: boolean;
+  version: string | null;
+  lastSeen: string | null;
+  servers: string[];
+}
+
+/** GET /api/v1/servers/{id} shape (design.md §4a) plus a few extras. */
+export interface ServerView {
+  id: string;
+  agentId: string;
+  agentOnline: boolean;
+  game: string;
+  name: string;
+  managed: boolean;
+  state: ServerStatus['state'];
+  players: ServerStatus['players'];
+  map: string | null;
+  version: string | null;
+  resources: ServerStatus['resources'] | null;
+  lastBackup: ServerStatus['lastBackup'];
+  updatedAt: string | null;
+}
+
+export interface HubServiceEvents {
+  /** A server's view changed (status event, agent online/offline). */
+  server: [view: ServerView];
+  agentOnline: [agentId: string];
+  agentOffline: [agentId: string];
+  alert: [alert: Alert & { agentId: string }];
+  backupProgress: [progress: BackupProgress & { agentId: string }];
+  backupRecorded: [record: BackupRecord & { agentId: string }];
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: Actor;
+  action: string;
+  serverId: string | null;
+  outcome: 'ok' | 'denied' | 'error';
+  detail: string | null;
+}
+
+/**
+ * The one place where commands are implemented; the HTTP API and Discord are
+ * thin adapters over it. Every mutating call is written to the audit log.
+ * Errors are ReconSyncError with a stable code.
+ */
+export interface HubService {
+  listAgents(): AgentView[];
+  listServers(): ServerView[];
+  getServer(serverId: string): ServerView; // throws UNKNOWN_SERVER
+  listBackups(serverId: string): BackupRecord[]; // from the hub catalog, newest first
+  serverAction(serverId: string, action: ServerAction, actor: Actor, opts?: { warnAt?: number[]; signal?: AbortSignal }): Promise<{ state: ServerStatus['state']; graceful?: boolean; message?: string }>;
+  createBackup(serverId: string, actor: Actor, opts?: { note?: string; signal?: AbortSignal }): Promise<BackupRecord>;
+  restoreBackup(serverId: string, backupId: string, actor: Actor, opts?: { from?: string; paths?: string[]; signal?: AbortSignal }): Promise<{ backupId: string; preRestoreBackupId: string | null; from: string }>;
+  lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord>;
+  rcon(serverId: string, command: string, actor: Actor): Promise<{ output: string }>;
+  audit(entry: Omit<AuditEntry, 'at'>): void;
+  on<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
+  off<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
+}

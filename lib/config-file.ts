@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+
+/** A config problem that names the file, the key path and what was expected. */
+export class ConfigError extends Error {
+  readonly file: string;
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string value, recording which are unset. */
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[] = [], missing: string[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      missing.push(`${at.join('.') || '(root)'}: environment variable ${name} is not set`);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...at, String(i)], missing));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...at, k], missing)]));
+  }
+  return value;
+}
+
+export function formatZodIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const where = issue.path.length ? issue.path.join('.') : '(root)';
+    return `${where}: ${issue.message}`;
+  });
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads YAML, substitutes env vars, validates with the schema, returns a frozen result. */
+export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S, opts: LoadOptions = {}): z.output<S> & { configDir: string; configFile: string } {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(abs, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  return parseYamlConfig(text, abs, schema, opts);
+}
+
+export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, schema: S, opts: LoadOptions = {}): z.output<S> & { configDir: string; configFile: string } {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    throw new ConfigError(abs, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
+  }
+  const missing: string[] = [];
+  const raw = substituteEnv(doc.toJS() ?? {}, opts.env ?? process.env, [], missing);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(abs, [...missing, ...formatZodIssues(parsed.error)]);
+  const configDir = path.dirname(abs);
+  return deepFreeze({ ...(parsed.data as object), configDir, configFile: abs }) as z.output<S> & { configDir: string; configFile: string };
+}
+
+/** Resolves a config path against the config file's folder (absolute paths pass through). */
+export function resolveFrom(configDir: string, p: string, pathImpl: path.PlatformPath = path): string {
+  return pathImpl.isAbsolute(p) ? pathImpl.normalize(p) : pathImpl.resolve(configDir, p);
+}
