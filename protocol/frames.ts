@@ -41,11 +41,11 @@ const evtVariants = (Object.keys(eventTopics) as EventTopic[]).map((topic) =>
   z.object({
     type: z.literal('evt'),
     topic: z.literal(topic),
-    seq: eventTopics[topic].kind === 'record' ? seq : z.undefined(),
+    seq: eventTopics[topic].kind === 'record' ? seq : z.never().optional(),
     data: eventTopics[topic].data,
   }),
 );
-export const EvtSchema = z.union(evtVariants as unknown as [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]]) as z.ZodType<EvtFrame>;
+export const EvtSchema = z.discriminatedUnion('topic', evtVariants as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<EvtFrame>;
 
 export const AckSchema = z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative() });
 export const CancelSchema = z.object({ type: z.literal('cancel'), id: requestId });

@@ -5,3 +5,4 @@ export * from './status.ts';
 export * from './events.ts';
 export * from './methods.ts';
 export * from './frames.ts';
+export * from './rpc-peer.ts';

@@ -96,7 +96,6 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
         this.#settle(id, new ReconSyncError('TIMEOUT', `${method} got no answer within ${timeoutMs} ms`));
         this.#send?.({ type: 'cancel', id });
       }, timeoutMs);
-      timer.unref?.();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, {
         method,

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { ConfigError } from '../lib/config-file.ts';
+
+/** Tells a hub config from an agent config by its keys, so `config check` needs no flag. */
+function detectKind(file: string): 'hub' | 'agent' {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (doc && typeof doc === 'object' && ('servers' in doc || 'hub' in doc)) return 'agent';
+  if (doc && typeof doc === 'object' && ('api' in doc || 'listen' in doc || 'discord' in doc)) return 'hub';
+  throw new ConfigError(path.resolve(file), ['(root): neither a hub config (api, listen) nor an agent config (id, hub, servers)']);
+}
+
+/** Validates a config file and the game profiles it uses; returns a one-line summary or throws ConfigError. */
+export async function checkConfigFile(file: string): Promise<string> {
+  const kind = detectKind(file);
+  if (kind === 'hub') {
+    const { loadHubConfig } = await import('../hub/config.ts');
+    const cfg = loadHubConfig(file);
+    return `ok: hub config ${cfg.configFile} (listen ${cfg.listen.host}:${cfg.listen.port}, discord ${cfg.discord ? 'on' : 'off'})`;
+  }
+  const { loadAgentConfig } = await import('../agent/config.ts');
+  const { resolveAgentServers } = await import('../agent/resolve-servers.ts');
+  const cfg = loadAgentConfig(file);
+  const servers = resolveAgentServers(cfg);
+  const list = servers.map((s) => `${s.id} (${s.profile.id}, ${s.managed ? 'managed' : 'watch only'})`).join(', ');
+  return `ok: agent config ${cfg.configFile}: agent ${cfg.id}, ${servers.length} server(s)${list ? `: ${list}` : ''}`;
+}

@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../lib/config-file.ts';
+import { VERSION } from './version.ts';
+
+/** Exit codes scripts can rely on. */
+export const ExitCode = { Ok: 0, Failure: 1, Usage: 2, ConfigInvalid: 3 } as const;
+
+const HELP = `reconsync ${VERSION} — keep community game servers alive and their worlds safe
+
+Usage:
+  reconsync hub --config hub.yaml                  run the hub
+  reconsync agent --config agent.yaml              run an agent
+  reconsync agent service install|uninstall|status --config agent.yaml
+                                                   run the agent as a system service
+  reconsync token create <agentId> --config hub.yaml   mint an agent token (printed once, last line)
+  reconsync token revoke <agentId> --config hub.yaml   revoke it; a connected agent is dropped
+  reconsync config check <file>                    validate a hub or agent config (and its game profiles)
+  reconsync config schema [--out dir]              write JSON Schema for hub.yaml, agent.yaml, game profiles
+  reconsync games                                  list the game profiles
+  reconsync demo [--seconds N]                     hub + agent + simulated game server on loopback
+
+Options:
+  -c, --config <file>   config file
+  -h, --help            this help
+  -v, --version         print the version
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config.
+`;
+
+class UsageError extends Error {}
+
+type Handler = (args: string[], flags: Flags) => Promise<number>;
+interface Flags {
+  config?: string;
+  out?: string;
+  seconds?: string;
+  'dry-run'?: boolean;
+}
+
+function requireConfig(flags: Flags, what: string): string {
+  if (!flags.config) throw new UsageError(`${what} needs --config <file>`);
+  return flags.config;
+}
+
+const commands: Record<string, Handler> = {
+  async hub(_args, flags) {
+    const { runHub } = await import('../hub/main.ts');
+    return runHub(requireConfig(flags, 'hub'));
+  },
+  async agent(args, flags) {
+    if (args[0] === 'service') {
+      const { runServiceCommand } = await import('./service.ts');
+      return runServiceCommand(args[1], requireConfig(flags, 'agent service'), { dryRun: flags['dry-run'] === true });
+    }
+    if (args.length) throw new UsageError(`unknown agent subcommand "${args[0]}"`);
+    const { runAgent } = await import('../agent/main.ts');
+    return runAgent(requireConfig(flags, 'agent'));
+  },
+  async token(args, flags) {
+    const [sub, agentId] = args;
+    if ((sub !== 'create' && sub !== 'revoke') || !agentId) throw new UsageError('usage: reconsync token create|revoke <agentId> --config hub.yaml');
+    const configPath = requireConfig(flags, 'token');
+    const { loadHubConfig } = await import('../hub/config.ts');
+    const { createTokenForConfig, revokeTokenForConfig } = await import('../hub/tokens.ts');
+    const config = loadHubConfig(configPath);
+    if (sub === 'create') {
+      const token = createTokenForConfig(config, agentId);
+      process.stderr.write(`Token for agent "${agentId}" (shown once; put it in agent.yaml as hub.token or RECONSYNC_AGENT_TOKEN):\n`);
+      process.stdout.write(`${token}\n`);
+    } else {
+      const revoked = revokeTokenForConfig(config, agentId);
+      process.stdout.write(revoked ? `Revoked the token of "${agentId}"; a running hub drops its session within seconds.\n` : `Agent "${agentId}" had no active token.\n`);
+      if (!revoked) return ExitCode.Failure;
+    }
+    return ExitCode.Ok;
+  },
+  async config(args, flags) {
+    const [sub, file] = args;
+    if (sub === 'check') {
+      const target = file ?? flags.config;
+      if (!target) throw new UsageError('usage: reconsync config check <file>');
+      const { checkConfigFile } = await import('./config-check.ts');
+      const summary = await checkConfigFile(target);
+      process.stdout.write(`${summary}\n`);
+      return ExitCode.Ok;
+    }
+    if (sub === 'schema') {
+      const { writeConfigSchemas } = await import('../tools/config-schema.ts');
+      const written = await writeConfigSchemas(flags.out ?? '.');
+      for (const f of written) process.stdout.write(`${f}\n`);
+      return ExitCode.Ok;
+    }
+    throw new UsageError('usage: reconsync config check <file> | reconsync config schema [--out dir]');
+  },
+  async games() {
+    const { listGames } = await import('../games/loader.ts');
+    const rows = listGames();
+    const width = Math.max(...rows.map((r) => r.id.length));
+    for (const r of rows) process.stdout.write(`${r.id.padEnd(width)}  ${r.name}  (query: ${r.query}; admin: ${r.admin})\n`);
+    return ExitCode.Ok;
+  },
+  async demo(_args, flags) {
+    const { runDemo } = await import('../demo/demo.ts');
+    const seconds = flags.seconds === undefined ? undefined : Number(flags.seconds);
+    if (seconds !== undefined && !(seconds > 0)) throw new UsageError('--seconds must be a positive number');
+    return runDemo({ seconds });
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        out: { type: 'string' },
+        seconds: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return ExitCode.Usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return ExitCode.Ok;
+  }
+  const [name, ...rest] = positionals;
+  if (values.help || !name) {
+    process.stdout.write(HELP);
+    return name || values.help ? ExitCode.Ok : ExitCode.Usage;
+  }
+  const handler = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!handler) {
+    process.stderr.write(`unknown command "${name}"\n\n${HELP}`);
+    return ExitCode.Usage;
+  }
+  try {
+    return await handler(rest, values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`invalid config ${err.message}\n`);
+      return ExitCode.ConfigInvalid;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return ExitCode.Failure;
+  }
+}
