@@ -1,0 +1,409 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import WebSocket, { type RawData } from 'ws';
+import type { z } from 'zod';
+import {
+  CloseCode, HelloSchema, MAX_FRAME_BYTES, PROTOCOL_HEADER, PROTOCOL_MAJOR, ReconSyncError,
+  agentMethods, defaultTimeoutMs, eventTopics, hubMethods, parseFrame,
+  type AgentMethods, type EventData, type HubMethods, type RecordTopic, type StateTopic, type Welcome,
+} from '../../protocol/index.ts';
+import { RpcPeer, type CallOptions, type RpcFrame } from '../../protocol/rpc-peer.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { Backoff } from './backoff.ts';
+import { decideOnEnd, describe, type LinkDecision, type LinkEnd } from './close-policy.ts';
+import {
+  DefaultAgentLinkOptions, type AgentLinkEventsMap, type AgentLinkOptionalOptions, type AgentLinkOptions, type AgentLinkRequiredOptions,
+} from './link-options.ts';
+import { Outbox } from './outbox.ts';
+
+export * from './link-options.ts';
+
+/** How many bad frames per connection are logged one by one before logging only every 1000th. */
+const BAD_FRAME_LOG_BURST = 10;
+
+type AgentPeer = RpcPeer<HubMethods, AgentMethods>;
+
+/**
+ * The agent's side of the hub link (design.md §5): dials out, authenticates,
+ * says hello, keeps the connection alive, reconnects with jittered backoff as
+ * close-policy.ts decides, streams state events (newest wins, coalesced while
+ * down) and record events (outbox, re-sent until acked), and serves the hub's
+ * RPCs through one RpcPeer that outlives reconnects, so a request id already
+ * executed is answered from memory instead of running twice.
+ */
+export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
+  readonly #opts: AgentLinkRequiredOptions & AgentLinkOptionalOptions;
+  readonly #log: Logger;
+  readonly #backoff: Backoff;
+  readonly #peer: AgentPeer;
+  /** Aborted by close(): ends backoff sleeps and the run loop. */
+  readonly #stop = new AbortController();
+  #outbox: Outbox | undefined;
+  #starting: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #ws: WebSocket | undefined;
+  /** Set between welcome and close: the link is usable for RPC. */
+  #session: string | undefined;
+  /** Set once the outbox has been re-sent after a welcome: new records go straight out. */
+  #streaming = false;
+  /** Anything heard from the hub since the last heartbeat tick. */
+  #heard = false;
+  #badFrames = 0;
+  /** Newest state frame per (topic, serverId) published while the link was down. */
+  readonly #unsentStates = new Map<string, string>();
+
+  constructor(options: AgentLinkOptions) {
+    super();
+    this.#opts = { ...DefaultAgentLinkOptions, ...stripUndefined(options) };
+    checkUrl(this.#opts.url);
+    this.#log = this.#opts.logger.child({ component: 'link', agentId: this.#opts.agentId });
+    this.#backoff = new Backoff({ ...this.#opts.backoff, random: this.#opts.random });
+    this.#peer = new RpcPeer<HubMethods, AgentMethods>({
+      outgoing: hubMethods,
+      incoming: agentMethods,
+      handlers: this.#opts.handlers,
+      timeouts: defaultTimeoutMs,
+    });
+  }
+
+  /** Whether the hub has welcomed the current connection. */
+  get connected(): boolean {
+    return this.#session !== undefined;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#session;
+  }
+
+  /** Records stored but not yet acked by the hub (0 before start()). */
+  get pendingRecords(): number {
+    return this.#outbox?.pendingCount ?? 0;
+  }
+
+  /** Open the outbox and start dialing. Resolves once records can be published; connection happens in the background. */
+  start(): Promise<void> {
+    if (this.#stop.signal.aborted) return Promise.reject(new ReconSyncError('INTERNAL', 'the link was closed; make a new AgentLink'));
+    this.#starting ??= this.#start().catch((err: unknown) => {
+      this.#starting = undefined;
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  /** Newest-wins status: sent now when connected; otherwise the newest per (topic, server) waits for the link. */
+  publishState<T extends StateTopic>(topic: T, data: EventData<T>): void {
+    const spec = eventTopics[topic];
+    if (spec?.kind !== 'state') throw new ReconSyncError('INVALID_PARAMS', `${String(topic)} is not a state topic`);
+    const checked = spec.data.safeParse(data);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new ReconSyncError('INVALID_PARAMS', `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const frame = JSON.stringify({ type: 'evt', topic, data: checked.data });
+    // States do not wait for the outbox re-send: once welcomed they go straight out.
+    if (this.#session !== undefined && this.#ws) {
+      this.#ws.send(frame);
+      return;
+    }
+    const owner = checked.data as { serverId?: string; id?: string };
+    this.#unsentStates.set(`${topic}\u0000${owner.serverId ?? owner.id ?? ''}`, frame);
+  }
+
+  /** Store a record durably (fsync) and send it when connected. Resolves with its seq. */
+  async publishRecord<T extends RecordTopic>(topic: T, data: EventData<T>): Promise<number> {
+    if (!this.#outbox) await this.start();
+    return this.#outbox!.append(topic, data);
+  }
+
+  callHub<M extends keyof HubMethods & string>(method: M, params: z.input<HubMethods[M]['params']>, options?: CallOptions): Promise<z.output<HubMethods[M]['result']>> {
+    return this.#peer.call(method, params, options);
+  }
+
+  /** Graceful stop: close 1000, stop timers, fail calls in flight, flush and close the outbox. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #start(): Promise<void> {
+    const ca = this.#opts.ca ? await readCa(this.#opts.ca) : undefined;
+    this.#outbox ??= await Outbox.open(join(this.#opts.dataDir, 'outbox'), {
+      ...this.#opts.outbox,
+      logger: this.#log,
+      onDurable: (record) => {
+        if (this.#streaming) this.#ws?.send(record.frame);
+      },
+    });
+    this.#backoff.reset();
+    this.#loop = this.#run(ca);
+  }
+
+  async #run(ca: Buffer | undefined): Promise<void> {
+    try {
+      while (!this.#stop.signal.aborted) {
+        const { end, wasUp } = await this.#connectOnce(ca);
+        if (this.#stop.signal.aborted) {
+          if (wasUp) this.#emit('disconnected', { reason: 'closed', message: 'link closed by the agent', end, retryInMs: null });
+          break;
+        }
+        const decision = decideOnEnd(end, this.#opts.agentId);
+        if (decision.action === 'stop') {
+          this.#log.error({ reason: decision.reason, end }, decision.message);
+          if (wasUp) this.#emit('disconnected', { reason: decision.reason, message: decision.message, end, retryInMs: null });
+          this.#starting = undefined; // start() may try again, e.g. after the operator fixed the config
+          this.#emit('stopped', { reason: decision.reason, message: decision.message, end });
+          return;
+        }
+        const delay = this.#delayFor(decision);
+        this.#log[decision.level]({ reason: decision.reason, end, attempt: this.#backoff.attempt, retryInMs: delay }, decision.message);
+        if (wasUp) this.#emit('disconnected', { reason: decision.reason, message: decision.message, end, retryInMs: delay });
+        try {
+          await this.#opts.clock.sleep(delay, this.#stop.signal);
+        } catch {
+          break;
+        }
+      }
+    } catch (err) {
+      // A bug here must not take the agent down: the agent keeps working offline and says so.
+      this.#log.error({ err }, 'hub link loop failed; the agent keeps running without a hub link');
+      this.#starting = undefined;
+      this.#emit('stopped', { reason: 'internal', message: `link loop failed: ${(err as Error).message}`, end: null });
+    }
+  }
+
+  #delayFor(decision: LinkDecision): number {
+    if (decision.action === 'slow') {
+      const ms = this.#opts.unauthorizedRetryMs;
+      return Math.floor(ms / 2 + this.#opts.random() * (ms / 2));
+    }
+    return this.#backoff.next(this.#opts.clock.now());
+  }
+
+  /** One connection, from dial to close. Resolves (never rejects) with why it ended. */
+  #connectOnce(ca: Buffer | undefined): Promise<{ end: LinkEnd; wasUp: boolean }> {
+    return new Promise((resolve) => {
+      const conn = new AbortController();
+      let end: LinkEnd | undefined;
+      let wasUp = false;
+      const ws = new WebSocket(this.#opts.url, {
+        ...this.#opts.wsOptions,
+        ...(ca ? { ca } : {}),
+        perMessageDeflate: false,
+        maxPayload: MAX_FRAME_BYTES,
+        headers: { authorization: `Bearer ${this.#opts.token}`, [PROTOCOL_HEADER]: String(PROTOCOL_MAJOR) },
+      });
+      this.#ws = ws;
+      this.#heard = false;
+      this.#badFrames = 0;
+      // The first cause wins: a 401 or a watchdog verdict is more telling than the 1006 that follows.
+      const kill = (why: LinkEnd) => {
+        end ??= why;
+        ws.terminate();
+      };
+      this.#after(this.#opts.openTimeoutMs, conn.signal, () => {
+        if (ws.readyState === WebSocket.CONNECTING) kill({ kind: 'timeout', phase: 'open', ms: this.#opts.openTimeoutMs });
+      });
+
+      ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+        const hubProtocol = res.headers[PROTOCOL_HEADER];
+        res.resume();
+        kill({ kind: 'http', status: res.statusCode ?? 0, ...(typeof hubProtocol === 'string' ? { hubProtocol } : {}) });
+      });
+      ws.on('open', () => {
+        const hello = HelloSchema.safeParse({
+          type: 'hello',
+          agentId: this.#opts.agentId,
+          agentVersion: this.#opts.agentVersion,
+          protocol: PROTOCOL_MAJOR,
+          servers: this.#opts.servers(),
+          capabilities: this.#opts.capabilities,
+        });
+        if (!hello.success) {
+          const issue = hello.error.issues[0];
+          // Same verdict as the hub's 4002, decided here so the close policy has one table.
+          kill({ kind: 'close', code: CloseCode.BadHello, reason: `agent-side check: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` });
+          return;
+        }
+        ws.send(JSON.stringify(hello.data));
+        this.#after(this.#opts.welcomeTimeoutMs, conn.signal, () => {
+          if (this.#session === undefined) kill({ kind: 'timeout', phase: 'welcome', ms: this.#opts.welcomeTimeoutMs });
+        });
+      });
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        this.#heard = true;
+        if (isBinary) return this.#badFrame('binary frame');
+        const parsed = parseFrame(data as Buffer);
+        if (!parsed.ok) return this.#badFrame(parsed.error);
+        const frame = parsed.frame;
+        switch (frame.type) {
+          case 'req':
+          case 'res':
+          case 'cancel':
+            if (this.#session === undefined) return this.#badFrame(`${frame.type} before welcome`);
+            this.#peer.handle(frame);
+            return;
+          case 'ack':
+            this.#outbox?.ack(frame.seq);
+            return;
+          case 'welcome':
+            if (this.#session !== undefined) return this.#badFrame('second welcome');
+            wasUp = true;
+            this.#onWelcome(ws, frame, conn.signal, kill);
+            return;
+          default:
+            return this.#badFrame(`unexpected ${frame.type} frame from the hub`);
+        }
+      });
+      ws.on('pong', () => {
+        this.#heard = true;
+      });
+      ws.on('ping', () => {
+        this.#heard = true;
+      });
+      ws.on('error', (err) => {
+        end ??= { kind: 'error', message: err.message };
+      });
+      ws.on('close', (code, reason) => {
+        end ??= { kind: 'close', code, reason: reason.toString('utf8') };
+        conn.abort();
+        if (this.#ws === ws) {
+          this.#ws = undefined;
+          this.#session = undefined;
+          this.#streaming = false;
+          this.#peer.setSender(undefined);
+          if (wasUp) this.#peer.disconnect(`link to the hub lost (${describe(end)})`);
+        }
+        resolve({ end, wasUp });
+      });
+    });
+  }
+
+  #onWelcome(ws: WebSocket, welcome: Welcome, signal: AbortSignal, kill: (why: LinkEnd) => void): void {
+    this.#session = welcome.sessionId;
+    this.#peer.setSender(this.#sendFrame);
+    this.#backoff.connected(this.#opts.clock.now());
+    this.#log.info({ sessionId: welcome.sessionId, hubVersion: welcome.hubVersion, ackedSeq: welcome.ackedSeq }, 'connected to the hub');
+    for (const frame of this.#unsentStates.values()) ws.send(frame);
+    this.#unsentStates.clear();
+    void this.#resendRecords(ws, welcome.ackedSeq);
+    void this.#heartbeat(ws, signal, kill);
+    this.#emit('welcome', welcome);
+    this.#emit('connected', { sessionId: welcome.sessionId, hubVersion: welcome.hubVersion });
+  }
+
+  /** Drop what the hub already has, then re-send the rest in seq order and switch to streaming. */
+  async #resendRecords(ws: WebSocket, ackedSeq: number): Promise<void> {
+    const outbox = this.#outbox;
+    if (!outbox) return;
+    if (ackedSeq > outbox.lastSeq) {
+      try {
+        await outbox.rebase(ackedSeq);
+      } catch (err) {
+        this.#log.error({ err }, 'could not renumber the outbox; records are held until the next connection');
+        return;
+      }
+      if (this.#ws !== ws || this.#session === undefined) return;
+    } else if (ackedSeq < outbox.ackedSeq) {
+      this.#log.warn({ hubAckedSeq: ackedSeq, localAckedSeq: outbox.ackedSeq }, 'hub acknowledges less than it did before (hub store reset?); records it lost cannot be re-sent');
+    }
+    outbox.ack(ackedSeq);
+    // Synchronous from here on: a record made durable meanwhile is either in pending() or streamed by onDurable.
+    for (const record of outbox.pending()) ws.send(record.frame);
+    this.#streaming = true;
+  }
+
+  /** Ping every heartbeatMs; a hub silent for deadAfterMs is cut off and redialed. */
+  async #heartbeat(ws: WebSocket, signal: AbortSignal, kill: (why: LinkEnd) => void): Promise<void> {
+    const { clock, heartbeatMs, deadAfterMs } = this.#opts;
+    let lastHeard = clock.now();
+    for (;;) {
+      try {
+        await clock.sleep(heartbeatMs, signal);
+      } catch {
+        return;
+      }
+      const now = clock.now();
+      if (this.#heard) {
+        this.#heard = false;
+        lastHeard = now;
+      } else if (now - lastHeard >= deadAfterMs) {
+        this.#log.warn({ silentMs: now - lastHeard }, 'hub stopped answering; reconnecting');
+        kill({ kind: 'dead', silentMs: now - lastHeard });
+        return;
+      }
+      ws.ping();
+    }
+  }
+
+  readonly #sendFrame = (frame: RpcFrame): boolean => {
+    const ws = this.#ws;
+    if (!ws || this.#session === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  #badFrame(what: string): void {
+    const n = ++this.#badFrames;
+    if (n <= BAD_FRAME_LOG_BURST || n % 1000 === 0) this.#log.warn({ badFrames: n }, `ignored an invalid frame from the hub: ${what}`);
+  }
+
+  #after(ms: number, signal: AbortSignal, fn: () => void): void {
+    this.#opts.clock.sleep(ms, signal).then(fn, () => undefined);
+  }
+
+  #emit<K extends keyof AgentLinkEventsMap>(event: K, ...args: AgentLinkEventsMap[K]): void {
+    try {
+      (this.emit as (e: K, ...a: AgentLinkEventsMap[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#log.error({ err, event }, 'a link event listener threw; ignoring');
+    }
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.abort();
+    const ws = this.#ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.close(CloseCode.Normal, 'agent shutting down');
+      const timer = new AbortController();
+      this.#after(this.#opts.closeTimeoutMs, timer.signal, () => ws.terminate());
+      await closed;
+      timer.abort();
+    } else {
+      ws?.terminate();
+    }
+    await this.#starting?.catch(() => undefined);
+    await this.#loop;
+    this.#peer.close();
+    await this.#outbox?.close();
+    this.#emit('stopped', { reason: 'closed', message: 'link closed by the agent', end: null });
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+async function readCa(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new ReconSyncError('INTERNAL', `cannot read the hub CA file ${file} (hub.ca in agent.yaml): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Fail at construction, where the config is at hand, rather than in the dial loop. */
+function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ReconSyncError('INVALID_PARAMS', `hub.url "${url}" is not a URL; expected e.g. ws://hub.example:7780/agent`);
+  }
+  if (!['ws:', 'wss:'].includes(parsed.protocol)) {
+    throw new ReconSyncError('INVALID_PARAMS', `hub.url "${url}" must start with ws:// or wss:// (e.g. wss://hub.example:7780/agent)`);
+  }
+}
