@@ -60,15 +60,14 @@ const commands: Record<string, Handler> = {
     const [sub, agentId] = args;
     if ((sub !== 'create' && sub !== 'revoke') || !agentId) throw new UsageError('usage: reconsync token create|revoke <agentId> --config hub.yaml');
     const configPath = requireConfig(flags, 'token');
-    const { loadHubConfig } = await import('../hub/config.ts');
-    const { createTokenForConfig, revokeTokenForConfig } = await import('../hub/tokens.ts');
-    const config = loadHubConfig(configPath);
+    // Only dataDir is needed: the token commands work without the hub's secrets in the environment.
+    const { createAgentToken, revokeAgentToken } = await import('../hub/tokens.ts');
     if (sub === 'create') {
-      const token = createTokenForConfig(config, agentId);
+      const token = createAgentToken(configPath, agentId);
       process.stderr.write(`Token for agent "${agentId}" (shown once; put it in agent.yaml as hub.token or RECONSYNC_AGENT_TOKEN):\n`);
       process.stdout.write(`${token}\n`);
     } else {
-      const revoked = revokeTokenForConfig(config, agentId);
+      const revoked = revokeAgentToken(configPath, agentId) > 0;
       process.stdout.write(revoked ? `Revoked the token of "${agentId}"; a running hub drops its session within seconds.\n` : `Agent "${agentId}" had no active token.\n`);
       if (!revoked) return ExitCode.Failure;
     }

@@ -1,4 +1,4 @@
-import type { Alert, BackupProgress, BackupRecord, ServerStatus } from '../../protocol/index.ts';
+import type { Alert, BackupProgress, BackupRecord, EventData, ServerStatus } from '../../protocol/index.ts';
 
 /** Who asked: shown in the audit log. */
 export interface Actor {
@@ -25,7 +25,9 @@ export interface ServerView {
   game: string;
   name: string;
   managed: boolean;
+  /** 'unknown' while the agent is offline; the last reported state is in lastKnownState. */
   state: ServerStatus['state'];
+  lastKnownState: ServerStatus['state'];
   players: ServerStatus['players'];
   map: string | null;
   version: string | null;
@@ -42,6 +44,9 @@ export interface HubServiceEvents {
   alert: [alert: Alert & { agentId: string }];
   backupProgress: [progress: BackupProgress & { agentId: string }];
   backupRecorded: [record: BackupRecord & { agentId: string }];
+  /** A backup left a destination (remaining = null: it is gone from the catalog). */
+  backupRemoved: [removed: { agentId: string; serverId: string; backupId: string; remaining: BackupRecord | null }];
+  restoreCompleted: [outcome: EventData<'restore.completed'> & { agentId: string }];
 }
 
 export interface AuditEntry {
@@ -69,6 +74,11 @@ export interface HubService {
   lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord>;
   rcon(serverId: string, command: string, actor: Actor): Promise<{ output: string }>;
   audit(entry: Omit<AuditEntry, 'at'>): void;
+  // Added after the first cut; optional so existing implementations (test doubles) still compile.
+  /** Newest first. */
+  recentAudit?(limit?: number, serverId?: string): AuditEntry[];
+  /** The newest progress of a running backup/restore job on the server, or null. */
+  backupProgress?(serverId: string): (BackupProgress & { agentId: string }) | null;
   on<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
   off<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
 }

@@ -1,0 +1,163 @@
+import type { Alert, AlertKind, Clock } from '../../protocol/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { ServerView } from '../service/types.ts';
+import type { EditThrottle } from './edit-throttle.ts';
+import { describeError, NotConnectedError } from './errors.ts';
+import { escapeText, inlineCode, relativeTime } from './format.ts';
+import { cut } from './limits.ts';
+import type { ChannelPoster } from './poster.ts';
+
+type Kind = AlertKind | 'agent_offline' | 'agent_back';
+
+const kindText: Record<Kind, string> = {
+  crashed: '🔴 crashed',
+  unresponsive: '🟠 stopped answering queries',
+  restarted: '🔁 was restarted',
+  recovered: '🟢 recovered',
+  gave_up: '⛔ crashed too often; automatic restarts gave up',
+  backup_failed: '❌ backup failed',
+  backup_overdue: '⏰ backup overdue',
+  backup_shrunk: '📉 backup much smaller than the last one',
+  upload_failed: '☁️ upload to a backup destination failed',
+  agent_offline: '📴 agent offline',
+  agent_back: '📶 agent back online',
+};
+
+interface Entry {
+  key: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  text: string;
+  messageId: string | null;
+  /** The text last written to Discord; differs from render() while an update is due. */
+  written: string | null;
+}
+
+export interface AlertDeps {
+  channelId: string;
+  poster: ChannelPoster;
+  throttle: EditThrottle;
+  clock: Clock;
+  logger: Logger;
+  cooldownMs: number;
+  graceMs: number;
+  maxEntries: number;
+  getServer: (id: string) => ServerView | null;
+  agentConnected: (id: string) => boolean;
+  signal: AbortSignal;
+}
+
+const MESSAGE_MAX = 1500;
+const SEEN_MAX = 1000;
+
+/**
+ * Alerts to one channel. One message per (subject, kind) per cooldown window:
+ * repeats within the window edit that message with a count instead of posting
+ * again, so a flapping server yields one "crashed" and one "recovered" message
+ * that keep counting. Exact repeats (a record re-sent after a reconnect) are
+ * dropped. Agent offline waits for a grace period; "back" only follows an
+ * "offline" that was posted.
+ */
+export class AlertRouter {
+  private readonly entries = new Map<string, Entry>();
+  private readonly seen = new Set<string>();
+  private readonly offlineTimers = new Map<string, AbortController>();
+  private readonly offlinePosted = new Set<string>();
+  suppressed = 0;
+
+  constructor(private readonly deps: AlertDeps) {}
+
+  onAlert(alert: Alert & { agentId: string }): void {
+    const fp = `${alert.serverId}|${alert.kind}|${alert.at}|${alert.message}`;
+    if (this.seen.has(fp)) return;
+    this.seen.add(fp);
+    if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value as string);
+    const s = this.deps.getServer(alert.serverId);
+    const who = s ? `**${escapeText(s.name)}** (${inlineCode(s.id)})` : inlineCode(alert.serverId);
+    const detail = alert.message ? `: ${escapeText(cut(alert.message, MESSAGE_MAX))}` : '';
+    this.raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`);
+  }
+
+  onAgentOffline(agentId: string): void {
+    if (this.offlineTimers.has(agentId) || this.offlinePosted.has(agentId)) return;
+    const timer = new AbortController();
+    this.offlineTimers.set(agentId, timer);
+    const signal = AbortSignal.any([timer.signal, this.deps.signal]);
+    this.deps.clock.sleep(this.deps.graceMs, signal).then(() => {
+      this.offlineTimers.delete(agentId);
+      if (this.deps.agentConnected(agentId)) return;
+      this.offlinePosted.add(agentId);
+      this.raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.deps.graceMs / 1000)} s); its servers are shown as offline.`);
+    }, () => this.offlineTimers.delete(agentId));
+  }
+
+  onAgentOnline(agentId: string): void {
+    this.offlineTimers.get(agentId)?.abort();
+    this.offlineTimers.delete(agentId);
+    if (!this.offlinePosted.delete(agentId)) return;
+    this.raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`);
+  }
+
+  /** After (re)login: write whatever could not be written while disconnected. */
+  resync(): void {
+    for (const e of this.entries.values()) if (e.written !== this.render(e)) this.schedule(e);
+  }
+
+  private raise(key: string, text: string): void {
+    const now = this.deps.clock.now();
+    let e = this.entries.get(key);
+    if (e && now - e.firstAt < this.deps.cooldownMs) {
+      e.count += 1;
+      e.lastAt = now;
+      e.text = text;
+      this.suppressed += 1;
+    } else {
+      this.entries.delete(key);
+      e = { key, firstAt: now, lastAt: now, count: 1, text, messageId: null, written: null };
+      this.entries.set(key, e);
+      this.prune(now);
+    }
+    this.schedule(e);
+  }
+
+  private prune(now: number): void {
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.deps.maxEntries && now - e.firstAt < this.deps.cooldownMs) break;
+      if (now - e.firstAt >= this.deps.cooldownMs || this.entries.size > this.deps.maxEntries) {
+        this.entries.delete(k);
+        this.deps.throttle.forget(`alert:${k}`);
+      }
+    }
+  }
+
+  private render(e: Entry): string {
+    const repeat = e.count > 1 ? `\n-# ×${e.count} since ${relativeTime(e.firstAt)}, last ${relativeTime(e.lastAt)}` : '';
+    return cut(e.text, 2000 - repeat.length) + repeat;
+  }
+
+  private schedule(e: Entry): void {
+    this.deps.throttle.request(`alert:${e.key}`, () => this.write(e));
+  }
+
+  private async write(e: Entry): Promise<boolean> {
+    const content = this.render(e);
+    if (content === e.written || this.entries.get(e.key) !== e) return false;
+    const { poster, channelId, logger } = this.deps;
+    try {
+      if (e.messageId) {
+        const outcome = await poster.edit(channelId, e.messageId, { content });
+        if (outcome === 'ok') {
+          e.written = content;
+          return true;
+        }
+      }
+      e.messageId = await poster.send(channelId, { content });
+      e.written = content;
+    } catch (err) {
+      if (err instanceof NotConnectedError) return false;
+      logger.warn({ channelId, alert: e.key, ...describeError(err) }, 'discord: could not post alert');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Logger } from '../../lib/logger.ts';
+import type { Actor, AuditEntry, HubService } from '../service/types.ts';
+import { describeError, NotConnectedError } from './errors.ts';
+import { inlineCode } from './format.ts';
+import { cut } from './limits.ts';
+import type { ChannelPoster } from './poster.ts';
+
+const outcomeIcon: Record<AuditEntry['outcome'], string> = { ok: '✅', denied: '🚫', error: '❌' };
+
+/**
+ * Who did what from Discord. Denials (and what only Discord sees, such as
+ * /statusboard) go to service.audit; actions that went through the service
+ * are already in its audit log, so they are only mirrored to the channel.
+ */
+export class AuditTrail {
+  constructor(
+    private readonly service: HubService,
+    private readonly poster: ChannelPoster,
+    private readonly channelId: string | null,
+    private readonly logger: Logger,
+  ) {}
+
+  record(entry: Omit<AuditEntry, 'at'>, opts: { toService: boolean }): void {
+    if (opts.toService) {
+      try {
+        this.service.audit(entry);
+      } catch (err) {
+        this.logger.error({ err: describeError(err) }, 'discord: writing the audit log failed');
+      }
+    }
+    if (!this.channelId) return;
+    const who = entry.actor.kind === 'discord' ? `<@${entry.actor.id}>` : inlineCode(entry.actor.id);
+    const server = entry.serverId ? ` on ${inlineCode(entry.serverId)}` : '';
+    const detail = entry.detail ? ` · ${cut(entry.detail, 300)}` : '';
+    const content = cut(`${outcomeIcon[entry.outcome]} ${who} ${inlineCode(entry.action)}${server} → ${entry.outcome}${detail}`, 2000);
+    this.poster.send(this.channelId, { content }).catch((err: unknown) => {
+      if (!(err instanceof NotConnectedError)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the audit channel');
+    });
+  }
+}
+
+export function discordActor(user: { id: string; username: string }): Actor {
+  return { kind: 'discord', id: user.id, name: user.username };
+}

@@ -1,0 +1,235 @@
+import { once } from 'node:events';
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { systemClock, type Clock } from '../../protocol/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { DiscordConfig } from '../config.ts';
+import type { HubService, HubServiceEvents } from '../service/types.ts';
+import { AlertRouter } from './alerts.ts';
+import { AuditTrail } from './audit.ts';
+import { BoardManager } from './board.ts';
+import { registerCommands } from './commands.ts';
+import { ConfirmRegistry } from './confirm.ts';
+import type { BotContext } from './context.ts';
+import { EditThrottle } from './edit-throttle.ts';
+import { describeError, isInvalidToken } from './errors.ts';
+import { handleInteraction } from './interactions.ts';
+import type { DiscordMessageStore } from './message-store.ts';
+import { DefaultDiscordBotOptions, type DiscordBotOptions } from './options.ts';
+import { ChannelPoster, type DiscordMetrics } from './poster.ts';
+
+export interface DiscordBotDeps {
+  config: DiscordConfig;
+  service: HubService;
+  store: DiscordMessageStore;
+  logger: Logger;
+  clock?: Clock;
+  metrics?: DiscordMetrics;
+  options?: Partial<DiscordBotOptions>;
+}
+
+export interface DiscordBotStats {
+  connected: boolean;
+  loginAttempts: number;
+  commandPuts: number;
+  rateLimited: number;
+  alertsSuppressed: number;
+}
+
+export interface DiscordBot {
+  /** Logs out and stops every timer. */
+  close(): Promise<void>;
+  /** Resolves once logged in with commands registered (rejects on `signal`). */
+  waitUntilReady(signal?: AbortSignal): Promise<void>;
+  stats(): DiscordBotStats;
+}
+
+/**
+ * Starts the bot and returns at once: login happens in the background and is
+ * retried with backoff, so a bad token or an unreachable Discord never stops
+ * the hub. Never throws.
+ */
+export async function startDiscordBot(deps: DiscordBotDeps): Promise<DiscordBot> {
+  const bot = new Bot(deps);
+  bot.start();
+  return {
+    close: () => bot.close(),
+    waitUntilReady: (signal) => bot.waitUntilReady(signal),
+    stats: () => bot.stats(),
+  };
+}
+
+/** A session that lasted this long was healthy: the next login backoff starts from the beginning. */
+const HEALTHY_SESSION_MS = 60_000;
+
+/** Full jitter on the upper half, so many hubs do not retry in step. */
+const jitter = (ms: number) => Math.round(ms * (0.5 + Math.random() / 2));
+
+class Bot {
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly options: DiscordBotOptions;
+  private readonly logger: Logger;
+  private readonly ctx: BotContext;
+  private readonly alerts: AlertRouter | null;
+  private readonly boards: BoardManager;
+  private client: Client | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly deps: DiscordBotDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.options = { ...DefaultDiscordBotOptions, ...deps.options };
+    this.logger = deps.logger.child({ component: 'discord' });
+    const { config, service, store } = deps;
+    const signal = this.abort.signal;
+    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null);
+    const throttle = new EditThrottle(this.clock, config.boardEditIntervalMs, signal, this.logger);
+    this.boards = new BoardManager({
+      poster, store, throttle, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
+      listServers: () => service.listServers(), onPages: (n) => deps.metrics?.discordStatusMessages.set(n),
+    });
+    this.alerts = config.alertChannelId
+      ? new AlertRouter({
+        channelId: config.alertChannelId, poster, throttle, clock: this.clock, logger: this.logger, signal,
+        cooldownMs: this.options.alertCooldownMs, graceMs: config.offlineGraceMs, maxEntries: this.options.maxQueuedPosts,
+        getServer: (id) => service.listServers().find((s) => s.id === id) ?? null,
+        agentConnected: (id) => service.listAgents().find((a) => a.id === id)?.connected ?? false,
+      })
+      : null;
+    this.ctx = {
+      config, service, clock: this.clock, logger: this.logger, options: this.options, signal, boards: this.boards,
+      confirms: new ConfirmRegistry(this.clock, this.options.confirmTtlMs, signal),
+      audit: new AuditTrail(service, poster, config.auditChannelId ?? null, this.logger),
+    };
+  }
+
+  start(): void {
+    const { service } = this.deps;
+    const on = <E extends keyof HubServiceEvents>(event: E, fn: (...args: HubServiceEvents[E]) => void) => {
+      service.on(event, fn);
+      this.unsubscribe.push(() => service.off(event, fn));
+    };
+    on('server', () => this.boards.refresh());
+    on('backupRecorded', () => this.boards.refresh());
+    on('backupRemoved', () => this.boards.refresh());
+    on('agentOnline', (id) => {
+      this.boards.refresh();
+      this.alerts?.onAgentOnline(id);
+    });
+    on('agentOffline', (id) => {
+      this.boards.refresh();
+      this.alerts?.onAgentOffline(id);
+    });
+    on('alert', (a) => this.alerts?.onAlert(a));
+    this.loop = this.run();
+  }
+
+  /** Login, serve until the session dies for good, back off, repeat. */
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    let delay = this.options.loginRetryInitialMs;
+    while (!signal.aborted) {
+      const client = this.makeClient();
+      const attempt = new AbortController();
+      const stop = () => attempt.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      let wait: number;
+      try {
+        this.counters.loginAttempts += 1;
+        const ready = once(client, Events.ClientReady, { signal: attempt.signal });
+        ready.catch(() => undefined);
+        await client.login(this.deps.config.token);
+        await ready;
+        this.client = client;
+        const since = this.clock.now();
+        this.logger.info({ user: client.user?.tag }, 'discord: logged in');
+        await this.onReady(client);
+        const [event] = (await once(client, Events.ShardDisconnect, { signal: attempt.signal })) as [{ code?: number }];
+        // A session that was healthy for a while starts the backoff afresh; one that dies at once keeps doubling it.
+        if (this.clock.now() - since >= HEALTHY_SESSION_MS) delay = this.options.loginRetryInitialMs;
+        wait = jitter(delay);
+        this.logger.warn({ closeCode: event?.code ?? null, retryInMs: wait }, 'discord: gateway session closed for good; logging in again');
+      } catch (err) {
+        if (signal.aborted) break;
+        wait = jitter(delay);
+        if (isInvalidToken(err)) {
+          this.logger.error({ retryInMs: wait }, 'discord: Discord rejected the bot token (401). Check discord.token in hub.yaml (Developer Portal → Bot → Reset Token); the hub keeps running without Discord');
+        } else {
+          this.logger.warn({ retryInMs: wait, err: describeError(err) }, 'discord: cannot log in to Discord; retrying. The hub keeps running without Discord');
+        }
+      } finally {
+        signal.removeEventListener('abort', stop);
+        attempt.abort();
+      }
+      delay = Math.min(delay * 2, this.options.loginRetryMaxMs);
+      this.ready = false;
+      this.client = null;
+      await client.destroy().catch(() => undefined);
+      await this.clock.sleep(wait, signal).catch(() => undefined);
+    }
+  }
+
+  private makeClient(): Client {
+    const { apiBaseUrl } = this.deps.config;
+    const client = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      allowedMentions: { parse: [] },
+      rest: apiBaseUrl ? { api: apiBaseUrl } : {},
+    });
+    client.on(Events.InteractionCreate, (i) => void handleInteraction(this.ctx, i));
+    client.on(Events.Error, (err) => this.logger.warn({ err: describeError(err) }, 'discord: client error'));
+    client.on(Events.Warn, (message) => this.logger.warn({ message }, 'discord: client warning'));
+    client.rest.on('response', (_req, res) => {
+      if (res.status !== 429) return;
+      this.counters.rateLimited += 1;
+      this.deps.metrics?.discordRateLimited.inc();
+    });
+    return client;
+  }
+
+  private async onReady(client: Client): Promise<void> {
+    try {
+      if ((await registerCommands(client.rest, this.deps.config, this.deps.store, this.logger)) === 'registered') this.counters.commandPuts += 1;
+    } catch (err) {
+      this.logger.error({ err: describeError(err) }, 'discord: registering slash commands failed; existing commands stay as they were');
+    }
+    this.boards.refresh();
+    this.alerts?.resync();
+    this.ready = true;
+    this.readyWaiters.splice(0).forEach((w) => w());
+  }
+
+  private readonly readyWaiters: (() => void)[] = [];
+  private ready = false;
+
+  waitUntilReady(signal?: AbortSignal): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.readyWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  stats(): DiscordBotStats {
+    return {
+      connected: this.client?.isReady() ?? false,
+      ...this.counters,
+      alertsSuppressed: this.alerts?.suppressed ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    for (const u of this.unsubscribe.splice(0)) u();
+    await this.loop;
+    const c = this.client;
+    this.client = null;
+    await c?.destroy().catch(() => undefined);
+  }
+}

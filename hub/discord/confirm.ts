@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../protocol/index.ts';
+import { DiscordLimits } from './limits.ts';
+
+export type ConfirmAction =
+  | { kind: 'server'; action: 'stop' | 'restart'; serverId: string }
+  | { kind: 'restore'; serverId: string; backupId: string };
+
+export interface PendingConfirm {
+  nonce: string;
+  userId: string;
+  action: ConfirmAction;
+  expiresAt: number;
+}
+
+const PREFIX = 'rs:confirm:';
+
+/** custom_id carries only a random nonce; what it confirms stays on the hub, so a button cannot be forged or replayed. */
+export function confirmIds(nonce: string): { yes: string; no: string } {
+  const ids = { yes: `${PREFIX}${nonce}:yes`, no: `${PREFIX}${nonce}:no` };
+  if (ids.yes.length > DiscordLimits.customId) throw new Error('confirm custom_id too long');
+  return ids;
+}
+
+export function parseConfirmId(customId: string): { nonce: string; answer: 'yes' | 'no' } | null {
+  const m = /^rs:confirm:([0-9a-f]{16,32}):(yes|no)$/.exec(customId);
+  return m ? { nonce: m[1]!, answer: m[2] as 'yes' | 'no' } : null;
+}
+
+/** Confirmations waiting for a press; each expires after `ttlMs` and runs its `onExpire` once. */
+export class ConfirmRegistry {
+  private readonly pending = new Map<string, { p: PendingConfirm; timer: AbortController }>();
+
+  constructor(private readonly clock: Clock, private readonly ttlMs: number, private readonly signal: AbortSignal) {}
+
+  create(userId: string, action: ConfirmAction, onExpire: () => Promise<void>): PendingConfirm {
+    const p: PendingConfirm = { nonce: randomBytes(8).toString('hex'), userId, action, expiresAt: this.clock.now() + this.ttlMs };
+    const timer = new AbortController();
+    this.pending.set(p.nonce, { p, timer });
+    this.clock.sleep(this.ttlMs, AbortSignal.any([timer.signal, this.signal])).then(() => {
+      if (this.pending.get(p.nonce)?.p !== p) return;
+      this.pending.delete(p.nonce);
+      return onExpire();
+    }).catch(() => undefined);
+    return p;
+  }
+
+  /** The live confirmation for a nonce, or null when unknown or expired. */
+  peek(nonce: string): PendingConfirm | null {
+    const e = this.pending.get(nonce);
+    if (!e || this.clock.now() >= e.p.expiresAt) return null;
+    return e.p;
+  }
+
+  /** Removes and returns it; its expiry no longer fires. */
+  take(nonce: string): PendingConfirm | null {
+    const p = this.peek(nonce);
+    if (!p) return null;
+    this.pending.get(nonce)?.timer.abort();
+    this.pending.delete(nonce);
+    return p;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}

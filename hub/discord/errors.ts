@@ -1,0 +1,51 @@
+import { DiscordAPIError, DiscordjsError, DiscordjsErrorCodes, HTTPError } from 'discord.js';
+import { ReconSyncError } from '../../protocol/index.ts';
+
+/** Discord JSON error codes the bot reacts to (discord.md). */
+export const DiscordCode = {
+  UnknownChannel: 10003,
+  UnknownMessage: 10008,
+  UnknownInteraction: 10062,
+  TooManyEditsOldMessage: 30046,
+  AlreadyAcknowledged: 40060,
+  MissingAccess: 50001,
+  MissingPermissions: 50013,
+  InvalidFormBody: 50035,
+} as const;
+
+export function apiCode(err: unknown): number | null {
+  return err instanceof DiscordAPIError && typeof err.code === 'number' ? err.code : null;
+}
+
+export function isInvalidToken(err: unknown): boolean {
+  return (err instanceof DiscordjsError && err.code === DiscordjsErrorCodes.TokenInvalid)
+    || (err instanceof DiscordAPIError && err.status === 401)
+    || (err instanceof HTTPError && err.status === 401);
+}
+
+/**
+ * What we log about a Discord failure. Never the URL: interaction and webhook
+ * URLs carry a token that lets anyone answer as the bot.
+ */
+export function describeError(err: unknown): { code: number | string | null; status: number | null; message: string } {
+  if (err instanceof DiscordAPIError) return { code: err.code, status: err.status, message: err.message };
+  if (err instanceof HTTPError) return { code: null, status: err.status, message: err.message };
+  if (err instanceof DiscordjsError) return { code: err.code, status: null, message: err.message };
+  const e = err instanceof Error ? err : new Error(String(err));
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+  return { code: (e as { code?: string }).code ?? null, status: null, message: `${e.message}${cause}` };
+}
+
+/** The text a Discord user sees for a failed action: the stable code and what to do. */
+export function userMessage(err: unknown): string {
+  if (err instanceof ReconSyncError) return `❌ ${err.code}: ${err.message}`;
+  return '❌ Something went wrong on the hub; the error is in its log.';
+}
+
+/** Thrown by the poster while the bot is not logged in. */
+export class NotConnectedError extends Error {
+  constructor() {
+    super('not connected to Discord');
+    this.name = 'NotConnectedError';
+  }
+}

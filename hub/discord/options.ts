@@ -1,0 +1,23 @@
+/** Tunables of the bot that are not in hub.yaml; one place, one default each (style.md §2). */
+export interface DiscordBotOptions {
+  /** How long a confirm button stays valid. */
+  confirmTtlMs: number;
+  /** Same alert (server + kind) within this window edits the first message instead of posting again. */
+  alertCooldownMs: number;
+  /** Minimum time between two progress edits of one interaction reply. */
+  progressEditIntervalMs: number;
+  /** Login retry backoff (doubling with jitter, capped). */
+  loginRetryInitialMs: number;
+  loginRetryMaxMs: number;
+  /** Alerts kept while Discord is unreachable; older ones are dropped (and counted). */
+  maxQueuedPosts: number;
+}
+
+export const DefaultDiscordBotOptions = {
+  confirmTtlMs: 60_000,
+  alertCooldownMs: 15 * 60_000,
+  progressEditIntervalMs: 2000,
+  loginRetryInitialMs: 5000,
+  loginRetryMaxMs: 10 * 60_000,
+  maxQueuedPosts: 100,
+} as const satisfies DiscordBotOptions;

@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { ReconSyncError, id as idSchema } from '../../protocol/index.ts';
+import type { Actor, HubService } from '../service/types.ts';
+import { HttpError, readJsonBody, sendJson } from './respond.ts';
+
+const API_PREFIX = '/api/v1';
+
+const EmptyBody = z.object({}).strict();
+const BackupBody = z.object({ note: z.string().max(500).optional() }).strict();
+const RestartBody = z.object({ warnAt: z.array(z.number().int().positive().max(3600)).max(10).optional() }).strict();
+const RestoreBody = z
+  .object({
+    backupId: z.string().min(1).max(128),
+    from: z.string().min(1).max(1024).optional(),
+    paths: z.array(z.string().min(1).max(1024)).max(1000).optional(),
+  })
+  .strict();
+
+function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const r = schema.safeParse(raw ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ReconSyncError('INVALID_PARAMS', `body ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+function serverIdFrom(segment: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    decoded = segment;
+  }
+  if (!idSchema.safeParse(decoded).success) throw new ReconSyncError('UNKNOWN_SERVER', `no server "${decoded.slice(0, 64)}"; list servers with GET /api/v1/servers`);
+  return decoded;
+}
+
+export interface ApiContext {
+  service: HubService;
+  actor: Actor;
+  maxBodyBytes: number;
+}
+
+type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Promise<unknown>;
+
+interface Route {
+  method: 'GET' | 'POST';
+  pattern: RegExp;
+  handler: Handler;
+  /** Actions answer { ok: true, result }; reads answer the resource itself (design.md §4a). */
+  envelope: boolean;
+}
+
+const seg = '([^/]+)';
+
+const routes: Route[] = [
+  { method: 'GET', pattern: /^\/agents$/, envelope: false, handler: async (c) => c.service.listAgents() },
+  { method: 'GET', pattern: /^\/servers$/, envelope: false, handler: async (c) => c.service.listServers() },
+  { method: 'GET', pattern: new RegExp(`^/servers/${seg}$`), envelope: false, handler: async (c, _r, [id]) => c.service.getServer(serverIdFrom(id!)) },
+  { method: 'GET', pattern: new RegExp(`^/servers/${seg}/backups$`), envelope: false, handler: async (c, _r, [id]) => c.service.listBackups(serverIdFrom(id!)) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/actions/(start|stop|restart|backup)$`),
+    envelope: true,
+    handler: async (c, req, [id, action]) => {
+      const serverId = serverIdFrom(id!);
+      const raw = await readJsonBody(req, { maxBytes: c.maxBodyBytes });
+      if (action === 'backup') {
+        const body = parseBody(BackupBody, raw);
+        return c.service.createBackup(serverId, c.actor, body.note === undefined ? {} : { note: body.note });
+      }
+      if (action === 'restart') {
+        const body = parseBody(RestartBody, raw);
+        return c.service.serverAction(serverId, 'restart', c.actor, body.warnAt ? { warnAt: body.warnAt } : {});
+      }
+      parseBody(EmptyBody, raw);
+      return c.service.serverAction(serverId, action as 'start' | 'stop', c.actor);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/restore$`),
+    envelope: true,
+    handler: async (c, req, [id]) => {
+      const serverId = serverIdFrom(id!);
+      const body = parseBody(RestoreBody, await readJsonBody(req, { maxBytes: c.maxBodyBytes }));
+      const opts = { ...(body.from !== undefined ? { from: body.from } : {}), ...(body.paths !== undefined ? { paths: body.paths } : {}) };
+      return c.service.restoreBackup(serverId, body.backupId, c.actor, opts);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/backups/${seg}/(lock|unlock)$`),
+    envelope: true,
+    handler: async (c, req, [id, backupId, verb]) => {
+      const serverId = serverIdFrom(id!);
+      parseBody(EmptyBody, await readJsonBody(req, { maxBytes: c.maxBodyBytes }));
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(backupId!);
+      } catch {
+        throw new ReconSyncError('UNKNOWN_BACKUP', 'backup id is not valid URL encoding');
+      }
+      return c.service.lockBackup(serverId, decoded, verb === 'lock', c.actor);
+    },
+  },
+];
+
+/** True when the path belongs to the API (and so needs the bearer token). */
+export function isApiPath(pathname: string): boolean {
+  return pathname === API_PREFIX || pathname.startsWith(`${API_PREFIX}/`);
+}
+
+/** Dispatches one authenticated API request. Throws HttpError/ReconSyncError for the caller to answer. */
+export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  const sub = pathname.slice(API_PREFIX.length);
+  const matching = routes.map((r) => ({ r, m: r.pattern.exec(sub) })).filter((x) => x.m !== null);
+  if (matching.length === 0) throw new HttpError(404, 'INVALID_PARAMS', `no API endpoint ${pathname}; see design.md §4 for the paths`);
+  const hit = matching.find((x) => x.r.method === req.method);
+  if (!hit || !hit.m) {
+    throw new HttpError(405, 'INVALID_PARAMS', `use ${[...new Set(matching.map((x) => x.r.method))].join(' or ')} for ${pathname}`, {
+      Allow: [...new Set(matching.map((x) => x.r.method))].join(', '),
+    });
+  }
+  const result = await hit.r.handler(ctx, req, hit.m.slice(1));
+  sendJson(res, 200, hit.r.envelope ? { ok: true, result } : result);
+}

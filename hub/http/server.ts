@@ -1,0 +1,106 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../../lib/logger.ts';
+import { clientAddress } from '../link/upgrade.ts';
+import { AuthThrottle } from '../link/throttle.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { HubService } from '../service/types.ts';
+import type { Store } from '../store/index.ts';
+import { secretsEqual } from '../tokens.ts';
+import { handleApi, isApiPath } from './api.ts';
+import { HttpError, sendError, sendJson } from './respond.ts';
+
+export interface HttpLimits {
+  /** Time allowed to receive the request headers (upgrades included). */
+  headersTimeoutMs?: number;
+  /** Time allowed to receive a whole request. */
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxBodyBytes?: number;
+  /** Failed API bearer checks per address per minute before 429. */
+  apiAuthFailuresPerMinute?: number;
+}
+
+export const DefaultHttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxBodyBytes: 64 * 1024,
+  apiAuthFailuresPerMinute: 20,
+} satisfies Required<HttpLimits>;
+
+export interface HttpServerOptions extends HttpLimits {
+  service: HubService;
+  store: Store;
+  metrics: HubMetrics;
+  logger: Logger;
+  apiToken: string;
+  trustProxy: boolean;
+  tls?: { cert: string; key: string } | undefined;
+  onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+}
+
+/** One HTTP(S) server: /healthz, /metrics, /api/v1 and the agent WebSocket upgrade. */
+export function createHttpServer(options: HttpServerOptions): http.Server {
+  const opts = { ...DefaultHttpLimits, ...options };
+  const apiThrottle = new AuthThrottle({ maxFailures: opts.apiAuthFailuresPerMinute });
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: opts.headersTimeoutMs,
+    requestTimeout: opts.requestTimeoutMs,
+    keepAliveTimeout: opts.keepAliveTimeoutMs,
+    // Node checks the two timeouts above on this interval (default 30 s, too coarse for them).
+    connectionsCheckingInterval: Math.min(1000, opts.headersTimeoutMs),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!(err instanceof HttpError) && !(err instanceof Error && err.name === 'ReconSyncError')) opts.logger.error({ err, url: req.url }, 'HTTP handler failed');
+      sendError(res, err);
+    });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    if (pathname === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'INVALID_PARAMS', 'use GET', { Allow: 'GET' });
+      const ok = opts.store.healthy();
+      sendJson(res, ok ? 200 : 503, ok ? { status: 'ok' } : { status: 'unavailable', error: 'the store is not writable' });
+      return;
+    }
+    if (pathname === '/metrics') {
+      if (req.method !== 'GET') throw new HttpError(405, 'INVALID_PARAMS', 'use GET', { Allow: 'GET' });
+      const text = await opts.metrics.registry.metrics();
+      res.writeHead(200, { 'Content-Type': opts.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    if (isApiPath(pathname)) {
+      const address = clientAddress(req, opts.trustProxy);
+      const wait = apiThrottle.retryAfterMs(address);
+      if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', 'too many failed API logins; wait and retry', { 'Retry-After': String(Math.ceil(wait / 1000)) });
+      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+      if (!secretsEqual(m?.[1] ?? '', opts.apiToken) || !m) {
+        apiThrottle.fail(address);
+        throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <api token> (api.token in hub.yaml)', { 'WWW-Authenticate': 'Bearer' });
+      }
+      await handleApi({ service: opts.service, actor: { kind: 'api', id: 'api-token', name: address }, maxBodyBytes: opts.maxBodyBytes }, req, res, pathname);
+      return;
+    }
+    throw new HttpError(404, 'INVALID_PARAMS', `nothing at ${pathname}; try /healthz, /metrics or /api/v1`);
+  }
+
+  const server = opts.tls
+    ? https.createServer({ ...serverOptions, cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, onRequest)
+    : http.createServer(serverOptions, onRequest);
+  server.on('upgrade', opts.onUpgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Timeouts and garbage requests: answer briefly when possible, never crash.
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}

@@ -1,0 +1,130 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../lib/logger.ts';
+import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_MS, MAX_FRAME_BYTES, type Hello, type HubMethods } from '../../protocol/index.ts';
+import type { Handlers } from '../../protocol/rpc-peer.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { Store } from '../store/index.ts';
+import { SessionRegistry } from './registry.ts';
+import { Session, type RecordEvt, type StateEvt } from './session.ts';
+import { AuthThrottle } from './throttle.ts';
+import { createUpgradeHandler } from './upgrade.ts';
+
+/** Where a session's traffic goes once it is authenticated (the service layer). */
+export interface LinkSink {
+  /** Returns the highest record seq stored for the agent (welcome.ackedSeq). */
+  hello(session: Session, hello: Hello): number;
+  state(session: Session, evt: StateEvt): void;
+  /** Persists the record idempotently; returns the cumulative seq to ack. */
+  record(session: Session, evt: RecordEvt): number;
+}
+
+export interface LinkTuning {
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  revocationPollMs?: number;
+  helloTimeoutMs?: number;
+  maxPendingUpgrades?: number;
+  malformedPerMinute?: number;
+  authFailuresPerMinute?: number;
+  authFailureWindowMs?: number;
+}
+
+export const DefaultLinkTuning = {
+  heartbeatMs: HEARTBEAT_MS,
+  deadAfterMs: DEAD_AFTER_MS,
+  revocationPollMs: 1000,
+  helloTimeoutMs: 5000,
+  maxPendingUpgrades: 1024,
+  malformedPerMinute: 20,
+  authFailuresPerMinute: 10,
+  authFailureWindowMs: 60_000,
+} satisfies Required<LinkTuning>;
+
+export interface LinkServerOptions extends LinkTuning {
+  store: Store;
+  metrics: HubMetrics;
+  logger: Logger;
+  hubVersion: string;
+  trustProxy: boolean;
+  sink: LinkSink;
+  handlers: Handlers<HubMethods>;
+}
+
+/** The agent endpoint: upgrade checks, sessions, heartbeats, revocation. */
+export class LinkServer {
+  readonly registry: SessionRegistry;
+  readonly throttle: AuthThrottle;
+  readonly handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly #wss: WebSocketServer;
+  readonly #opts: LinkServerOptions & Required<LinkTuning>;
+
+  constructor(options: LinkServerOptions) {
+    const opts = { ...DefaultLinkTuning, ...stripUndefined(options) } as LinkServerOptions & Required<LinkTuning>;
+    this.#opts = opts;
+    // Compression off: ~25x the memory per connection for small JSON frames (perf-notes.md).
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.throttle = new AuthThrottle({ maxFailures: opts.authFailuresPerMinute, windowMs: opts.authFailureWindowMs });
+    this.registry = new SessionRegistry({
+      store: opts.store,
+      logger: opts.logger,
+      heartbeatMs: opts.heartbeatMs,
+      deadAfterMs: opts.deadAfterMs,
+      revocationPollMs: opts.revocationPollMs,
+    });
+    this.registry.on('online', () => opts.metrics.connectedAgents.inc());
+    this.registry.on('offline', () => opts.metrics.connectedAgents.dec());
+    this.handleUpgrade = createUpgradeHandler({
+      wss: this.#wss,
+      store: opts.store,
+      throttle: this.throttle,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      trustProxy: opts.trustProxy,
+      maxPending: opts.maxPendingUpgrades,
+      awaitingHello: () => this.registry.awaitingHello(),
+      onConnection: (ws, peer) => {
+        const session = new Session({
+          ws,
+          ...peer,
+          hooks: this.#hooks,
+          handlers: opts.handlers,
+          metrics: opts.metrics,
+          logger: opts.logger,
+          hubVersion: opts.hubVersion,
+          heartbeatMs: opts.heartbeatMs,
+          helloTimeoutMs: opts.helloTimeoutMs,
+          malformedPerMinute: opts.malformedPerMinute,
+          onRpcSettled: (method, outcome, ms) => {
+            opts.metrics.rpcTotal.labels(method, outcome).inc();
+            opts.metrics.rpcLatency.labels(method).observe(ms / 1000);
+          },
+        });
+        this.registry.add(session);
+      },
+    });
+  }
+
+  readonly #hooks = {
+    hello: (session: Session, hello: Hello): number => this.#opts.sink.hello(session, hello),
+    opened: (session: Session) => this.registry.register(session),
+    state: (session: Session, evt: StateEvt) => this.#opts.sink.state(session, evt),
+    record: (session: Session, evt: RecordEvt) => this.#opts.sink.record(session, evt),
+    closed: (session: Session) => this.registry.remove(session),
+  };
+
+  start(): void {
+    this.registry.start();
+  }
+
+  async close(): Promise<void> {
+    this.registry.stop();
+    await this.registry.closeAll(CloseCode.GoingAway, 'hub shutting down');
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { RawData, WebSocket } from 'ws';
+import type { Logger } from '../../lib/logger.ts';
+import {
+  CloseCode,
+  PROTOCOL_MAJOR,
+  RpcPeer,
+  agentMethods,
+  defaultTimeoutMs,
+  encodeFrame,
+  hubMethods,
+  isRecordTopic,
+  parseFrame,
+  type AgentMethods,
+  type EvtFrame,
+  type Frame,
+  type Hello,
+  type HubMethods,
+  type ServerSummary,
+} from '../../protocol/index.ts';
+import type { Handlers } from '../../protocol/rpc-peer.ts';
+import type { HubMetrics } from '../metrics.ts';
+
+export type RecordEvt = Extract<EvtFrame, { topic: 'alert' | 'backup.completed' | 'backup.updated' | 'backup.removed' | 'restore.completed' }>;
+export type StateEvt = Exclude<EvtFrame, RecordEvt>;
+
+/** What a session needs from the rest of the hub. */
+export interface SessionHooks {
+  /** A valid hello arrived: persist it and return the acked seq for welcome. Throw to refuse the session. */
+  hello(session: Session, hello: Hello): number;
+  /** Welcome was sent: the session now is the agent's session (replacing an older one). */
+  opened(session: Session): void;
+  state(session: Session, evt: StateEvt): void;
+  /** Persists a record (idempotent by seq) and returns the cumulative seq to ack. */
+  record(session: Session, evt: RecordEvt): number;
+  closed(session: Session, code: number, reason: string, wasOpen: boolean): void;
+}
+
+export interface SessionOptions {
+  ws: WebSocket;
+  agentId: string;
+  tokenId: number;
+  address: string;
+  hooks: SessionHooks;
+  handlers: Handlers<HubMethods>;
+  metrics: HubMetrics;
+  logger: Logger;
+  hubVersion: string;
+  heartbeatMs: number;
+  helloTimeoutMs: number;
+  /** Malformed frames tolerated per minute before the socket is closed (1002). */
+  malformedPerMinute: number;
+  onRpcSettled?: (method: string, outcome: string, ms: number) => void;
+}
+
+type Phase = 'hello' | 'open' | 'closed';
+
+const MALFORMED_WINDOW_MS = 60_000;
+
+/**
+ * One agent connection: hello/welcome, frame dispatch, RPC peer, liveness
+ * bookkeeping. Heartbeats are driven by the registry (one timer for all).
+ */
+export class Session {
+  readonly id = randomUUID();
+  readonly agentId: string;
+  readonly tokenId: number;
+  readonly address: string;
+  readonly ws: WebSocket;
+  readonly rpc: RpcPeer<AgentMethods, HubMethods>;
+  readonly logger: Logger;
+  agentVersion: string | null = null;
+  servers: ServerSummary[] = [];
+  /** performance.now() of the last sign of life (frame, ping or pong). */
+  lastHeard = performance.now();
+  lastPinged = 0;
+  #phase: Phase = 'hello';
+  readonly #opts: SessionOptions;
+  #helloTimer: NodeJS.Timeout | undefined;
+  #malformed = 0;
+  #malformedWindow = performance.now();
+
+  constructor(opts: SessionOptions) {
+    this.#opts = opts;
+    this.ws = opts.ws;
+    this.agentId = opts.agentId;
+    this.tokenId = opts.tokenId;
+    this.address = opts.address;
+    this.logger = opts.logger.child({ agentId: opts.agentId, sessionId: this.id });
+    this.rpc = new RpcPeer<AgentMethods, HubMethods>({
+      outgoing: agentMethods,
+      incoming: hubMethods,
+      handlers: opts.handlers,
+      timeouts: defaultTimeoutMs,
+      // Calls are only accepted once the agent has said hello.
+      send: undefined,
+      ...(opts.onRpcSettled ? { onCallSettled: opts.onRpcSettled } : {}),
+    });
+
+    this.#helloTimer = setTimeout(() => this.close(CloseCode.BadHello, 'no hello in time'), opts.helloTimeoutMs);
+    this.#helloTimer.unref();
+    const ws = opts.ws;
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('pong', this.#alive);
+    ws.on('ping', this.#alive);
+    ws.on('close', (code, reason) => this.#finish(code, reason.toString('utf8')));
+    ws.on('error', (err) => {
+      // ws closes the socket itself (e.g. 1009 for an oversized frame); just note why.
+      this.logger.warn({ err: err.message, code: (err as { code?: string }).code }, 'agent socket error');
+    });
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  get open(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** Sends one frame; false when the socket is not open. */
+  send(frame: Frame): boolean {
+    if (this.#phase === 'closed' || this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(encodeFrame(frame));
+    this.#opts.metrics.framesOut.labels(frame.type).inc();
+    return true;
+  }
+
+  ping(now: number): void {
+    this.lastPinged = now;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  /** Closes with a code; the session counts as gone at once, even before the peer answers the close. */
+  close(code: number, reason: string): void {
+    if (this.#phase === 'closed') return;
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    this.#finish(code, reason);
+  }
+
+  /** A dead peer: no close handshake. */
+  terminate(reason: string): void {
+    if (this.#phase === 'closed') return;
+    this.ws.terminate();
+    this.#finish(CloseCode.GoingAway, reason);
+  }
+
+  #alive = (): void => {
+    this.lastHeard = performance.now();
+  };
+
+  #finish(code: number, reason: string): void {
+    if (this.#phase === 'closed') return;
+    const wasOpen = this.#phase === 'open';
+    this.#phase = 'closed';
+    clearTimeout(this.#helloTimer);
+    this.rpc.disconnect(`link to agent ${this.agentId} closed (${code}${reason ? `: ${reason}` : ''})`);
+    this.rpc.close();
+    this.logger.info({ code, reason }, 'agent session closed');
+    this.#opts.hooks.closed(this, code, reason, wasOpen);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    this.lastHeard = performance.now();
+    if (this.#phase === 'closed') return;
+    if (isBinary) {
+      this.#malformedFrame('binary frames are not part of the protocol', null);
+      return;
+    }
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const parsed = parseFrame(raw);
+    if (!parsed.ok) {
+      this.#malformedFrame(parsed.error, raw);
+      return;
+    }
+    const frame = parsed.frame;
+    this.#opts.metrics.framesIn.labels(frame.type).inc();
+    if (this.#phase === 'hello') {
+      if (frame.type !== 'hello') this.close(CloseCode.BadHello, 'the first frame must be hello');
+      else this.#onHello(frame);
+      return;
+    }
+    switch (frame.type) {
+      case 'req':
+      case 'res':
+      case 'cancel':
+        this.rpc.handle(frame);
+        return;
+      case 'evt':
+        this.#onEvt(frame);
+        return;
+      default:
+        this.#malformedFrame(`unexpected ${frame.type} frame from an agent`, null);
+    }
+  }
+
+  #onHello(hello: Hello): void {
+    if (hello.agentId !== this.agentId) {
+      this.logger.warn({ claimed: hello.agentId }, 'hello agentId does not match the token');
+      this.close(CloseCode.BadHello, 'agentId does not match the token');
+      return;
+    }
+    if (hello.protocol !== PROTOCOL_MAJOR) {
+      this.close(CloseCode.BadHello, `protocol ${hello.protocol} is not ${PROTOCOL_MAJOR}`);
+      return;
+    }
+    clearTimeout(this.#helloTimer);
+    this.agentVersion = hello.agentVersion;
+    this.servers = hello.servers;
+    let ackedSeq: number;
+    try {
+      ackedSeq = this.#opts.hooks.hello(this, hello);
+    } catch (err) {
+      this.logger.error({ err }, 'hello could not be registered');
+      this.close(CloseCode.BadHello, 'hub could not register the session');
+      return;
+    }
+    this.#phase = 'open';
+    this.rpc.setSender((f) => this.send(f));
+    this.send({ type: 'welcome', sessionId: this.id, heartbeatMs: this.#opts.heartbeatMs, hubVersion: this.#opts.hubVersion, ackedSeq });
+    this.#opts.hooks.opened(this);
+    this.logger.info({ agentVersion: hello.agentVersion, servers: hello.servers.length, address: this.address }, 'agent session open');
+  }
+
+  #onEvt(evt: EvtFrame): void {
+    try {
+      if (isRecordTopic(evt.topic)) {
+        const ackSeq = this.#opts.hooks.record(this, evt as RecordEvt);
+        this.send({ type: 'ack', seq: ackSeq });
+      } else {
+        this.#opts.hooks.state(this, evt as StateEvt);
+      }
+    } catch (err) {
+      // Not acked: the agent keeps the record in its outbox and sends it again after reconnecting.
+      this.logger.error({ err, topic: evt.topic, seq: evt.seq }, 'event could not be stored');
+    }
+  }
+
+  #malformedFrame(error: string, raw: Buffer | null): void {
+    this.#opts.metrics.malformedFrames.inc();
+    this.logger.warn({ error }, 'malformed frame from agent');
+    const now = performance.now();
+    if (now - this.#malformedWindow > MALFORMED_WINDOW_MS) {
+      this.#malformedWindow = now;
+      this.#malformed = 0;
+    }
+    if (++this.#malformed > this.#opts.malformedPerMinute) {
+      this.close(CloseCode.ProtocolError, 'too many malformed frames');
+      return;
+    }
+    if (this.#phase === 'hello') {
+      this.close(CloseCode.BadHello, 'the first frame must be a valid hello');
+      return;
+    }
+    // A request we can identify gets an answer, so the caller is not left waiting for its timeout.
+    const reqId = raw ? malformedRequestId(raw) : null;
+    if (reqId) this.send({ type: 'res', id: reqId, ok: false, error: { code: 'INVALID_PARAMS', message: error.slice(0, 500), retryable: false } });
+  }
+}
+
+function malformedRequestId(raw: Buffer): string | null {
+  try {
+    const v = JSON.parse(raw.toString('utf8')) as unknown;
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'req') {
+      const id = (v as { id?: unknown }).id;
+      if (typeof id === 'string' && id.length > 0 && id.length <= 64) return id;
+    }
+  } catch {
+    // not JSON: nothing to answer
+  }
+  return null;
+}

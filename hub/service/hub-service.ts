@@ -1,0 +1,342 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../../lib/logger.ts';
+import {
+  ReconSyncError,
+  type BackupProgress,
+  type BackupRecord,
+  type Clock,
+  type Hello,
+  type ServerStatus,
+} from '../../protocol/index.ts';
+import type { SessionRegistry } from '../link/registry.ts';
+import type { LinkSink } from '../link/link-server.ts';
+import type { RecordEvt, Session, StateEvt } from '../link/session.ts';
+import type { HubMetrics } from '../metrics.ts';
+import { RpcRouter } from '../rpc/router.ts';
+import type { Store } from '../store/index.ts';
+import { ServerDirectory, type DirectoryEntry } from './directory.ts';
+import { ingestRecord, type RecordEffect } from './ingest.ts';
+import type { Actor, AgentView, AuditEntry, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
+
+export interface HubServiceOptions {
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  metrics: HubMetrics;
+  /** Status snapshots are written behind, batched, at most this often. */
+  snapshotFlushMs?: number;
+}
+
+const DefaultHubServiceOptions = { snapshotFlushMs: 1000 } satisfies Partial<HubServiceOptions>;
+
+const EMPTY_PLAYERS: ServerStatus['players'] = Object.freeze({ online: 0, max: 0, names: Object.freeze([]) as unknown as string[] });
+
+/**
+ * The hub's one implementation of every command (HTTP API and Discord are
+ * adapters over it) and the sink for what agents report.
+ */
+export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements HubService, LinkSink {
+  readonly directory = new ServerDirectory();
+  readonly #opts: Required<HubServiceOptions>;
+  readonly #store: Store;
+  readonly #log: Logger;
+  #registry: SessionRegistry | undefined;
+  #router: RpcRouter | undefined;
+  readonly #dirty = new Map<string, { agentId: string; status: ServerStatus }>();
+  readonly #progress = new Map<string, BackupProgress & { agentId: string }>();
+  #flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: HubServiceOptions) {
+    super();
+    this.#opts = { ...DefaultHubServiceOptions, ...options };
+    this.#store = options.store;
+    this.#log = options.logger;
+    for (const agent of this.#store.agents.list()) {
+      for (const summary of agent.servers) this.directory.seed(agent.id, summary, null);
+    }
+    for (const snap of this.#store.snapshots.list()) this.directory.seed(snap.agentId, null, snap.status);
+  }
+
+  /** Connects the service to the live sessions; done once, by createHub. */
+  bind(registry: SessionRegistry): void {
+    this.#registry = registry;
+    this.#router = new RpcRouter({ registry, resolveServer: (id) => this.directory.agentOf(id), metrics: this.#opts.metrics });
+    registry.on('online', (s) => {
+      this.#safeEmit('agentOnline', s.agentId);
+      this.#emitAgentServers(s.agentId);
+    });
+    registry.on('offline', (s) => {
+      try {
+        this.#store.agents.touch(s.agentId, this.#iso());
+      } catch (err) {
+        this.#log.warn({ err, agentId: s.agentId }, 'could not record last_seen');
+      }
+      for (const [serverId, p] of this.#progress) if (p.agentId === s.agentId) this.#progress.delete(serverId);
+      this.#safeEmit('agentOffline', s.agentId);
+      this.#emitAgentServers(s.agentId);
+    });
+    this.#flushTimer = setInterval(() => this.flushSnapshots(), this.#opts.snapshotFlushMs);
+    this.#flushTimer.unref();
+  }
+
+  get router(): RpcRouter {
+    if (!this.#router) throw new ReconSyncError('INTERNAL', 'hub service used before it was bound to the link');
+    return this.#router;
+  }
+
+  close(): void {
+    clearInterval(this.#flushTimer);
+    this.flushSnapshots();
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  listAgents(): AgentView[] {
+    const rows = new Map(this.#store.agents.list().map((a) => [a.id, a]));
+    for (const s of this.#registry?.agents() ?? []) if (!rows.has(s.agentId)) rows.set(s.agentId, { id: s.agentId, version: s.agentVersion, lastSeen: null, servers: s.servers, ackedSeq: 0, createdAt: '' });
+    return [...rows.values()]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((a) => {
+        const session = this.#liveSession(a.id);
+        return {
+          id: a.id,
+          connected: session !== undefined,
+          version: session?.agentVersion ?? a.version,
+          lastSeen: session ? new Date(this.#opts.clock.now() - Math.max(0, performance.now() - session.lastHeard)).toISOString() : a.lastSeen,
+          servers: this.directory.serversOf(a.id),
+        };
+      });
+  }
+
+  listServers(): ServerView[] {
+    return this.directory.entries().map((e) => this.#view(e));
+  }
+
+  getServer(serverId: string): ServerView {
+    const entry = this.directory.get(serverId);
+    if (!entry) throw unknownServer(serverId);
+    return this.#view(entry);
+  }
+
+  listBackups(serverId: string): BackupRecord[] {
+    const list = this.#store.backups.list(serverId);
+    if (list.length === 0 && !this.directory.get(serverId)) throw unknownServer(serverId);
+    return list;
+  }
+
+  backupProgress(serverId: string): (BackupProgress & { agentId: string }) | null {
+    return this.#progress.get(serverId) ?? null;
+  }
+
+  recentAudit(limit = 100, serverId?: string): AuditEntry[] {
+    return this.#store.audit.recent(limit, serverId).map(({ id: _id, ...e }) => e);
+  }
+
+  // ---- commands ------------------------------------------------------------
+
+  serverAction(serverId: string, action: ServerAction, actor: Actor, opts: { warnAt?: number[]; signal?: AbortSignal } = {}) {
+    const callOpts = opts.signal ? { signal: opts.signal } : {};
+    return this.#audited(actor, `server.${action}`, serverId, opts.warnAt?.length ? `warnAt=${opts.warnAt.join(',')}` : null, async () => {
+      switch (action) {
+        case 'start':
+          return this.router.call({ serverId }, 'server.start', { serverId }, callOpts);
+        case 'stop':
+          return this.router.call({ serverId }, 'server.stop', { serverId }, callOpts);
+        case 'restart':
+          return this.router.call({ serverId }, 'server.restart', { serverId, warnAt: opts.warnAt ?? [] }, callOpts);
+        default:
+          throw new ReconSyncError('INVALID_PARAMS', `unknown action "${String(action)}"; use start, stop or restart`);
+      }
+    });
+  }
+
+  createBackup(serverId: string, actor: Actor, opts: { note?: string; signal?: AbortSignal } = {}): Promise<BackupRecord> {
+    return this.#audited(actor, 'backup.create', serverId, opts.note ?? null, async () => {
+      const agentId = this.router.agentFor({ serverId });
+      const record = await this.router.call({ serverId }, 'backup.create', opts.note === undefined ? { serverId } : { serverId, note: opts.note }, opts.signal ? { signal: opts.signal } : {});
+      // The agent also sends backup.completed through its outbox; the upsert is idempotent.
+      this.#store.backups.upsert(agentId, record);
+      return record;
+    });
+  }
+
+  restoreBackup(serverId: string, backupId: string, actor: Actor, opts: { from?: string; paths?: string[]; signal?: AbortSignal } = {}) {
+    const params = { serverId, backupId, ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.paths !== undefined ? { paths: opts.paths } : {}) };
+    return this.#audited(actor, 'backup.restore', serverId, `backup ${backupId}${opts.from ? ` from ${opts.from}` : ''}`, () =>
+      this.router.call({ serverId }, 'backup.restore', params, opts.signal ? { signal: opts.signal } : {}),
+    );
+  }
+
+  lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord> {
+    return this.#audited(actor, locked ? 'backup.lock' : 'backup.unlock', serverId, `backup ${backupId}`, async () => {
+      const agentId = this.router.agentFor({ serverId });
+      const record = await this.router.call({ serverId }, 'backup.lock', { serverId, backupId, locked });
+      this.#store.backups.upsert(agentId, record);
+      this.#safeEmit('backupRecorded', { ...record, agentId });
+      return record;
+    });
+  }
+
+  rcon(serverId: string, command: string, actor: Actor): Promise<{ output: string }> {
+    return this.#audited(actor, 'server.rcon', serverId, command.slice(0, 200), () => this.router.call({ serverId }, 'server.rcon', { serverId, command }));
+  }
+
+  audit(entry: Omit<AuditEntry, 'at'>): void {
+    this.#store.audit.append({ ...entry, at: this.#iso() });
+  }
+
+  // ---- link sink -----------------------------------------------------------
+
+  hello(session: Session, hello: Hello): number {
+    const agentId = session.agentId;
+    this.#store.agents.recordHello(agentId, hello.agentVersion, hello.servers, this.#iso());
+    const { removed, conflicts } = this.directory.applyHello(agentId, hello.servers, (id) => id !== agentId && this.#liveSession(id) !== undefined);
+    for (const serverId of removed) {
+      this.#dirty.delete(serverId);
+      this.#store.snapshots.remove(agentId, serverId);
+    }
+    if (conflicts.length) session.logger.warn({ conflicts }, 'server ids already reported by another connected agent; ignored for this agent');
+    // A replacing connection: the agent stays online, but its server list may have changed.
+    if (this.#liveSession(agentId)) this.#emitAgentServers(agentId);
+    return this.#store.agents.ackedSeq(agentId);
+  }
+
+  state(session: Session, evt: StateEvt): void {
+    const agentId = session.agentId;
+    if (evt.topic === 'status') {
+      const isOnline = (id: string) => id !== agentId && this.#liveSession(id) !== undefined;
+      if (!this.directory.applyStatus(agentId, evt.data, isOnline)) return;
+      this.#dirty.set(evt.data.id, { agentId, status: evt.data });
+      const entry = this.directory.get(evt.data.id);
+      if (entry) this.#safeEmit('server', this.#view(entry));
+    } else {
+      const p = { ...evt.data, agentId };
+      if (this.directory.agentOf(p.serverId) !== agentId) return;
+      if (p.phase === 'done') this.#progress.delete(p.serverId);
+      else this.#progress.set(p.serverId, p);
+      this.#safeEmit('backupProgress', p);
+    }
+  }
+
+  record(session: Session, evt: RecordEvt): number {
+    const agentId = session.agentId;
+    const owns = (serverId: string) => {
+      const owner = this.directory.agentOf(serverId);
+      return owner === null || owner === agentId;
+    };
+    const result = ingestRecord(this.#store, agentId, evt, this.#iso(), owns);
+    this.#opts.metrics.recordEvents.labels(evt.topic, !result.accepted ? 'duplicate' : result.effect ? 'accepted' : 'foreign').inc();
+    if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; stored without effect');
+    if (result.effect) this.#emitEffect(session.agentId, result.effect);
+    return result.ackedSeq;
+  }
+
+  /** Writes pending status snapshots in one transaction. */
+  flushSnapshots(): void {
+    if (this.#dirty.size === 0 || !this.#store.open) return;
+    const batch = [...this.#dirty.values()];
+    this.#dirty.clear();
+    try {
+      this.#store.transaction(() => {
+        for (const { agentId, status } of batch) this.#store.snapshots.upsert(agentId, status);
+      });
+    } catch (err) {
+      this.#log.warn({ err, count: batch.length }, 'could not persist status snapshots; will retry');
+      for (const b of batch) if (!this.#dirty.has(b.status.id)) this.#dirty.set(b.status.id, b);
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #emitEffect(agentId: string, effect: RecordEffect): void {
+    switch (effect.kind) {
+      case 'alert':
+        if (effect.alert.kind === 'backup_failed') this.#opts.metrics.backupsTotal.labels('failed').inc();
+        this.#safeEmit('alert', { ...effect.alert, agentId });
+        return;
+      case 'backupRecorded':
+        if (effect.completed) this.#opts.metrics.backupsTotal.labels('ok').inc();
+        this.#safeEmit('backupRecorded', { ...effect.record, agentId });
+        return;
+      case 'backupRemoved':
+        this.#safeEmit('backupRemoved', { agentId, serverId: effect.serverId, backupId: effect.backupId, remaining: effect.remaining });
+        return;
+      case 'restoreCompleted':
+        this.#safeEmit('restoreCompleted', { ...effect.outcome, agentId });
+        return;
+    }
+  }
+
+  async #audited<T>(actor: Actor, action: string, serverId: string, detail: string | null, fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      this.audit({ actor, action, serverId, outcome: 'ok', detail });
+      return result;
+    } catch (err) {
+      const e = err instanceof ReconSyncError ? err : new ReconSyncError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+      try {
+        this.audit({ actor, action, serverId, outcome: 'error', detail: `${e.code}: ${e.message}${detail ? ` (${detail})` : ''}` });
+      } catch (auditErr) {
+        this.#log.error({ err: auditErr }, 'could not write the audit log');
+      }
+      throw e;
+    }
+  }
+
+  #view(e: DirectoryEntry): ServerView {
+    const s = e.status;
+    const online = this.#liveSession(e.agentId) !== undefined;
+    const lastKnown = s?.state ?? 'unknown';
+    return {
+      id: e.serverId,
+      agentId: e.agentId,
+      agentOnline: online,
+      game: s?.game ?? e.summary?.game ?? 'unknown',
+      name: s?.name ?? e.summary?.name ?? e.serverId,
+      managed: s?.managed ?? e.summary?.managed ?? false,
+      state: online ? lastKnown : 'unknown',
+      lastKnownState: lastKnown,
+      players: s?.players ?? EMPTY_PLAYERS,
+      map: s?.map ?? null,
+      version: s?.version ?? null,
+      resources: s?.resources ?? null,
+      lastBackup: s?.lastBackup ?? this.#catalogLastBackup(e.serverId),
+      updatedAt: s?.updatedAt ?? null,
+    };
+  }
+
+  #catalogLastBackup(serverId: string): ServerView['lastBackup'] {
+    const [newest] = this.#store.backups.list(serverId, 1);
+    if (!newest) return null;
+    return { id: newest.id, createdAt: newest.createdAt, size: newest.size, verified: newest.destinations.some((d) => d.verified) };
+  }
+
+  #emitAgentServers(agentId: string): void {
+    for (const serverId of this.directory.serversOf(agentId)) {
+      const entry = this.directory.get(serverId);
+      if (entry) this.#safeEmit('server', this.#view(entry));
+    }
+  }
+
+  #liveSession(agentId: string): Session | undefined {
+    const s = this.#registry?.get(agentId);
+    return s?.open ? s : undefined;
+  }
+
+  #safeEmit<E extends keyof HubServiceEvents>(event: E, ...args: HubServiceEvents[E]): void {
+    try {
+      (this.emit as (e: E, ...a: HubServiceEvents[E]) => boolean)(event, ...args);
+    } catch (err) {
+      // A listener's bug (Discord, metrics) must not undo what the agent reported.
+      this.#log.error({ err, event }, 'hub service listener failed');
+    }
+  }
+
+  #iso(): string {
+    return new Date(this.#opts.clock.now()).toISOString();
+  }
+}
+
+function unknownServer(serverId: string): ReconSyncError {
+  return new ReconSyncError('UNKNOWN_SERVER', `no server "${serverId}"; list servers with /status or GET /api/v1/servers`);
+}

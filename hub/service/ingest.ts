@@ -1,0 +1,60 @@
+import type { Alert, BackupRecord, EventData } from '../../protocol/index.ts';
+import type { RecordEvt } from '../link/session.ts';
+import type { Store } from '../store/index.ts';
+
+/** What a stored record means for the rest of the hub; emitted only after the transaction committed. */
+export type RecordEffect =
+  | { kind: 'alert'; alert: Alert }
+  | { kind: 'backupRecorded'; record: BackupRecord; completed: boolean }
+  | { kind: 'backupRemoved'; serverId: string; backupId: string; remaining: BackupRecord | null }
+  | { kind: 'restoreCompleted'; outcome: EventData<'restore.completed'> };
+
+export interface IngestResult {
+  accepted: boolean;
+  /** Cumulative seq to ack: everything up to here is stored. */
+  ackedSeq: number;
+  effect: RecordEffect | null;
+}
+
+/**
+ * Stores one record event and its effect in one transaction. A seq at or
+ * below the agent's watermark is a re-send after a lost ack: acked again,
+ * applied never.
+ */
+export function ingestRecord(store: Store, agentId: string, evt: RecordEvt, at: string, owns: (serverId: string) => boolean = () => true): IngestResult {
+  return store.transaction((): IngestResult => {
+    const acked = store.agents.ackedSeq(agentId);
+    if (evt.seq <= acked) return { accepted: false, ackedSeq: acked, effect: null };
+    store.agents.ensure(agentId, at);
+    store.events.insert(agentId, evt.seq, evt.topic, evt.data, at);
+    // An agent speaks only for its own servers: a record about another agent's server is kept (and acked) but has no effect.
+    const effect = owns(evt.data.serverId) ? applyEffect(store, agentId, evt, at) : null;
+    store.agents.raiseAckedSeq(agentId, evt.seq);
+    return { accepted: true, ackedSeq: evt.seq, effect };
+  });
+}
+
+function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string): RecordEffect {
+  switch (evt.topic) {
+    case 'alert':
+      return { kind: 'alert', alert: evt.data };
+    case 'backup.completed':
+    case 'backup.updated':
+      store.backups.upsert(agentId, evt.data);
+      return { kind: 'backupRecorded', record: evt.data, completed: evt.topic === 'backup.completed' };
+    case 'backup.removed': {
+      const remaining = store.backups.removeDestination(evt.data.serverId, evt.data.backupId, evt.data.target);
+      return { kind: 'backupRemoved', serverId: evt.data.serverId, backupId: evt.data.backupId, remaining };
+    }
+    case 'restore.completed':
+      store.audit.append({
+        at,
+        actor: { kind: 'system', id: agentId },
+        action: 'restore.completed',
+        serverId: evt.data.serverId,
+        outcome: evt.data.ok ? 'ok' : 'error',
+        detail: `backup ${evt.data.backupId}${evt.data.rolledBack ? ' (rolled back)' : ''}: ${evt.data.message}`,
+      });
+      return { kind: 'restoreCompleted', outcome: evt.data };
+  }
+}

@@ -1,0 +1,14 @@
+export { Store, STORE_FILE, type StoreOptions } from './store.ts';
+export { migrate, migrations, type Migration } from './migrations.ts';
+export type { AgentRow } from './agents.ts';
+export type { TokenRow } from './tokens.ts';
+export type { SnapshotRow } from './snapshots.ts';
+export type { RecordEventRow } from './record-events.ts';
+export type { CatalogEntry } from './backups.ts';
+export { AgentsTable } from './agents.ts';
+export { TokensTable } from './tokens.ts';
+export { SnapshotsTable } from './snapshots.ts';
+export { RecordEventsTable } from './record-events.ts';
+export { BackupsTable } from './backups.ts';
+export { DiscordMessagesTable } from './discord-messages.ts';
+export { AuditTable } from './audit.ts';

@@ -1,0 +1,110 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Versioned schema changes, applied in order and recorded in PRAGMA user_version.
+ * Append only: a shipped migration is never edited, a change is a new entry.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: (db: Database) => void;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE agents (
+          id         TEXT PRIMARY KEY,
+          version    TEXT,
+          last_seen  TEXT,
+          servers    TEXT NOT NULL DEFAULT '[]',   -- JSON: [ServerSummary]
+          acked_seq  INTEGER NOT NULL DEFAULT 0,   -- highest record seq accepted
+          created_at TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE tokens (
+          id          INTEGER PRIMARY KEY,
+          agent_id    TEXT NOT NULL,
+          hash        BLOB NOT NULL UNIQUE,        -- sha256 of the token; the token itself is never stored
+          created_at  TEXT NOT NULL,
+          revoked_at  TEXT,
+          revoke_seq  INTEGER                      -- monotonic across processes: the hub polls for new ones
+        ) STRICT;
+        CREATE INDEX tokens_agent ON tokens(agent_id);
+        CREATE INDEX tokens_revoke_seq ON tokens(revoke_seq) WHERE revoke_seq IS NOT NULL;
+
+        CREATE TABLE server_snapshots (
+          server_id  TEXT PRIMARY KEY,
+          agent_id   TEXT NOT NULL,
+          status     TEXT NOT NULL,                -- JSON: ServerStatus
+          updated_at TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX server_snapshots_agent ON server_snapshots(agent_id);
+
+        CREATE TABLE record_events (
+          agent_id    TEXT NOT NULL,
+          seq         INTEGER NOT NULL,
+          topic       TEXT NOT NULL,
+          data        TEXT NOT NULL,               -- JSON
+          received_at TEXT NOT NULL,
+          PRIMARY KEY (agent_id, seq)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE backups (
+          server_id  TEXT NOT NULL,
+          backup_id  TEXT NOT NULL,
+          agent_id   TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          record     TEXT NOT NULL,                -- JSON: BackupRecord
+          PRIMARY KEY (server_id, backup_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX backups_newest ON backups(server_id, created_at DESC);
+
+        CREATE TABLE discord_messages (
+          channel_id TEXT NOT NULL,
+          slot       TEXT NOT NULL,
+          message_id TEXT NOT NULL,
+          updated_at TEXT NOT NULL,
+          PRIMARY KEY (channel_id, slot)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE audit_log (
+          id         INTEGER PRIMARY KEY,
+          at         TEXT NOT NULL,
+          actor_kind TEXT NOT NULL,
+          actor_id   TEXT NOT NULL,
+          actor_name TEXT,
+          action     TEXT NOT NULL,
+          server_id  TEXT,
+          outcome    TEXT NOT NULL,
+          detail     TEXT
+        ) STRICT;
+        CREATE INDEX audit_server ON audit_log(server_id, id);
+
+        CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL) STRICT;
+      `);
+    },
+  },
+];
+
+/** Applies every migration newer than the database, each in its own transaction. Returns the final version. */
+export function migrate(db: Database, list: readonly Migration[] = migrations): number {
+  let current = db.pragma('user_version', { simple: true }) as number;
+  const latest = list.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`hub store schema version ${current} is newer than this hub understands (${latest}); upgrade the hub or use its matching dataDir`);
+  }
+  for (const m of list) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      m.up(db);
+      // user_version cannot be bound as a parameter; the value is an integer from our own list.
+      db.pragma(`user_version = ${Math.trunc(m.version)}`);
+    }).immediate();
+    current = m.version;
+  }
+  return current;
+}

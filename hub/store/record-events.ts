@@ -1,0 +1,29 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+export interface RecordEventRow {
+  agentId: string;
+  seq: number;
+  topic: string;
+  data: unknown;
+  receivedAt: string;
+}
+
+/** Outcome records accepted from agents, keyed by (agent, seq): the hub side of exactly-once delivery. */
+export class RecordEventsTable {
+  readonly #insert: Statement<[string, number, string, string, string]>;
+  readonly #list: Statement<[string, number, number], { agent_id: string; seq: number; topic: string; data: string; received_at: string }>;
+
+  constructor(db: Database) {
+    this.#insert = db.prepare('INSERT OR IGNORE INTO record_events (agent_id, seq, topic, data, received_at) VALUES (?, ?, ?, ?, ?)');
+    this.#list = db.prepare('SELECT * FROM record_events WHERE agent_id = ? AND seq > ? ORDER BY seq LIMIT ?');
+  }
+
+  /** Returns false when (agent, seq) was already stored. */
+  insert(agentId: string, seq: number, topic: string, data: unknown, at: string): boolean {
+    return this.#insert.run(agentId, seq, topic, JSON.stringify(data), at).changes === 1;
+  }
+
+  list(agentId: string, afterSeq = 0, limit = 1000): RecordEventRow[] {
+    return this.#list.all(agentId, afterSeq, limit).map((r) => ({ agentId: r.agent_id, seq: r.seq, topic: r.topic, data: JSON.parse(r.data) as unknown, receivedAt: r.received_at }));
+  }
+}

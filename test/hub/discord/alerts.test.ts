@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { systemClock, type Clock } from '../../../protocol/index.ts';
+import { messageText } from '../../support/fake-discord/index.ts';
+import { MemoryHubService } from '../../support/memory-hub-service.ts';
+import { startHarness, users } from './harness.ts';
+
+const ALERTS = '100000000000000301';
+const POSTS = /^\/channels\/100000000000000301\/messages$/;
+
+/** Real timers, but "now" can be moved forward (to leave a cooldown window without waiting 15 minutes). */
+class ShiftedClock implements Clock {
+  offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return systemClock.sleep(ms, signal);
+  }
+}
+
+test('a flapping server yields one crashed and one recovered message that count repeats', async (t) => {
+  const svc = new MemoryHubService();
+  svc.addServer('s1', { name: 'Valheim Main' });
+  const h = await startHarness(t, { service: svc, config: { alertChannelId: ALERTS, boardEditIntervalMs: 100 } });
+  for (let n = 0; n < 10; n++) {
+    h.service.alert('s1', 'crashed', 'exit code 1', new Date(Date.now() + n * 2).toISOString());
+    h.service.alert('s1', 'recovered', '', new Date(Date.now() + n * 2 + 1).toISOString());
+  }
+  const msgs = await h.fake.waitFor(() => {
+    const ms = h.fake.messagesIn(ALERTS);
+    return ms.length === 2 && ms.every((m) => m.content.includes('×10')) ? ms : null;
+  }, { what: 'two collapsed alert messages' });
+  assert.match(msgs[0]!.content, /\*\*Valheim Main\*\* \(`s1`\) 🔴 crashed: exit code 1/);
+  assert.match(msgs[1]!.content, /🟢 recovered/);
+  assert.equal(h.fake.callsMatching('POST', POSTS).length, 2);
+  assert.equal(h.bot.stats().alertsSuppressed, 18);
+  assert.deepEqual(h.fake.violations, []);
+});
+
+test('an alert delivered twice is posted once; after the cooldown the same kind posts anew', async (t) => {
+  const clock = new ShiftedClock();
+  const svc = new MemoryHubService();
+  svc.addServer('s1');
+  const h = await startHarness(t, { service: svc, clock, config: { alertChannelId: ALERTS }, options: { alertCooldownMs: 60_000 } });
+
+  const at = new Date().toISOString();
+  for (let n = 0; n < 3; n++) svc.alert('s1', 'backup_failed', 'disk full', at);
+  const first = await h.fake.waitFor(() => h.fake.messagesIn(ALERTS)[0]);
+  assert.match(first.content, /❌ backup failed: disk full/);
+  assert.doesNotMatch(first.content, /×/);
+
+  clock.offset += 61_000;
+  svc.alert('s1', 'backup_failed', 'disk full again');
+  const second = await h.fake.waitFor(() => h.fake.messagesIn(ALERTS)[1]);
+  assert.match(second.content, /disk full again/);
+  assert.equal(h.fake.callsMatching('POST', POSTS).length, 2);
+  assert.equal(h.fake.callsMatching('PATCH', /^\/channels\/100000000000000301\/messages\/\d+$/).length, 0);
+  assert.deepEqual(h.fake.violations, []);
+});
+
+test('agent offline is alerted only after the grace period, and "back" only after an offline alert', async (t) => {
+  const svc = new MemoryHubService();
+  svc.addServer('s1', { agentId: 'agent-1' });
+  svc.addServer('s2', { agentId: 'agent-2' });
+  const h = await startHarness(t, { service: svc, config: { alertChannelId: ALERTS, offlineGraceMs: 200 } });
+  // agent-2 blips: gone and back within the grace period → nothing.
+  svc.setAgentConnected('agent-2', false);
+  svc.setAgentConnected('agent-2', true);
+  const wentAway = Date.now();
+  svc.setAgentConnected('agent-1', false);
+  const offline = await h.fake.waitFor(() => h.fake.messagesIn(ALERTS).find((m) => /agent-1/.test(m.content)));
+  assert.match(offline.content, /📴 agent offline/);
+  assert.ok(offline.createdAt - wentAway >= 200, 'not before the grace period');
+  svc.setAgentConnected('agent-1', true);
+  await h.fake.waitFor(() => h.fake.messagesIn(ALERTS).find((m) => /agent back online/.test(m.content)));
+  assert.equal(h.fake.messagesIn(ALERTS).filter((m) => /agent-2/.test(m.content)).length, 0);
+  assert.deepEqual(h.fake.violations, []);
+});
+
+test('nothing secret reaches Discord or the log', async (t) => {
+  const svc = new MemoryHubService();
+  svc.addServer('s1');
+  const h = await startHarness(t, {
+    service: svc, config: { alertChannelId: ALERTS, statusChannelId: '100000000000000302', auditChannelId: '100000000000000303' },
+  });
+  svc.alert('s1', 'crashed', 'boom');
+  await h.fake.command({ name: 'rcon', options: { server: 's1', command: 'rcon_password hunter2' }, user: users.admin }).reply();
+  await h.fake.waitFor(() => h.fake.messagesIn('100000000000000303')[0]);
+  await h.fake.waitFor(() => h.fake.messagesIn(ALERTS)[0]);
+  const everything = [...h.fake.state.messages.values()].filter((m) => (m.flags & 64) === 0).map(messageText).join('\n');
+  assert.doesNotMatch(everything, new RegExp(h.config.token));
+  assert.doesNotMatch(everything, /hunter2/, 'rcon arguments stay out of public messages');
+  assert.doesNotMatch(h.logs.raw.join(''), new RegExp(h.config.token));
+  for (const i of h.fake.state.interactions.values()) assert.ok(!h.logs.raw.join('').includes(i.token), 'interaction tokens never logged');
+});
