@@ -15,7 +15,12 @@ export interface RunHubOptions {
 export async function runHub(configPath: string, opts: RunHubOptions = {}): Promise<number> {
   const config = loadHubConfig(configPath, opts.env ? { env: opts.env } : {});
   const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub' });
-  const hub = await createHub({ config, logger, ...(opts.extensions ? { extensions: opts.extensions } : {}) });
+  const extensions = [...(opts.extensions ?? [])];
+  if (config.discord) {
+    const { discordExtension } = await import('./discord-extension.ts');
+    extensions.push(discordExtension(config.discord, logger));
+  }
+  const hub = await createHub({ config, logger, extensions });
   logger.info({ url: hub.url, agentUrl: hub.agentUrl }, 'ReconSync hub ready');
 
   return new Promise<number>((resolve) => {

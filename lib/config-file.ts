@@ -74,7 +74,8 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
   const missing: string[] = [];
   const raw = substituteEnv(doc.toJS() ?? {}, opts.env ?? process.env, [], missing);
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(abs, [...missing, ...formatZodIssues(parsed.error)]);
+  // An unset variable is always an error: an optional secret must not silently become "".
+  if (!parsed.success || missing.length) throw new ConfigError(abs, [...missing, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
   const configDir = path.dirname(abs);
   return deepFreeze({ ...(parsed.data as object), configDir, configFile: abs }) as z.output<S> & { configDir: string; configFile: string };
 }

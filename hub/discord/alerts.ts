@@ -121,13 +121,12 @@ export class AlertRouter {
     this.schedule(e);
   }
 
+  /** Entries are in window-start order: drop expired ones, and the oldest beyond the cap. */
   private prune(now: number): void {
     for (const [k, e] of this.entries) {
       if (this.entries.size <= this.deps.maxEntries && now - e.firstAt < this.deps.cooldownMs) break;
-      if (now - e.firstAt >= this.deps.cooldownMs || this.entries.size > this.deps.maxEntries) {
-        this.entries.delete(k);
-        this.deps.throttle.forget(`alert:${k}`);
-      }
+      this.entries.delete(k);
+      this.deps.throttle.forget(`alert:${k}`);
     }
   }
 

@@ -141,6 +141,7 @@ export class BoardManager {
   /** Something shown on the boards may have changed. */
   refresh(): void {
     for (const b of this.boards.values()) b.refresh();
+    this.reportPages();
   }
 
   /** Message ids of a board's pages, in order (for /statusboard's answer and tests). */

@@ -61,7 +61,7 @@ export async function startDiscordBot(deps: DiscordBotDeps): Promise<DiscordBot>
 /** A session that lasted this long was healthy: the next login backoff starts from the beginning. */
 const HEALTHY_SESSION_MS = 60_000;
 
-/** Full jitter on the upper half, so many hubs do not retry in step. */
+/** Random wait in [delay/2, delay], so many hubs do not retry in step. */
 const jitter = (ms: number) => Math.round(ms * (0.5 + Math.random() / 2));
 
 class Bot {
@@ -76,6 +76,9 @@ class Bot {
   private loop: Promise<void> = Promise.resolve();
   private readonly counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly readyWaiters: (() => void)[] = [];
+  /** Logged in and commands registered; false again while logging in anew. */
+  private ready = false;
 
   constructor(private readonly deps: DiscordBotDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -199,9 +202,6 @@ class Bot {
     this.ready = true;
     this.readyWaiters.splice(0).forEach((w) => w());
   }
-
-  private readonly readyWaiters: (() => void)[] = [];
-  private ready = false;
 
   waitUntilReady(signal?: AbortSignal): Promise<void> {
     if (this.ready) return Promise.resolve();

@@ -44,11 +44,6 @@ export class EditThrottle {
     this.slots.delete(key);
   }
 
-  /** True while a job is pending or running. */
-  get busy(): boolean {
-    return [...this.slots.values()].some((s) => s.running || s.timer !== null);
-  }
-
   private arm(key: string, s: Slot): void {
     const wait = s.last + this.intervalMs - this.clock.now();
     if (wait <= 0) {

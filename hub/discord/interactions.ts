@@ -1,4 +1,5 @@
 import { MessageFlags, type ChatInputCommandInteraction, type Interaction } from 'discord.js';
+import { ReconSyncError } from '../../protocol/index.ts';
 import { discordActor } from './audit.ts';
 import { commandLevels } from './commands.ts';
 import type { BotContext } from './context.ts';
@@ -9,11 +10,10 @@ import { autocomplete } from './handlers/autocomplete.ts';
 import { onButton } from './handlers/buttons.ts';
 import { agents, backupList, status } from './handlers/views.ts';
 import { allows, levelOf, memberRoles } from './permissions.ts';
-import { ReconSyncError } from '../../protocol/index.ts';
 
 type Handler = (ctx: BotContext, i: ChatInputCommandInteraction) => Promise<void>;
 
-const handlers: Record<keyof typeof commandLevels & string, Handler> = {
+const handlers: Record<string, Handler> = {
   status,
   'server start': serverStart,
   'server stop': (ctx, i) => serverStopOrRestart(ctx, i, 'stop'),

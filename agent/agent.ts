@@ -1,0 +1,170 @@
+import { mkdir } from 'node:fs/promises';
+import { systemClock, ReconSyncError, type Clock, type EventData, type RecordTopic, type ServerStatus } from '../protocol/index.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { VERSION } from '../cli/version.ts';
+import type { AgentConfig } from './config.ts';
+import type { AdminChannel, ResolvedServer } from './types.ts';
+import { resolveAgentServers } from './resolve-servers.ts';
+import { AgentLink, type AgentLinkOptions } from './link/link.ts';
+import { createPlatform, type Platform } from './platform.ts';
+import { Supervisor, SupervisorEvents } from './supervisor/index.ts';
+import { createStatusProbe, type ClosableStatusProbe } from './monitors/query.ts';
+import { createAdminChannel } from './monitors/admin/index.ts';
+import { BackupEngine } from './backup/engine.ts';
+import { BackupScheduler } from './scheduler/scheduler.ts';
+import { createHandlers } from './handlers.ts';
+
+export interface AgentDeps {
+  config: AgentConfig;
+  logger?: Logger;
+  clock?: Clock;
+  platform?: Platform;
+  /** Servers already joined with their profiles (default: resolved from config). */
+  servers?: ResolvedServer[];
+  /** Link tuning for tests and benchmarks (heartbeat, backoff...). */
+  link?: Partial<Omit<AgentLinkOptions, 'url' | 'token' | 'agentId' | 'agentVersion' | 'dataDir' | 'servers' | 'handlers'>>;
+  /** How often to check for overdue backups. */
+  overdueCheckMs?: number;
+}
+
+/** One watched game server and everything the agent holds for it. */
+export interface ServerUnit {
+  server: ResolvedServer;
+  supervisor: Supervisor;
+  admin: AdminChannel | null;
+  probe: ClosableStatusProbe | null;
+}
+
+export interface Agent {
+  readonly id: string;
+  readonly link: AgentLink;
+  readonly engine: BackupEngine;
+  readonly units: ReadonlyMap<string, ServerUnit>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_OVERDUE_CHECK_MS = 10 * 60_000;
+
+/**
+ * Wires an agent from its config: per server a supervisor (process, query,
+ * admin channel), one backup engine and scheduler, and the link to the hub.
+ * Nothing here listens on a port: the agent only dials out (style.md §12).
+ */
+export async function createAgent(deps: AgentDeps): Promise<Agent> {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = (deps.logger ?? silentLogger).child({ agentId: config.id });
+  const platform = deps.platform ?? createPlatform();
+  const servers = deps.servers ?? resolveAgentServers(config, platform.os);
+  await mkdir(config.dataDir, { recursive: true });
+
+  const lastBackup = new Map<string, ServerStatus['lastBackup']>();
+  // The link is created before the engine, so records go straight to the outbox.
+  let link!: AgentLink;
+  const publishRecord = async <T extends RecordTopic>(topic: T, data: EventData<T>): Promise<void> => {
+    if (topic === 'backup.completed' || topic === 'backup.updated') {
+      const rec = data as EventData<'backup.completed'>;
+      const verified = rec.destinations.some((d) => d.verified);
+      const current = lastBackup.get(rec.serverId);
+      if (verified && (!current || current.createdAt <= rec.createdAt)) {
+        lastBackup.set(rec.serverId, { id: rec.id, createdAt: rec.createdAt, size: rec.size, verified });
+      }
+    }
+    await link.publishRecord(topic, data);
+  };
+
+  const engine = new BackupEngine({
+    dataDir: config.dataDir,
+    rclone: config.rclone,
+    clock,
+    logger: logger.child({ component: 'backup' }),
+    publishRecord,
+    publishState: (topic, data) => link.publishState(topic, data),
+    toolVersion: VERSION,
+  });
+
+  const units = new Map<string, ServerUnit>();
+  for (const server of servers) {
+    const log = logger.child({ serverId: server.id });
+    const admin = createAdminChannel(server, { logger: log });
+    const probe = server.query.kind === 'none' ? null : createStatusProbe(server, { admin });
+    const supervisor = new Supervisor({
+      server, probe, admin, platform, dataDir: config.dataDir, clock, logger: log,
+      lastBackup: () => lastBackup.get(server.id) ?? null,
+    });
+    supervisor.on(SupervisorEvents.Status, (status) => link.publishState('status', status));
+    supervisor.on(SupervisorEvents.Alert, (alert) => {
+      void link.publishRecord('alert', { serverId: server.id, kind: alert.kind, message: alert.message, at: alert.at })
+        .catch((err: unknown) => log.error({ err }, 'could not store an alert in the outbox'));
+    });
+    units.set(server.id, { server, supervisor, admin, probe });
+  }
+
+  const unit = (serverId: string): ServerUnit => {
+    const u = units.get(serverId);
+    if (!u) throw new ReconSyncError('UNKNOWN_SERVER', `agent ${config.id} has no server "${serverId}"`);
+    return u;
+  };
+
+  link = new AgentLink({
+    ...deps.link,
+    url: config.hub.url,
+    token: config.hub.token,
+    agentId: config.id,
+    agentVersion: VERSION,
+    dataDir: config.dataDir,
+    ca: config.hub.ca,
+    logger: logger.child({ component: 'link' }),
+    clock,
+    servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
+    handlers: createHandlers({ unit, units, engine }),
+  });
+
+  const recovered = await engine.init(servers);
+  for (const r of recovered) logger.warn({ recovered: r }, 'finished an interrupted restore from before the last shutdown');
+  for (const server of servers) {
+    const newest = (await engine.list(server.id)).find((b) => b.destinations.some((d) => d.verified));
+    if (newest) lastBackup.set(server.id, { id: newest.id, createdAt: newest.createdAt, size: newest.size, verified: true });
+  }
+
+  await link.start();
+  for (const u of units.values()) await u.supervisor.open();
+
+  const scheduler = new BackupScheduler({
+    dataDir: config.dataDir,
+    clock,
+    logger: logger.child({ component: 'scheduler' }),
+    run: async (serverId, trigger, signal) => {
+      const u = unit(serverId);
+      await engine.create(u.server, u.supervisor, u.admin, { trigger, signal });
+    },
+  });
+  scheduler.start(servers.filter((s) => s.config.backup.schedule).map((s) => ({ serverId: s.id, schedule: s.config.backup.schedule!, timezone: s.config.backup.timezone })));
+
+  const overdueTimer = setInterval(() => {
+    for (const s of servers) {
+      if (s.config.backup.maxAgeHours !== undefined) void engine.checkOverdue(s).catch((err: unknown) => logger.warn({ err, serverId: s.id }, 'overdue check failed'));
+    }
+  }, deps.overdueCheckMs ?? DEFAULT_OVERDUE_CHECK_MS);
+  overdueTimer.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    id: config.id,
+    link,
+    engine,
+    units,
+    close() {
+      closing ??= (async () => {
+        clearInterval(overdueTimer);
+        await scheduler.stop();
+        // Supervisors stop watching but leave the game running: an agent restart must not take the server down.
+        await Promise.allSettled([...units.values()].map((u) => u.supervisor.close()));
+        await Promise.allSettled([...units.values()].flatMap((u) => [u.probe?.close(), u.admin?.close()]));
+        await engine.close();
+        await link.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { AgentMethods, Handlers } from '../protocol/index.ts';
+import type { BackupEngine } from './backup/engine.ts';
+import type { ServerUnit } from './agent.ts';
+
+interface HandlerDeps {
+  unit(serverId: string): ServerUnit;
+  units: ReadonlyMap<string, ServerUnit>;
+  engine: BackupEngine;
+}
+
+/** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
+export function createHandlers({ unit, units, engine }: HandlerDeps): Handlers<AgentMethods> {
+  return {
+    'agent.ping': async () => ({ now: Date.now() }),
+    'server.status': async ({ serverId }) => ({
+      servers: serverId ? [unit(serverId).supervisor.status()] : [...units.values()].map((u) => u.supervisor.status()),
+    }),
+    'server.start': async ({ serverId }) => ({ state: await unit(serverId).supervisor.start() }),
+    'server.stop': async ({ serverId }) => {
+      const u = unit(serverId);
+      const outcome = await u.supervisor.stop({ reason: 'operator' });
+      return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
+    },
+    'server.restart': async ({ serverId, warnAt }, ctx) => {
+      const r = await unit(serverId).supervisor.restart({ warnAt, signal: ctx.signal, reason: 'operator' });
+      return { state: r.state, graceful: r.graceful };
+    },
+    'server.rcon': async ({ serverId, command }, ctx) => ({ output: await unit(serverId).supervisor.rcon(command, ctx.signal) }),
+    'backup.create': async ({ serverId, note }, ctx) => {
+      const u = unit(serverId);
+      return engine.create(u.server, u.supervisor, u.admin, { trigger: 'manual', ...(note ? { note } : {}), signal: ctx.signal });
+    },
+    'backup.list': async ({ serverId }) => {
+      unit(serverId);
+      return { backups: await engine.list(serverId) };
+    },
+    'backup.restore': async ({ serverId, backupId, from, paths }, ctx) => {
+      const u = unit(serverId);
+      return engine.restore(u.server, u.supervisor, u.admin, { backupId, ...(from ? { from } : {}), ...(paths ? { paths } : {}), signal: ctx.signal });
+    },
+    'backup.lock': async ({ serverId, backupId, locked }) => engine.lock(unit(serverId).server, backupId, locked),
+  };
+}

@@ -1,0 +1,213 @@
+<#
+.SYNOPSIS
+  Registers the ReconSync agent as a Windows service (run as Administrator).
+
+.DESCRIPTION
+  Why a compiled wrapper: node.exe does not speak the Service Control Manager
+  protocol, so `sc.exe create` pointing at node fails after 30 s (error 1053).
+  The alternatives were rejected for robustness:
+    - WinSW (what node-windows uses) and NSSM are third-party binaries that must be
+      downloaded at install time: a network and supply-chain dependency, and NSSM
+      is unmaintained.
+    - A PowerShell-hosted service still needs a real service exe to host it.
+  Instead this script compiles ReconSyncService.cs (next to it, ~300 lines, read it)
+  with csc.exe from the .NET Framework 4.x that every supported Windows ships with.
+  The wrapper runs node with the agent, forwards stop as Ctrl+C (graceful shutdown),
+  keeps rolling logs, and fails on an unexpected exit so the recovery actions set
+  below restart it. Its settings live in an XML file beside it.
+
+  Layout (defaults):
+    program   <BundleDir> (the unpacked bundle), wrapper in <BundleDir>\service\
+    config    %ProgramData%\ReconSync\agent.yaml and agent.env (secrets, KEY=value)
+    data      dataDir in agent.yaml, e.g. %ProgramData%\ReconSync\agent-data
+    logs      %ProgramData%\ReconSync\logs\<ServiceName>.log (rolled at 10 MiB, 5 kept)
+
+  Running it again updates the registration and restarts the service.
+
+.EXAMPLE
+  powershell -ExecutionPolicy Bypass -File .\deploy\windows\install-agent.ps1 -ConfigPath C:\ProgramData\ReconSync\agent.yaml
+#>
+[CmdletBinding()]
+param(
+  [string]$BundleDir = (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)),
+  [string]$ConfigPath = (Join-Path $env:ProgramData 'ReconSync\agent.yaml'),
+  [string]$ServiceName = 'ReconSyncAgent',
+  [string]$Entry = '',
+  [string]$NodePath = '',
+  [string]$LogDir = (Join-Path $env:ProgramData 'ReconSync\logs'),
+  [string]$EnvFile = '',
+  [int]$StopTimeoutSeconds = 120,
+  # Default LocalSystem. A dedicated account is safer but needs rights on the game folders.
+  [pscredential]$Credential = $null,
+  [switch]$NoStart
+)
+
+Set-StrictMode -Version 3
+$ErrorActionPreference = 'Stop'
+$MinNodeMajor = 20
+
+function Fail([string]$message) {
+  Write-Error "install-agent: $message" -ErrorAction Continue
+  exit 1
+}
+
+# Relative to PowerShell's current folder ([IO.Path]::GetFullPath would use the process's).
+function Resolve-Full([string]$path) {
+  $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($path)
+}
+
+# Runs a native program and returns its output as text. Windows PowerShell turns stderr
+# lines into terminating errors under ErrorActionPreference=Stop when 2>&1 is used.
+function Invoke-Native([scriptblock]$block) {
+  $saved = $ErrorActionPreference
+  $ErrorActionPreference = 'Continue'
+  try { & $block 2>&1 | ForEach-Object { "$_" } } finally { $ErrorActionPreference = $saved }
+}
+
+$principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())
+if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {
+  Fail 'run this from an elevated PowerShell (Run as Administrator)'
+}
+if ($ServiceName -notmatch '^[A-Za-z0-9_.-]+$') { Fail "service name '$ServiceName' may only use letters, digits, '_', '.' and '-'" }
+
+$BundleDir = Resolve-Full $BundleDir
+if (-not $Entry) { $Entry = Join-Path $BundleDir 'reconsync.js' }
+$Entry = Resolve-Full $Entry
+$ConfigPath = Resolve-Full $ConfigPath
+$LogDir = Resolve-Full $LogDir
+$ConfigDir = Split-Path -Parent $ConfigPath
+if (-not $EnvFile) { $EnvFile = Join-Path $ConfigDir 'agent.env' }
+if (-not (Test-Path -LiteralPath $Entry -PathType Leaf)) { Fail "no agent program at $Entry (pass -BundleDir or -Entry)" }
+
+# node.exe: the one given, else the one on PATH. The service runs it by absolute path.
+if (-not $NodePath) {
+  $cmd = Get-Command node.exe -ErrorAction SilentlyContinue
+  if (-not $cmd) { Fail "node.exe is not on PATH; install Node.js $MinNodeMajor+ or pass -NodePath" }
+  $NodePath = $cmd.Path
+}
+$NodePath = Resolve-Full $NodePath
+$nodeVersion = (Invoke-Native { & $NodePath -p 'process.versions.node' }) -join ''
+if ($LASTEXITCODE -ne 0 -or $nodeVersion -notmatch '^\d+\.') { Fail "cannot run $NodePath ($nodeVersion)" }
+if ([int]($nodeVersion.Split('.')[0]) -lt $MinNodeMajor) { Fail "Node.js $MinNodeMajor+ is required, $NodePath is $nodeVersion" }
+
+# The config folder holds secrets. Ours (the default) is made readable by SYSTEM and
+# Administrators only (plus the service account); a folder the operator chose keeps its ACL.
+New-Item -ItemType Directory -Force -Path $ConfigDir, $LogDir | Out-Null
+function Protect-Path([string]$path, [string]$inherit) {
+  & icacls.exe $path /inheritance:r /grant:r "*S-1-5-18:$($inherit)F" "*S-1-5-32-544:$($inherit)F" | Out-Null
+  if ($Credential) { & icacls.exe $path /grant:r "$($Credential.UserName):$($inherit)M" | Out-Null }
+}
+$defaultConfigDir = Join-Path $env:ProgramData 'ReconSync'
+if ($ConfigDir -eq $defaultConfigDir) { Protect-Path $ConfigDir '(OI)(CI)' }
+# Without a BOM: Windows PowerShell's -Encoding UTF8 would add one.
+$utf8 = New-Object Text.UTF8Encoding($false)
+if (-not (Test-Path -LiteralPath $ConfigPath)) {
+  $agentId = ($env:COMPUTERNAME -replace '[^A-Za-z0-9._-]', '-').ToLowerInvariant()
+  $dataDir = Join-Path $ConfigDir 'agent-data'
+  $starter = @"
+# ReconSync agent. Check it with: reconsync config check "$ConfigPath"
+# Secrets come from $EnvFile (`${VAR} is replaced from the environment).
+id: $agentId
+hub:
+  url: `${RECONSYNC_HUB_URL}
+  token: `${RECONSYNC_AGENT_TOKEN}
+dataDir: '$dataDir'
+servers: []
+"@
+  [IO.File]::WriteAllText($ConfigPath, $starter, $utf8)
+  Write-Host "Wrote a starter $ConfigPath"
+}
+if (-not (Test-Path -LiteralPath $EnvFile)) {
+  $envText = @"
+# KEY=value lines passed to the agent by the service wrapper.
+RECONSYNC_HUB_URL=ws://127.0.0.1:7780/agent
+RECONSYNC_AGENT_TOKEN=
+"@
+  [IO.File]::WriteAllText($EnvFile, $envText, $utf8)
+  Protect-Path $EnvFile ''
+  Write-Host "Wrote ${EnvFile}: put the agent token there"
+}
+
+# Stop an existing registration first: the wrapper exe is about to be replaced.
+$existing = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
+if ($existing -and $existing.Status -ne 'Stopped') {
+  Stop-Service -Name $ServiceName -Force
+  $existing.WaitForStatus('Stopped', [TimeSpan]::FromSeconds($StopTimeoutSeconds + 30))
+}
+
+# Compile the wrapper.
+$serviceDir = Join-Path $BundleDir 'service'
+New-Item -ItemType Directory -Force -Path $serviceDir | Out-Null
+$exe = Join-Path $serviceDir "$ServiceName.exe"
+$xml = Join-Path $serviceDir "$ServiceName.xml"
+$source = Join-Path $PSScriptRoot 'ReconSyncService.cs'
+$csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework64\v4.0.30319\csc.exe'
+if (-not (Test-Path -LiteralPath $csc)) { $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework\v4.0.30319\csc.exe' }
+if (-not (Test-Path -LiteralPath $csc)) { Fail ".NET Framework 4.x C# compiler not found at $csc (enable the .NET Framework 4.8 feature)" }
+$cscOut = Invoke-Native { & $csc /nologo /target:exe /optimize+ "/out:$exe" /reference:System.ServiceProcess.dll /reference:System.Xml.dll $source }
+if ($LASTEXITCODE -ne 0) { Fail "compiling the service wrapper failed:`n$($cscOut -join "`n")" }
+
+# The wrapper's settings.
+$settings = New-Object Xml.XmlDocument
+$root = $settings.AppendChild($settings.CreateElement('service'))
+function Add-Setting([string]$name, [string]$value) {
+  $el = $settings.CreateElement($name)
+  $el.InnerText = $value
+  $root.AppendChild($el) | Out-Null
+}
+Add-Setting 'id' $ServiceName
+Add-Setting 'executable' $NodePath
+foreach ($a in @($Entry, 'agent', '--config', $ConfigPath)) { Add-Setting 'argument' $a }
+Add-Setting 'workingdirectory' $ConfigDir
+Add-Setting 'logpath' $LogDir
+Add-Setting 'logmaxbytes' '10485760'
+Add-Setting 'logkeep' '5'
+Add-Setting 'stoptimeoutseconds' ([string]$StopTimeoutSeconds)
+Add-Setting 'envfile' $EnvFile
+$envEl = $settings.CreateElement('env')
+$envEl.SetAttribute('name', 'NODE_ENV')
+$envEl.SetAttribute('value', 'production')
+$root.AppendChild($envEl) | Out-Null
+$settings.Save($xml)
+
+$check = Invoke-Native { & $exe --check }
+if ($LASTEXITCODE -ne 0) { Fail "the wrapper cannot read its settings: $check" }
+
+# Register or update. The image path is quoted (a path with spaces unquoted is the classic
+# "unquoted service path" hole); it goes through APIs, never through sc.exe's command line,
+# where Windows PowerShell mangles embedded quotes.
+$binPath = "`"$exe`""
+if ($existing) {
+  $change = @{ PathName = $binPath }
+  if ($Credential) {
+    $change.StartName = $Credential.UserName
+    $change.StartPassword = $Credential.GetNetworkCredential().Password
+  }
+  $result = Get-CimInstance -ClassName Win32_Service -Filter "Name='$ServiceName'" | Invoke-CimMethod -MethodName Change -Arguments $change
+  if ($result.ReturnValue -ne 0) { Fail "updating the service failed (Win32_Service.Change returned $($result.ReturnValue))" }
+} else {
+  $params = @{
+    Name = $ServiceName
+    BinaryPathName = $binPath
+    DisplayName = 'ReconSync agent'
+    Description = 'Supervises game servers and backs up their worlds; reports to the ReconSync hub.'
+    StartupType = 'Automatic'
+  }
+  if ($Credential) { $params.Credential = $Credential }
+  New-Service @params | Out-Null
+}
+# Start after the network and the other automatic services are up.
+& sc.exe config $ServiceName start= delayed-auto | Out-Null
+if ($LASTEXITCODE -ne 0) { Fail "sc.exe config failed ($LASTEXITCODE)" }
+# Recovery: restart after 10 s, 30 s, then every 60 s; the failure count resets after a day.
+& sc.exe failure $ServiceName reset= 86400 actions= restart/10000/restart/30000/restart/60000 | Out-Null
+if ($LASTEXITCODE -ne 0) { Fail "sc.exe failure failed ($LASTEXITCODE)" }
+
+if ($NoStart) {
+  Write-Host "Registered $ServiceName (not started: -NoStart)."
+  exit 0
+}
+Start-Service -Name $ServiceName
+Write-Host "Started $ServiceName. Logs: $(Join-Path $LogDir "$ServiceName.log")"
+Write-Host "If it stops at once, run: `"$NodePath`" `"$Entry`" config check `"$ConfigPath`""
+exit 0

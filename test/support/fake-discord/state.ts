@@ -1,0 +1,142 @@
+import { EventEmitter } from 'node:events';
+import { snowflake } from './snowflake.ts';
+import type { Json } from './limits.ts';
+
+export interface FakeUser {
+  id: string;
+  username?: string;
+  /** Guild role ids of this member. */
+  roles?: string[];
+}
+
+export interface FakeMessage {
+  id: string;
+  channelId: string;
+  authorId: string;
+  content: string;
+  embeds: Json[];
+  components: Json[];
+  flags: number;
+  createdAt: number;
+  editedAt: number | null;
+  edits: number;
+  deleted: boolean;
+  /** Set for interaction replies and follow-ups. */
+  interactionId: string | null;
+  /** A deferred reply whose content has not been sent yet ("thinking…"). */
+  loading: boolean;
+}
+
+export interface RecordedCall {
+  method: string;
+  /** Decoded path below /api/v10, e.g. /channels/1/messages/2 */
+  path: string;
+  query: string;
+  body: unknown;
+  at: number;
+  status: number;
+  /** The route with ids replaced, e.g. PATCH /channels/:id/messages/:id */
+  route: string;
+}
+
+export type InteractionKind = 'command' | 'autocomplete' | 'button';
+
+export interface FakeInteraction {
+  id: string;
+  token: string;
+  kind: InteractionKind;
+  user: FakeUser;
+  channelId: string;
+  createdAt: number;
+  /** Callback types received, in order (the first one acknowledges). */
+  callbacks: { type: number; data: Json | null; at: number }[];
+  /** Message that @original refers to, once there is one. */
+  originalId: string | null;
+  followupIds: string[];
+  choices: unknown[] | null;
+  /** True once the 3 s deadline passed without a callback. */
+  expired: boolean;
+  /** For buttons: the message the button was on. */
+  sourceMessageId: string | null;
+}
+
+export interface InjectedFailure {
+  method: string;
+  route: RegExp;
+  remaining: number;
+  status: number;
+  code: number;
+  message: string;
+  retryAfterSec?: number;
+}
+
+/** Everything the fake remembers; REST and gateway write here, tests read it. */
+export class FakeState extends EventEmitter {
+  readonly calls: RecordedCall[] = [];
+  readonly violations: string[] = [];
+  readonly messages = new Map<string, FakeMessage>();
+  readonly interactions = new Map<string, FakeInteraction>();
+  readonly interactionsByToken = new Map<string, FakeInteraction>();
+  readonly commands = new Map<string, Json[]>(); // scope ('global' or guild id) → commands
+  readonly failures: InjectedFailure[] = [];
+  commandPuts = 0;
+
+  changed(): void {
+    this.emit('change');
+  }
+
+  violate(what: string): void {
+    this.violations.push(what);
+    this.changed();
+  }
+
+  newMessage(init: Partial<FakeMessage> & { channelId: string; authorId: string }): FakeMessage {
+    const now = Date.now();
+    const m: FakeMessage = {
+      id: snowflake(now), content: '', embeds: [], components: [], flags: 0, createdAt: now, editedAt: null,
+      edits: 0, deleted: false, interactionId: null, loading: false, ...init,
+    };
+    this.messages.set(m.id, m);
+    return m;
+  }
+
+  /** Visible (non-deleted, non-ephemeral) messages of a channel, oldest first. */
+  channelMessages(channelId: string): FakeMessage[] {
+    return [...this.messages.values()].filter((m) => m.channelId === channelId && !m.deleted && (m.flags & 64) === 0);
+  }
+
+  takeFailure(method: string, path: string): InjectedFailure | null {
+    const f = this.failures.find((x) => x.remaining > 0 && x.method === method && x.route.test(path));
+    if (!f) return null;
+    f.remaining -= 1;
+    return { ...f };
+  }
+
+  /** Resolves with the first truthy value of `probe`, re-checked after every change. */
+  waitFor<T>(probe: () => T | null | undefined | false, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+    const first = probe();
+    if (first) return Promise.resolve(first);
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    return new Promise<T>((resolve, reject) => {
+      const onChange = () => {
+        const v = probe();
+        if (!v) return;
+        cleanup();
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`fake discord: timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('change', onChange);
+      };
+      this.on('change', onChange);
+    });
+  }
+}
+
+export function routeOf(method: string, path: string): string {
+  return `${method} ${path.replace(/\/\d{5,}/g, '/:id').replace(/\/(interactions|webhooks)\/:id\/[^/]+/, '/$1/:id/:token')}`;
+}

@@ -1,0 +1,75 @@
+/** Small text files of the agent bundle: launchers and the README. */
+
+/** sh launcher: follows symlinks (/usr/local/bin/reconsync -> /opt/reconsync/reconsync). */
+export function shLauncher(): string {
+  return `#!/bin/sh
+# Runs the ReconSync CLI from this folder. Needs Node.js 20+ on PATH (or NODE=/path/to/node).
+self=$0
+while [ -L "$self" ]; do
+  link=$(readlink "$self")
+  case $link in
+    /*) self=$link ;;
+    *) self=$(dirname "$self")/$link ;;
+  esac
+done
+here=$(cd "$(dirname "$self")" && pwd)
+exec "\${NODE:-node}" "$here/reconsync.js" "$@"
+`;
+}
+
+/** Windows launcher; CRLF line endings, as cmd.exe expects. */
+export function cmdLauncher(): string {
+  return [
+    '@echo off',
+    'rem Runs the ReconSync CLI from this folder. Needs Node.js 20+ on PATH (or set NODE=C:\\path\\to\\node.exe).',
+    'setlocal',
+    'set "RECONSYNC_NODE=node"',
+    'if defined NODE set "RECONSYNC_NODE=%NODE%"',
+    '"%RECONSYNC_NODE%" "%~dp0reconsync.js" %*',
+    'exit /b %ERRORLEVEL%',
+    '',
+  ].join('\r\n');
+}
+
+export function bundleReadme(version: string): string {
+  return `# ReconSync agent ${version}
+
+The ReconSync agent in one folder: it needs only Node.js 20 or newer, no npm install.
+It watches and (optionally) runs your game servers, backs their worlds up to local
+disk and rclone remotes, and reports to a ReconSync hub.
+
+## Try it
+
+    ./reconsync --version                 # Windows: reconsync.cmd --version
+    ./reconsync games                     # the supported games
+    cp deploy/examples/agent.yaml agent.yaml   # edit: id, hub url, servers
+    RECONSYNC_AGENT_TOKEN=... ./reconsync config check agent.yaml
+    RECONSYNC_AGENT_TOKEN=... ./reconsync agent --config agent.yaml
+
+The token comes from the hub: \`reconsync token create <agent id> --config hub.yaml\`.
+
+## Run it as a service
+
+- Linux (systemd): \`sudo sh deploy/install.sh\` installs this folder to /opt/reconsync,
+  creates the \`reconsync\` user, a starter /etc/reconsync/agent.yaml and agent.env
+  (put the token there), and enables reconsync-agent.service. Game folders the agent
+  writes must be allowed in the unit: see deploy/systemd/agent-paths.conf.example,
+  or use \`reconsync agent service install --config agent.yaml\`, which lists them for you.
+  Remove with \`sudo sh deploy/install.sh --uninstall\`.
+- Windows (elevated PowerShell):
+  \`powershell -ExecutionPolicy Bypass -File deploy\\windows\\install-agent.ps1 -ConfigPath C:\\ProgramData\\ReconSync\\agent.yaml\`
+  registers the ReconSyncAgent service (restart on failure, logs in
+  C:\\ProgramData\\ReconSync\\logs); \`deploy\\windows\\uninstall-agent.ps1\` removes it.
+
+## What is in here
+
+- reconsync.js: the whole CLI in one file; reconsync / reconsync.cmd: launchers
+- zstd-wasm.cjs + zstd.wasm, pino-*.cjs, thread-stream-worker.cjs: worker-thread helpers
+  reconsync.js loads from this folder (keep them together)
+- games/: game profiles; add your own with \`gamesDir\` in agent.yaml
+- deploy/: systemd units, install.sh, the Windows service, example configs
+- THIRD-PARTY-NOTICES.txt: licenses of the bundled open-source packages
+
+The hub is not part of this bundle: run it from the npm package or the container image.
+`;
+}
