@@ -13,6 +13,7 @@ import { createAdminChannel } from './monitors/admin/index.ts';
 import { BackupEngine } from './backup/engine.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
 import { createHandlers } from './handlers.ts';
+import { IntentStore } from './intent.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -83,6 +84,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     toolVersion: VERSION,
   });
 
+  const intent = new IntentStore(config.dataDir);
   const units = new Map<string, ServerUnit>();
   for (const server of servers) {
     const log = logger.child({ serverId: server.id });
@@ -117,7 +119,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     logger: logger.child({ component: 'link' }),
     clock,
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
-    handlers: createHandlers({ unit, units, engine }),
+    handlers: createHandlers({ unit, units, engine, intent }),
   });
 
   const recovered = await engine.init(servers);
@@ -128,7 +130,13 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   }
 
   await link.start();
-  for (const u of units.values()) await u.supervisor.open();
+  for (const u of units.values()) {
+    await u.supervisor.open();
+    const auto = u.server.config.start?.autoStart ?? false;
+    if (auto && u.supervisor.state === 'stopped' && !(await intent.stoppedByOperator(u.server.id))) {
+      void u.supervisor.start().catch((err: unknown) => logger.error({ err, serverId: u.server.id }, 'could not start the game'));
+    }
+  }
 
   const scheduler = new BackupScheduler({
     dataDir: config.dataDir,

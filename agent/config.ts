@@ -58,6 +58,8 @@ export const ServerConfigSchema = z.object({
     args: z.array(z.string()).default([]),
     cwd: z.string().optional(),
     env: z.record(z.string(), z.string()).default({}),
+    /** Start the game when the agent starts and finds it not running (unless an operator stopped it). */
+    autoStart: z.boolean().default(true),
   }).strict().optional(),
   /** Find an already running process: by pid file or by process name from the profile. */
   adopt: z.object({ pidFile: z.string().optional(), processName: z.string().optional() }).strict().optional(),

@@ -1,23 +1,31 @@
 import type { AgentMethods, Handlers } from '../protocol/index.ts';
 import type { BackupEngine } from './backup/engine.ts';
 import type { ServerUnit } from './agent.ts';
+import type { IntentStore } from './intent.ts';
 
 interface HandlerDeps {
   unit(serverId: string): ServerUnit;
   units: ReadonlyMap<string, ServerUnit>;
   engine: BackupEngine;
+  intent: IntentStore;
 }
 
 /** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
-export function createHandlers({ unit, units, engine }: HandlerDeps): Handlers<AgentMethods> {
+export function createHandlers({ unit, units, engine, intent }: HandlerDeps): Handlers<AgentMethods> {
   return {
     'agent.ping': async () => ({ now: Date.now() }),
     'server.status': async ({ serverId }) => ({
       servers: serverId ? [unit(serverId).supervisor.status()] : [...units.values()].map((u) => u.supervisor.status()),
     }),
-    'server.start': async ({ serverId }) => ({ state: await unit(serverId).supervisor.start() }),
+    'server.start': async ({ serverId }) => {
+      const u = unit(serverId);
+      const state = await u.supervisor.start();
+      await intent.markStarted(serverId);
+      return { state };
+    },
     'server.stop': async ({ serverId }) => {
       const u = unit(serverId);
+      if (u.supervisor.managed) await intent.markStopped(serverId);
       const outcome = await u.supervisor.stop({ reason: 'operator' });
       return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
     },

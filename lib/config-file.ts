@@ -15,7 +15,12 @@ export class ConfigError extends Error {
   }
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/**
+ * Environment references are UPPER_CASE (`${RCON_PASSWORD}`); lowerCamel ones
+ * (`${installDir}`, `${identity}`) are game-profile path variables and are left
+ * for the profile resolver.
+ */
+const ENV_REF = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value, recording which are unset. */
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[] = [], missing: string[] = []): unknown {

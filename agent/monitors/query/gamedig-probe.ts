@@ -1,0 +1,79 @@
+/**
+ * Status over gamedig (A2S for Valheim, Rust, ARK, 7DTD, Enshrouded, Project
+ * Zomboid). Always the real query port with givenPortOnly: gamedig's own port
+ * offsets are stale for several games (games.md).
+ */
+import { GameDig, type GameDigResult } from 'gamedig';
+import type { QueryResult, ResolvedServer } from '../../types.ts';
+
+/**
+ * One GameDig instance for the agent: it owns a single UDP socket for every
+ * query, and with the port cache off, instances share nothing else.
+ */
+let shared: GameDig | null = null;
+function gamedig(): GameDig {
+  shared ??= new GameDig();
+  return shared;
+}
+
+/** Rust: `cp<n>` current and `mp<n>` max players in the keywords (A2S_INFO player byte caps at 255). */
+export function playersFromKeywords(tags: readonly string[]): { online?: number; max?: number } {
+  const out: { online?: number; max?: number } = {};
+  for (const t of tags) {
+    const m = /^(cp|mp)(\d+)$/.exec(t.trim());
+    if (!m) continue;
+    if (m[1] === 'cp') out.online = Number(m[2]);
+    else out.max = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * Valheim: keywords were the bare version ("0.217.46"); since late 2023 they
+ * are "g=<game version>,n=<network version>,m=...". Prefer g=.
+ */
+export function versionFromKeywords(tags: readonly string[]): string | null {
+  const trimmed = tags.map((t) => t.trim());
+  const g = trimmed.find((t) => /^g=\S+/.test(t));
+  if (g) return g.slice(2);
+  return trimmed.find((t) => /^v?\d+\.\d+(\.\d+)*$/.test(t)) ?? null;
+}
+
+/** Maps a gamedig result to our shape; exported for tests. */
+export function toQueryResult(r: GameDigResult, server: Pick<ResolvedServer, 'query' | 'profile'>): QueryResult {
+  const tags = Array.isArray(r.raw.tags) ? r.raw.tags.filter((t): t is string => typeof t === 'string') : [];
+  let online = r.numplayers;
+  let max = r.maxplayers;
+  if (server.query.playersFromKeywords) {
+    const k = playersFromKeywords(tags);
+    online = k.online ?? online;
+    max = k.max ?? max;
+  }
+  // Valheim and ARK send empty names: count them, do not list them.
+  // Array.from: gamedig's Players subclasses Array, and map() would keep that class.
+  const names = Array.from(r.players, (p) => (p.name ?? '').trim()).filter((n) => n !== '').slice(0, 512).map((n) => n.slice(0, 128));
+  const version = server.profile.query.versionFrom === 'keywords' ? versionFromKeywords(tags) : r.version && r.version !== 'undefined' ? r.version : null;
+  return {
+    players: { online: Math.max(0, online | 0), max: Math.max(0, max | 0), names },
+    map: r.map ? r.map : null,
+    version: version ? version.slice(0, 128) : null,
+  };
+}
+
+export async function queryGamedig(server: ResolvedServer, timeoutMs: number): Promise<QueryResult> {
+  const type = server.query.gamedigType;
+  if (!type) throw new Error(`game profile "${server.profile.id}" has no query.gamedigType`);
+  const r = await gamedig().query({
+    type,
+    host: server.query.host,
+    port: server.query.port,
+    givenPortOnly: true,
+    portCache: false,
+    maxRetries: 1,
+    // INFO, then PLAYER (which may time out and is then skipped): both must fit in the attempt.
+    socketTimeout: Math.max(100, Math.floor(timeoutMs / 3)),
+    attemptTimeout: timeoutMs,
+    requestRules: false,
+  });
+  return toQueryResult(r, server);
+}
