@@ -77,7 +77,7 @@ function cliActor(): { kind: 'cli'; id: string } {
 const TokenConfigSchema = z.looseObject({ dataDir: z.string().default('./hub-data') });
 
 export function dataDirFromConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): string {
-  const cfg = loadYamlConfig(configPath, TokenConfigSchema, { env });
+  const cfg = loadYamlConfig(configPath, TokenConfigSchema, { env, onlyKeys: ['dataDir'] });
   return resolveFrom(cfg.configDir, cfg.dataDir);
 }
 

@@ -57,6 +57,11 @@ export function deepFreeze<T>(value: T): T {
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * Only these top-level keys must have their variables set (a command that
+   * reads just `dataDir` must not need the hub's secrets). Default: all keys.
+   */
+  onlyKeys?: string[];
 }
 
 /** Reads YAML, substitutes env vars, validates with the schema, returns a frozen result. */
@@ -78,6 +83,10 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
   }
   const missing: string[] = [];
   const raw = substituteEnv(doc.toJS() ?? {}, opts.env ?? process.env, [], missing);
+  if (opts.onlyKeys) {
+    const keep = opts.onlyKeys;
+    missing.splice(0, missing.length, ...missing.filter((m) => keep.some((k) => m === k || m.startsWith(`${k}:`) || m.startsWith(`${k}.`))));
+  }
   const parsed = schema.safeParse(raw);
   // An unset variable is always an error: an optional secret must not silently become "".
   if (!parsed.success || missing.length) throw new ConfigError(abs, [...missing, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
