@@ -24,13 +24,15 @@ export async function tempDir(prefix = 'reconsync-e2e-'): Promise<{ dir: string;
 }
 
 /** Polls until fn returns a truthy value, or throws after the deadline with what it was waiting for. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
+export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<Truthy<T>> {
   const deadline = Date.now() + ms;
   let lastErr: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Truthy<T>;
     } catch (err) {
       lastErr = err;
     }
@@ -99,11 +101,11 @@ export interface Stack {
 }
 
 /** Hub + agent in-process; `servers` are the agent's server entries (their sims are the caller's business). */
-export async function startStack(dir: string, servers: AgentConfigInput['servers'], opts: { agentId?: string; agent?: Partial<AgentDeps>; hub?: Partial<HubDeps> } = {}): Promise<Stack> {
+export async function startStack(dir: string, servers: AgentConfigInput['servers'], opts: { agentId?: string; agent?: Partial<AgentDeps>; hub?: Partial<HubDeps>; config?: Partial<AgentConfigInput> } = {}): Promise<Stack> {
   const hub = await startHub(path.join(dir, 'hub-data'), opts.hub);
   const agentId = opts.agentId ?? 'e2e-agent';
   const token = createToken(hub.store, agentId);
-  const config = agentConfig(dir, { id: agentId, hub: { url: hub.agentUrl, token }, servers });
+  const config = agentConfig(dir, { ...opts.config, id: agentId, hub: { url: hub.agentUrl, token }, servers });
   const agent = await createAgent({ config, ...opts.agent });
   return {
     dir, hub, token, agent,
