@@ -1,0 +1,42 @@
+// Issue 6: `reconsync demo` starts, shows the server running and a verified backup, and exits cleanly on SIGINT.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { test } from 'node:test';
+import { cliPath, waitFor } from '../support/stack.ts';
+
+/** Processes whose command line mentions `needle` (Linux /proc). */
+async function processesMentioning(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(needle)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+test('demo: running server, a verified backup on screen, clean exit on Ctrl+C with nothing left behind', { timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, [cliPath, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISCORD_TOKEN: '' } });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
+  try {
+    const dir = (await waitFor(() => /everything runs on 127\.0\.0\.1 in (\S+)/.exec(out)?.[1], 30_000, 'demo banner'));
+    assert.match(out, /API token: \S+/);
+    await waitFor(() => /demo-ark\s+ark\s+running\s+3\/20/.test(out), 60_000, `server running in the view\n${out}`);
+    await waitFor(() => /first backup done: \S+, [\d.]+ \w+, 1 verified/.test(out), 60_000, `verified first backup\n${out}`);
+    assert.match(out, /backup \S+ verified on local/);
+    assert.ok((await processesMentioning(dir)).length > 0, 'the simulated game runs from the demo folder');
+
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, out);
+    assert.match(out, /demo stopped; nothing left running/);
+    assert.deepEqual(await processesMentioning(dir), [], 'no process left behind');
+    await assert.rejects(stat(dir), /ENOENT/, 'temporary folder removed');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
