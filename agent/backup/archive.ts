@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
+import { FrameWriter, type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './compress.ts';
+import { errnoCode, fsyncDir } from './fs-util.ts';
+import { ChunkSink, FileChangedError, readStable, snapshotGroup, streamFile } from './copy.ts';
+import { archiveFileName } from './manifest.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.ts';
+import { planSaves, type Plan, type PlanRoot, type SaveSelection } from './walk.ts';
+
+export interface StatFs {
+  (p: string): Promise<{ bavail: number | bigint; bsize: number | bigint }>;
+}
+
+export const DefaultArchiveOptions = {
+  level: undefined as number | undefined,
+  chunkBytes: DefaultCompressOptions.chunkBytes,
+  window: DefaultCompressOptions.window,
+  /** Expected archive size / unpacked size for the disk check; 1 = assume no compression. */
+  estimateRatio: 1,
+  /** Free space left over after the archive, so the game itself does not hit a full disk. */
+  reserveBytes: 64 * 1024 * 1024,
+  /** A file missing at open time is retried this often (rename-on-save), then skipped with a warning. */
+  vanishRetries: 10,
+  vanishDelayMs: 100,
+  /** Whole-archive attempts when files change while being read. */
+  attempts: 3,
+  /** Files up to this size are read into memory and re-read until stable. */
+  smallFileBytes: 8 * 1024 * 1024,
+  /** Re-reads of one small file or SQLite group before the attempt is marked dirty. */
+  rereads: 3,
+} satisfies Record<string, number | undefined>;
+
+export interface CreateArchiveOptions extends Partial<typeof DefaultArchiveOptions> {
+  source: SaveSelection;
+  /** Folder the archive is written to (it is created). */
+  dir: string;
+  id: string;
+  format: ArchiveFormat;
+  /** Needed for zstd. */
+  pool: ZstdPool | null;
+  /** SQLite groups larger than smallFileBytes are snapshotted here before archiving. */
+  tmpDir: string;
+  clock?: Clock;
+  signal?: AbortSignal;
+  statfs?: StatFs;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Test seam: runs before each attempt to open a file. */
+  beforeOpen?: (absPath: string, attempt: number) => Promise<void>;
+}
+
+export interface ArchiveResult {
+  archivePath: string;
+  sha256: string;
+  size: number;
+  unpackedSize: number;
+  roots: Record<string, { path: string; kind: 'dir' | 'file' }>;
+  files: Array<{ path: string; size: number; mtime: string }>;
+  warnings: string[];
+}
+
+export function partialPath(dir: string, id: string, format: ArchiveFormat): string {
+  return path.join(dir, `${archiveFileName(id, format)}.partial`);
+}
+
+/**
+ * Streams a tar of the save paths through the compressor into `<id>.<format>.partial`,
+ * hashing as it writes, then fsync → rename → fsync of the folder. A file that
+ * changed while read makes the attempt dirty; the archive is then built again.
+ */
+export async function createArchive(options: CreateArchiveOptions): Promise<ArchiveResult> {
+  const opts = { ...DefaultArchiveOptions, ...stripUndefined(options) };
+  await fs.mkdir(opts.dir, { recursive: true });
+  let lastDirty: string[] = [];
+  for (let attempt = 1; attempt <= opts.attempts; attempt++) {
+    opts.signal?.throwIfAborted();
+    const plan = await planSaves(opts.source);
+    if (plan.roots.length === 0) {
+      throw new ReconSyncError('BACKUP_FAILED', `no save files found: none of ${opts.source.savePaths.join(', ') || '(no save paths)'} exists; check saveDir or the game profile's save paths`);
+    }
+    if (attempt === 1) await checkDiskSpace(opts, plan);
+    const r = await writeAttempt(opts, plan);
+    if (r.dirty.length === 0) return r.result;
+    lastDirty = r.dirty;
+  }
+  throw new ReconSyncError('BACKUP_FAILED', `save files kept changing while they were copied (${lastDirty.slice(0, 5).join(', ')}${lastDirty.length > 5 ? ', ...' : ''}); the game may be saving continuously: set backup.stopIfNoSaveChannel, or schedule backups at a quieter time`);
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+async function checkDiskSpace(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan): Promise<void> {
+  const statfs: StatFs = opts.statfs ?? ((p) => fs.statfs(p));
+  const st = await statfs(opts.dir);
+  const free = Number(st.bavail) * Number(st.bsize);
+  // Tar adds a header block per entry plus padding; the compressor may add a little on incompressible data.
+  const overhead = plan.entries.length * BLOCK * 2 + Math.ceil(plan.totalBytes / 1000) + END_OF_ARCHIVE.length;
+  const estimate = Math.ceil(plan.totalBytes * opts.estimateRatio) + overhead;
+  if (estimate + opts.reserveBytes > free) {
+    const mib = (n: number) => (n / 1048576).toFixed(1);
+    throw new ReconSyncError('DISK_FULL', `not enough free disk for the backup: it needs about ${mib(estimate)} MiB (plus ${mib(opts.reserveBytes)} MiB reserve) in ${opts.dir}, but only ${mib(free)} MiB are free; free some space or move dataDir`);
+  }
+}
+
+async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan): Promise<{ result: ArchiveResult; dirty: string[] }> {
+  const clock = opts.clock ?? systemClock;
+  const partial = partialPath(opts.dir, opts.id, opts.format);
+  const finalPath = partial.slice(0, -'.partial'.length);
+  const fh = await fs.open(partial, 'w');
+  const hash = createHash('sha256');
+  let size = 0;
+  let done = 0;
+  const warnings = [...plan.warnings];
+  const files: ArchiveResult['files'] = [];
+  const dirty: string[] = [];
+  let closed = false;
+  try {
+    const writer = new FrameWriter({
+      format: opts.format,
+      pool: opts.pool,
+      window: opts.window,
+      ...(opts.level !== undefined ? { level: opts.level } : {}),
+      output: async (buf) => {
+        hash.update(buf);
+        size += buf.byteLength;
+        await fh.write(buf, 0, buf.byteLength);
+      },
+    });
+    const sink = new ChunkSink(opts.chunkBytes, async (chunk) => {
+      opts.signal?.throwIfAborted();
+      await writer.write(chunk);
+      opts.onProgress?.(done, plan.totalBytes);
+    });
+    const copyOpts = { ...opts, clock };
+    for (const entry of plan.entries) {
+      opts.signal?.throwIfAborted();
+      if (entry.kind === 'dir') {
+        await sink.write(encodeHeader({ path: entry.archivePath, type: 'directory', size: 0, mode: entry.mode, mtime: entry.mtimeMs }));
+        continue;
+      }
+      if (entry.sqlite || entry.companions.length) {
+        const snap = await snapshotGroup(entry, copyOpts);
+        try {
+          if (snap.unstable) dirty.push(entry.absPath);
+          warnings.push(...snap.warnings);
+          for (const m of snap.members) {
+            await sink.write(encodeHeader({ path: m.file.archivePath, type: 'file', size: m.size, mode: m.file.mode, mtime: m.mtimeMs }));
+            if (m.data) await sink.write(m.data);
+            else await sink.copyFrom(m.tmpPath!, m.size);
+            await sink.write(Buffer.alloc(paddingFor(m.size)));
+            files.push({ path: m.file.archivePath, size: m.size, mtime: new Date(m.mtimeMs).toISOString() });
+            done += m.size;
+          }
+        } finally {
+          await snap.cleanup();
+        }
+        continue;
+      }
+      if (entry.size <= opts.smallFileBytes) {
+        const r = await readStable(entry, copyOpts);
+        if (r === null) {
+          warnings.push(`${entry.absPath} vanished during the backup and did not come back; not archived`);
+          continue;
+        }
+        if (r.unstable) dirty.push(entry.absPath);
+        await sink.write(encodeHeader({ path: entry.archivePath, type: 'file', size: r.data.length, mode: entry.mode, mtime: r.mtimeMs }));
+        await sink.write(r.data);
+        await sink.write(Buffer.alloc(paddingFor(r.data.length)));
+        files.push({ path: entry.archivePath, size: r.data.length, mtime: new Date(r.mtimeMs).toISOString() });
+        done += r.data.length;
+        continue;
+      }
+      try {
+        const r = await streamFile(entry, sink, copyOpts, (n) => (done += n));
+        if (r === null) {
+          warnings.push(`${entry.absPath} vanished during the backup and did not come back; not archived`);
+          continue;
+        }
+        files.push({ path: entry.archivePath, size: r.size, mtime: new Date(r.mtimeMs).toISOString() });
+      } catch (err) {
+        if (!(err instanceof FileChangedError)) throw err;
+        dirty.push(entry.absPath);
+        files.push({ path: entry.archivePath, size: err.size, mtime: new Date(err.mtimeMs).toISOString() });
+      }
+    }
+    await sink.write(END_OF_ARCHIVE);
+    await sink.flush();
+    await writer.end();
+    await fh.sync();
+    await fh.close();
+    closed = true;
+    if (dirty.length) {
+      await fs.rm(partial, { force: true });
+      return { result: undefined as unknown as ArchiveResult, dirty };
+    }
+    await fs.rename(partial, finalPath);
+    await fsyncDir(opts.dir);
+    const roots: ArchiveResult['roots'] = {};
+    for (const r of plan.roots as PlanRoot[]) roots[r.name] = { path: r.path, kind: r.kind };
+    const unpackedSize = files.reduce((a, f) => a + f.size, 0);
+    opts.onProgress?.(unpackedSize, unpackedSize);
+    return { result: { archivePath: finalPath, sha256: hash.digest('hex'), size, unpackedSize, roots, files, warnings }, dirty };
+  } catch (err) {
+    if (!closed) await fh.close().catch(() => undefined);
+    await fs.rm(partial, { force: true }).catch(() => undefined);
+    if (errnoCode(err) === 'ENOSPC') {
+      throw new ReconSyncError('DISK_FULL', `the disk holding ${opts.dir} filled up while the backup was written; free some space or move dataDir`, { cause: err });
+    }
+    throw err;
+  }
+}

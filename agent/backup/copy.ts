@@ -1,0 +1,233 @@
+import fs, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock } from '../../protocol/index.ts';
+import { errnoCode } from './fs-util.ts';
+import { encodeHeader, paddingFor } from './tar.ts';
+import type { PlanFile } from './walk.ts';
+
+/**
+ * How files are read for an archive while the game may still touch them:
+ * small files are read whole and re-read until two stats agree; SQLite files
+ * are copied together with their journals, again until nothing moved; large
+ * files are streamed and reported as changed when their stat moved.
+ */
+
+export interface CopyOptions {
+  clock: Clock;
+  signal?: AbortSignal;
+  vanishRetries: number;
+  vanishDelayMs: number;
+  smallFileBytes: number;
+  rereads: number;
+  tmpDir: string;
+  beforeOpen?: (absPath: string, attempt: number) => Promise<void>;
+}
+
+export class FileChangedError extends Error {
+  constructor(readonly size: number, readonly mtimeMs: number) {
+    super('file changed while it was read');
+  }
+}
+
+/** Cuts the tar byte stream into fixed chunks that own their memory (so they can move to a worker). */
+export class ChunkSink {
+  private buf: Buffer;
+  private pos = 0;
+  constructor(private readonly size: number, private readonly emit: (chunk: Buffer) => Promise<void>) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const n = Math.min(data.length - off, this.size - this.pos);
+      this.buf.set(data.subarray(off, off + n), this.pos);
+      this.pos += n;
+      off += n;
+      if (this.pos === this.size) await this.push();
+    }
+  }
+
+  /** Reads up to `length` bytes of the file at `position` straight into the chunk; 0 at end of file. */
+  async readFrom(fh: FileHandle, length: number, position: number): Promise<number> {
+    let total = 0;
+    while (total < length) {
+      const want = Math.min(length - total, this.size - this.pos);
+      const { bytesRead } = await fh.read(this.buf, this.pos, want, position + total);
+      if (bytesRead === 0) break;
+      this.pos += bytesRead;
+      total += bytesRead;
+      if (this.pos === this.size) await this.push();
+    }
+    return total;
+  }
+
+  async copyFrom(file: string, size: number): Promise<void> {
+    const fh = await fs.open(file, 'r');
+    try {
+      const n = await this.readFrom(fh, size, 0);
+      if (n !== size) throw new Error(`snapshot ${file} is shorter than expected`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pos > 0) await this.push();
+  }
+
+  private async push(): Promise<void> {
+    const chunk = this.pos === this.size ? this.buf : this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafeSlow(this.size);
+    this.pos = 0;
+    await this.emit(chunk);
+  }
+}
+
+const TRANSIENT_OPEN = process.platform === 'win32' ? new Set(['ENOENT', 'EBUSY', 'EPERM', 'EACCES']) : new Set(['ENOENT', 'EBUSY']);
+
+/** Opens a file by name, waiting a little when it is missing (rename-on-save) or locked. Null when it stays gone. */
+export async function openWithRetry(absPath: string, opts: CopyOptions): Promise<FileHandle | null> {
+  for (let attempt = 0; ; attempt++) {
+    await opts.beforeOpen?.(absPath, attempt);
+    try {
+      return await fs.open(absPath, 'r');
+    } catch (err) {
+      const code = errnoCode(err) ?? '';
+      if (!TRANSIENT_OPEN.has(code)) throw err;
+      if (attempt >= opts.vanishRetries) {
+        if (code === 'ENOENT') return null;
+        throw err;
+      }
+      await opts.clock.sleep(opts.vanishDelayMs, opts.signal);
+    }
+  }
+}
+
+function sameStat(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** Reads a small file whole, re-reading while it changes under us. Null when it vanished for good. */
+export async function readStable(file: PlanFile, opts: CopyOptions): Promise<{ data: Buffer; mtimeMs: number; unstable: boolean } | null> {
+  let last: { data: Buffer; mtimeMs: number } | null = null;
+  for (let i = 0; i <= opts.rereads; i++) {
+    const fh = await openWithRetry(file.absPath, opts);
+    if (!fh) return last ? { ...last, unstable: true } : null;
+    try {
+      const before = await fh.stat();
+      const data = await fh.readFile();
+      const after = await fh.stat();
+      if (sameStat(before, after) && data.length === after.size) return { data, mtimeMs: after.mtimeMs, unstable: false };
+      last = { data, mtimeMs: after.mtimeMs };
+    } finally {
+      await fh.close();
+    }
+  }
+  return { ...last!, unstable: true };
+}
+
+/** Streams a large file into the tar. Throws FileChangedError (after writing a complete entry) when it moved. */
+export async function streamFile(file: PlanFile, sink: ChunkSink, opts: CopyOptions, onBytes: (n: number) => void): Promise<{ size: number; mtimeMs: number } | null> {
+  const fh = await openWithRetry(file.absPath, opts);
+  if (!fh) return null;
+  try {
+    const before = await fh.stat();
+    const size = before.size;
+    await sink.write(encodeHeader({ path: file.archivePath, type: 'file', size, mode: file.mode, mtime: before.mtimeMs }));
+    let pos = 0;
+    while (pos < size) {
+      opts.signal?.throwIfAborted();
+      const n = await sink.readFrom(fh, Math.min(size - pos, 16 * 1024 * 1024), pos);
+      if (n === 0) break;
+      pos += n;
+      onBytes(n);
+    }
+    // A file that shrank still needs a complete entry to keep the tar aligned; the attempt is discarded anyway.
+    for (let left = size - pos; left > 0; left -= 1 << 20) await sink.write(Buffer.alloc(Math.min(left, 1 << 20)));
+    await sink.write(Buffer.alloc(paddingFor(size)));
+    const after = await fh.stat();
+    if (pos < size || !sameStat(before, after)) throw new FileChangedError(size, before.mtimeMs);
+    return { size, mtimeMs: before.mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface GroupMember {
+  file: PlanFile;
+  size: number;
+  mtimeMs: number;
+  data?: Buffer;
+  tmpPath?: string;
+}
+
+async function statOrNull(p: string): Promise<{ size: number; mtimeMs: number; ino: number } | null> {
+  try {
+    const st = await fs.stat(p);
+    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * Copies a SQLite database with its -wal/-shm/-journal as one consistent
+ * group: stat everything, copy everything, stat again, and repeat while
+ * anything moved. A checkpoint between copying the db and its -wal would
+ * otherwise give a database that is older than its journal expects.
+ */
+export async function snapshotGroup(base: PlanFile, opts: CopyOptions): Promise<{ members: GroupMember[]; unstable: boolean; warnings: string[]; cleanup: () => Promise<void> }> {
+  const all = [base, ...base.companions];
+  let tmpFiles: string[] = [];
+  const cleanup = async () => {
+    await Promise.all(tmpFiles.map((f) => fs.rm(f, { force: true })));
+    tmpFiles = [];
+  };
+  let members: GroupMember[] = [];
+  for (let attempt = 0; attempt <= opts.rereads + opts.vanishRetries; attempt++) {
+    opts.signal?.throwIfAborted();
+    await cleanup();
+    await opts.beforeOpen?.(base.absPath, attempt);
+    const before = await Promise.all(all.map((f) => statOrNull(f.absPath)));
+    if (!before[0]) {
+      if (attempt >= opts.vanishRetries) {
+        return { members: [], unstable: false, warnings: [`${base.absPath} vanished during the backup and did not come back; not archived`], cleanup };
+      }
+      await opts.clock.sleep(opts.vanishDelayMs, opts.signal);
+      continue;
+    }
+    members = [];
+    let broken = false;
+    for (const [i, f] of all.entries()) {
+      const st = before[i];
+      if (!st) continue;
+      try {
+        if (st.size <= opts.smallFileBytes) {
+          const data = await fs.readFile(f.absPath);
+          members.push({ file: f, size: data.length, mtimeMs: st.mtimeMs, data });
+        } else {
+          await fs.mkdir(opts.tmpDir, { recursive: true });
+          const tmpPath = path.join(opts.tmpDir, `snap-${process.pid}-${Date.now().toString(36)}-${i}-${path.basename(f.absPath)}`);
+          tmpFiles.push(tmpPath);
+          await fs.copyFile(f.absPath, tmpPath);
+          const size = (await fs.stat(tmpPath)).size;
+          members.push({ file: f, size, mtimeMs: st.mtimeMs, tmpPath });
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        broken = true; // a journal disappeared mid-copy (checkpoint on close): take the group again
+      }
+    }
+    const after = await Promise.all(all.map((f) => statOrNull(f.absPath)));
+    const stable = !broken && before.every((b, i) => {
+      const a = after[i] ?? null;
+      if (b === null || a === null) return b === a;
+      return sameStat(a, b) && a.ino === b.ino;
+    });
+    if (stable) return { members, unstable: false, warnings: [], cleanup };
+    if (attempt >= opts.rereads) break;
+  }
+  return { members, unstable: true, warnings: [], cleanup };
+}

@@ -1,0 +1,133 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../lib/logger.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { ReconSyncError } from '../../protocol/index.ts';
+import { LOCAL_TARGET, sortNewestFirst, type Destination } from './destination.ts';
+import { exists, fsyncDir, isErrno, sha256File } from './fs-util.ts';
+import { archiveFileName, manifestFileName, parseManifest, writeManifest, type Manifest } from './manifest.ts';
+
+export function localBackupDir(dataDir: string, serverId: string): string {
+  return path.join(dataDir, 'backups', serverId);
+}
+
+/** Backups on the agent's own disk: `dataDir/backups/<serverId>/`. The archiver writes straight into it. */
+export class LocalDestination implements Destination {
+  readonly target = LOCAL_TARGET;
+  readonly dir: string;
+  private readonly logger: Logger;
+
+  constructor(opts: { dataDir: string; serverId: string; logger?: Logger }) {
+    this.dir = localBackupDir(opts.dataDir, opts.serverId);
+    this.logger = opts.logger ?? silentLogger;
+  }
+
+  archivePath(m: Pick<Manifest, 'id' | 'archive'>): string {
+    return path.join(this.dir, archiveFileName(m.id, m.archive.format));
+  }
+
+  async put(localArchive: string, manifest: Manifest, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await fs.mkdir(this.dir, { recursive: true });
+    const dest = this.archivePath(manifest);
+    if (path.resolve(localArchive) !== path.resolve(dest)) {
+      const partial = `${dest}.partial`;
+      await fs.copyFile(localArchive, partial);
+      const fh = await fs.open(partial, 'r+');
+      await fh.sync().finally(() => fh.close());
+      await fs.rename(partial, dest);
+      await fsyncDir(this.dir);
+    }
+    await writeManifest(this.dir, manifest);
+  }
+
+  async putManifest(manifest: Manifest): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    await writeManifest(this.dir, manifest);
+  }
+
+  async verify(id: string, expected: { size: number; sha256: string }, signal?: AbortSignal): Promise<boolean> {
+    const m = await this.readManifest(id);
+    if (!m) return false;
+    const file = this.archivePath(m);
+    try {
+      const st = await fs.stat(file);
+      if (st.size !== expected.size) return false;
+      return (await sha256File(file, signal)).sha256 === expected.sha256;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  async list(): Promise<Manifest[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const out: Manifest[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.manifest.json')) continue;
+      try {
+        const m = parseManifest(await fs.readFile(path.join(this.dir, name), 'utf8'), path.join(this.dir, name));
+        // A manifest without its archive is not a backup (e.g. keepLocal: false removed it).
+        if (await exists(this.archivePath(m))) out.push(m);
+      } catch (err) {
+        this.logger.warn({ err, file: name }, 'skipping unreadable backup manifest');
+      }
+    }
+    return sortNewestFirst(out);
+  }
+
+  async get(id: string): Promise<{ archivePath: string; manifest: Manifest }> {
+    const m = await this.readManifest(id);
+    if (!m || !(await exists(this.archivePath(m)))) throw new ReconSyncError('UNKNOWN_BACKUP', `backup ${id} is not on the local disk (${this.dir})`);
+    return { archivePath: this.archivePath(m), manifest: m };
+  }
+
+  async remove(id: string): Promise<void> {
+    const m = await this.readManifest(id);
+    await fs.rm(path.join(this.dir, manifestFileName(id)), { force: true });
+    const formats: Manifest['archive']['format'][] = m ? [m.archive.format] : ['tar.zst', 'tar.gz'];
+    for (const f of formats) await fs.rm(path.join(this.dir, archiveFileName(id, f)), { force: true });
+    await fsyncDir(this.dir).catch(() => undefined);
+  }
+
+  async readManifest(id: string): Promise<Manifest | null> {
+    const file = path.join(this.dir, manifestFileName(id));
+    try {
+      return parseManifest(await fs.readFile(file, 'utf8'), file);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * After a crash: `.partial` files are half-written archives and never count;
+   * an archive without a manifest was renamed but never described. Both go.
+   * Returns the names removed.
+   */
+  async sweep(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const removed: string[] = [];
+    const manifests = new Set(names.filter((n) => n.endsWith('.manifest.json')).map((n) => n.slice(0, -'.manifest.json'.length)));
+    for (const name of names) {
+      const orphan = /^(.*)\.tar\.(zst|gz)$/.exec(name);
+      if (name.endsWith('.partial') || name.endsWith('.tmp') || (orphan && !manifests.has(orphan[1]!))) {
+        await fs.rm(path.join(this.dir, name), { force: true, recursive: true });
+        removed.push(name);
+      }
+    }
+    return removed;
+  }
+}

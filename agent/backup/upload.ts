@@ -1,0 +1,79 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupProgress } from '../../protocol/index.ts';
+import type { ResolvedServer } from '../types.ts';
+import type { CatalogEntry } from './catalog.ts';
+import type { Destination } from './destination.ts';
+import type { BackupEngine } from './engine.ts';
+import { localBackupDir } from './local.ts';
+import { archiveFileName, readManifest, manifestFileName, type Manifest } from './manifest.ts';
+import { redactSecrets } from './rclone.ts';
+
+type Progress = (phase: BackupProgress['phase'], bytesDone: number, bytesTotal: number | null, target?: string) => void;
+
+/** put → verify, retried with backoff. Resolves to null when verified, else the last error message. */
+async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Manifest, archivePath: string, attempts: number, progress: Progress, signal?: AbortSignal): Promise<string | null> {
+  let lastError = 'not attempted';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      progress('uploading', 0, manifest.archive.size, dest.target);
+      await dest.put(archivePath, manifest, signal);
+      progress('verifying', manifest.archive.size, manifest.archive.size, dest.target);
+      if (await dest.verify(manifest.id, { size: manifest.archive.size, sha256: manifest.archive.sha256 }, signal)) return null;
+      lastError = 'the uploaded copy does not match the archive (size or sha256 differ)';
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      lastError = redactSecrets(err instanceof Error ? err.message : String(err));
+    }
+    if (attempt < attempts) await engine.clock.sleep(engine.opts.uploadBackoffMs * 4 ** (attempt - 1), signal);
+  }
+  return lastError;
+}
+
+function setState(entry: CatalogEntry, target: string, error: string | null): void {
+  entry.record = {
+    ...entry.record,
+    destinations: entry.record.destinations.map((d) => (d.target === target ? (error === null ? { target, verified: true } : { target, verified: false, error: error.slice(0, 2000) }) : d)),
+  };
+  if (error === null) entry.pending = entry.pending.filter((t) => t !== target);
+}
+
+/** Uploads a fresh backup to every off-site destination; failures alert `upload_failed` and stay pending. */
+export async function uploadAll(engine: BackupEngine, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<void> {
+  for (const dest of remotes) {
+    const error = await uploadOne(engine, dest, manifest, archivePath, engine.opts.uploadAttempts, progress, signal);
+    setState(entry, dest.target, error);
+    await engine.catalog.put(server.id, entry);
+    if (error !== null) {
+      await engine.alert(server.id, 'upload_failed', `upload of backup ${manifest.id} to ${redactSecrets(dest.target)} failed after ${engine.opts.uploadAttempts} attempts: ${error}; the local copy is kept and the upload is retried with the next backup`);
+    }
+  }
+}
+
+/** One more try for uploads that failed earlier, while their local archive still exists. */
+export async function retryPendingUploads(engine: BackupEngine, server: ResolvedServer, progress: Progress, exceptId: string, signal?: AbortSignal): Promise<void> {
+  const dir = localBackupDir(engine.opts.dataDir, server.id);
+  for (const entry of (await engine.catalog.entries(server.id)).values()) {
+    if (entry.pending.length === 0 || entry.record.id === exceptId) continue;
+    const manifest = await readManifest(path.join(dir, manifestFileName(entry.record.id))).catch(() => null);
+    const archivePath = manifest ? path.join(dir, archiveFileName(manifest.id, manifest.archive.format)) : '';
+    if (!manifest || !(await fs.stat(archivePath).catch(() => null))) {
+      // The local copy is gone (removed by hand): these uploads can never happen; stop holding retention back.
+      entry.pending = [];
+      await engine.catalog.put(server.id, entry);
+      continue;
+    }
+    for (const target of [...entry.pending]) {
+      if (!server.config.backup.destinations.includes(target)) {
+        // The destination was removed from the config: stop waiting for it.
+        entry.pending = entry.pending.filter((t) => t !== target);
+        entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== target) };
+        continue;
+      }
+      const error = await uploadOne(engine, engine.destination(target, server), manifest, archivePath, 1, progress, signal);
+      setState(entry, target, error);
+      if (error === null) await engine.record('backup.updated', entry.record);
+    }
+    await engine.catalog.put(server.id, entry);
+  }
+}

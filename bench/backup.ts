@@ -1,0 +1,113 @@
+/**
+ * Backup throughput: ReconSync's archiver (tar → zstd-wasm on worker threads →
+ * sha256 → fsync) against `tar -cf - DIR | zstd -1 -T0` and `tar czf` on the
+ * same generated, half-compressible save-like data.
+ *
+ *   node --import tsx bench/backup.ts            # ~100 MiB
+ *   BENCH_BACKUP_MIB=300 node --import tsx bench/backup.ts
+ *
+ * Prints `name: value` lines. Skips the tar baselines (prints nothing for them) when tar/zstd are missing.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createArchive } from '../agent/backup/archive.ts';
+import { ZstdPool } from '../agent/backup/compress.ts';
+
+const MiB = 1024 * 1024;
+
+/** Save-like data: a few large world files, many small player files; every 64 KiB block is half noise, half structured text. */
+export async function generateSaveData(dir: string, totalMiB: number): Promise<number> {
+  const words = Buffer.from('player inventory chunk terrain entity position health stamina structure foundation wall ');
+  const block = (seed: number) => {
+    const b = Buffer.allocUnsafe(64 * 1024);
+    randomFillSync(b, 0, 32 * 1024);
+    for (let i = 32 * 1024; i < b.length; i++) b[i] = words[(i * 7 + seed) % words.length]! ^ (i % 251 === seed % 251 ? 0x20 : 0);
+    return b;
+  };
+  const write = async (file: string, bytes: number, seed: number) => {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const fh = await fs.open(file, 'w');
+    for (let done = 0, s = seed; done < bytes; s++) {
+      const b = block(s).subarray(0, Math.min(64 * 1024, bytes - done));
+      await fh.write(b);
+      done += b.length;
+    }
+    await fh.close();
+  };
+  const total = totalMiB * MiB;
+  const big = Math.floor(total * 0.8);
+  await write(path.join(dir, 'world', 'map.sav'), Math.floor(big / 2), 1);
+  await write(path.join(dir, 'world', 'world.db'), big - Math.floor(big / 2), 2);
+  let rest = total - big;
+  for (let i = 0; rest > 0; i++) {
+    const n = Math.min(rest, 200 * 1024 + ((i * 7919) % (300 * 1024)));
+    await write(path.join(dir, 'world', 'players', `p${i}.sav`), n, 100 + i);
+    rest -= n;
+  }
+  return total;
+}
+
+function haveTool(name: string): boolean {
+  return spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function timeIt(fn: () => Promise<void> | void, runs = 2): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  return best;
+}
+
+export async function runBackupBench(totalMiB = Number(process.env.BENCH_BACKUP_MIB ?? 100)): Promise<Record<string, number>> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'reconsync-bench-backup-'));
+  try {
+    const src = path.join(tmp, 'src');
+    const out = path.join(tmp, 'out');
+    await fs.mkdir(out);
+    const bytes = await generateSaveData(src, totalMiB);
+    const mib = bytes / MiB;
+    execFileSync('tar', ['-cf', '/dev/null', '-C', tmp, 'src']); // warm the page cache for everyone alike
+    const result: Record<string, number> = {};
+
+    const pool = new ZstdPool();
+    let n = 0;
+    const ours = await timeIt(async () => {
+      const r = await createArchive({ source: { savePaths: [src], include: [], exclude: [], sqlite: [] }, dir: out, id: `bench-${n++}`, format: 'tar.zst', pool, tmpDir: path.join(tmp, 'snap') });
+      await fs.rm(r.archivePath);
+    });
+    await pool.close();
+    result.backup_mib_s = mib / ours;
+
+    if (haveTool('tar') && haveTool('zstd')) {
+      const zstdSecs = await timeIt(() => {
+        execFileSync('bash', ['-c', `set -o pipefail; tar -cf - -C "${tmp}" src | zstd -1 -T0 -q -f -o "${out}/base.tar.zst"`]);
+      });
+      result.baseline_tar_zstd_mib_s = mib / zstdSecs;
+      result.tar_zstd_mib_s = result.baseline_tar_zstd_mib_s;
+      result.backup_vs_baseline_ratio = result.backup_mib_s / result.baseline_tar_zstd_mib_s;
+      result.backup_vs_zstd_ratio = result.backup_vs_baseline_ratio;
+    }
+    if (haveTool('tar') && haveTool('gzip')) {
+      const gzSecs = await timeIt(() => {
+        execFileSync('tar', ['czf', path.join(out, 'base.tar.gz'), '-C', tmp, 'src']);
+      }, 1);
+      result.tar_gzip_mib_s = mib / gzSecs;
+      result.backup_vs_tar_ratio = result.backup_mib_s / result.tar_gzip_mib_s;
+    }
+    return result;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await runBackupBench();
+  for (const [k, v] of Object.entries(r)) console.log(`${k}: ${v.toFixed(k.endsWith('ratio') ? 3 : 1)}`);
+}
