@@ -11,7 +11,7 @@ export function discordExtension(config: DiscordConfig, logger: Logger): HubExte
       config,
       service: hub.service,
       metrics: hub.metrics,
-      logger: logger.child({ component: 'discord' }),
+      logger, // the bot adds its own component binding
       store: {
         get: (channelId, slot) => messages.get(channelId, slot),
         set: (channelId, slot, messageId) => messages.set(channelId, slot, messageId),

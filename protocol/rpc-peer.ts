@@ -38,6 +38,29 @@ export interface RpcPeerOptions<Out extends MethodRegistry, In extends MethodReg
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_DEDUPE_SIZE = 2048;
 
+/**
+ * A request being served. The AbortController is made only when the handler
+ * reads `ctx.signal`: most calls never do, and this is the hot path.
+ */
+class RunningCall {
+  #ctrl: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+  get signal(): AbortSignal {
+    if (!this.#ctrl) {
+      this.#ctrl = new AbortController();
+      if (this.#aborted) this.#ctrl.abort(this.#reason);
+    }
+    return this.#ctrl.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ctrl?.abort(reason);
+  }
+}
+
 interface Pending {
   method: string;
   resolve: (value: unknown) => void;
@@ -57,7 +80,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   readonly #pending = new Map<string, Pending>();
   /** Requests being executed or recently finished, by id: the same id is answered, not re-run. */
   readonly #seen = new Map<string, Promise<Res>>();
-  readonly #running = new Map<string, AbortController>();
+  readonly #running = new Map<string, RunningCall>();
   #send: ((frame: RpcFrame) => boolean) | undefined;
 
   constructor(opts: RpcPeerOptions<Out, In>) {
@@ -177,10 +200,11 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
       const issue = params.error.issues[0];
       return { type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, retryable: false } };
     }
-    const ctrl = new AbortController();
-    this.#running.set(req.id, ctrl);
+    const running = new RunningCall();
+    this.#running.set(req.id, running);
     try {
-      const result = await handler(params.data as z.output<In[keyof In]['params']>, { requestId: req.id, signal: ctrl.signal });
+      const ctx: HandlerContext = { requestId: req.id, get signal() { return running.signal; } };
+      const result = await handler(params.data as z.output<In[keyof In]['params']>, ctx);
       return { type: 'res', id: req.id, ok: true, result };
     } catch (err) {
       return { type: 'res', id: req.id, ok: false, error: toRpcError(err) };

@@ -3,7 +3,7 @@
 // ARK server that the agent manages as a child process, so restarts and
 // crashes are real processes coming and going.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -65,6 +65,16 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
   const boardId = (): string | null => hub.store.discordMessages.get(statusChannel, 'board:0');
   const boardEdits = (id: string): RecordedCall[] => fake.callsMatching('PATCH', new RegExp(`^/channels/${statusChannel}/messages/${id}$`));
   const boardPosts = (): RecordedCall[] => fake.callsMatching('POST', new RegExp(`^/channels/${statusChannel}/messages$`));
+  /**
+   * Waits until successful edits of board message `id` (from recorded call `from` on) went through each pattern in
+   * order: proves the board showed an outage and then the recovery, whatever edits were coalesced in between.
+   */
+  const boardEditedThrough = (id: string, from: number, patterns: RegExp[], what: string): Promise<string[]> => fake.waitFor(() => {
+    const bodies = boardEdits(id).slice(from).filter((c) => c.status === 200).map((c) => JSON.stringify(c.body));
+    let k = 0;
+    for (const b of bodies) if (k < patterns.length && patterns[k]!.test(b)) k += 1;
+    return k === patterns.length ? bodies : null;
+  }, { timeoutMs: 20_000, what });
   /** The board's visible message once its text matches (the fake's change events drive this, no polling). */
   const boardMatching = (re: RegExp, timeoutMs = 20_000): Promise<FakeMessage> =>
     fake.waitFor(() => fake.messagesIn(statusChannel).find((m) => re.test(messageText(m))), { timeoutMs, what: `the status board to match ${re}` });
@@ -107,7 +117,7 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     await stack?.close();
     await fake?.close();
     await cleanup?.();
-    if (process.env.E2E_DUMP) (await import("node:fs")).writeFileSync("/tmp/e2e-discord-log.jsonl", logs.raw.join(""));
+    if (process.env.RECONSYNC_E2E_LOG) await writeFile(process.env.RECONSYNC_E2E_LOG, logs.raw.join(''));
   });
 
   it('registers the slash commands with one bulk PUT to the guild', async () => {
@@ -163,6 +173,8 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     const pidBefore = pid();
     const stopsBefore = await stopCommands();
     const board = await boardMatching(/🟢 running/);
+    const editsBefore = boardEdits(board.id).length;
+    const posts = boardPosts().length;
     const ask = fake.command({ name: 'server', subcommand: 'restart', options: { server: SERVER }, user: users.operator });
     const prompt = await ask.reply();
     assert.match(prompt.content, /Restart \*\*E2E ARK\*\*/);
@@ -178,8 +190,9 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     const pidAfter = pid();
     assert.ok(pidAfter && pidAfter !== pidBefore, `a new game process (${pidBefore} → ${pidAfter})`);
     await serverState((s) => s.state === 'running', 'the restarted game to run');
-    const again = await boardMatching(/🟢 running/);
-    assert.equal(again.id, board.id, 'the board followed the restart by editing its message');
+    await boardEditedThrough(board.id, editsBefore, [/🟡 (stopping|starting)/, /🟢 running/], 'the board to show the restart and then running');
+    assert.equal(boardPosts().length, posts, 'the board followed the restart by editing its message, not posting');
+    assert.equal(boardId(), board.id);
     const ok = hub.service.recentAudit?.(20, SERVER).find((e) => e.action === 'server.restart' && e.outcome === 'ok');
     assert.equal(ok?.actor.id, users.operator.id);
   });
@@ -226,8 +239,7 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     await serverState((s) => s.state === 'running' && s.players.online === PLAYERS.length, 'the agent to bring the game back');
     assert.notEqual(pid(), pidBefore, 'a new game process');
 
-    const back = await boardMatching(/🟢 running/);
-    assert.equal(back.id, board.id, 'the same board message');
+    await boardEditedThrough(board.id, editsBefore, [/🔴 crashed|🟡 starting/, /🟢 running/], 'the board to show the crash and then running again');
     const edits = boardEdits(board.id).slice(editsBefore);
     const statuses = edits.map((c) => c.status);
     assert.ok(statuses.includes(429), `an edit was rate limited (${statuses.join(',')})`);
@@ -235,8 +247,6 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     const retried = edits.slice(limited + 1).find((c) => c.status === 200);
     assert.ok(retried, 'the rate-limited edit was sent again');
     assert.ok(retried.at - edits[limited]!.at >= 200, 'Retry-After was honoured');
-    const seen = edits.filter((c) => c.status === 200).map((c) => JSON.stringify(c.body));
-    assert.ok(seen.some((b) => /crashed|starting/.test(b)), 'the board showed the outage before running again');
     assert.equal(boardPosts().length, posts, 'edited, never re-posted');
     assert.equal(fake.messagesIn(statusChannel).length, 1);
 
@@ -248,7 +258,8 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
   it('a 30046 (old message edit limit) on the board is survived with one fresh board message', async () => {
     const old = await boardMatching(/🟢 running/);
     const oldBackups = hub.service.listBackups(SERVER).length;
-    fake.failEditsTooOld(1);
+    fake.failNext({ method: 'PATCH', route: new RegExp(`^/channels/${statusChannel}/messages/${old.id}$`), count: 1, status: 400, code: 30046,
+      message: 'Maximum number of edits to messages older than 1 hour reached. Try again later' });
     // Any change on the board will do: a backup taken through the service (as the HTTP API would) updates "Last backup".
     const rec = await hub.service.createBackup(SERVER, { kind: 'cli', id: 'e2e', name: 'e2e test' }, { signal: AbortSignal.timeout(30_000) });
     assert.equal(hub.service.listBackups(SERVER).length, oldBackups + 1);
@@ -263,9 +274,22 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     assert.ok(rec.destinations.every((d) => d.verified));
   });
 
+  it('/metrics counts the honoured 429, the 30046 and the one live status message', async () => {
+    const res = await fetch(`${hub.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    assert.ok(value(/^reconsync_discord_rate_limited_total (\d+)$/m) >= 1, 'a 429 was counted');
+    assert.equal(value(/^reconsync_discord_edits_total\{outcome="too_old"\} (\d+)$/m), 1);
+    assert.ok(value(/^reconsync_discord_edits_total\{outcome="ok"\} (\d+)$/m) >= 2);
+    assert.equal(value(/^reconsync_discord_status_messages (\d+)$/m), 1);
+  });
+
   it('broke no Discord limit, and the bot logged no errors', async () => {
     // Every interaction above was answered; the fake checks the 3 s deadline, sizes and ids on each call.
     assert.deepEqual(fake.violations, []);
+    // The only failed requests are the two injected ones: nothing the bot swallowed (40060, 10008, 50035...).
+    const failed = fake.calls.filter((c) => c.status >= 400).map((c) => `${c.route} → ${c.status}`);
+    assert.deepEqual(failed, ['PATCH /channels/:id/messages/:id → 429', 'PATCH /channels/:id/messages/:id → 400']);
     const errors = logs.lines.filter((l) => typeof l.level === 'number' && l.level >= 50 && String(l.msg).startsWith('discord'));
     assert.deepEqual(errors, []);
   });
