@@ -1,0 +1,159 @@
+import nodeOs from 'node:os';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { createLinuxOps } from './platform/linux.ts';
+import { createWindowsOps } from './platform/windows.ts';
+import type { CommandRunner, KillFn, ProcessMatch, SoftStopResult } from './platform/common.ts';
+
+export type { CommandResult, CommandRunner, KillFn, ProcessMatch, SoftStopResult } from './platform/common.ts';
+export { parseTasklistCsv } from './platform/windows.ts';
+
+/**
+ * The one place that knows which operating system the agent runs on.
+ * Everything else asks a `Platform` object, so Windows behaviour can be
+ * tested on Linux with `createPlatform({ os: 'windows', run, kill })`.
+ */
+
+export type OsName = 'linux' | 'windows';
+
+export interface SpawnOptions {
+  /** Linux: own process group, so a signal to -pid reaches the game's children (wrapper scripts, java). */
+  detached: boolean;
+  /** Windows: no console window pops up on the desktop. */
+  windowsHide: boolean;
+}
+
+/** Folders the game profiles refer to as ${home}, ${appData}, ${localAppData}, ${userProfile}. */
+export interface PlatformDirs {
+  home: string;
+  userProfile: string;
+  appData: string;
+  localAppData: string;
+}
+
+export interface Platform {
+  readonly os: OsName;
+  /** path.posix or path.win32: use it for the target OS's paths (profile paths, save dirs). */
+  readonly path: path.PlatformPath;
+  readonly dirs: PlatformDirs;
+  /** False on Windows without a console Ctrl+C helper: only the admin channel or a hard kill can stop a game. */
+  readonly canSoftStop: boolean;
+  /** Asks the process to exit the way Ctrl+C would. The caller waits for the exit and escalates to hardKill. */
+  softStop(pid: number): Promise<SoftStopResult>;
+  /** Ends the process and its children now. Resolves also when it was already gone. */
+  hardKill(pid: number): Promise<void>;
+  isAlive(pid: number): boolean;
+  /** Running processes whose executable name matches one of `names` (case-insensitive on Windows). */
+  findProcessByName(names: readonly string[]): Promise<ProcessMatch[]>;
+  /** The pid in a pid file, or null when the file is missing or holds no valid pid. */
+  readPidFile(file: string): Promise<number | null>;
+  spawnOptions(): SpawnOptions;
+}
+
+export interface PlatformOptions {
+  /** Default: the OS the agent runs on. */
+  os?: OsName;
+  /** Default: process.env. Read once for HOME / USERPROFILE / APPDATA / XDG_* dirs. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default: os.homedir(). */
+  homeDir?: string;
+  /** Default: execa. Tests inject a runner to assert exact command lines. */
+  run?: CommandRunner;
+  /** Default: process.kill. */
+  kill?: KillFn;
+  /** Linux: where /proc is (tests may point it at a fixture). */
+  procDir?: string;
+  /**
+   * Windows: a console Ctrl+C helper (AttachConsole + GenerateConsoleCtrlEvent), run as `<helper> <pid>`.
+   * Without it, a Windows game with no admin channel can only be hard-stopped.
+   */
+  windowsCtrlCHelper?: string;
+  /** Upper bound for taskkill / tasklist / the helper. */
+  commandTimeoutMs?: number;
+}
+
+export const DefaultPlatformOptions = {
+  procDir: '/proc',
+  commandTimeoutMs: 15_000,
+} as const satisfies Partial<PlatformOptions>;
+
+export const execaRunner: CommandRunner = async (file, args, opts = {}) => {
+  const r = await execa(file, [...args], {
+    reject: false,
+    windowsHide: true,
+    stripFinalNewline: false,
+    ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+  });
+  return {
+    exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' && r.stderr !== '' ? r.stderr : (r.failed ? String(r.message ?? '') : ''),
+  };
+};
+
+export function hostOs(): OsName {
+  return process.platform === 'win32' ? 'windows' : 'linux';
+}
+
+export function createPlatform(opts: PlatformOptions = {}): Platform {
+  const os = opts.os ?? hostOs();
+  const env = opts.env ?? process.env;
+  const pathImpl = os === 'windows' ? path.win32 : path.posix;
+  const kill: KillFn = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
+  const run = opts.run ?? execaRunner;
+  const commandTimeoutMs = opts.commandTimeoutMs ?? DefaultPlatformOptions.commandTimeoutMs;
+  const dirs = platformDirs(os, env, opts.homeDir ?? nodeOs.homedir(), pathImpl);
+
+  const ops = os === 'windows'
+    ? createWindowsOps({ run, kill, commandTimeoutMs, ctrlCHelper: opts.windowsCtrlCHelper ?? null })
+    : createLinuxOps({ kill, procDir: opts.procDir ?? DefaultPlatformOptions.procDir });
+
+  return {
+    os,
+    path: pathImpl,
+    dirs,
+    canSoftStop: ops.canSoftStop,
+    softStop: ops.softStop,
+    hardKill: ops.hardKill,
+    isAlive: ops.isAlive,
+    findProcessByName: ops.findProcessByName,
+    readPidFile,
+    spawnOptions: () => (os === 'windows' ? { detached: false, windowsHide: true } : { detached: true, windowsHide: false }),
+  };
+}
+
+function platformDirs(os: OsName, env: Readonly<Record<string, string | undefined>>, homeDir: string, p: path.PlatformPath): PlatformDirs {
+  if (os === 'windows') {
+    const home = env.USERPROFILE || homeDir;
+    return {
+      home,
+      userProfile: home,
+      appData: env.APPDATA || p.join(home, 'AppData', 'Roaming'),
+      localAppData: env.LOCALAPPDATA || p.join(home, 'AppData', 'Local'),
+    };
+  }
+  const home = env.HOME || homeDir;
+  return {
+    home,
+    userProfile: home,
+    appData: env.XDG_CONFIG_HOME || p.join(home, '.config'),
+    localAppData: env.XDG_DATA_HOME || p.join(home, '.local', 'share'),
+  };
+}
+
+/** Parses a pid file: first token must be a positive integer (some tools append a newline or the start time). */
+export async function readPidFile(file: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const first = text.trim().split(/\s+/)[0] ?? '';
+  if (!/^\d+$/.test(first)) return null;
+  const pid = Number(first);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+}

@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { probeAlive, type KillFn, type OsOps, type ProcessMatch } from './common.ts';
+
+/** Linux truncates /proc/<pid>/comm to 15 bytes ("valheim_server.x86_64" shows as "valheim_server."). */
+const COMM_MAX = 15;
+
+export interface LinuxDeps {
+  kill: KillFn;
+  procDir: string;
+}
+
+export function createLinuxOps(deps: LinuxDeps): OsOps {
+  const { kill, procDir } = deps;
+
+  /**
+   * Signals the process group first: we spawn games detached (own group), so
+   * wrapper scripts and their java/wine children get the signal too, as with
+   * Ctrl+C in a terminal. A pid that leads no group (an adopted process) makes
+   * kill(-pid) fail with ESRCH, and then only the process itself is signalled.
+   */
+  function signalTree(pid: number, signal: NodeJS.Signals): boolean {
+    for (const target of [-pid, pid]) {
+      try {
+        kill(target, signal);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
+    return false;
+  }
+
+  return {
+    canSoftStop: true,
+    async softStop(pid) {
+      const sent = signalTree(pid, 'SIGINT');
+      return { supported: true, message: sent ? 'SIGINT' : 'process already gone' };
+    },
+    async hardKill(pid) {
+      signalTree(pid, 'SIGKILL');
+    },
+    isAlive(pid) {
+      if (!probeAlive(kill, pid)) return false;
+      // A zombie still answers kill(pid, 0) until its parent reaps it; it is dead for us.
+      return readState(procDir, pid) !== 'Z';
+    },
+    async findProcessByName(names) {
+      const wanted = new Set(names);
+      if (wanted.size === 0) return [];
+      let entries: string[];
+      try {
+        entries = await readdir(procDir);
+      } catch {
+        return [];
+      }
+      const matches: ProcessMatch[] = [];
+      await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map(async (entry) => {
+        const pid = Number(entry);
+        if (pid === process.pid) return;
+        const found = await matchProcess(procDir, pid, wanted);
+        if (found) matches.push({ pid, name: found });
+      }));
+      return matches.sort((a, b) => a.pid - b.pid);
+    },
+  };
+}
+
+/** Process state letter from /proc/<pid>/stat (after the last ')', since comm may hold spaces or parens). */
+function readState(procDir: string, pid: number): string | null {
+  try {
+    const stat = readFileSync(path.join(procDir, String(pid), 'stat'), 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A process matches a name by its comm, by a truncated comm that the command line
+ * confirms, or by the basename of argv[0]/argv[1] (covers `wine X.exe`, `bash start.sh`).
+ * win32.basename splits on both separators, so Wine's "Z:\...\x.exe" works too.
+ */
+async function matchProcess(procDir: string, pid: number, wanted: Set<string>): Promise<string | null> {
+  let comm: string;
+  let argv: string[];
+  try {
+    const [c, cmd] = await Promise.all([
+      readFile(path.join(procDir, String(pid), 'comm'), 'utf8'),
+      readFile(path.join(procDir, String(pid), 'cmdline'), 'utf8'),
+    ]);
+    comm = c.replace(/\n$/, '');
+    argv = cmd.split('\0').filter((a) => a.length > 0);
+  } catch {
+    return null; // gone meanwhile, or not ours to read
+  }
+  if (wanted.has(comm)) return comm;
+  for (const arg of argv.slice(0, 2)) {
+    const base = path.win32.basename(arg);
+    if (wanted.has(base)) return base;
+  }
+  if (comm.length === COMM_MAX) {
+    for (const name of wanted) if (name.startsWith(comm) && argv.some((a) => a.endsWith(name))) return name;
+  }
+  return null;
+}

@@ -1,0 +1,226 @@
+import path from 'node:path';
+import { spawn as spawnChild } from 'node:child_process';
+import { mkdir, open, unlink, writeFile } from 'node:fs/promises';
+import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import type { Platform } from '../platform.ts';
+import type { ResolvedServer } from '../types.ts';
+import { DefaultLogRotation, rotateIfLarge, type LogRotation } from './process-log.ts';
+
+export interface ExitInfo {
+  /** Exit code when known (spawned processes); null for a signal or an adopted process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A game process the supervisor watches: one it spawned or one it found running. */
+export interface ProcessHandle {
+  readonly pid: number;
+  /** Clock ms when we spawned or adopted it. */
+  readonly startedAt: number;
+  readonly adopted: boolean;
+  /** How we got it: "spawned", "pid file /run/x.pid", "process name x". */
+  readonly origin: string;
+  /** Resolves once, when the process is gone. Never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  isAlive(): boolean;
+  /** Stops watching (the adopt poll, the log check) without touching the process. */
+  release(): void;
+}
+
+/** Strategy for getting a game process (style.md §3): the supervisor never spawns by itself. */
+export interface Launcher {
+  /** Starts `server.start`; resolves once the OS created the process, rejects when it could not. */
+  spawn(server: ResolvedServer): Promise<ProcessHandle>;
+  /** Finds an already running game by pid file or process name; null when none runs. */
+  adopt(server: ResolvedServer): Promise<ProcessHandle | null>;
+}
+
+export interface ProcessLauncherOptions {
+  platform: Platform;
+  /** Logs go to <dataDir>/logs/<serverId>.log, our pid files to <dataDir>/run/<serverId>.pid. */
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** How often an adopted process is checked for liveness (it is not our child: no exit event). */
+  adoptPollMs?: number;
+  /** How often a running game's log size is checked for rotation. */
+  logCheckMs?: number;
+  logRotation?: LogRotation;
+}
+
+export const DefaultProcessLauncherOptions = {
+  adoptPollMs: 1000,
+  logCheckMs: 60_000,
+  logRotation: DefaultLogRotation,
+} as const satisfies Partial<ProcessLauncherOptions>;
+
+/** Interpreters and wrappers that say nothing about which game runs in them. */
+const genericRuntimes = new Set(['java', 'java.exe', 'javaw.exe', 'node', 'node.exe', 'python', 'python3', 'python.exe', 'mono', 'wine', 'wine64', 'wine-preloader', 'wine64-preloader', 'bash', 'sh', 'cmd.exe', 'powershell.exe']);
+
+/** Paths the launcher uses; the agent's own files, so always the host OS's path rules. */
+export function launcherPaths(dataDir: string, serverId: string): { log: string; pidFile: string } {
+  return { log: path.join(dataDir, 'logs', `${serverId}.log`), pidFile: path.join(dataDir, 'run', `${serverId}.pid`) };
+}
+
+export class ProcessLauncher implements Launcher {
+  readonly #platform: Platform;
+  readonly #dataDir: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #adoptPollMs: number;
+  readonly #logCheckMs: number;
+  readonly #rotation: LogRotation;
+
+  constructor(opts: ProcessLauncherOptions) {
+    this.#platform = opts.platform;
+    this.#dataDir = opts.dataDir;
+    this.#clock = opts.clock ?? systemClock;
+    this.#logger = opts.logger ?? silentLogger;
+    this.#adoptPollMs = opts.adoptPollMs ?? DefaultProcessLauncherOptions.adoptPollMs;
+    this.#logCheckMs = opts.logCheckMs ?? DefaultProcessLauncherOptions.logCheckMs;
+    this.#rotation = opts.logRotation ?? DefaultProcessLauncherOptions.logRotation;
+  }
+
+  async spawn(server: ResolvedServer): Promise<ProcessHandle> {
+    const start = server.start;
+    if (!start) throw new ReconSyncError('NOT_MANAGED', `${server.id} has no start: section; the agent only watches it`);
+    const { log, pidFile } = launcherPaths(this.#dataDir, server.id);
+    await mkdir(path.dirname(log), { recursive: true });
+    await mkdir(path.dirname(pidFile), { recursive: true });
+    await rotateIfLarge(log, this.#rotation, 'rename');
+
+    const out = await open(log, 'a');
+    let pid: number;
+    const exit = deferred<ExitInfo>();
+    try {
+      await out.write(`--- reconsync ${new Date(this.#clock.now()).toISOString()}: starting ${[start.command, ...start.args].join(' ')}\n`);
+      const child = spawnChild(start.command, start.args, {
+        cwd: start.cwd,
+        env: { ...process.env, ...start.env },
+        stdio: ['ignore', out.fd, out.fd],
+        ...this.#platform.spawnOptions(),
+      });
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', (err) => reject(new ReconSyncError('INTERNAL', `cannot start ${server.id}: ${start.command}: ${err.message}`, { cause: err })));
+      });
+      child.once('exit', (code, signal) => exit.resolve({ code, signal }));
+      // A ChildProcess 'error' with no listener would crash the agent.
+      child.on('error', (err) => this.#logger.warn({ err, pid: child.pid }, 'game process error'));
+    } finally {
+      // The child has its own copy of the descriptor.
+      await out.close();
+    }
+
+    await writeFile(pidFile, `${pid}\n`);
+    const watch = new AbortController();
+    let gone = false;
+    void exit.promise.then(() => {
+      gone = true;
+      watch.abort();
+      unlink(pidFile).catch(() => undefined);
+    });
+    void this.#watchLog(log, watch.signal);
+    this.#logger.info({ pid, command: start.command, log }, 'game process spawned');
+    return {
+      pid,
+      startedAt: this.#clock.now(),
+      adopted: false,
+      origin: 'spawned',
+      exited: exit.promise,
+      isAlive: () => !gone && this.#platform.isAlive(pid),
+      release: () => watch.abort(),
+    };
+  }
+
+  /**
+   * Order: the configured pid file, our own pid file from an earlier agent run,
+   * then the process name. A managed server may later be stopped or killed by
+   * us, so for it a name search never guesses: generic runtimes (java, wine...)
+   * from the profile are skipped unless adopt.processName names them, and
+   * several matches adopt nothing (set adopt.pidFile). A watched server takes
+   * the first match: we only ever look at it.
+   */
+  async adopt(server: ResolvedServer): Promise<ProcessHandle | null> {
+    const cfg = server.config.adopt;
+    const explicit = cfg?.processName ? [cfg.processName] : null;
+    const known = explicit ?? server.processNames;
+    const names = explicit ?? (server.managed ? known.filter((n) => !genericRuntimes.has(n.toLowerCase())) : known);
+
+    if (cfg?.pidFile) {
+      const pid = await this.#platform.readPidFile(cfg.pidFile);
+      if (pid !== null && this.#platform.isAlive(pid)) return this.#watchAdopted(pid, `pid file ${cfg.pidFile}`);
+    }
+
+    // Our own pid file from an earlier agent run. The pid may have been reused
+    // by something else since, so it must also look like the game.
+    const own = launcherPaths(this.#dataDir, server.id).pidFile;
+    const ownPid = await this.#platform.readPidFile(own).catch(() => null);
+    if (ownPid !== null && this.#platform.isAlive(ownPid)) {
+      const expected = [...known, ...(server.start ? [this.#platform.path.basename(server.start.command)] : [])];
+      const found = await this.#platform.findProcessByName(expected);
+      if (found.some((p) => p.pid === ownPid)) return this.#watchAdopted(ownPid, `pid file ${own}`);
+    }
+
+    if (names.length === 0) return null;
+    const found = await this.#platform.findProcessByName(names);
+    const first = found[0];
+    if (!first) return null;
+    if (found.length > 1) {
+      const pids = found.map((p) => p.pid);
+      if (server.managed) {
+        this.#logger.warn({ pids, names }, 'several processes match the game; adopting none. Set adopt.pidFile to pick one');
+        return null;
+      }
+      this.#logger.warn({ pids, names }, 'several processes match; watching the first. Set adopt.pidFile to pick one');
+    }
+    return this.#watchAdopted(first.pid, `process name ${first.name}`);
+  }
+
+  #watchAdopted(pid: number, origin: string): ProcessHandle {
+    const watch = new AbortController();
+    const exit = deferred<ExitInfo>();
+    let gone = false;
+    const poll = async () => {
+      while (!watch.signal.aborted) {
+        if (!this.#platform.isAlive(pid)) {
+          gone = true;
+          exit.resolve({ code: null, signal: null });
+          return;
+        }
+        await this.#clock.sleep(this.#adoptPollMs, watch.signal).catch(() => undefined);
+      }
+    };
+    void poll();
+    this.#logger.info({ pid, origin }, 'adopted running game process');
+    return {
+      pid,
+      startedAt: this.#clock.now(),
+      adopted: true,
+      origin,
+      exited: exit.promise,
+      isAlive: () => !gone && this.#platform.isAlive(pid),
+      release: () => watch.abort(),
+    };
+  }
+
+  async #watchLog(log: string, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#clock.sleep(this.#logCheckMs, signal);
+        if (await rotateIfLarge(log, this.#rotation, 'copytruncate')) this.#logger.debug({ log }, 'game log rotated');
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#logger.warn({ err, log }, 'game log rotation failed');
+      }
+    }
+  }
+}
+
+/** Promise.withResolvers is Node 22+; we run on 20. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
