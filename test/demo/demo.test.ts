@@ -24,7 +24,7 @@ test('demo: running server, a verified backup on screen, clean exit on Ctrl+C wi
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
   try {
     const dir = (await waitFor(() => /everything runs on 127\.0\.0\.1 in (\S+)/.exec(out)?.[1], 30_000, 'demo banner'));
-    assert.match(out, /API token: \S+/);
+    await waitFor(() => /API token: \S+\)/.test(out), 10_000, 'API token in the banner');
     await waitFor(() => /demo-ark\s+ark\s+running\s+3\/20/.test(out), 60_000, `server running in the view\n${out}`);
     await waitFor(() => /first backup done: \S+, [\d.]+ \w+, 1 verified/.test(out), 60_000, `verified first backup\n${out}`);
     assert.match(out, /backup \S+ verified on local/);
