@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { games as gamedigGames, protocols as gamedigProtocols } from 'gamedig';
 import { ConfigError, deepFreeze, formatZodIssues } from '../lib/config-file.ts';
 import { GameProfileSchema, type GameProfile } from './profile.ts';
+import { safeParse } from '../protocol/safe-parse.ts';
 
 /**
  * Game profiles: games/<id>.yaml next to this module, plus an operator's extra
@@ -40,7 +41,13 @@ export function defaultGamesDir(): string {
 export function parseGameProfile(text: string, file: string): GameProfile {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new ConfigError(file, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
-  const parsed = GameProfileSchema.safeParse(doc.toJS() ?? {});
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(file, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = safeParse(GameProfileSchema, raw);
   if (!parsed.success) throw new ConfigError(file, formatZodIssues(parsed.error));
   const profile = parsed.data;
   const expectedId = path.basename(file, PROFILE_EXT);
@@ -108,7 +115,7 @@ export function mergeProfile(profile: GameProfile, overrides: Record<string, unk
   if ('id' in overrides && overrides.id !== profile.id) {
     throw new ConfigError(where, [`${keyPrefix}.id: cannot change the profile id (use the server's game key to pick another game)`]);
   }
-  const parsed = GameProfileSchema.safeParse(deepMerge(profile, overrides));
+  const parsed = safeParse(GameProfileSchema, deepMerge(profile, overrides));
   if (!parsed.success) {
     throw new ConfigError(where, formatZodIssues(parsed.error).map((p) => `${keyPrefix}.${p}`));
   }

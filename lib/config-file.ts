@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { safeParse } from '../protocol/safe-parse.ts';
 
 /** A config problem that names the file, the key path and what was expected. */
 export class ConfigError extends Error {
@@ -20,10 +21,14 @@ export class ConfigError extends Error {
  * (`${installDir}`, `${identity}`) are game-profile path variables and are left
  * for the profile resolver.
  */
+const MAX_CONFIG_DEPTH = 32;
+
 const ENV_REF = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value, recording which are unset. */
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[] = [], missing: string[] = []): unknown {
+  // A self-referencing YAML alias makes a circular object: stop instead of recursing forever.
+  if (at.length > MAX_CONFIG_DEPTH) throw new RangeError(`${at.slice(0, 8).join('.')}…: nested deeper than ${MAX_CONFIG_DEPTH} levels (a circular YAML alias?)`);
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
@@ -82,12 +87,18 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
     throw new ConfigError(abs, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
   }
   const missing: string[] = [];
-  const raw = substituteEnv(doc.toJS() ?? {}, opts.env ?? process.env, [], missing);
+  let raw: unknown;
+  try {
+    // toJS throws on alias bombs (yaml's maxAliasCount) and unresolved aliases; substituteEnv on circular ones.
+    raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) ?? {}, opts.env ?? process.env, [], missing);
+  } catch (err) {
+    throw new ConfigError(abs, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
   if (opts.onlyKeys) {
     const keep = opts.onlyKeys;
     missing.splice(0, missing.length, ...missing.filter((m) => keep.some((k) => m === k || m.startsWith(`${k}:`) || m.startsWith(`${k}.`))));
   }
-  const parsed = schema.safeParse(raw);
+  const parsed = safeParse(schema, raw);
   // An unset variable is always an error: an optional secret must not silently become "".
   if (!parsed.success || missing.length) throw new ConfigError(abs, [...missing, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
   const configDir = path.dirname(abs);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RpcErrorSchema } from './errors.ts';
 import { eventTopics, type EventTopic } from './events.ts';
 import { ServerSummarySchema, id } from './status.ts';
+import { safeParse } from './safe-parse.ts';
 
 const requestId = z.string().min(1).max(64);
 const seq = z.number().int().positive();
@@ -97,7 +98,7 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
   if (typeof type !== 'string' || !Object.hasOwn(frameSchemas, type)) {
     return { ok: false, error: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}` };
   }
-  const parsed = frameSchemas[type as Frame['type']].safeParse(value);
+  const parsed = safeParse(frameSchemas[type as Frame['type']], value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, error: `invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };

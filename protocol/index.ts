@@ -6,3 +6,4 @@ export * from './events.ts';
 export * from './methods.ts';
 export * from './frames.ts';
 export * from './rpc-peer.ts';
+export * from './safe-parse.ts';

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { ReconSyncError, toRpcError } from './errors.ts';
 import type { Cancel, Req, Res } from './frames.ts';
 import type { MethodRegistry } from './methods.ts';
+import { safeParse } from './safe-parse.ts';
 
 export type RpcFrame = Req | Res | Cancel;
 
@@ -100,7 +101,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   call<M extends keyof Out & string>(method: M, params: z.input<Out[M]['params']>, options: CallOptions = {}): Promise<z.output<Out[M]['result']>> {
     const spec = this.#opts.outgoing[method];
     if (!spec) return Promise.reject(new ReconSyncError('UNKNOWN_METHOD', `unknown method ${method}`));
-    const checked = spec.params.safeParse(params);
+    const checked = safeParse(spec.params, params);
     if (!checked.success) {
       return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${method}: ${checked.error.issues[0]?.path.join('.') ?? ''} ${checked.error.issues[0]?.message ?? ''}`.trim()));
     }
@@ -123,7 +124,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
       this.#pending.set(id, {
         method,
         resolve: (raw) => {
-          const result = spec.result.safeParse(raw);
+          const result = safeParse(spec.result, raw);
           if (result.success) resolve(result.data as z.output<Out[M]['result']>);
           else reject(new ReconSyncError('INTERNAL', `${method}: peer sent a malformed result (${result.error.issues[0]?.message})`));
         },
@@ -195,7 +196,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     if (!spec || !handler) {
       return { type: 'res', id: req.id, ok: false, error: { code: 'UNKNOWN_METHOD', message: `unknown method ${req.method.slice(0, 64)}`, retryable: false } };
     }
-    const params = spec.params.safeParse(req.params);
+    const params = safeParse(spec.params, req.params);
     if (!params.success) {
       const issue = params.error.issues[0];
       return { type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, retryable: false } };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { BackupRecordSchema, type BackupRecord } from '../../protocol/index.ts';
 import { readJsonFile, writeFileAtomic } from './fs-util.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
  * The agent's own record of each server's backups: which destinations hold a
@@ -34,7 +35,7 @@ export class Catalog {
     const cached = this.cache.get(serverId);
     if (cached) return cached;
     const raw = await readJsonFile(this.file(serverId)).catch(() => undefined);
-    const parsed = CatalogFileSchema.safeParse(raw);
+    const parsed = safeParse(CatalogFileSchema, raw);
     if (!parsed.success) return null;
     const map = new Map(parsed.data.entries.map((e) => [e.record.id, e]));
     this.cache.set(serverId, map);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { BackupTriggerSchema, id as serverIdSchema, type BackupRecord } from '../../protocol/index.ts';
 import { writeFileAtomic } from './fs-util.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
  * The JSON file beside every archive (`<id>.manifest.json`). It carries
@@ -67,7 +68,7 @@ export function parseManifest(text: string, source: string): Manifest {
   } catch (err) {
     throw new Error(`${source}: not JSON (${(err as Error).message})`);
   }
-  const r = ManifestSchema.safeParse(raw);
+  const r = safeParse(ManifestSchema, raw);
   if (!r.success) throw new Error(`${source}: not a ReconSync manifest (${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
   return r.data;
 }

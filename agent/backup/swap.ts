@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { exists, fsyncDir, isErrno, readJsonFile, writeFileAtomic } from './fs-util.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
  * Crash-safe replacement of save folders by their restored copies. A journal
@@ -139,7 +140,7 @@ export async function recoverSwaps(dataDir: string): Promise<RecoveredRestore[]>
       if (name.endsWith('.tmp')) await fs.rm(file, { force: true });
       continue;
     }
-    const parsed = JournalSchema.safeParse(await readJsonFile(file));
+    const parsed = safeParse(JournalSchema, await readJsonFile(file));
     if (!parsed.success) throw new Error(`restore journal ${file} is unreadable; inspect it and the save folders it names before starting the agent again`);
     const j = parsed.data;
     const base = { serverId: j.serverId, backupId: j.backupId, preRestoreBackupId: j.preRestoreBackupId };

@@ -17,6 +17,7 @@ import {
   DefaultAgentLinkOptions, type AgentLinkEventsMap, type AgentLinkOptionalOptions, type AgentLinkOptions, type AgentLinkRequiredOptions,
 } from './link-options.ts';
 import { Outbox } from './outbox.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 export * from './link-options.ts';
 
@@ -97,7 +98,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   publishState<T extends StateTopic>(topic: T, data: EventData<T>): void {
     const spec = eventTopics[topic];
     if (spec?.kind !== 'state') throw new ReconSyncError('INVALID_PARAMS', `${String(topic)} is not a state topic`);
-    const checked = spec.data.safeParse(data);
+    const checked = safeParse(spec.data, data);
     if (!checked.success) {
       const issue = checked.error.issues[0];
       throw new ReconSyncError('INVALID_PARAMS', `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);

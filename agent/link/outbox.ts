@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EvtSchema, MAX_FRAME_BYTES, ReconSyncError, eventTopics, isRecordTopic, type EventData, type RecordTopic } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { syncDir, writeFileAtomic } from './atomic-file.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
  * The agent's on-disk outbox for record events (design.md §5): outcomes the
@@ -127,7 +128,7 @@ export class Outbox {
   append<T extends RecordTopic>(topic: T, data: EventData<T>): Promise<number> {
     if (this.#closed) return Promise.reject(new ReconSyncError('INTERNAL', 'outbox is closed'));
     if (!isRecordTopic(topic)) return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${String(topic)} is not a record topic`));
-    const checked = eventTopics[topic].data.safeParse(data);
+    const checked = safeParse(eventTopics[topic].data, data);
     if (!checked.success) {
       const issue = checked.error.issues[0];
       return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`));
@@ -372,7 +373,7 @@ function parseLine(line: string): OutboxRecord | undefined {
   } catch {
     return undefined;
   }
-  const parsed = EvtSchema.safeParse(value);
+  const parsed = safeParse(EvtSchema, value);
   if (!parsed.success || parsed.data.seq === undefined || !isRecordTopic(parsed.data.topic)) return undefined;
   return { seq: parsed.data.seq, topic: parsed.data.topic, frame: line, bytes: Buffer.byteLength(line) + 1 };
 }

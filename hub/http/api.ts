@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ReconSyncError, id as idSchema } from '../../protocol/index.ts';
 import type { Actor, HubService } from '../service/types.ts';
 import { HttpError, readJsonBody, sendJson } from './respond.ts';
+import { safeParse } from '../../protocol/safe-parse.ts';
 
 const API_PREFIX = '/api/v1';
 
@@ -18,7 +19,7 @@ const RestoreBody = z
   .strict();
 
 function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
-  const r = schema.safeParse(raw ?? {});
+  const r = safeParse(schema, raw ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new ReconSyncError('INVALID_PARAMS', `body ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);

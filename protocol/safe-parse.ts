@@ -1,0 +1,17 @@
+import { z } from 'zod';
+
+/**
+ * `schema.safeParse` that never throws. zod 4 runs length checks on any value
+ * with a `length` property even after its type check failed, and a hostile
+ * `{"length": {"valueOf": 1}}` makes that comparison throw a TypeError. Every
+ * parse of outside data (frames, RPC params/results, configs, profiles) goes
+ * through here, so such input is an ordinary validation failure, not a crash.
+ */
+export function safeParse<S extends z.ZodType>(schema: S, value: unknown): z.ZodSafeParseResult<z.output<S>> {
+  try {
+    return schema.safeParse(value) as z.ZodSafeParseResult<z.output<S>>;
+  } catch (err) {
+    const message = `invalid input (${err instanceof Error ? err.message : String(err)})`.slice(0, 200);
+    return { success: false, error: new z.ZodError([{ code: 'custom', message, path: [], input: undefined }]) } as z.ZodSafeParseResult<z.output<S>>;
+  }
+}

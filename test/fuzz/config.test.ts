@@ -1,0 +1,118 @@
+/**
+ * Fuzzing config parsing: mutated agent.yaml and hub.yaml texts through
+ * lib/config-file.ts parseYamlConfig with the real schemas (agent/config.ts,
+ * hub/config.ts). Each input ends as a deep-frozen config or a ConfigError
+ * that names the file; never another exception, never a changed prototype.
+ *
+ *   FUZZ_SEED=123 FUZZ_ITERATIONS=100000 node --import tsx --test test/fuzz/config.test.ts
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AgentConfigSchema } from '../../agent/config.ts';
+import { HubConfigSchema } from '../../hub/config.ts';
+import { parseYamlConfig } from '../../lib/config-file.ts';
+import { fuzzRun, iterationRng, preview, protoGuard } from './fuzz-kit.ts';
+import { ALIAS_TEXTS, assertDeepFrozen, assertNamesFile, attempt, muteWarnings, mutateYaml } from './yaml-fuzz.ts';
+
+const AGENT_FILE = '/fuzz/etc/reconsync/agent.yaml';
+const HUB_FILE = '/fuzz/etc/reconsync/hub.yaml';
+const ENV = { FUZZ_TOKEN: 'rsa_fuzz-token-0123456789abcdef', RCON_PASSWORD: 'pw', API_TOKEN: 'api-token-0123456789abcdef', DISCORD_TOKEN: 'discord' };
+
+const AGENT_YAML = `id: eu-box-1
+hub: { url: ws://127.0.0.1:7780/agent, token: "\${FUZZ_TOKEN}" }
+dataDir: ./agent-data
+logLevel: info
+rclone: { binary: rclone, timeoutMs: 600000 }
+servers:
+  - id: valheim-main
+    game: valheim
+    name: Valheim Main
+    gamePort: 2456
+    query: { host: 127.0.0.1, port: 2457 }
+    installDir: /opt/valheim
+    saveDir: /srv/valheim/worlds_local
+    vars: { world: Dedicated }
+    restart: { onCrash: true, maxPerHour: 3 }
+    backup:
+      schedule: "0 */6 * * *"
+      timezone: Europe/Berlin
+      keep: { last: 10, daily: 7, weekly: 4 }
+      destinations: ["local", "myremote:bucket/valheim"]
+  - id: ark-island
+    game: ark
+    gamePort: 7777
+    rcon: { host: 127.0.0.1, port: 27020, password: "\${RCON_PASSWORD}" }
+    start: { command: ./ShooterGameServer, args: ["TheIsland?listen", -server], cwd: /srv/ark, env: { A: b } }
+    adopt: { pidFile: /run/ark.pid }
+    health: { intervalMs: 5000, failures: 3 }
+    stop: { timeoutMs: 120000 }
+    profile: { admin: { saveCommand: saveworld } }
+`;
+
+const HUB_YAML = `listen: { host: 0.0.0.0, port: 7780, trustProxy: false }
+dataDir: ./hub-data
+api: { token: "\${API_TOKEN}" }
+logLevel: info
+discord:
+  token: \${DISCORD_TOKEN}
+  applicationId: "123"
+  guildId: "456"
+  apiBaseUrl: http://127.0.0.1:9999/api
+  roles: { viewer: [], operator: ["1"], admin: ["2"] }
+  statusChannelId: "789"
+  alertChannelId: "790"
+`;
+
+const targets = [
+  { name: 'agent.yaml', file: AGENT_FILE, seed: AGENT_YAML, parse: (text: string) => parseYamlConfig(text, AGENT_FILE, AgentConfigSchema, { env: ENV }) },
+  { name: 'hub.yaml', file: HUB_FILE, seed: HUB_YAML, parse: (text: string) => parseYamlConfig(text, HUB_FILE, HubConfigSchema, { env: ENV }) },
+];
+
+test('the seed configs are valid (the fuzzer starts from working files)', () => {
+  for (const t of targets) {
+    const cfg = t.parse(t.seed);
+    assertDeepFrozen(cfg);
+    assert.equal(cfg.configFile, t.file);
+  }
+});
+
+for (const target of targets) {
+  test(`mutated ${target.name}: a frozen config or a ConfigError naming the file`, (t) => {
+    const run = fuzzRun(t, `config ${target.name}`, 5_000);
+    const guard = protoGuard();
+    const warnings = muteWarnings();
+    t.after(() => warnings.restore());
+    const counts = { ok: 0, configError: 0 };
+    for (let i = 0; i < run.iterations; i++) {
+      const text = mutateYaml(iterationRng(run.seed, i), target.seed);
+      const outcome = attempt(() => target.parse(text));
+      try {
+        if (outcome.kind === 'ok') {
+          counts.ok++;
+          assertDeepFrozen(outcome.value);
+        } else if (outcome.kind === 'config-error') {
+          counts.configError++;
+          assertNamesFile(outcome.error, target.file);
+        } else {
+          throw new Error(`threw ${(outcome.error as Error)?.name}: ${(outcome.error as Error)?.message ?? String(outcome.error)}`);
+        }
+        if (i % 256 === 0) guard();
+      } catch (err) {
+        throw new Error(`${run.where(i)}: ${(err as Error).message}\n  input: ${preview(text, 600)}`, { cause: err });
+      }
+    }
+    guard();
+    t.diagnostic(`${target.name}: ${JSON.stringify(counts)}, ${warnings.count()} yaml warnings muted`);
+    assert.ok(counts.ok > 0 && counts.configError > 0, `the mutations should produce both valid and invalid configs: ${JSON.stringify(counts)}`);
+  });
+}
+
+test('YAML anchors and aliases (billion laughs, cycles, undefined) end as ConfigError', () => {
+  for (const target of targets) {
+    for (const text of ALIAS_TEXTS) {
+      const outcome = attempt(() => target.parse(text));
+      assert.notEqual(outcome.kind, 'other', `${target.name} ${JSON.stringify(text.slice(0, 60))}: ${String((outcome as { error?: unknown }).error)}`);
+      if (outcome.kind === 'config-error') assertNamesFile(outcome.error, target.file);
+    }
+  }
+});
