@@ -80,7 +80,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       const verified = b.destinations.filter((d) => d.verified).map((d) => d.target);
       if (verified.length) view.log(`backup ${b.id} verified on ${verified.join(', ')}: ${formatBytes(b.size)}, ${b.files} files, sha256 ${b.sha256.slice(0, 16)}…`);
     });
-    const draw = () => hub && view.draw(renderStatus(hub.service.listServers(), Date.now()));
+    const draw = () => hub && view.draw(renderStatus(hub.service.listServers(), Date.now(), out.isTTY === true));
     refresh = setInterval(draw, 1000);
     draw();
 

@@ -18,7 +18,9 @@ export function formatBytes(n: number | null | undefined): string {
 }
 
 /** The lines of the demo's live status table (no colours: it must read well in any log). */
-export function renderStatus(servers: ServerView[], now: number): string[] {
+export function renderStatus(servers: ServerView[], now: number, relative = true): string[] {
+  // Off a terminal the table is printed only when it changes, so it must not tick every second.
+  const when = (iso: string) => (relative ? `${formatAge(iso, now)} ago` : `at ${iso.slice(11, 19)}Z`);
   const header = ['SERVER', 'GAME', 'STATE', 'PLAYERS', 'MAP', 'LAST BACKUP', 'AGENT'];
   const rows = servers.map((s) => [
     s.id,
@@ -26,7 +28,7 @@ export function renderStatus(servers: ServerView[], now: number): string[] {
     s.state,
     `${s.players.online}/${s.players.max}`,
     s.map ?? '—',
-    s.lastBackup ? `${formatAge(s.lastBackup.createdAt, now)} ago, ${formatBytes(s.lastBackup.size)}${s.lastBackup.verified ? ', verified' : ''}` : 'none yet',
+    s.lastBackup ? `${when(s.lastBackup.createdAt)}, ${formatBytes(s.lastBackup.size)}${s.lastBackup.verified ? ', verified' : ''}` : 'none yet',
     s.agentOnline ? 'online' : 'offline',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
