@@ -82,6 +82,16 @@ const routes: Route[] = [
   },
   {
     method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/actions/cancel-restart$`),
+    envelope: true,
+    handler: async (c, req, [id]) => {
+      const serverId = serverIdFrom(id!);
+      parseBody(EmptyBody, await readJsonBody(req, { maxBytes: c.maxBodyBytes }));
+      return c.service.cancelRestart(serverId, c.actor);
+    },
+  },
+  {
+    method: 'POST',
     pattern: new RegExp(`^/servers/${seg}/restore$`),
     envelope: true,
     handler: async (c, req, [id]) => {

@@ -44,6 +44,8 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   #router: RpcRouter | undefined;
   readonly #dirty = new Map<string, { agentId: string; status: ServerStatus }>();
   readonly #progress = new Map<string, BackupProgress & { agentId: string }>();
+  /** Restarts in their warning countdown, by server: `cancelRestart` aborts them. */
+  readonly #countdowns = new Map<string, AbortController>();
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: HubServiceOptions) {
@@ -142,11 +144,30 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
           return this.router.call({ serverId }, 'server.start', { serverId }, callOpts);
         case 'stop':
           return this.router.call({ serverId }, 'server.stop', { serverId }, callOpts);
-        case 'restart':
-          return this.router.call({ serverId }, 'server.restart', { serverId, warnAt: opts.warnAt ?? [] }, callOpts);
+        case 'restart': {
+          const ctrl = new AbortController();
+          const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
+          this.#countdowns.set(serverId, ctrl);
+          try {
+            return await this.router.call({ serverId }, 'server.restart', { serverId, warnAt: opts.warnAt ?? [] }, { signal });
+          } finally {
+            if (this.#countdowns.get(serverId) === ctrl) this.#countdowns.delete(serverId);
+          }
+        }
         default:
           throw new ReconSyncError('INVALID_PARAMS', `unknown action "${String(action)}"; use start, stop or restart`);
       }
+    });
+  }
+
+  /** Cancels a restart that is still warning players; the game keeps running. */
+  cancelRestart(serverId: string, actor: Actor): Promise<{ cancelled: boolean }> {
+    return this.#audited(actor, 'server.restart.cancel', serverId, null, async () => {
+      this.getServer(serverId);
+      const ctrl = this.#countdowns.get(serverId);
+      if (!ctrl) return { cancelled: false };
+      ctrl.abort(new ReconSyncError('CANCELLED', 'restart cancelled by an operator'));
+      return { cancelled: true };
     });
   }
 

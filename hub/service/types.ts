@@ -69,6 +69,8 @@ export interface HubService {
   getServer(serverId: string): ServerView; // throws UNKNOWN_SERVER
   listBackups(serverId: string): BackupRecord[]; // from the hub catalog, newest first
   serverAction(serverId: string, action: ServerAction, actor: Actor, opts?: { warnAt?: number[]; signal?: AbortSignal }): Promise<{ state: ServerStatus['state']; graceful?: boolean; message?: string }>;
+  /** Aborts a restart still in its warning countdown (nothing was stopped yet). */
+  cancelRestart(serverId: string, actor: Actor): Promise<{ cancelled: boolean }>;
   createBackup(serverId: string, actor: Actor, opts?: { note?: string; signal?: AbortSignal }): Promise<BackupRecord>;
   restoreBackup(serverId: string, backupId: string, actor: Actor, opts?: { from?: string; paths?: string[]; signal?: AbortSignal }): Promise<{ backupId: string; preRestoreBackupId: string | null; from: string }>;
   lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord>;

@@ -1,5 +1,6 @@
 // Issue 3 "done means": a watched valheim and a managed ark, through the HTTP API.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { ServerView } from '../../hub/service/types.ts';
@@ -26,7 +27,7 @@ test('watched and managed servers: status, hang window, API actions, crash recov
       {
         id: 'ark', game: 'ark', gamePort: arkPorts.game, query: { host: '127.0.0.1', port: arkPorts.query },
         rcon: { host: '127.0.0.1', port: arkPorts.rcon, password: 'sim-secret' }, saveDir: path.join(dir, 'ark-world'),
-        start: { command: process.execPath, args: simArgs('ark', arkPorts, path.join(dir, 'ark-world'), ['--players', 'Cy,Di,Ed', '--max-players', '70']) },
+        start: { command: process.execPath, args: simArgs('ark', arkPorts, path.join(dir, 'ark-world'), ['--players', 'Cy,Di,Ed', '--max-players', '70', '--command-log', path.join(dir, 'ark-commands.jsonl')]) },
         restart: { onCrash: true, maxPerHour: 2, backoffMs: 100 }, health: fastHealth, stop: { timeoutMs: 5000 },
       },
     ]);
@@ -64,6 +65,24 @@ test('watched and managed servers: status, hang window, API actions, crash recov
       assert.equal(restart.status, 200, JSON.stringify(restart.body));
       await waitFor(async () => (await server(s, 'ark')).state === 'running', 20_000, 'ark running after restart');
       assert.notEqual(s.agent.units.get('ark')!.supervisor.pid, pidBefore);
+    });
+
+    await t.test('a restart with warnings can be cancelled during the countdown: players told, nothing stopped', async () => {
+      const pid = s.agent.units.get('ark')!.supervisor.pid;
+      const restart = api<{ ok: boolean; error?: { code: string } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/restart', { warnAt: [60] });
+      const commands = async () => (await readFile(path.join(dir, 'ark-commands.jsonl'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { command: string });
+      await waitFor(async () => (await commands()).some((c) => /^broadcast .*restart/i.test(c.command)), 10_000, 'first restart warning broadcast');
+      const cancel = await api<{ ok: boolean; result: { cancelled: boolean } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/cancel-restart');
+      assert.equal(cancel.status, 200);
+      assert.equal(cancel.body.result.cancelled, true);
+      const res = await restart;
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error?.code, 'CANCELLED');
+      await waitFor(async () => (await commands()).some((c) => /^broadcast .*cancel/i.test(c.command)), 10_000, 'cancellation broadcast');
+      assert.equal(s.agent.units.get('ark')!.supervisor.pid, pid, 'the game was not restarted');
+      assert.equal((await server(s, 'ark')).state, 'running');
+      const again = await api<{ ok: boolean; result: { cancelled: boolean } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/cancel-restart');
+      assert.equal(again.body.result.cancelled, false, 'nothing left to cancel');
     });
 
     await t.test('kill -9 of the managed game brings it back; a crash loop stops at the limit with an alert', async () => {

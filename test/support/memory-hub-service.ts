@@ -155,6 +155,10 @@ export class MemoryHubService implements HubService {
     return this.audited(`server.${action}`, serverId, actor, [action], () => this.onServerAction(serverId, action));
   }
 
+  cancelRestart(serverId: string, actor: Actor): Promise<{ cancelled: boolean }> {
+    return this.audited('server.restart.cancel', serverId, actor, [], async () => ({ cancelled: false }));
+  }
+
   createBackup(serverId: string, actor: Actor, opts: { note?: string } = {}): Promise<BackupRecord> {
     return this.audited('backup.create', serverId, actor, [opts.note], () => this.onCreateBackup(serverId, this.progressFor(serverId), opts.note));
   }
