@@ -14,6 +14,7 @@ export const commandLevels: Record<string, Level> = {
   'server start': 'operator',
   'server stop': 'operator',
   'server restart': 'operator',
+  'server cancel': 'operator',
   'backup create': 'operator',
   'backup list': 'viewer',
   'backup restore': 'admin',
@@ -34,7 +35,9 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
     new SlashCommandBuilder().setName('server').setDescription('Start, stop or restart a game server').setContexts(guildOnly)
       .addSubcommand((s) => s.setName('start').setDescription('Start a server').addStringOption(serverOption(true)))
       .addSubcommand((s) => s.setName('stop').setDescription('Stop a server (asks for confirmation)').addStringOption(serverOption(true)))
-      .addSubcommand((s) => s.setName('restart').setDescription('Restart a server (asks for confirmation)').addStringOption(serverOption(true))),
+      .addSubcommand((s) => s.setName('restart').setDescription('Restart a server (asks for confirmation)').addStringOption(serverOption(true))
+        .addIntegerOption((o) => o.setName('warn').setDescription('Warn players this many minutes before (then at 5 min, 1 min, 10 s)').setMinValue(1).setMaxValue(60)))
+      .addSubcommand((s) => s.setName('cancel').setDescription('Cancel a restart that is still warning players').addStringOption(serverOption(true))),
     new SlashCommandBuilder().setName('backup').setDescription('World backups').setContexts(guildOnly)
       .addSubcommand((s) => s.setName('create').setDescription('Back up a server now').addStringOption(serverOption(true))
         .addStringOption((o) => o.setName('note').setDescription('A note kept with the backup').setMaxLength(200)))

@@ -3,7 +3,7 @@ import type { Clock } from '../../protocol/index.ts';
 import { DiscordLimits } from './limits.ts';
 
 export type ConfirmAction =
-  | { kind: 'server'; action: 'stop' | 'restart'; serverId: string }
+  | { kind: 'server'; action: 'stop' | 'restart'; serverId: string; warnAt?: number[] }
   | { kind: 'restore'; serverId: string; backupId: string };
 
 export interface PendingConfirm {

@@ -4,7 +4,7 @@ import { discordActor } from './audit.ts';
 import { commandLevels } from './commands.ts';
 import type { BotContext } from './context.ts';
 import { describeError, userMessage } from './errors.ts';
-import { backupCreate, backupRestoreAsk, serverStart, serverStopOrRestart } from './handlers/actions.ts';
+import { backupCreate, backupRestoreAsk, serverCancelRestart, serverStart, serverStopOrRestart } from './handlers/actions.ts';
 import { rcon, statusboard } from './handlers/admin.ts';
 import { autocomplete } from './handlers/autocomplete.ts';
 import { onButton } from './handlers/buttons.ts';
@@ -18,6 +18,7 @@ const handlers: Record<string, Handler> = {
   'server start': serverStart,
   'server stop': (ctx, i) => serverStopOrRestart(ctx, i, 'stop'),
   'server restart': (ctx, i) => serverStopOrRestart(ctx, i, 'restart'),
+  'server cancel': serverCancelRestart,
   'backup create': backupCreate,
   'backup list': backupList,
   'backup restore': backupRestoreAsk,

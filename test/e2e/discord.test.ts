@@ -197,6 +197,26 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     assert.equal(ok?.actor.id, users.operator.id);
   });
 
+  it('/server restart warn:1 warns players through the game, and /server cancel stops the countdown with nothing restarted', async () => {
+    const pidBefore = pid();
+    const stopsBefore = await stopCommands();
+    const ask = fake.command({ name: 'server', subcommand: 'restart', options: { server: SERVER, warn: 1 }, user: users.operator });
+    const prompt = await ask.reply();
+    assert.match(prompt.content, /warned 1 min before/);
+    const yes = buttonIds(prompt).find((id) => id.endsWith(':yes'))!;
+    const press = fake.pressButton({ message: prompt, customId: yes, user: users.operator });
+    await press.acked();
+    const broadcasts = async () => (await readFile(commandLog, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { command: string }).filter((c) => c.command.startsWith('broadcast '));
+    const before = (await broadcasts()).length;
+    await waitFor(async () => (await broadcasts()).length > before, 10_000, 'the first warning broadcast');
+    const cancel = await fake.command({ name: 'server', subcommand: 'cancel', options: { server: SERVER }, user: users.operator }).reply();
+    assert.match(cancel.content, /Restart of \*\*E2E ARK\*\* .* cancelled; players were told/);
+    await press.replyMatching(/cancel/i, 10_000);
+    await waitFor(async () => (await broadcasts()).some((c) => /cancel/i.test(c.command)), 10_000, 'players told about the cancel');
+    assert.equal(pid(), pidBefore, 'the game kept running');
+    assert.equal(await stopCommands(), stopsBefore, 'no stop command reached the game');
+  });
+
   it('/backup create edits its reply with progress and ends with the verified backup in the hub catalog', async () => {
     const h = fake.command({ name: 'backup', subcommand: 'create', options: { server: SERVER, note: 'from discord' }, user: users.operator });
     assert.equal(await h.acked(), 5, 'deferred: the agent may take longer than 3 s');

@@ -34,10 +34,10 @@ function auditOutcome(ctx: BotContext, actor: Actor, action: string, serverId: s
   if (err !== null && !(err instanceof ReconSyncError)) ctx.logger.error({ serverId, action, err: describeError(err) }, 'discord: action failed');
 }
 
-async function runServerAction(ctx: BotContext, actor: Actor, s: ServerView, action: ServerAction, edit: Edit): Promise<void> {
+async function runServerAction(ctx: BotContext, actor: Actor, s: ServerView, action: ServerAction, edit: Edit, warnAt?: number[]): Promise<void> {
   let result: Awaited<ReturnType<BotContext['service']['serverAction']>>;
   try {
-    result = await ctx.service.serverAction(s.id, action, actor, { signal: ctx.signal });
+    result = await ctx.service.serverAction(s.id, action, actor, { signal: ctx.signal, ...(warnAt?.length ? { warnAt } : {}) });
   } catch (err) {
     auditOutcome(ctx, actor, `server.${action}`, s.id, err);
     await edit({ content: `${verbing[action]} ${label(s)}\n${userMessage(err)}`, components: [] });
@@ -82,10 +82,25 @@ async function askConfirm(ctx: BotContext, i: ChatInputCommandInteraction, actio
   await i.reply({ content: `⚠️ ${prompt}\nOnly <@${i.user.id}> can confirm, until ${relativeTime(p.expiresAt)}.`, components: [row] });
 }
 
+/** Warning times for a restart `minutes` from now: that moment, then 5 min, 1 min and 10 s before. */
+export function restartWarnings(minutes: number | null): number[] {
+  if (!minutes) return [];
+  const first = minutes * 60;
+  return [...new Set([first, 300, 60, 10].filter((s) => s <= first))].sort((a, b) => b - a);
+}
+
 export async function serverStopOrRestart(ctx: BotContext, i: ChatInputCommandInteraction, action: 'stop' | 'restart'): Promise<void> {
   const s = ctx.service.getServer(i.options.getString('server', true));
   const players = s.players.online > 0 ? ` ${s.players.online} player(s) online.` : '';
-  await askConfirm(ctx, i, { kind: 'server', action, serverId: s.id }, `${action === 'stop' ? 'Stop' : 'Restart'} ${label(s)}?${players}`, action === 'stop' ? 'Stop' : 'Restart');
+  const warnAt = action === 'restart' ? restartWarnings(i.options.getInteger('warn')) : [];
+  const when = warnAt.length ? ` Players are warned ${warnAt[0]! >= 60 ? `${Math.round(warnAt[0]! / 60)} min` : `${warnAt[0]} s`} before; \`/server cancel\` stops the countdown.` : '';
+  await askConfirm(ctx, i, { kind: 'server', action, serverId: s.id, ...(warnAt.length ? { warnAt } : {}) }, `${action === 'stop' ? 'Stop' : 'Restart'} ${label(s)}?${players}${when}`, action === 'stop' ? 'Stop' : 'Restart');
+}
+
+export async function serverCancelRestart(ctx: BotContext, i: ChatInputCommandInteraction): Promise<void> {
+  const s = ctx.service.getServer(i.options.getString('server', true));
+  const r = await ctx.service.cancelRestart(s.id, discordActor(i.user));
+  await i.reply({ content: r.cancelled ? `🛑 Restart of ${label(s)} cancelled; players were told.` : `Nothing to cancel: ${label(s)} has no restart counting down.` });
 }
 
 export async function backupRestoreAsk(ctx: BotContext, i: ChatInputCommandInteraction): Promise<void> {
@@ -122,7 +137,7 @@ export async function runConfirmed(ctx: BotContext, b: ButtonInteraction, p: Pen
   if (p.action.kind === 'server') {
     const action = p.action.action;
     await b.update({ content: `⏳ ${verbing[action]} ${label(s)}…`, components: [] });
-    await runServerAction(ctx, actor, s, action, (x) => b.editReply(x));
+    await runServerAction(ctx, actor, s, action, (x) => b.editReply(x), p.action.warnAt);
     return;
   }
   const { backupId } = p.action;
