@@ -10,7 +10,7 @@ import { createPlatform, type Platform } from './platform.ts';
 import { Supervisor, SupervisorEvents } from './supervisor/index.ts';
 import { createStatusProbe, type ClosableStatusProbe } from './monitors/query.ts';
 import { createAdminChannel } from './monitors/admin/index.ts';
-import { BackupEngine } from './backup/engine.ts';
+import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
 import { createHandlers } from './handlers.ts';
 import { IntentStore } from './intent.ts';
@@ -26,6 +26,8 @@ export interface AgentDeps {
   link?: Partial<Omit<AgentLinkOptions, 'url' | 'token' | 'agentId' | 'agentVersion' | 'dataDir' | 'servers' | 'handlers'>>;
   /** How often to check for overdue backups. */
   overdueCheckMs?: number;
+  /** Backup engine tuning (upload retries, progress rate) for tests and benchmarks. */
+  backup?: Partial<Pick<BackupEngineOptions, 'uploadAttempts' | 'uploadBackoffMs' | 'progressIntervalMs'>>;
 }
 
 /** One watched game server and everything the agent holds for it. */
@@ -75,6 +77,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   };
 
   const engine = new BackupEngine({
+    ...deps.backup,
     dataDir: config.dataDir,
     rclone: config.rclone,
     clock,

@@ -3,6 +3,7 @@ import { RpcErrorSchema } from './errors.ts';
 import { eventTopics, type EventTopic } from './events.ts';
 import { ServerSummarySchema, id } from './status.ts';
 import { safeParse } from './safe-parse.ts';
+import { fastFrame } from './frame-fast-path.ts';
 
 const requestId = z.string().min(1).max(64);
 const seq = z.number().int().positive();
@@ -98,6 +99,9 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
   if (typeof type !== 'string' || !Object.hasOwn(frameSchemas, type)) {
     return { ok: false, error: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}` };
   }
+  // The hot RPC frames skip zod when a hand-written check proves them valid; anything else (and every error) is zod's.
+  const fast = fastFrame(type, value as Record<string, unknown>);
+  if (fast) return { ok: true, frame: fast };
   const parsed = safeParse(frameSchemas[type as Frame['type']], value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -106,6 +110,21 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
   return { ok: true, frame: parsed.data as Frame };
 }
 
+/**
+ * One frame as JSON text. The two frames on every RPC's path are written by
+ * hand around JSON.stringify of their free-form slot (about half the cost of
+ * stringifying the whole object); the output parses to the same value.
+ */
 export function encodeFrame(frame: Frame): string {
+  if (frame.type === 'req') {
+    const params = frame.params === undefined ? undefined : JSON.stringify(frame.params);
+    if (params !== undefined && typeof frame.id === 'string' && typeof frame.method === 'string' && Number.isSafeInteger(frame.timeoutMs)) {
+      return `{"type":"req","id":${JSON.stringify(frame.id)},"method":${JSON.stringify(frame.method)},"params":${params},"timeoutMs":${frame.timeoutMs}}`;
+    }
+  } else if (frame.type === 'res' && frame.ok === true) {
+    const result = frame.result === undefined ? undefined : JSON.stringify(frame.result);
+    if (result !== undefined && typeof frame.id === 'string') return `{"type":"res","id":${JSON.stringify(frame.id)},"ok":true,"result":${result}}`;
+  }
+  // Anything else, or a slot JSON.stringify would drop (undefined, a function): exactly what JSON.stringify says.
   return JSON.stringify(frame);
 }

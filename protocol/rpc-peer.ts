@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { ReconSyncError, toRpcError } from './errors.ts';
+import { DeadlineTimer } from './deadline-timer.ts';
 import type { Cancel, Req, Res } from './frames.ts';
 import type { MethodRegistry } from './methods.ts';
 import { safeParse } from './safe-parse.ts';
@@ -38,15 +39,31 @@ export interface RpcPeerOptions<Out extends MethodRegistry, In extends MethodReg
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_DEDUPE_SIZE = 2048;
+/** Random bytes in each peer's request-id prefix (base64url: 16 characters, 96 bits). */
+const ID_PREFIX_BYTES = 12;
+
+/*
+ * Everything below runs once per RPC on both ends, so it is written to
+ * allocate little: calls and running requests are class instances (no
+ * per-call closures; under tsx every named closure also costs a
+ * defineProperty), one timer per peer watches every call's deadline
+ * (deadline-timer.ts), and request ids are a per-peer random prefix plus a
+ * counter instead of a UUID.
+ */
 
 /**
- * A request being served. The AbortController is made only when the handler
- * reads `ctx.signal`: most calls never do, and this is the hot path.
+ * A request being served; it is also the handler's context. The
+ * AbortController is made only when the handler reads `ctx.signal`: most
+ * calls never do.
  */
-class RunningCall {
+class RunningCall implements HandlerContext {
+  readonly requestId: string;
   #ctrl: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
+  constructor(requestId: string) {
+    this.requestId = requestId;
+  }
   get signal(): AbortSignal {
     if (!this.#ctrl) {
       this.#ctrl = new AbortController();
@@ -62,13 +79,22 @@ class RunningCall {
   }
 }
 
-interface Pending {
-  method: string;
-  resolve: (value: unknown) => void;
-  reject: (err: ReconSyncError) => void;
-  timer: NodeJS.Timeout;
-  cleanup: () => void;
-  started: number;
+/** An outgoing call waiting for its answer. */
+class PendingCall {
+  resolve!: (value: unknown) => void;
+  reject!: (err: ReconSyncError) => void;
+  /** Only set when the caller passed a signal. */
+  onAbort: (() => void) | undefined;
+  constructor(
+    readonly id: string,
+    readonly method: string,
+    readonly result: z.ZodType,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    readonly started: number,
+    /** performance.now() after which the call fails with TIMEOUT. */
+    readonly deadline: number,
+  ) {}
 }
 
 /**
@@ -78,15 +104,21 @@ interface Pending {
  */
 export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   readonly #opts: RpcPeerOptions<Out, In>;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new Map<string, PendingCall>();
   /** Requests being executed or recently finished, by id: the same id is answered, not re-run. */
   readonly #seen = new Map<string, Promise<Res>>();
   readonly #running = new Map<string, RunningCall>();
+  readonly #dedupeSize: number;
   #send: ((frame: RpcFrame) => boolean) | undefined;
+  /** Ids of this peer's calls: `<random prefix>.<counter>`, unique across peers and reconnects without a UUID per call. */
+  readonly #idPrefix = `${randomBytes(ID_PREFIX_BYTES).toString('base64url')}.`;
+  #idCounter = 0;
+  readonly #deadlines = new DeadlineTimer(() => this.#expireDue());
 
   constructor(opts: RpcPeerOptions<Out, In>) {
     this.#opts = opts;
     this.#send = opts.send;
+    this.#dedupeSize = opts.dedupeSize ?? DEFAULT_DEDUPE_SIZE;
   }
 
   /** Attach a new transport (or detach with undefined). */
@@ -105,38 +137,29 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     if (!checked.success) {
       return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${method}: ${checked.error.issues[0]?.path.join('.') ?? ''} ${checked.error.issues[0]?.message ?? ''}`.trim()));
     }
-    if (options.signal?.aborted) return Promise.reject(new ReconSyncError('CANCELLED', `${method} cancelled`));
-    const id = options.id ?? randomUUID();
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new ReconSyncError('CANCELLED', `${method} cancelled`));
+    const id = options.id ?? this.#idPrefix + (this.#idCounter++).toString(36);
     const timeoutMs = options.timeoutMs ?? this.#opts.timeouts[method] ?? DEFAULT_TIMEOUT_MS;
     const send = this.#send;
     if (!send) return Promise.reject(new ReconSyncError('AGENT_OFFLINE', 'peer is not connected'));
 
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.#settle(id, new ReconSyncError('CANCELLED', `${method} cancelled`));
-        this.#send?.({ type: 'cancel', id });
-      };
-      const timer = setTimeout(() => {
-        this.#settle(id, new ReconSyncError('TIMEOUT', `${method} got no answer within ${timeoutMs} ms`));
-        this.#send?.({ type: 'cancel', id });
-      }, timeoutMs);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(id, {
-        method,
-        resolve: (raw) => {
-          const result = safeParse(spec.result, raw);
-          if (result.success) resolve(result.data as z.output<Out[M]['result']>);
-          else reject(new ReconSyncError('INTERNAL', `${method}: peer sent a malformed result (${result.error.issues[0]?.message})`));
-        },
-        reject,
-        timer,
-        cleanup: () => options.signal?.removeEventListener('abort', onAbort),
-        started: performance.now(),
-      });
-      if (!send({ type: 'req', id, method, params: checked.data, timeoutMs })) {
-        this.#settle(id, new ReconSyncError('AGENT_OFFLINE', 'peer is not connected'));
-      }
+    const started = performance.now();
+    const pending = new PendingCall(id, method, spec.result, timeoutMs, signal, started, started + timeoutMs);
+    const promise = new Promise<z.output<Out[M]['result']>>((resolve, reject) => {
+      pending.resolve = resolve as (value: unknown) => void;
+      pending.reject = reject;
     });
+    this.#deadlines.need(pending.deadline);
+    if (signal) {
+      pending.onAbort = () => this.#abandon(pending, new ReconSyncError('CANCELLED', `${method} cancelled`));
+      signal.addEventListener('abort', pending.onAbort, { once: true });
+    }
+    this.#pending.set(id, pending);
+    if (!send({ type: 'req', id, method, params: checked.data, timeoutMs })) {
+      this.#settle(id, new ReconSyncError('AGENT_OFFLINE', 'peer is not connected'));
+    }
+    return promise;
   }
 
   /** Feed an incoming req/res/cancel frame. */
@@ -147,7 +170,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     } else if (frame.type === 'cancel') {
       this.#running.get(frame.id)?.abort(new ReconSyncError('CANCELLED', 'cancelled by caller'));
     } else {
-      void this.#serve(frame);
+      this.#serve(frame);
     }
   }
 
@@ -161,56 +184,93 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     this.disconnect('peer closed');
     for (const ctrl of this.#running.values()) ctrl.abort(new ReconSyncError('CANCELLED', 'shutting down'));
     this.#send = undefined;
+    this.#deadlines.stop();
   }
 
-  #settle(id: string, err: ReconSyncError | undefined, result?: unknown): void {
+  /** The earliest deadline passed: fail every call that is due, then watch the next deadline. */
+  #expireDue(): void {
+    const now = performance.now();
+    const due: PendingCall[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) due.push(p);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#deadlines.need(next);
+    for (const p of due) this.#abandon(p, new ReconSyncError('TIMEOUT', `${p.method} got no answer within ${p.timeoutMs} ms`));
+  }
+
+  /** Timeout or caller abort: fail the call and tell the peer to stop working on it. */
+  #abandon(pending: PendingCall, err: ReconSyncError): void {
+    if (this.#pending.get(pending.id) !== pending) return;
+    this.#settle(pending.id, err);
+    this.#send?.({ type: 'cancel', id: pending.id });
+  }
+
+  #settle(id: string, err: ReconSyncError | undefined, raw?: unknown): void {
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
-    pending.cleanup();
+    if (this.#pending.size === 0) this.#deadlines.idle();
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    let result: unknown;
+    if (!err) {
+      // The result is validated once, here, before the caller sees it.
+      const checked = safeParse(pending.result, raw);
+      if (checked.success) result = checked.data;
+      else err = new ReconSyncError('INTERNAL', `${pending.method}: peer sent a malformed result (${checked.error.issues[0]?.message})`);
+    }
     this.#opts.onCallSettled?.(pending.method, err ? err.code : 'ok', performance.now() - pending.started);
     if (err) pending.reject(err);
     else pending.resolve(result);
   }
 
-  async #serve(req: Req): Promise<void> {
-    let answer = this.#seen.get(req.id);
-    if (!answer) {
-      answer = this.#execute(req);
-      this.#seen.set(req.id, answer);
-      const limit = this.#opts.dedupeSize ?? DEFAULT_DEDUPE_SIZE;
-      if (this.#seen.size > limit) {
-        const oldest = this.#seen.keys().next().value;
-        if (oldest !== undefined) this.#seen.delete(oldest);
-      }
+  #serve(req: Req): void {
+    const seen = this.#seen.get(req.id);
+    if (seen) {
+      // Already executed (or running): the same answer again, on whatever link is current.
+      void seen.then(this.#reply);
+      return;
     }
-    const res = await answer;
-    // Sent on whatever link is current: a reply computed across a reconnect still arrives.
-    this.#send?.(res);
+    this.#seen.set(req.id, this.#execute(req));
+    if (this.#seen.size > this.#dedupeSize) {
+      const oldest = this.#seen.keys().next().value;
+      if (oldest !== undefined) this.#seen.delete(oldest);
+    }
   }
 
+  readonly #reply = (res: Res): Res => {
+    this.#send?.(res);
+    return res;
+  };
+
+  /**
+   * Runs a request and sends its answer as soon as it is known (on whatever
+   * link is current then: a reply computed across a reconnect still
+   * arrives); the promise is kept for de-duplication.
+   */
   async #execute(req: Req): Promise<Res> {
     const spec = Object.hasOwn(this.#opts.incoming, req.method) ? this.#opts.incoming[req.method] : undefined;
     const handler = spec ? this.#opts.handlers[req.method as keyof In] : undefined;
     if (!spec || !handler) {
-      return { type: 'res', id: req.id, ok: false, error: { code: 'UNKNOWN_METHOD', message: `unknown method ${req.method.slice(0, 64)}`, retryable: false } };
+      return this.#reply({ type: 'res', id: req.id, ok: false, error: { code: 'UNKNOWN_METHOD', message: `unknown method ${req.method.slice(0, 64)}`, retryable: false } });
     }
     const params = safeParse(spec.params, req.params);
     if (!params.success) {
       const issue = params.error.issues[0];
-      return { type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, retryable: false } };
+      return this.#reply({ type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, retryable: false } });
     }
-    const running = new RunningCall();
+    const running = new RunningCall(req.id);
     this.#running.set(req.id, running);
+    let res: Res;
     try {
-      const ctx: HandlerContext = { requestId: req.id, get signal() { return running.signal; } };
-      const result = await handler(params.data as z.output<In[keyof In]['params']>, ctx);
-      return { type: 'res', id: req.id, ok: true, result };
+      const result = await handler(params.data as z.output<In[keyof In]['params']>, running);
+      res = { type: 'res', id: req.id, ok: true, result };
     } catch (err) {
-      return { type: 'res', id: req.id, ok: false, error: toRpcError(err) };
+      res = { type: 'res', id: req.id, ok: false, error: toRpcError(err) };
     } finally {
       this.#running.delete(req.id);
     }
+    return this.#reply(res);
   }
 }

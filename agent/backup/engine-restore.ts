@@ -79,10 +79,10 @@ export async function restoreBackup(engine: BackupEngine, server: ResolvedServer
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.startTimeoutMs !== undefined ? { startTimeoutMs: req.startTimeoutMs } : {}),
       ...(req.hooks ? { hooks: req.hooks } : {}),
-    });
-    await engine.record('restore.completed', {
-      serverId: server.id, backupId: req.backupId, ok: true, preRestoreBackupId: result.preRestoreBackupId, rolledBack: false, at: engine.nowIso(),
-      message: `restored ${req.backupId} from ${redactSecrets(fetched.from)}${req.paths?.length ? ` (${req.paths.length} path(s))` : ''}${result.warnings.length ? `; ${result.warnings.join('; ')}` : ''}`.slice(0, 2000),
+      beforeComplete: (done) => engine.record('restore.completed', {
+        serverId: server.id, backupId: req.backupId, ok: true, preRestoreBackupId: done.preRestoreBackupId, rolledBack: false, at: engine.nowIso(),
+        message: `restored ${req.backupId} from ${redactSecrets(fetched!.from)}${req.paths?.length ? ` (${req.paths.length} path(s))` : ''}${done.warnings.length ? `; ${done.warnings.join('; ')}` : ''}`.slice(0, 2000),
+      }),
     });
     return { backupId: req.backupId, preRestoreBackupId: result.preRestoreBackupId, from: redactSecrets(fetched.from) };
   } catch (err) {

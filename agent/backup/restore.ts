@@ -29,6 +29,12 @@ export const DefaultRestoreOptions = {
 export type RestorePhase = Extract<BackupProgress['phase'], 'verifying' | 'extracting' | 'stopping' | 'swapping' | 'starting' | 'done'>;
 
 export interface RestoreWorldOptions extends Partial<typeof DefaultRestoreOptions> {
+  /**
+   * Runs once the new world is in place, before the journal is removed: the
+   * outcome record must be in the outbox before the journal goes, or a kill in
+   * between would leave a restore nobody is told about.
+   */
+  beforeComplete?: (result: { preRestoreBackupId: string | null; warnings: string[] }) => Promise<void>;
   dataDir: string;
   jobId: string;
   serverId: string;
@@ -168,6 +174,7 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
       opts.onPhase?.('starting', 0, null);
       await startAndWait(control, opts.clock, opts.startTimeoutMs, opts.signal);
     }
+    await opts.beforeComplete?.({ preRestoreBackupId, warnings: extracted.warnings });
     await complete(opts.dataDir, journal);
     opts.onPhase?.('done', extracted.bytes, extracted.bytes);
     return { preRestoreBackupId, warnings: extracted.warnings };

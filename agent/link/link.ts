@@ -6,7 +6,7 @@ import WebSocket, { type RawData } from 'ws';
 import type { z } from 'zod';
 import {
   CloseCode, HelloSchema, MAX_FRAME_BYTES, PROTOCOL_HEADER, PROTOCOL_MAJOR, ReconSyncError,
-  agentMethods, defaultTimeoutMs, eventTopics, hubMethods, parseFrame,
+  agentMethods, defaultTimeoutMs, encodeFrame, eventTopics, hubMethods, parseFrame,
   type AgentMethods, type EventData, type HubMethods, type RecordTopic, type StateTopic, type Welcome,
 } from '../../protocol/index.ts';
 import { RpcPeer, type CallOptions, type RpcFrame } from '../../protocol/rpc-peer.ts';
@@ -342,7 +342,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   readonly #sendFrame = (frame: RpcFrame): boolean => {
     const ws = this.#ws;
     if (!ws || this.#session === undefined || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(frame));
+    ws.send(encodeFrame(frame));
     return true;
   };
 

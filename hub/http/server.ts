@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../lib/logger.ts';
 import { clientAddress } from '../link/upgrade.ts';
 import { AuthThrottle } from '../link/throttle.ts';
@@ -90,12 +91,22 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
   }
 
   const server = opts.tls
-    ? https.createServer({ ...serverOptions, cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, onRequest)
+    ? https.createServer({
+      ...serverOptions,
+      // headersTimeout only starts once TLS is up; without this a client that never finishes
+      // the handshake holds its socket for tls's default 120 s (found by test/security/tls.test.ts).
+      handshakeTimeout: opts.headersTimeoutMs,
+      cert: readFileSync(opts.tls.cert),
+      key: readFileSync(opts.tls.key),
+    }, onRequest)
     : http.createServer(serverOptions, onRequest);
+  if (opts.tls) trackHandshakingSockets(server);
   server.on('upgrade', opts.onUpgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Timeouts and garbage requests: answer briefly when possible, never crash.
-    if (socket.writable && err.code !== 'ECONNRESET') {
+    // Only HTTP-level failures get an answer: a reset, or a TLS handshake that failed or timed out, cannot carry one.
+    const httpLevel = err.code?.startsWith('HPE_') === true || err.code?.startsWith('ERR_HTTP_') === true;
+    if (socket.writable && httpLevel) {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
@@ -103,4 +114,22 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     }
   });
   return server;
+}
+
+/**
+ * Sockets still in the TLS handshake are no HTTP connections yet, so
+ * closeAllConnections() misses them and server.close() would wait for them:
+ * the hub's shutdown hung for as long as such a client stayed (test/security/tls.test.ts).
+ */
+function trackHandshakingSockets(server: http.Server): void {
+  const raw = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    raw.add(s);
+    s.once('close', () => raw.delete(s));
+  });
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const s of raw) s.destroy();
+  };
 }

@@ -96,10 +96,7 @@ export class LinkServer {
           heartbeatMs: opts.heartbeatMs,
           helloTimeoutMs: opts.helloTimeoutMs,
           malformedPerMinute: opts.malformedPerMinute,
-          onRpcSettled: (method, outcome, ms) => {
-            opts.metrics.rpcTotal.labels(method, outcome).inc();
-            opts.metrics.rpcLatency.labels(method).observe(ms / 1000);
-          },
+          onRpcSettled: opts.metrics.rpcSettled,
         });
         this.registry.add(session);
       },

@@ -56,6 +56,8 @@ export interface SessionOptions {
 type Phase = 'hello' | 'open' | 'closed';
 
 const MALFORMED_WINDOW_MS = 60_000;
+/** WebSocket.OPEN, as a constant: send() runs once per frame. */
+const OPEN = 1;
 
 /**
  * One agent connection: hello/welcome, frame dispatch, RPC peer, liveness
@@ -120,9 +122,9 @@ export class Session {
 
   /** Sends one frame; false when the socket is not open. */
   send(frame: Frame): boolean {
-    if (this.#phase === 'closed' || this.ws.readyState !== this.ws.OPEN) return false;
+    if (this.#phase === 'closed' || this.ws.readyState !== OPEN) return false;
     this.ws.send(encodeFrame(frame));
-    this.#opts.metrics.framesOut.labels(frame.type).inc();
+    this.#opts.metrics.frameOut(frame.type);
     return true;
   }
 
@@ -174,7 +176,7 @@ export class Session {
       return;
     }
     const frame = parsed.frame;
-    this.#opts.metrics.framesIn.labels(frame.type).inc();
+    this.#opts.metrics.frameIn(frame.type);
     if (this.#phase === 'hello') {
       if (frame.type !== 'hello') this.close(CloseCode.BadHello, 'the first frame must be hello');
       else this.#onHello(frame);

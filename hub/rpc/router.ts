@@ -32,7 +32,8 @@ export class RpcRouter {
     return agentId;
   }
 
-  async call<M extends AgentMethod>(
+  /** Not `async`: the session's promise is handed back as it is, with no extra wrapper and ticks per call. */
+  call<M extends AgentMethod>(
     target: RpcTarget,
     method: M,
     params: z.input<AgentMethods[M]['params']>,
@@ -43,15 +44,19 @@ export class RpcRouter {
       agentId = this.agentFor(target);
     } catch (err) {
       this.#count(method, 'UNKNOWN_SERVER');
-      throw err;
+      return Promise.reject(err);
     }
     const session = this.#opts.registry.get(agentId);
     if (!session || !session.open) {
       this.#count(method, 'AGENT_OFFLINE');
-      throw new ReconSyncError('AGENT_OFFLINE', `agent "${agentId}" is not connected; check that its service is running and can reach the hub`);
+      return Promise.reject(new ReconSyncError('AGENT_OFFLINE', `agent "${agentId}" is not connected; check that its service is running and can reach the hub`));
     }
     // Outcome and latency of calls that reach the wire are counted by the session's RpcPeer.
-    return session.rpc.call(method, params, opts);
+    try {
+      return session.rpc.call(method, params, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #count(method: string, outcome: string): void {

@@ -199,7 +199,9 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   }
 
   rcon(serverId: string, command: string, actor: Actor): Promise<{ output: string }> {
-    return this.#audited(actor, 'server.rcon', serverId, command.slice(0, 200), () => this.router.call({ serverId }, 'server.rcon', { serverId, command }));
+    // Only the verb is audited, as the agent logs it and the Discord audit channel shows it: arguments can hold secrets (a new password).
+    const verb = (command.trim().split(/\s+/)[0] ?? '').slice(0, 100);
+    return this.#audited(actor, 'server.rcon', serverId, verb, () => this.router.call({ serverId }, 'server.rcon', { serverId, command }));
   }
 
   audit(entry: Omit<AuditEntry, 'at'>): void {
