@@ -61,7 +61,8 @@ interface MetricValue {
   sharedLabels?: Record<string, string>;
   value: number;
   metricName: string;
-  exemplar?: null;
+  /** prom-client sets null on buckets and undefined on _sum/_count; kept so getMetricsAsJSON matches it exactly. */
+  exemplar: null | undefined;
 }
 interface MetricData {
   name: string;
@@ -123,8 +124,8 @@ export class FastHistogram {
         values.push({ labels: { le }, sharedLabels: shared, value: acc, metricName: bucket, exemplar: null });
       });
       values.push({ labels: { le: '+Inf' }, sharedLabels: shared, value: s.count, metricName: bucket, exemplar: null });
-      values.push({ labels: {}, sharedLabels: shared, value: s.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: {}, sharedLabels: shared, value: s.count, metricName: `${this.name}_count` });
+      values.push({ labels: {}, sharedLabels: shared, value: s.sum, metricName: `${this.name}_sum`, exemplar: undefined });
+      values.push({ labels: {}, sharedLabels: shared, value: s.count, metricName: `${this.name}_count`, exemplar: undefined });
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }

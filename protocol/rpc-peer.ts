@@ -41,6 +41,8 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_DEDUPE_SIZE = 2048;
 /** Random bytes in each peer's request-id prefix (base64url: 16 characters, 96 bits). */
 const ID_PREFIX_BYTES = 12;
+/** Shared default for call(): no object per call. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /*
  * Everything below runs once per RPC on both ends, so it is written to
@@ -109,6 +111,9 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   readonly #seen = new Map<string, Promise<Res>>();
   readonly #running = new Map<string, RunningCall>();
   readonly #dedupeSize: number;
+  /** The ids in #seen in arrival order: a ring of up to dedupeSize slots, the oldest at #seenNext once full. */
+  readonly #seenOrder: string[] = [];
+  #seenNext = 0;
   #send: ((frame: RpcFrame) => boolean) | undefined;
   /** Ids of this peer's calls: `<random prefix>.<counter>`, unique across peers and reconnects without a UUID per call. */
   readonly #idPrefix = `${randomBytes(ID_PREFIX_BYTES).toString('base64url')}.`;
@@ -118,7 +123,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   constructor(opts: RpcPeerOptions<Out, In>) {
     this.#opts = opts;
     this.#send = opts.send;
-    this.#dedupeSize = opts.dedupeSize ?? DEFAULT_DEDUPE_SIZE;
+    this.#dedupeSize = Math.max(1, opts.dedupeSize ?? DEFAULT_DEDUPE_SIZE);
   }
 
   /** Attach a new transport (or detach with undefined). */
@@ -130,7 +135,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     return this.#pending.size;
   }
 
-  call<M extends keyof Out & string>(method: M, params: z.input<Out[M]['params']>, options: CallOptions = {}): Promise<z.output<Out[M]['result']>> {
+  call<M extends keyof Out & string>(method: M, params: z.input<Out[M]['params']>, options: CallOptions = NO_OPTIONS): Promise<z.output<Out[M]['result']>> {
     const spec = this.#opts.outgoing[method];
     if (!spec) return Promise.reject(new ReconSyncError('UNKNOWN_METHOD', `unknown method ${method}`));
     const checked = safeParse(spec.params, params);
@@ -233,9 +238,14 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
       return;
     }
     this.#seen.set(req.id, this.#execute(req));
-    if (this.#seen.size > this.#dedupeSize) {
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
+    // Forget the oldest id once over the limit: a ring of ids in arrival order, grown on demand (the hub
+    // side of most sessions serves few requests), avoids an iterator per request.
+    if (this.#seenOrder.length < this.#dedupeSize) {
+      this.#seenOrder.push(req.id);
+    } else {
+      this.#seen.delete(this.#seenOrder[this.#seenNext]!);
+      this.#seenOrder[this.#seenNext] = req.id;
+      this.#seenNext = (this.#seenNext + 1) % this.#dedupeSize;
     }
   }
 

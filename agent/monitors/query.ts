@@ -12,7 +12,6 @@ import { AdminChannelError, cancelled, withDeadline } from './admin/common.ts';
 import { PalworldRestClient } from './admin/palworld-rest.ts';
 import { SatisfactoryApiClient } from './admin/satisfactory-api.ts';
 import { queryOverRcon, queryPalworld, querySatisfactory } from './query/admin-status.ts';
-import { queryGamedig } from './query/gamedig-probe.ts';
 import { pingMinecraft } from './query/minecraft-ping.ts';
 
 export interface StatusProbeOptions {
@@ -60,7 +59,8 @@ export function createStatusProbe(server: ResolvedServer, opts: StatusProbeOptio
   switch (server.query.kind) {
     case 'a2s':
     case 'gamedig':
-      query = () => queryGamedig(server, timeoutMs);
+      // gamedig (~30 MiB once loaded) is imported on the first query, so agents whose games never use it do not pay for it.
+      query = async () => (await import('./query/gamedig-probe.ts')).queryGamedig(server, timeoutMs);
       break;
     case 'minecraft':
       query = async (signal) => {

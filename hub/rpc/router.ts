@@ -37,7 +37,7 @@ export class RpcRouter {
     target: RpcTarget,
     method: M,
     params: z.input<AgentMethods[M]['params']>,
-    opts: CallOptions = {},
+    opts?: CallOptions,
   ): Promise<z.output<AgentMethods[M]['result']>> {
     let agentId: string;
     try {
