@@ -52,3 +52,32 @@ export function lazyOptionalPackagePlugin(packages: readonly string[]): Plugin {
     },
   };
 }
+
+/**
+ * Hub-only modules left out of the agent bundle: discord.js and its REST and
+ * gateway stack are several MiB of source that an agent would hold in memory
+ * for nothing. Each is replaced by a module with the same exports that says
+ * where the hub runs from. Keyed by file name, valued by its exports.
+ */
+export const hubOnlyModules: Record<string, string[]> = {
+  'discord-extension.ts': ['discordExtension'],
+};
+
+const HUB_ONLY_NAMESPACE = 'reconsync-hub-only';
+const HUB_ONLY_MESSAGE = 'The Discord bot is not part of the agent bundle. Run the hub from a checkout (npm ci) or the container image (deploy/Dockerfile).';
+
+export function hubOnlyModulePlugin(rootDir: string, modules: Record<string, string[]> = hubOnlyModules): Plugin {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const filter = new RegExp(`/(${Object.keys(modules).map(escape).join('|')})$`);
+  return {
+    name: 'reconsync-hub-only',
+    setup(build) {
+      build.onResolve({ filter }, (args) => ({ path: args.path.split('/').pop()!, namespace: HUB_ONLY_NAMESPACE }));
+      build.onLoad({ filter: /.*/, namespace: HUB_ONLY_NAMESPACE }, (args) => ({
+        contents: (modules[args.path] ?? []).map((name) => `export function ${name}() { throw new Error(${JSON.stringify(HUB_ONLY_MESSAGE)}); }`).join('\n'),
+        loader: 'js',
+        resolveDir: rootDir,
+      }));
+    },
+  };
+}

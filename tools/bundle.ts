@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { zipSync, type Zippable } from 'fflate';
 import * as tar from 'tar';
-import { lazyOptionalPackagePlugin, optionalRuntimePackages } from './bundle-lazy.ts';
+import { hubOnlyModulePlugin, lazyOptionalPackagePlugin, optionalRuntimePackages } from './bundle-lazy.ts';
 import { thirdPartyNotices } from './bundle-licenses.ts';
 import { bundleReadme, cmdLauncher, shLauncher } from './bundle-files.ts';
 
@@ -183,7 +183,7 @@ async function buildMain(o: BundleOptions, version: string, stage: string): Prom
     define: { __RECONSYNC_VERSION__: JSON.stringify(version) },
     // ws's optional native speedups: loaded in try/catch, absent is fine.
     external: ['bufferutil', 'utf-8-validate'],
-    plugins: [lazyOptionalPackagePlugin(optionalRuntimePackages)],
+    plugins: [lazyOptionalPackagePlugin(optionalRuntimePackages), hubOnlyModulePlugin(o.rootDir)],
   });
   assertNotReachable(result.metafile, o.agentRoots, [...optionalRuntimePackages]);
   return result.metafile;

@@ -31,6 +31,8 @@ export const DefaultEngineOptions = {
   uploadBackoffMs: 2_000,
   /** Progress events at most this often while bytes move. */
   progressIntervalMs: 500,
+  /** zstd worker threads are ended after this long with no job: an idle agent should not hold two wasm isolates. */
+  poolIdleMs: 60_000,
 } satisfies Record<string, number>;
 
 export interface BackupEngineOptions extends Partial<typeof DefaultEngineOptions> {
@@ -208,6 +210,7 @@ export class BackupEngine {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.poolIdleTimer);
     await this.pool?.close();
     this.pool = null;
   }
@@ -281,7 +284,28 @@ export class BackupEngine {
     const running = this.jobs.get(serverId);
     if (running) throw new ReconSyncError('BUSY', `a ${running} is already running for ${serverId}; wait for it to finish, then try again`);
     this.jobs.set(serverId, kind);
-    return () => this.jobs.delete(serverId);
+    clearTimeout(this.poolIdleTimer);
+    return () => {
+      this.jobs.delete(serverId);
+      if (this.jobs.size === 0 && this.pool) {
+        this.poolIdleTimer = setTimeout(() => this.releaseIdlePool(), this.opts.poolIdleMs);
+        this.poolIdleTimer.unref();
+      }
+    };
+  }
+
+  private poolIdleTimer: NodeJS.Timeout | undefined;
+
+  /** zstd worker threads alive now (0 while idle). */
+  get zstdWorkers(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  private releaseIdlePool(): void {
+    if (this.jobs.size > 0 || !this.pool) return;
+    const pool = this.pool;
+    this.pool = null;
+    void pool.close().catch((err: unknown) => this.logger.warn({ err }, 'closing idle zstd workers failed'));
   }
 
   private async preRestoreBackup(server: ResolvedServer): Promise<string | null> {

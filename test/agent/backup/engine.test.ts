@@ -212,3 +212,13 @@ test('a lost catalog is rebuilt from the destinations\' manifests', async (t) =>
   assert.equal(list[0]!.sha256, rec.sha256);
   assert.deepEqual(list[0]!.destinations.map((d) => d.target), ['local', s.remote]);
 });
+
+test('zstd worker threads end after an idle spell and come back for the next backup', async (t) => {
+  const s = await setup(t, {}, { poolIdleMs: 30 });
+  await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
+  const deadline = Date.now() + 5000;
+  while (s.engine.zstdWorkers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.engine.zstdWorkers, 0, 'an idle agent holds no zstd workers');
+  const again = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
+  assert.ok(again.destinations.every((d) => d.verified));
+});
