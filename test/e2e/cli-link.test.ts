@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -65,6 +65,30 @@ test('config check: ok exits 0; a bad config exits 3 naming the file and key', a
     assert.equal(res.code, 3);
     assert.ok(res.stderr.includes(bad), res.stderr);
     assert.match(res.stderr, /servers\.0\.game: unknown game "valheimm"/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('config schema writes JSON Schema files; agent service install --dry-run plans a hardened unit without touching the system', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const out = path.join(dir, 'schemas');
+    const schema = await cli(['config', 'schema', '--out', out]);
+    assert.equal(schema.code, 0, schema.stderr);
+    for (const name of ['hub.schema.json', 'agent.schema.json', 'game-profile.schema.json']) {
+      const parsed = JSON.parse(await readFile(path.join(out, name), 'utf8')) as { properties?: Record<string, unknown> };
+      assert.ok(parsed.properties && Object.keys(parsed.properties).length > 2, name);
+    }
+    const agentYaml = path.join(dir, 'agent.yaml');
+    await writeFile(agentYaml, `id: box-1\nhub:\n  url: ws://127.0.0.1:7780/agent\n  token: rsa_0123456789abcdefghij\ndataDir: ./data\nservers:\n  - id: vh\n    game: valheim\n    saveDir: ./worlds\n`);
+    const plan = await cli(['agent', 'service', 'install', '--config', agentYaml, '--dry-run']);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^Would run:/);
+    assert.match(plan.stdout, /write \/etc\/systemd\/system\/reconsync-agent\.service/);
+    assert.match(plan.stdout, /systemctl enable reconsync-agent\.service/);
+    const bad = await cli(['agent', 'service', 'frob', '--config', agentYaml]);
+    assert.equal(bad.code, 2);
   } finally {
     await cleanup();
   }
