@@ -82,6 +82,8 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
       if (!secretsEqual(m?.[1] ?? '', opts.apiToken) || !m) {
         apiThrottle.fail(address);
+        // Throttled addresses are answered 429 above and not audited, so a flood cannot fill the log.
+        opts.service.audit({ actor: { kind: 'api', id: 'unauthenticated', name: address }, action: 'api.login', serverId: null, outcome: 'denied', detail: `${req.method ?? '?'} ${pathname.slice(0, 200)}` });
         throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <api token> (api.token in hub.yaml)', { 'WWW-Authenticate': 'Bearer' });
       }
       await handleApi({ service: opts.service, actor: { kind: 'api', id: 'api-token', name: address }, maxBodyBytes: opts.maxBodyBytes }, req, res, pathname);

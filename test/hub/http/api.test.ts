@@ -60,6 +60,10 @@ describe('hub HTTP API', () => {
     const [b1, b2] = [await missing.json(), await wrong.json()];
     assert.deepEqual(b1, b2);
     assert.equal((b1 as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+    const denied = hub.service.recentAudit(20).filter((e) => e.action === 'api.login' && e.outcome === 'denied');
+    assert.equal(denied.length, 2, 'both failed logins are in the audit log');
+    assert.equal(denied[0]!.actor.name, '127.0.0.1');
+    assert.ok(!JSON.stringify(denied).includes('nope-nope'), 'the presented token is not recorded');
   });
 
   it('GET /api/v1/agents', async () => {
