@@ -120,6 +120,16 @@ export function loadAgentConfig(file: string, opts: LoadOptions = {}): AgentConf
   return resolveAgentPaths(cfg);
 }
 
+/**
+ * "local", an rclone remote (`name:path`, or an on-the-fly backend like `:local:/x`,
+ * `:sftp,host=h:`) or an absolute path stays as written; anything else is a path
+ * relative to the config file. A Windows drive (`C:\\x`) is a path, not a remote.
+ */
+export function isRemoteOrAbsolute(target: string, pathImpl: path.PlatformPath = path): boolean {
+  if (target === 'local' || pathImpl.isAbsolute(target) || path.win32.isAbsolute(target)) return true;
+  return /^:[A-Za-z0-9_-]+[,:]/.test(target) || /^[A-Za-z0-9_. -]{2,}:/.test(target);
+}
+
 export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath = path): AgentConfig {
   const r = (p: string | undefined) => (p === undefined ? undefined : resolveFrom(cfg.configDir, p, pathImpl));
   return Object.freeze({
@@ -135,7 +145,7 @@ export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath 
       start: s.start ? { ...s.start, cwd: r(s.start.cwd) } : undefined,
       adopt: s.adopt ? { ...s.adopt, pidFile: r(s.adopt.pidFile) } : undefined,
       // Destinations that are plain relative paths (no rclone "remote:") resolve like other paths.
-      backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (d === 'local' || /^[A-Za-z0-9_. -]{2,}:/.test(d) || pathImpl.isAbsolute(d) ? d : r(d)!)) },
+      backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (isRemoteOrAbsolute(d, pathImpl) ? d : r(d)!)) },
     })),
   }) as AgentConfig;
 }
