@@ -127,7 +127,7 @@ export function loadAgentConfig(file: string, opts: LoadOptions = {}): AgentConf
  */
 export function isRemoteOrAbsolute(target: string, pathImpl: path.PlatformPath = path): boolean {
   if (target === 'local' || pathImpl.isAbsolute(target) || path.win32.isAbsolute(target)) return true;
-  return /^:[A-Za-z0-9_-]+[,:]/.test(target) || /^[A-Za-z0-9_. -]{2,}:/.test(target);
+  return /^:[A-Za-z0-9_-]+[,:]/.test(target) || /^[A-Za-z0-9_. -]+:/.test(target);
 }
 
 export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath = path): AgentConfig {
