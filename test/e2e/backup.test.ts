@@ -13,11 +13,12 @@ async function sha256(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
-/** Hashes of the world's own files (the game's .bak copies are not part of a backup). */
+/** Hashes of the world's own files (the game's own backup copies are not part of a backup). */
 async function worldHashes(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || /\.(bak|tmp|profilebak|tribebak)$/.test(e.name)) continue;
+    // Same exclusions as the ark profile: .bak copies and timestamped world copies (TheIsland_26.11.2026_14.34.41.ark).
+    if (!e.isFile() || /\.(bak|tmp|profilebak|tribebak)$/.test(e.name) || /_\d\d\.\d\d\.\d{4}_\d\d\.\d\d\.\d\d\.ark$/.test(e.name)) continue;
     const full = path.join(e.parentPath ?? e.path, e.name);
     out[path.relative(dir, full)] = await sha256(full);
   }
