@@ -9,7 +9,8 @@ import type { ServerState } from '../../../protocol/index.ts';
 
 export async function tempDir(t: { after(fn: () => Promise<void> | void): void }, prefix = 'reconsync-backup-'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  // Retries: a component stopped by a later hook may still be finishing a write in here.
+  t.after(() => fs.rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }));
   return dir;
 }
 
