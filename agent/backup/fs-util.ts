@@ -56,6 +56,16 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** The names in a folder, or none when the folder does not exist (yet). */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { ReconSyncError } from '../../protocol/index.ts';
 import { LOCAL_TARGET, sortNewestFirst, type Destination } from './destination.ts';
-import { exists, fsyncDir, isErrno, sha256File } from './fs-util.ts';
+import { exists, fsyncDir, isErrno, readdirOrEmpty, sha256File } from './fs-util.ts';
 import { archiveFileName, manifestFileName, parseManifest, writeManifest, type Manifest } from './manifest.ts';
 
 export function localBackupDir(dataDir: string, serverId: string): string {
@@ -61,13 +61,7 @@ export class LocalDestination implements Destination {
   }
 
   async list(): Promise<Manifest[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
+    const names = await readdirOrEmpty(this.dir);
     const out: Manifest[] = [];
     for (const name of names) {
       if (!name.endsWith('.manifest.json')) continue;
@@ -112,13 +106,7 @@ export class LocalDestination implements Destination {
    * Returns the names removed.
    */
   async sweep(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
+    const names = await readdirOrEmpty(this.dir);
     const removed: string[] = [];
     const manifests = new Set(names.filter((n) => n.endsWith('.manifest.json')).map((n) => n.slice(0, -'.manifest.json'.length)));
     for (const name of names) {

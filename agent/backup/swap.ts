@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { exists, fsyncDir, isErrno, readJsonFile, writeFileAtomic } from './fs-util.ts';
+import { exists, fsyncDir, isErrno, readdirOrEmpty, readJsonFile, writeFileAtomic } from './fs-util.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
@@ -126,13 +126,7 @@ export interface RecoveredRestore {
 
 /** At agent start: finish or undo every restore a crash interrupted. */
 export async function recoverSwaps(dataDir: string): Promise<RecoveredRestore[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(journalDir(dataDir));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
+  const names = await readdirOrEmpty(journalDir(dataDir));
   const out: RecoveredRestore[] = [];
   for (const name of names) {
     const file = path.join(journalDir(dataDir), name);
