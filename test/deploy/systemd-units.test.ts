@@ -41,7 +41,8 @@ for (const name of ['reconsync-hub.service', 'reconsync-agent.service']) {
     const has = (line: string) => assert.match(unit, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), `${name} lacks ${line}`);
     for (const line of ['User=reconsync', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'Restart=on-failure', 'RestartSec=5s', 'StartLimitBurst=5', 'CapabilityBoundingSet=']) has(line);
     const role = name.includes('hub') ? 'hub' : 'agent';
-    has(`ExecStart=/usr/bin/env node /opt/reconsync/reconsync.js ${role} --config /etc/reconsync/${role}.yaml`);
+    // The agent runs the bundle; the hub runs from a checkout (bin/reconsync.js), which has discord.js and better-sqlite3.
+    has(`ExecStart=/usr/bin/env node /opt/reconsync/${role === 'hub' ? 'bin/' : ''}reconsync.js ${role} --config /etc/reconsync/${role}.yaml`);
     has(`EnvironmentFile=-/etc/reconsync/${role}.env`);
     has(`ReadWritePaths=/var/lib/reconsync/${role}`);
     has(role === 'hub' ? 'ProtectHome=yes' : 'ProtectHome=read-only');
