@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './link/atomic-file.ts';
+import { writeFileAtomic } from '../lib/durable-file.ts';
 
 /**
  * Remembers that an operator stopped a managed server, across agent restarts:

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { EvtSchema, MAX_FRAME_BYTES, ReconSyncError, eventTopics, isRecordTopic, type EventData, type RecordTopic } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { syncDir, writeFileAtomic } from './atomic-file.ts';
+import { fsyncDir, writeFileAtomic } from '../../lib/durable-file.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
@@ -339,7 +339,7 @@ export class Outbox {
       this.#fh = await open(this.#file, 'a');
       this.#fileSize = raw.length;
     }
-    await syncDir(this.#dir);
+    await fsyncDir(this.#dir);
     this.#log.debug({ pending: this.pendingCount, lastSeq: this.#assigned, ackedSeq: this.#ackedSeq }, 'outbox loaded');
   }
 
