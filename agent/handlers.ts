@@ -25,12 +25,21 @@ export function createHandlers({ unit, units, engine, intent }: HandlerDeps): Ha
     },
     'server.stop': async ({ serverId }) => {
       const u = unit(serverId);
-      if (u.supervisor.managed) await intent.markStopped(serverId);
-      const outcome = await u.supervisor.stop({ reason: 'operator' });
-      return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
+      // Recorded before the stop, so an agent killed mid-stop still leaves the game down on its next start.
+      const wasStopped = await intent.stoppedByOperator(serverId);
+      if (u.supervisor.managed && !wasStopped) await intent.markStopped(serverId);
+      try {
+        const outcome = await u.supervisor.stop({ reason: 'operator' });
+        return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
+      } catch (err) {
+        if (u.supervisor.managed && !wasStopped) await intent.markStarted(serverId);
+        throw err;
+      }
     },
     'server.restart': async ({ serverId, warnAt }, ctx) => {
       const r = await unit(serverId).supervisor.restart({ warnAt, signal: ctx.signal, reason: 'operator' });
+      // Running again by an operator's word: an earlier operator stop no longer holds.
+      await intent.markStarted(serverId);
       return { state: r.state, graceful: r.graceful };
     },
     'server.rcon': async ({ serverId, command }, ctx) => ({ output: await unit(serverId).supervisor.rcon(command, ctx.signal) }),
