@@ -25,8 +25,14 @@ const MAX_CONFIG_DEPTH = 32;
 
 const ENV_REF = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
+/** An unset `${VAR}`: where it was and which variable. */
+export interface MissingEnv {
+  at: string[];
+  name: string;
+}
+
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value, recording which are unset. */
-export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[] = [], missing: string[] = []): unknown {
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[] = [], missing: MissingEnv[] = []): unknown {
   // A self-referencing YAML alias makes a circular object: stop instead of recursing forever.
   if (at.length > MAX_CONFIG_DEPTH) throw new RangeError(`${at.slice(0, 8).join('.')}…: nested deeper than ${MAX_CONFIG_DEPTH} levels (a circular YAML alias?)`);
   if (typeof value === 'string') {
@@ -34,7 +40,7 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      missing.push(`${at.join('.') || '(root)'}: environment variable ${name} is not set`);
+      missing.push({ at, name });
       return '';
     });
   }
@@ -86,7 +92,7 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
   if (doc.errors.length) {
     throw new ConfigError(abs, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
   }
-  const missing: string[] = [];
+  const missing: MissingEnv[] = [];
   let raw: unknown;
   try {
     // toJS throws on alias bombs (yaml's maxAliasCount) and unresolved aliases; substituteEnv on circular ones.
@@ -94,13 +100,12 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
   } catch (err) {
     throw new ConfigError(abs, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
-  if (opts.onlyKeys) {
-    const keep = opts.onlyKeys;
-    missing.splice(0, missing.length, ...missing.filter((m) => keep.some((k) => m === k || m.startsWith(`${k}:`) || m.startsWith(`${k}.`))));
-  }
+  const unset = missing
+    .filter((m) => !opts.onlyKeys || (m.at[0] !== undefined && opts.onlyKeys.includes(m.at[0])))
+    .map((m) => `${m.at.join('.') || '(root)'}: environment variable ${m.name} is not set`);
   const parsed = safeParse(schema, raw);
   // An unset variable is always an error: an optional secret must not silently become "".
-  if (!parsed.success || missing.length) throw new ConfigError(abs, [...missing, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
+  if (!parsed.success || unset.length) throw new ConfigError(abs, [...unset, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
   const configDir = path.dirname(abs);
   return deepFreeze({ ...(parsed.data as object), configDir, configFile: abs }) as z.output<S> & { configDir: string; configFile: string };
 }
