@@ -118,6 +118,25 @@ test('the image config and compose file are consistent with the Dockerfile', asy
   assert.ok(hub.tmpfs.includes('/tmp'), 'tsx compiles into /tmp');
 });
 
+test('every hub.yaml the container can run keeps its store in the volume: the image default and a mounted examples/hub.yaml', async () => {
+  // The read-only container writes only its volume (and /tmp): a dataDir anywhere else fails at the first write.
+  const runtime = stages(instructions(await readFile(path.join(repo, 'deploy/Dockerfile'), 'utf8')))[1]!;
+  const volume = runtime.find((i) => i.op === 'VOLUME')!.args;
+  const imageEnv = Object.fromEntries(runtime.filter((i) => i.op === 'ENV').map((i) => i.args.split('=', 2) as [string, string]));
+  const composeText = await readFile(path.join(repo, 'deploy/compose.yaml'), 'utf8');
+  const compose = parse(composeText) as { services: { hub: { volumes: string[]; environment: Record<string, string> } } };
+  const mounts = compose.services.hub.volumes.map((v) => v.split(':')[1]!);
+  assert.ok(mounts.includes(volume), `compose mounts the image's VOLUME ${volume}`);
+  // The mount the compose file tells an operator to uncomment for Discord.
+  const suggested = /#\s*-\s*(\.\/\S+?):\/etc\/reconsync\/hub\.yaml:ro/.exec(composeText);
+  assert.ok(suggested, 'compose.yaml shows how to mount a hub.yaml with Discord');
+  const env = { ...imageEnv, RECONSYNC_API_TOKEN: 't'.repeat(32), DISCORD_TOKEN: 'discord-token' };
+  for (const file of [path.resolve(repo, 'deploy', suggested[1]!), path.join(repo, 'deploy/docker/hub.yaml')]) {
+    const cfg = parseYamlConfig(await readFile(file, 'utf8'), '/etc/reconsync/hub.yaml', HubConfigSchema, { env });
+    assert.ok(cfg.dataDir === volume || cfg.dataDir.startsWith(`${volume}/`), `${path.relative(repo, file)}: dataDir ${cfg.dataDir} is outside the volume ${volume}`);
+  }
+});
+
 test('.dockerignore keeps what the Dockerfile copies and drops the rest', async () => {
   const ignore = (await readFile(path.join(repo, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   for (const must of ['node_modules', '.git', 'test', 'dist']) assert.ok(ignore.includes(must), must);
