@@ -4,6 +4,7 @@ import { eventTopics, type EventTopic } from './events.ts';
 import { ServerSummarySchema, id } from './status.ts';
 import { safeParse } from './safe-parse.ts';
 import { fastFrame } from './frame-fast-path.ts';
+import { parseJsonBounded } from './json-bounds.ts';
 
 const requestId = z.string().min(1).max(64);
 const seq = z.number().int().positive();
@@ -86,18 +87,16 @@ export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: 
  * receiver logs and answers, so a hostile peer cannot crash the process.
  */
 export function parseFrame(raw: string | Buffer): FrameParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return { ok: false, error: 'frame is not valid JSON' };
-  }
+  // Depth first: everything after JSON.parse (zod, JSON.stringify, the store, the logger) may recurse over the value.
+  const json = parseJsonBounded(typeof raw === 'string' ? raw : raw.toString('utf8'), 'frame');
+  if (!json.ok) return json;
+  const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: 'frame must be a JSON object' };
   }
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string' || !Object.hasOwn(frameSchemas, type)) {
-    return { ok: false, error: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}` };
+    return { ok: false, error: `unknown frame type ${describeType(type)}` };
   }
   // The hot RPC frames skip zod when a hand-written check proves them valid; anything else (and every error) is zod's.
   const fast = fastFrame(type, value as Record<string, unknown>);
@@ -108,6 +107,13 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
     return { ok: false, error: `invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
   }
   return { ok: true, frame: parsed.data as Frame };
+}
+
+/** A short, flat description of a bad `type` for the error: never serializes the value itself. */
+function describeType(type: unknown): string {
+  if (typeof type === 'string') return JSON.stringify(type.slice(0, 40));
+  if (type === null || typeof type !== 'object') return String(type);
+  return Array.isArray(type) ? '(an array)' : '(an object)';
 }
 
 /**

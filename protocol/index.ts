@@ -7,3 +7,4 @@ export * from './methods.ts';
 export * from './frames.ts';
 export * from './rpc-peer.ts';
 export * from './safe-parse.ts';
+export * from './json-bounds.ts';

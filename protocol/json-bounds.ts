@@ -1,0 +1,85 @@
+/**
+ * Nesting limits for JSON from outside the process (agent frames, hub frames,
+ * API bodies, game replies), checked BEFORE anything walks the value.
+ *
+ * Measured on Node 20.20 / V8 11.3 / zod 4.6.7 with `[[[…]]]` nesting:
+ * JSON.parse is iterative and takes 1 000 000 levels; JSON.stringify and
+ * structuredClone throw RangeError from about 5 000 levels, z.json() from
+ * about 3 000, and every recursive walker of ours (and pino's serializers)
+ * fails somewhere in between, earlier still when called deep in a stack. So
+ * parsing is safe and everything after it is not: the depth is counted on
+ * the text, in one loop without recursion, and deeper text is refused before
+ * JSON.parse builds the value.
+ */
+
+/** Deepest array/object nesting accepted from outside; our own frames and bodies stay under 10. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The deepest nesting of JSON text, counting `[` and `{` outside strings, or
+ * `max + 1` as soon as it passes `max` (so a 1 MiB `[[[[…` costs no more than
+ * a short one). For valid JSON this is exactly the depth JSON.parse builds;
+ * invalid JSON is rejected by JSON.parse anyway.
+ */
+export function jsonTextDepth(text: string, max = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote (a backslash escapes the next char).
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) {
+        deepest = depth;
+        if (deepest > max) return deepest;
+      }
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+export type BoundedJson = { ok: true; value: unknown } | { ok: false; error: string };
+
+/**
+ * JSON.parse with the depth checked first. `what` names the input in the
+ * error ("frame", "request body"); the error never contains the input itself.
+ */
+export function parseJsonBounded(text: string, what: string, max = MAX_JSON_DEPTH): BoundedJson {
+  if (jsonTextDepth(text, max) > max) return { ok: false, error: `${what} nested deeper than ${max} levels` };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, error: `${what} is not valid JSON` };
+  }
+}
+
+/**
+ * The nesting depth of a value that did not come from JSON text (a YAML
+ * document, a library's result), or `max + 1` once it passes `max`. Iterative,
+ * so it cannot overflow the stack itself; a cycle counts as too deep. Its
+ * cost is linear in the value's size, which its maker already paid.
+ */
+export function valueDepth(value: unknown, max = MAX_JSON_DEPTH): number {
+  if (value === null || typeof value !== 'object') return 0;
+  const stack: Array<{ v: object; d: number }> = [{ v: value, d: 1 }];
+  let deepest = 0;
+  while (stack.length) {
+    const { v, d } = stack.pop()!;
+    if (d > deepest) {
+      deepest = d;
+      if (deepest > max) return deepest;
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push({ v: child as object, d: d + 1 });
+    }
+  }
+  return deepest;
+}
