@@ -107,7 +107,9 @@ unpack() {
     fi
     SRC=$1
   else
-    here=$(cd "$(dirname "$0")/.." && pwd)
+    # ${0%/*} rather than dirname: the same shell builtins the bundle's launcher relies on.
+    case $0 in */*) script_dir=${0%/*} ;; *) script_dir=. ;; esac
+    here=$(cd "$script_dir/.." && pwd)
     [ -f "$here/reconsync.js" ] || die "pass the reconsync-agent-<version>.tar.gz to install (no reconsync.js found in $here)"
     SRC=$here
   fi

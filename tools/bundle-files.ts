@@ -1,19 +1,24 @@
 /** Small text files of the agent bundle: launchers and the README. */
 
-/** sh launcher: follows symlinks (/usr/local/bin/reconsync -> /opt/reconsync/reconsync). */
+/**
+ * sh launcher. Only sh builtins and node: minimal hosts and service managers give
+ * a PATH without dirname or readlink, and the launcher then fell back to the
+ * current folder. A symlink (install.sh links /usr/local/bin/reconsync here) is
+ * resolved by node, which is needed anyway.
+ */
 export function shLauncher(): string {
   return `#!/bin/sh
 # Runs the ReconSync CLI from this folder. Needs Node.js 20+ on PATH (or NODE=/path/to/node).
+node=\${NODE:-node}
 self=$0
-while [ -L "$self" ]; do
-  link=$(readlink "$self")
-  case $link in
-    /*) self=$link ;;
-    *) self=$(dirname "$self")/$link ;;
-  esac
-done
-here=$(cd "$(dirname "$self")" && pwd)
-exec "\${NODE:-node}" "$here/reconsync.js" "$@"
+if [ -L "$self" ]; then
+  self=$("$node" -e 'process.stdout.write(require("fs").realpathSync(process.argv[1]))' "$self") || exit 1
+fi
+case $self in
+  */*) here=\${self%/*} ;;
+  *) here=. ;;
+esac
+exec "$node" "$here/reconsync.js" "$@"
 `;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,14 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
   // The launcher follows a symlink (install.sh links it into /usr/local/bin).
   await symlink(path.join(root, 'reconsync'), path.join(path.dirname(root), 'rs-link'));
   assert.equal((await runIn(os.tmpdir(), path.join(path.dirname(root), 'rs-link'), ['--version'])).stdout, '9.8.7-test\n');
+  // A PATH holding only node (no dirname, readlink, ...), from other folders, by relative and absolute path and by symlink.
+  const onlyNode = path.join(path.dirname(root), 'only-node');
+  await mkdir(onlyNode);
+  await symlink(process.execPath, path.join(onlyNode, 'node'));
+  const bare = { PATH: onlyNode };
+  for (const [cwd, file] of [[os.tmpdir(), path.join(root, 'reconsync')], [path.dirname(root), `./${r.folder}/reconsync`], [onlyNode, `../${r.folder}/reconsync`], [root, './reconsync'], [os.tmpdir(), path.join(path.dirname(root), 'rs-link')]] as const) {
+    assert.deepEqual(await runIn(cwd, file, ['--version'], bare), { code: 0, stdout: '9.8.7-test\n', stderr: '' }, `${file} from ${cwd}`);
+  }
 
   const check = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], secrets);
   assert.equal(check.code, 0, check.stderr);
