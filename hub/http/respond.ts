@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCatalog, ReconSyncError, type ErrorCode } from '../../protocol/index.ts';
+import { ErrorCatalog, ReconSyncError, parseJsonBounded, type ErrorCode } from '../../protocol/index.ts';
 
 /** An HTTP-level refusal (status may differ from the error code's own, e.g. 413 or 415). */
 export class HttpError extends Error {
@@ -61,9 +61,8 @@ export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Pr
   if (size === 0) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') throw new HttpError(415, 'INVALID_PARAMS', 'send the body as Content-Type: application/json');
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new HttpError(400, 'INVALID_PARAMS', 'request body is not valid JSON');
-  }
+  // Depth-checked before parsing: zod, the service layer and the audit log walk the body afterwards.
+  const json = parseJsonBounded(Buffer.concat(chunks).toString('utf8'), 'request body');
+  if (!json.ok) throw new HttpError(400, 'INVALID_PARAMS', json.error);
+  return json.value;
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_JSON_DEPTH, PROTOCOL_MAJOR } from '../../protocol/index.ts';
-import { FakeAgent, newToken, signal, startHub, tempDir, waitFor } from '../hub/helpers.ts';
+import { API_TOKEN, FakeAgent, newToken, signal, startHub, tempDir, waitFor } from '../hub/helpers.ts';
 import { deepJsonText } from './fuzz-kit.ts';
 
 const DEPTHS = [5_000, 100_000];
@@ -99,4 +99,35 @@ test('a stream of deep frames is closed by the malformed-frame budget, and the h
   assert.equal(typeof (await hub.service.router.call({ agentId: 'good' }, 'agent.ping', {}, { timeoutMs: 5_000 })).now, 'number');
   assert.equal((await fetch(`${hub.url}/healthz`, { signal: signal() })).status, 200);
   good.agent.close();
+});
+
+test('an API body nested deeper than the limit is refused before anything walks it', async (t) => {
+  const { dir, cleanup } = await tempDir('rs-deep-api-');
+  t.after(cleanup);
+  const hub = await startHub(dir);
+  t.after(() => hub.close());
+  const post = (path: string, body: string) =>
+    fetch(`${hub.url}/api/v1${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, signal: signal() });
+  const bodies = [5_000, 10_000].flatMap((depth) => [
+    deepJsonText(depth),
+    deepJsonText(depth, '1', true),
+    `{"note":${deepJsonText(depth)}}`,
+    `{"backupId":"b1","paths":${deepJsonText(depth, '"x"')}}`,
+  ]);
+  for (const body of bodies) {
+    for (const path of ['/servers/s1/actions/backup', '/servers/s1/restore', '/servers/s1/actions/restart']) {
+      const res = await post(path, body);
+      assert.equal(res.status, 400, `${path} ${body.slice(0, 30)}`);
+      const answer = (await res.json()) as { ok: boolean; error: { code: string; message: string } };
+      assert.equal(answer.error.code, 'INVALID_PARAMS');
+      assert.match(answer.error.message, new RegExp(`request body nested deeper than ${MAX_JSON_DEPTH} levels`));
+    }
+  }
+  // Past the size cap it is the size that refuses it, before reading further.
+  assert.equal((await post('/servers/s1/actions/backup', deepJsonText(100_000))).status, 413);
+  // Exactly at the limit is still JSON the API reads (and then finds the shape wrong).
+  const atLimit = await post('/servers/s1/actions/backup', `{"note":${deepJsonText(MAX_JSON_DEPTH - 1)}}`);
+  assert.equal(atLimit.status, 400);
+  assert.match(((await atLimit.json()) as { error: { message: string } }).error.message, /^body note/);
+  assert.equal((await fetch(`${hub.url}/healthz`, { signal: signal() })).status, 200);
 });
