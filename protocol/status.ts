@@ -7,10 +7,24 @@ export type ServerState = z.infer<typeof ServerStateSchema>;
 
 export const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
 
+/**
+ * Length limits of the status fields a game can fill. Named so the agent can
+ * cut what it reads from a game to exactly these where it enters.
+ */
+export const StatusLimits = {
+  game: 64,
+  name: 128,
+  playerName: 128,
+  playerNames: 512,
+  map: 256,
+  version: 128,
+  message: 1000,
+} as const;
+
 export const PlayersSchema = z.object({
   online: z.number().int().nonnegative(),
   max: z.number().int().nonnegative(),
-  names: z.array(z.string().max(128)).max(512),
+  names: z.array(z.string().max(StatusLimits.playerName)).max(StatusLimits.playerNames),
 });
 export type Players = z.infer<typeof PlayersSchema>;
 
@@ -58,16 +72,16 @@ export const LastBackupSchema = z.object({
 /** Newest-wins status of one server, sent by the agent on change and at a slow heartbeat. */
 export const ServerStatusSchema = z.object({
   id,
-  game: z.string().max(64),
-  name: z.string().max(128),
+  game: z.string().max(StatusLimits.game),
+  name: z.string().max(StatusLimits.name),
   managed: z.boolean(),
   state: ServerStateSchema,
   players: PlayersSchema,
-  map: z.string().max(256).nullable(),
-  version: z.string().max(128).nullable(),
+  map: z.string().max(StatusLimits.map).nullable(),
+  version: z.string().max(StatusLimits.version).nullable(),
   resources: ResourcesSchema,
   lastBackup: LastBackupSchema.nullable(),
-  message: z.string().max(1000).optional(),
+  message: z.string().max(StatusLimits.message).optional(),
   updatedAt: z.string(),
 });
 export type ServerStatus = z.infer<typeof ServerStatusSchema>;

@@ -12,6 +12,7 @@ import { AdminChannelError, cancelled, withDeadline } from './admin/common.ts';
 import { PalworldRestClient } from './admin/palworld-rest.ts';
 import { SatisfactoryApiClient } from './admin/satisfactory-api.ts';
 import { queryOverRcon, queryPalworld, querySatisfactory } from './query/admin-status.ts';
+import { cleanQueryResult } from './query/clean.ts';
 import { pingMinecraft } from './query/minecraft-ping.ts';
 
 export interface StatusProbeOptions {
@@ -65,7 +66,7 @@ export function createStatusProbe(server: ResolvedServer, opts: StatusProbeOptio
     case 'minecraft':
       query = async (signal) => {
         const s = await pingMinecraft(host, port, signal);
-        return { players: { online: s.online, max: s.max, names: s.names.slice(0, 512) }, map: null, version: s.version };
+        return { players: { online: s.online, max: s.max, names: s.names }, map: null, version: s.version };
       };
       break;
     case 'palworld-rest': {
@@ -95,11 +96,12 @@ export function createStatusProbe(server: ResolvedServer, opts: StatusProbeOptio
   return {
     async query(signal?: AbortSignal): Promise<QueryResult> {
       try {
-        return await withDeadline(query, {
+        // Every probe's answer passes here: whatever a game sends is cut to the status limits once, at the door.
+        return cleanQueryResult(await withDeadline(query, {
           timeoutMs,
           signal,
           onTimeout: () => new ReconSyncError('TIMEOUT', `server "${server.id}": no answer to the ${describeTarget(server)} within ${timeoutMs} ms`),
-        });
+        }));
       } catch (err) {
         if (err instanceof ReconSyncError && err.code === 'NOT_SUPPORTED') throw err;
         throw probeError(err, server, timeoutMs, signal);

@@ -6,13 +6,9 @@
 import type { AdminChannel, QueryResult, ResolvedServer } from '../../types.ts';
 import { PalworldRestClient } from '../admin/palworld-rest.ts';
 import { AdminChannelError } from '../admin/common.ts';
+import { StatusLimits } from '../../../protocol/status.ts';
+import { cleanNames, cleanText } from './clean.ts';
 import type { SatisfactoryApiClient } from '../admin/satisfactory-api.ts';
-
-const MAX_NAMES = 512;
-
-function names(list: unknown[]): string[] {
-  return list.filter((n): n is string => typeof n === 'string' && n.trim() !== '').slice(0, MAX_NAMES).map((n) => n.trim().slice(0, 128));
-}
 
 function count(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null;
@@ -30,7 +26,7 @@ export async function queryPalworld(client: PalworldRestClient, signal: AbortSig
     }),
   ]);
   const list = (players as { players?: unknown } | undefined)?.players;
-  const playerNames = Array.isArray(list) ? names(list.map((p: unknown) => (p && typeof p === 'object' ? (p as { name?: unknown }).name : undefined))) : [];
+  const playerNames = Array.isArray(list) ? cleanNames(list.map((p: unknown) => (p && typeof p === 'object' ? (p as { name?: unknown }).name : undefined))) : [];
   const m = metrics as { currentplayernum?: unknown; maxplayernum?: unknown } | undefined;
   const version = (info as { version?: unknown } | undefined)?.version;
   return {
@@ -40,7 +36,7 @@ export async function queryPalworld(client: PalworldRestClient, signal: AbortSig
       names: playerNames,
     },
     map: null,
-    version: typeof version === 'string' && version ? version.slice(0, 128) : null,
+    version: cleanText(version, StatusLimits.version),
   };
 }
 
@@ -59,7 +55,7 @@ export async function querySatisfactory(client: SatisfactoryApiClient, signal: A
   return {
     players: { online: count(state.numConnectedPlayers) ?? 0, max: count(state.playerLimit) ?? 0, names: [] },
     // The session name is the closest thing to a map the API reports.
-    map: typeof state.activeSessionName === 'string' && state.activeSessionName ? state.activeSessionName.slice(0, 256) : null,
+    map: cleanText(state.activeSessionName, StatusLimits.map),
     version: null,
   };
 }
@@ -84,8 +80,8 @@ export async function queryOverRcon(server: ResolvedServer, channel: AdminChanne
   const list = parseArkPlayers(out);
   const max = Number(server.config.vars.maxPlayers ?? server.profile.vars.maxPlayers ?? 0);
   return {
-    players: { online: list.length, max: Number.isFinite(max) && max > 0 ? Math.floor(max) : 0, names: names(list) },
-    map: server.config.vars.map ?? server.profile.vars.map ?? null,
+    players: { online: list.length, max: Number.isFinite(max) && max > 0 ? Math.floor(max) : 0, names: cleanNames(list) },
+    map: cleanText(server.config.vars.map ?? server.profile.vars.map, StatusLimits.map),
     version: null,
   };
 }

@@ -4,7 +4,9 @@
  * offsets are stale for several games (games.md).
  */
 import { GameDig, type GameDigResult } from 'gamedig';
+import { StatusLimits } from '../../../protocol/status.ts';
 import type { QueryResult, ResolvedServer } from '../../types.ts';
+import { cleanCount, cleanNames, cleanText } from './clean.ts';
 
 /**
  * One GameDig instance for the agent: it owns a single UDP socket for every
@@ -51,12 +53,12 @@ export function toQueryResult(r: GameDigResult, server: Pick<ResolvedServer, 'qu
   }
   // Valheim and ARK send empty names: count them, do not list them.
   // Array.from: gamedig's Players subclasses Array, and map() would keep that class.
-  const names = Array.from(r.players, (p) => (p.name ?? '').trim()).filter((n) => n !== '').slice(0, 512).map((n) => n.slice(0, 128));
+  const names = cleanNames(Array.from(r.players, (p) => p.name));
   const version = server.profile.query.versionFrom === 'keywords' ? versionFromKeywords(tags) : r.version && r.version !== 'undefined' ? r.version : null;
   return {
-    players: { online: Math.max(0, online | 0), max: Math.max(0, max | 0), names },
-    map: r.map ? r.map : null,
-    version: version ? version.slice(0, 128) : null,
+    players: { online: cleanCount(online), max: cleanCount(max), names },
+    map: cleanText(r.map, StatusLimits.map),
+    version: cleanText(version, StatusLimits.version),
   };
 }
 

@@ -15,6 +15,8 @@
  */
 import type net from 'node:net';
 import { connectTcp } from '../admin/tcp.ts';
+import { StatusLimits } from '../../../protocol/status.ts';
+import { cleanCount, cleanNames, cleanText } from './clean.ts';
 
 /** Protocol number sent in the handshake; servers answer status for any value. gamedig uses 47 (1.8). */
 const HANDSHAKE_PROTOCOL = 47;
@@ -91,24 +93,28 @@ export interface MinecraftStatus {
   motd: string;
 }
 
-function flattenChat(c: unknown): string {
+/** Chat components nest; a hostile reply may nest them thousands deep. */
+const MAX_CHAT_DEPTH = 32;
+/** The motd shows on one line of a status card. */
+const MAX_MOTD = 256;
+
+function flattenChat(c: unknown, depth = 0): string {
   if (typeof c === 'string') return c;
-  if (!c || typeof c !== 'object') return '';
+  if (!c || typeof c !== 'object' || depth >= MAX_CHAT_DEPTH) return '';
   const o = c as { text?: unknown; extra?: unknown };
-  return (typeof o.text === 'string' ? o.text : '') + (Array.isArray(o.extra) ? o.extra.map(flattenChat).join('') : '');
+  return (typeof o.text === 'string' ? o.text : '') + (Array.isArray(o.extra) ? o.extra.map((e: unknown) => flattenChat(e, depth + 1)).join('') : '');
 }
 
 export function toMinecraftStatus(json: unknown): MinecraftStatus {
   if (!json || typeof json !== 'object') throw new MinecraftPingError('status reply is not an object');
   const j = json as { players?: { online?: unknown; max?: unknown; sample?: unknown }; version?: { name?: unknown }; description?: unknown };
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
   const sample = Array.isArray(j.players?.sample) ? j.players.sample : [];
   return {
-    online: num(j.players?.online),
-    max: num(j.players?.max),
-    names: sample.map((p: unknown) => (p && typeof p === 'object' ? (p as { name?: unknown }).name : undefined)).filter((n): n is string => typeof n === 'string' && n.trim() !== ''),
-    version: typeof j.version?.name === 'string' ? j.version.name : null,
-    motd: flattenChat(j.description).replace(/\u00a7./g, ''),
+    online: cleanCount(j.players?.online),
+    max: cleanCount(j.players?.max),
+    names: cleanNames(sample.map((p: unknown) => (p && typeof p === 'object' ? (p as { name?: unknown }).name : undefined))),
+    version: cleanText(j.version?.name, StatusLimits.version),
+    motd: cleanText(flattenChat(j.description).replace(/\u00a7./g, ''), MAX_MOTD) ?? '',
   };
 }
 
