@@ -76,7 +76,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const clock = deps.clock ?? systemClock;
   const store = Store.open(config.dataDir);
   const metrics = createHubMetrics();
-  const service = new HubServiceImpl({ store, logger, clock, metrics });
+  // Forgets made by the CLI reach the hub through the store, polled like token revocations.
+  const service = new HubServiceImpl({ store, logger, clock, metrics, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
   const link = new LinkServer({
     ...deps.link,
     ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),

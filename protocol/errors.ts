@@ -6,6 +6,7 @@ export const ErrorCatalog = {
   TIMEOUT: { httpStatus: 504, retryable: true, hint: 'The agent did not answer in time; it may still finish the action. Check the server status.' },
   DISCONNECTED: { httpStatus: 503, retryable: true, hint: 'The link to the agent dropped during the call; check the server status before retrying.' },
   UNKNOWN_SERVER: { httpStatus: 404, retryable: false, hint: 'No server with that id; list servers with /status or GET /api/v1/servers.' },
+  UNKNOWN_AGENT: { httpStatus: 404, retryable: false, hint: 'No agent with that id; list agents with reconsync token list or GET /api/v1/agents.' },
   UNKNOWN_BACKUP: { httpStatus: 404, retryable: false, hint: 'No backup with that id for this server; list them with /backup list.' },
   UNKNOWN_METHOD: { httpStatus: 400, retryable: false, hint: 'The peer does not know this method; hub and agent versions may differ.' },
   BUSY: { httpStatus: 409, retryable: true, hint: 'Another job is running for this server; wait for it to finish.' },

@@ -1,13 +1,13 @@
-import type { Alert, AlertKind, Clock } from '../../protocol/index.ts';
+import type { AlertKind, Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { ServerView } from '../service/types.ts';
+import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
 import { describeError, NotConnectedError } from './errors.ts';
 import { escapeText, inlineCode, relativeTime } from './format.ts';
 import { cut } from './limits.ts';
 import type { ChannelPoster } from './poster.ts';
 
-type Kind = AlertKind | 'agent_offline' | 'agent_back';
+type Kind = AlertKind | HubAlert['kind'] | 'agent_offline' | 'agent_back';
 
 const kindText: Record<Kind, string> = {
   crashed: '🔴 crashed',
@@ -19,6 +19,7 @@ const kindText: Record<Kind, string> = {
   backup_overdue: '⏰ backup overdue',
   backup_shrunk: '📉 backup much smaller than the last one',
   upload_failed: '☁️ upload to a backup destination failed',
+  server_conflict: '🚫 was claimed by another agent (refused)',
   agent_offline: '📴 agent offline',
   agent_back: '📶 agent back online',
 };
@@ -68,7 +69,7 @@ export class AlertRouter {
 
   constructor(private readonly deps: AlertDeps) {}
 
-  onAlert(alert: Alert & { agentId: string }): void {
+  onAlert(alert: HubAlert): void {
     const fp = `${alert.serverId}|${alert.kind}|${alert.at}|${alert.message}`;
     if (this.seen.has(fp)) return;
     this.seen.add(fp);

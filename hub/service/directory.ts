@@ -7,8 +7,6 @@ export interface DirectoryEntry {
   status: ServerStatus | null;
 }
 
-export type ClaimResult = 'ok' | 'conflict';
-
 function newer(a: string, b: string): boolean {
   const ta = Date.parse(a);
   const tb = Date.parse(b);
@@ -17,14 +15,15 @@ function newer(a: string, b: string): boolean {
 }
 
 /**
- * Which agent owns which server, and the newest summary and status of each.
- * Pure in-memory bookkeeping; persistence and events are the service's job.
+ * The servers the hub shows, each under its owner, with the newest summary
+ * and status. Pure in-memory bookkeeping: who owns a server is decided by
+ * the store (server_owners), persistence and events are the service's job.
  */
 export class ServerDirectory {
   readonly #byServer = new Map<string, DirectoryEntry>();
   readonly #byAgent = new Map<string, Set<string>>();
 
-  /** Entries from the store at start-up (snapshots and the agents' last hello). */
+  /** Entries from the store at start-up (the owners' last hello and snapshots). */
   seed(agentId: string, summary: ServerSummary | null, status: ServerStatus | null): void {
     const serverId = summary?.id ?? status?.id;
     if (!serverId) return;
@@ -37,22 +36,18 @@ export class ServerDirectory {
   }
 
   /**
-   * An agent's hello lists its servers. Returns the server ids it no longer
-   * has and the ids it could not claim (owned by another agent that is online).
+   * An agent's hello, reduced to the servers it owns. Returns the server ids
+   * it no longer lists (they leave the directory; their owner stays in the store).
    */
-  applyHello(agentId: string, servers: ServerSummary[], isOnline: (agentId: string) => boolean): { removed: string[]; conflicts: string[] } {
-    const conflicts: string[] = [];
+  applyHello(agentId: string, owned: ServerSummary[]): { removed: string[] } {
     const now = new Set<string>();
-    for (const summary of servers) {
-      const entry = this.#byServer.get(summary.id);
-      if (entry && entry.agentId !== agentId && isOnline(entry.agentId)) {
-        conflicts.push(summary.id);
-        continue;
-      }
+    for (const summary of owned) {
       now.add(summary.id);
+      const entry = this.#byServer.get(summary.id);
       if (entry && entry.agentId === agentId) {
         entry.summary = summary;
       } else {
+        // An entry under another agent is stale (the store says this agent owns the id now).
         if (entry) this.#unlink(entry);
         this.#set({ serverId: summary.id, agentId, summary, status: null });
       }
@@ -60,33 +55,29 @@ export class ServerDirectory {
     const removed: string[] = [];
     for (const serverId of [...(this.#byAgent.get(agentId) ?? [])]) {
       if (!now.has(serverId)) {
-        const entry = this.#byServer.get(serverId);
-        if (entry) {
-          this.#unlink(entry);
-          this.#byServer.delete(serverId);
-        }
+        this.remove(serverId);
         removed.push(serverId);
       }
     }
-    return { removed, conflicts };
+    return { removed };
   }
 
-  /** Newest-wins: returns false for a stale status or one for a server another online agent owns. */
-  applyStatus(agentId: string, status: ServerStatus, isOnline: (agentId: string) => boolean): boolean {
+  /** Newest-wins, and only from the agent the server is listed under: false for a stale status or anyone else's. */
+  applyStatus(agentId: string, status: ServerStatus): boolean {
     const entry = this.#byServer.get(status.id);
-    if (entry && entry.agentId !== agentId) {
-      if (isOnline(entry.agentId)) return false;
-      this.#unlink(entry);
-      this.#set({ serverId: status.id, agentId, summary: null, status });
-      return true;
-    }
-    if (entry) {
-      if (entry.status && !newer(status.updatedAt, entry.status.updatedAt)) return false;
-      entry.status = status;
-      return true;
-    }
-    this.#set({ serverId: status.id, agentId, summary: null, status });
+    if (!entry || entry.agentId !== agentId) return false;
+    if (entry.status && !newer(status.updatedAt, entry.status.updatedAt)) return false;
+    entry.status = status;
     return true;
+  }
+
+  /** Drops a server (forgotten by an operator, or no longer listed by its owner). */
+  remove(serverId: string): DirectoryEntry | undefined {
+    const entry = this.#byServer.get(serverId);
+    if (!entry) return undefined;
+    this.#unlink(entry);
+    this.#byServer.delete(serverId);
+    return entry;
   }
 
   get(serverId: string): DirectoryEntry | undefined {

@@ -15,8 +15,10 @@ import type { HubMetrics } from '../metrics.ts';
 import { RpcRouter } from '../rpc/router.ts';
 import type { Store } from '../store/index.ts';
 import { ServerDirectory, type DirectoryEntry } from './directory.ts';
+import type { ForgottenAgent, ForgottenServer } from './forget.ts';
 import { ingestRecord, type RecordEffect } from './ingest.ts';
-import type { Actor, AgentView, AuditEntry, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
+import { Ownership } from './ownership.ts';
+import type { Actor, AgentView, AuditEntry, HubAlert, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
 
 export interface HubServiceOptions {
   store: Store;
@@ -25,9 +27,11 @@ export interface HubServiceOptions {
   metrics: HubMetrics;
   /** Status snapshots are written behind, batched, at most this often. */
   snapshotFlushMs?: number;
+  /** How often forgets made by the CLI (another process) are picked up. */
+  ownershipPollMs?: number;
 }
 
-const DefaultHubServiceOptions = { snapshotFlushMs: 1000 } satisfies Partial<HubServiceOptions>;
+const DefaultHubServiceOptions = { snapshotFlushMs: 1000, ownershipPollMs: 1000 } satisfies Partial<HubServiceOptions>;
 
 const EMPTY_PLAYERS: ServerStatus['players'] = Object.freeze({ online: 0, max: 0, names: Object.freeze([]) as unknown as string[] });
 
@@ -47,16 +51,32 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   /** Restarts in their warning countdown, by server: `cancelRestart` aborts them. */
   readonly #countdowns = new Map<string, AbortController>();
   #flushTimer: NodeJS.Timeout | undefined;
+  readonly #ownership: Ownership;
 
   constructor(options: HubServiceOptions) {
     super();
     this.#opts = { ...DefaultHubServiceOptions, ...options };
     this.#store = options.store;
     this.#log = options.logger;
+    // Only what the stored owner reported: a claim another agent lost must not reappear after a restart.
+    const owners = new Map(this.#store.owners.list().map((o) => [o.serverId, o.agentId]));
     for (const agent of this.#store.agents.list()) {
-      for (const summary of agent.servers) this.directory.seed(agent.id, summary, null);
+      for (const summary of agent.servers) if (owners.get(summary.id) === agent.id) this.directory.seed(agent.id, summary, null);
     }
-    for (const snap of this.#store.snapshots.list()) this.directory.seed(snap.agentId, null, snap.status);
+    for (const snap of this.#store.snapshots.list()) if (owners.get(snap.serverId) === snap.agentId) this.directory.seed(snap.agentId, null, snap.status);
+    this.#ownership = new Ownership({
+      store: this.#store,
+      directory: this.directory,
+      logger: this.#log,
+      now: () => this.#iso(),
+      alert: (a) => this.#safeEmit('alert', a),
+      session: (id) => this.#liveSession(id),
+      dropped: (serverId) => {
+        this.#dirty.delete(serverId);
+        this.#progress.delete(serverId);
+      },
+      pollMs: this.#opts.ownershipPollMs,
+    });
   }
 
   /** Connects the service to the live sessions; done once, by createHub. */
@@ -79,6 +99,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     });
     this.#flushTimer = setInterval(() => this.flushSnapshots(), this.#opts.snapshotFlushMs);
     this.#flushTimer.unref();
+    this.#ownership.start();
   }
 
   get router(): RpcRouter {
@@ -88,6 +109,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
 
   close(): void {
     clearInterval(this.#flushTimer);
+    this.#ownership.stop();
     this.flushSnapshots();
   }
 
@@ -208,17 +230,25 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     this.#store.audit.append({ ...entry, at: this.#iso() });
   }
 
+  forgetServer(serverId: string, actor: Actor): ForgottenServer {
+    return this.#ownership.forgetServer(serverId, actor);
+  }
+
+  forgetAgent(agentId: string, actor: Actor): ForgottenAgent {
+    return this.#ownership.forgetAgent(agentId, actor);
+  }
+
   // ---- link sink -----------------------------------------------------------
 
   hello(session: Session, hello: Hello): number {
     const agentId = session.agentId;
-    this.#store.agents.recordHello(agentId, hello.agentVersion, hello.servers, this.#iso());
-    const { removed, conflicts } = this.directory.applyHello(agentId, hello.servers, (id) => id !== agentId && this.#liveSession(id) !== undefined);
+    const { owned, conflicts } = this.#ownership.claim(session, hello);
+    const { removed } = this.directory.applyHello(agentId, owned);
     for (const serverId of removed) {
       this.#dirty.delete(serverId);
       this.#store.snapshots.remove(agentId, serverId);
     }
-    if (conflicts.length) session.logger.warn({ conflicts }, 'server ids already reported by another connected agent; ignored for this agent');
+    if (conflicts.length) this.#ownership.reportConflicts(session, conflicts);
     // A replacing connection: the agent stays online, but its server list may have changed.
     if (this.#liveSession(agentId)) this.#emitAgentServers(agentId);
     return this.#store.agents.ackedSeq(agentId);
@@ -227,8 +257,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   state(session: Session, evt: StateEvt): void {
     const agentId = session.agentId;
     if (evt.topic === 'status') {
-      const isOnline = (id: string) => id !== agentId && this.#liveSession(id) !== undefined;
-      if (!this.directory.applyStatus(agentId, evt.data, isOnline)) return;
+      if (!this.directory.applyStatus(agentId, evt.data)) return;
       this.#dirty.set(evt.data.id, { agentId, status: evt.data });
       const entry = this.directory.get(evt.data.id);
       if (entry) this.#safeEmit('server', this.#view(entry));
@@ -243,13 +272,9 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
 
   record(session: Session, evt: RecordEvt): number {
     const agentId = session.agentId;
-    const owns = (serverId: string) => {
-      const owner = this.directory.agentOf(serverId);
-      return owner === null || owner === agentId;
-    };
-    const result = ingestRecord(this.#store, agentId, evt, this.#iso(), owns);
+    const result = ingestRecord(this.#store, agentId, evt, this.#iso(), (serverId) => this.#ownership.owns(agentId, serverId));
     this.#opts.metrics.recordEvents.labels(evt.topic, !result.accepted ? 'duplicate' : result.effect ? 'accepted' : 'foreign').inc();
-    if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; stored without effect');
+    if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; acked and dropped');
     if (result.effect) this.#emitEffect(session.agentId, result.effect);
     return result.ackedSeq;
   }

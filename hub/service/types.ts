@@ -1,4 +1,5 @@
 import type { Alert, BackupProgress, BackupRecord, EventData, ServerStatus } from '../../protocol/index.ts';
+import type { ForgottenAgent, ForgottenServer } from './forget.ts';
 
 /** Who asked: shown in the audit log. */
 export interface Actor {
@@ -36,12 +37,18 @@ export interface ServerView {
   updatedAt: string | null;
 }
 
+/**
+ * An alert as the hub passes it on: the agents' kinds, plus the ones only the
+ * hub raises (an agent cannot send those: they are not in the protocol).
+ */
+export type HubAlert = Omit<Alert, 'kind'> & { kind: Alert['kind'] | 'server_conflict'; agentId: string };
+
 export interface HubServiceEvents {
   /** A server's view changed (status event, agent online/offline). */
   server: [view: ServerView];
   agentOnline: [agentId: string];
   agentOffline: [agentId: string];
-  alert: [alert: Alert & { agentId: string }];
+  alert: [alert: HubAlert];
   backupProgress: [progress: BackupProgress & { agentId: string }];
   backupRecorded: [record: BackupRecord & { agentId: string }];
   /** A backup left a destination (remaining = null: it is gone from the catalog). */
@@ -81,6 +88,10 @@ export interface HubService {
   recentAudit?(limit?: number, serverId?: string): AuditEntry[];
   /** The newest progress of a running backup/restore job on the server, or null. */
   backupProgress?(serverId: string): (BackupProgress & { agentId: string }) | null;
+  /** Frees a server id (its agent no longer owns it); throws UNKNOWN_SERVER. Audited. */
+  forgetServer?(serverId: string, actor: Actor): ForgottenServer;
+  /** Removes an agent, its tokens (a live session is closed) and its servers; throws UNKNOWN_AGENT. Audited. */
+  forgetAgent?(agentId: string, actor: Actor): ForgottenAgent;
   on<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
   off<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
 }

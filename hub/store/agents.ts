@@ -37,6 +37,7 @@ export class AgentsTable {
   readonly #all: Statement<[], RawAgent>;
   readonly #ackedSeq: Statement<[string], { acked_seq: number }>;
   readonly #setAcked: Statement<[number, string, number]>;
+  readonly #delete: Statement<[string]>;
 
   constructor(db: Database) {
     this.#ensure = db.prepare('INSERT INTO agents (id, created_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING');
@@ -47,6 +48,7 @@ export class AgentsTable {
     this.#all = db.prepare('SELECT * FROM agents ORDER BY id');
     this.#ackedSeq = db.prepare('SELECT acked_seq FROM agents WHERE id = ?');
     this.#setAcked = db.prepare('UPDATE agents SET acked_seq = ? WHERE id = ? AND acked_seq < ?');
+    this.#delete = db.prepare('DELETE FROM agents WHERE id = ?');
   }
 
   ensure(id: string, at: string): void {
@@ -77,5 +79,10 @@ export class AgentsTable {
   /** Raises the accepted-seq watermark; never lowers it. */
   raiseAckedSeq(id: string, seq: number): void {
     this.#setAcked.run(seq, id, seq);
+  }
+
+  /** Forgets the agent row (agent forget); returns false when there was none. */
+  remove(id: string): boolean {
+    return this.#delete.run(id).changes === 1;
   }
 }

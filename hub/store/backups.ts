@@ -19,6 +19,7 @@ export class BackupsTable {
   readonly #get: Statement<[string, string], Raw>;
   readonly #list: Statement<[string, number], Raw>;
   readonly #delete: Statement<[string, string]>;
+  readonly #deleteOwned: Statement<[string, string]>;
 
   constructor(db: Database) {
     this.#upsert = db.prepare(`INSERT INTO backups (server_id, backup_id, agent_id, created_at, record) VALUES (?, ?, ?, ?, ?)
@@ -26,6 +27,7 @@ export class BackupsTable {
     this.#get = db.prepare('SELECT agent_id, record FROM backups WHERE server_id = ? AND backup_id = ?');
     this.#list = db.prepare('SELECT agent_id, record FROM backups WHERE server_id = ? ORDER BY created_at DESC, backup_id DESC LIMIT ?');
     this.#delete = db.prepare('DELETE FROM backups WHERE server_id = ? AND backup_id = ?');
+    this.#deleteOwned = db.prepare('DELETE FROM backups WHERE server_id = ? AND agent_id = ?');
   }
 
   upsert(agentId: string, record: BackupRecord): void {
@@ -63,5 +65,10 @@ export class BackupsTable {
     const record = { ...entry.record, destinations: remaining };
     this.upsert(entry.agentId, record);
     return record;
+  }
+
+  /** Drops the catalog rows one agent reported for the server (server/agent forget); returns how many. */
+  removeServer(serverId: string, agentId: string): number {
+    return this.#deleteOwned.run(serverId, agentId).changes;
   }
 }

@@ -88,6 +88,48 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'server ownership, token last use, forget log',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
+
+        CREATE TABLE server_owners (
+          server_id  TEXT PRIMARY KEY,
+          agent_id   TEXT NOT NULL,             -- the first agent whose hello listed the server
+          claimed_at TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX server_owners_agent ON server_owners(agent_id);
+
+        CREATE TABLE ownership_changes (
+          seq          INTEGER PRIMARY KEY AUTOINCREMENT,   -- the hub polls for new ones (the CLI writes from another process)
+          kind         TEXT NOT NULL CHECK (kind IN ('server', 'agent')),
+          subject      TEXT NOT NULL,
+          former_owner TEXT NOT NULL,
+          at           TEXT NOT NULL
+        ) STRICT;
+      `);
+      // Owners for servers known before ownership was stored: among the agents that list a server in their
+      // last hello, the one enrolled first (the closest we have to "first registered"); then snapshots.
+      const claim = db.prepare('INSERT INTO server_owners (server_id, agent_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT(server_id) DO NOTHING');
+      const agents = db.prepare('SELECT id, servers, created_at FROM agents ORDER BY created_at, id').all() as { id: string; servers: string; created_at: string }[];
+      for (const a of agents) {
+        let servers: unknown;
+        try {
+          servers = JSON.parse(a.servers);
+        } catch {
+          continue; // a corrupt list claims nothing
+        }
+        if (!Array.isArray(servers)) continue;
+        for (const s of servers as unknown[]) {
+          const id = s && typeof s === 'object' ? (s as { id?: unknown }).id : undefined;
+          if (typeof id === 'string') claim.run(id, a.id, a.created_at);
+        }
+      }
+      db.exec('INSERT INTO server_owners (server_id, agent_id, claimed_at) SELECT server_id, agent_id, updated_at FROM server_snapshots WHERE true ON CONFLICT(server_id) DO NOTHING');
+    },
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. Returns the final version. */

@@ -11,10 +11,12 @@ export interface RecordEventRow {
 /** Outcome records accepted from agents, keyed by (agent, seq): the hub side of exactly-once delivery. */
 export class RecordEventsTable {
   readonly #insert: Statement<[string, number, string, string, string]>;
+  readonly #removeAgent: Statement<[string]>;
   readonly #list: Statement<[string, number, number], { agent_id: string; seq: number; topic: string; data: string; received_at: string }>;
 
   constructor(db: Database) {
     this.#insert = db.prepare('INSERT OR IGNORE INTO record_events (agent_id, seq, topic, data, received_at) VALUES (?, ?, ?, ?, ?)');
+    this.#removeAgent = db.prepare('DELETE FROM record_events WHERE agent_id = ?');
     this.#list = db.prepare('SELECT * FROM record_events WHERE agent_id = ? AND seq > ? ORDER BY seq LIMIT ?');
   }
 
@@ -25,5 +27,10 @@ export class RecordEventsTable {
 
   list(agentId: string, afterSeq = 0, limit = 1000): RecordEventRow[] {
     return this.#list.all(agentId, afterSeq, limit).map((r) => ({ agentId: r.agent_id, seq: r.seq, topic: r.topic, data: JSON.parse(r.data) as unknown, receivedAt: r.received_at }));
+  }
+
+  /** Drops an agent's delivery history (agent forget): a re-enrolled agent with the same id starts afresh. */
+  removeAgent(agentId: string): number {
+    return this.#removeAgent.run(agentId).changes;
   }
 }

@@ -6,7 +6,9 @@ import { AuditTable } from './audit.ts';
 import { BackupsTable } from './backups.ts';
 import { DiscordMessagesTable } from './discord-messages.ts';
 import { migrate } from './migrations.ts';
+import { OwnershipChangesTable } from './ownership-changes.ts';
 import { RecordEventsTable } from './record-events.ts';
+import { ServerOwnersTable } from './server-owners.ts';
 import { SnapshotsTable } from './snapshots.ts';
 import { TokensTable } from './tokens.ts';
 
@@ -33,6 +35,8 @@ export class Store {
   readonly backups: BackupsTable;
   readonly discordMessages: DiscordMessagesTable;
   readonly audit: AuditTable;
+  readonly owners: ServerOwnersTable;
+  readonly ownershipChanges: OwnershipChangesTable;
   readonly schemaVersion: number;
   readonly #health: Statement<[string]>;
 
@@ -56,6 +60,8 @@ export class Store {
     this.backups = new BackupsTable(this.db);
     this.discordMessages = new DiscordMessagesTable(this.db);
     this.audit = new AuditTable(this.db);
+    this.owners = new ServerOwnersTable(this.db);
+    this.ownershipChanges = new OwnershipChangesTable(this.db);
     this.#health = this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
   }
 

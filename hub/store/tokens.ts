@@ -6,6 +6,8 @@ export interface TokenRow {
   hash: Buffer;
   createdAt: string;
   revokedAt: string | null;
+  /** When an agent last opened a session with this token (hello accepted); null = never. */
+  lastUsedAt: string | null;
 }
 
 interface RawToken {
@@ -14,9 +16,10 @@ interface RawToken {
   hash: Buffer;
   created_at: string;
   revoked_at: string | null;
+  last_used_at: string | null;
 }
 
-const toRow = (r: RawToken): TokenRow => ({ id: r.id, agentId: r.agent_id, hash: r.hash, createdAt: r.created_at, revokedAt: r.revoked_at });
+const toRow = (r: RawToken): TokenRow => ({ id: r.id, agentId: r.agent_id, hash: r.hash, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at });
 
 /** Token hashes only. Hashing and comparison live in hub/tokens.ts. */
 export class TokensTable {
@@ -26,6 +29,8 @@ export class TokensTable {
   readonly #revokedSince: Statement<[number], { id: number; agent_id: string; revoke_seq: number }>;
   readonly #maxRevokeSeq: Statement<[], { m: number | null }>;
   readonly #active: Statement<[string], RawToken>;
+  readonly #allActive: Statement<[], RawToken>;
+  readonly #used: Statement<[string, number]>;
 
   constructor(db: Database) {
     this.#insert = db.prepare('INSERT INTO tokens (agent_id, hash, created_at) VALUES (?, ?, ?)');
@@ -37,6 +42,8 @@ export class TokensTable {
     this.#revokedSince = db.prepare('SELECT id, agent_id, revoke_seq FROM tokens WHERE revoke_seq > ? ORDER BY revoke_seq');
     this.#maxRevokeSeq = db.prepare('SELECT MAX(revoke_seq) AS m FROM tokens');
     this.#active = db.prepare('SELECT * FROM tokens WHERE agent_id = ? AND revoked_at IS NULL ORDER BY id');
+    this.#allActive = db.prepare('SELECT * FROM tokens WHERE revoked_at IS NULL ORDER BY agent_id, id');
+    this.#used = db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?');
   }
 
   insert(agentId: string, hash: Buffer, at: string): number {
@@ -59,6 +66,15 @@ export class TokensTable {
 
   activeFor(agentId: string): TokenRow[] {
     return this.#active.all(agentId).map(toRow);
+  }
+
+  /** Every valid token, by agent (for `token list`; the caller shows no hash). */
+  listActive(): TokenRow[] {
+    return this.#allActive.all().map(toRow);
+  }
+
+  markUsed(tokenId: number, at: string): void {
+    this.#used.run(at, tokenId);
   }
 
   revokedSince(seq: number): { tokenId: number; agentId: string; revokeSeq: number }[] {

@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Hub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
-import type { Alert, BackupRecord } from '../../protocol/index.ts';
+import type { BackupRecord } from '../../protocol/index.ts';
+import type { HubAlert } from '../../hub/service/types.ts';
 import { api, tempDir } from '../support/stack.ts';
 import { AGENT_ID, startAgentChild, startFastHub, waitUntil, within, writeAgentYaml, type AgentChild } from './harness.ts';
 
@@ -58,7 +59,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
   let agent: AgentChild;
   let worldFile: string;
   let backupsDir: string;
-  const alerts: Alert[] = [];
+  const alerts: HubAlert[] = [];
 
   /** The agent's view of its backup folder (inside its mount namespace). */
   const inAgent = (p: string) => `/proc/${agent.child.pid}/root${p}`;

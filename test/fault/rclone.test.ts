@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { createAgent, type Agent } from '../../agent/agent.ts';
 import type { Hub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
-import type { Alert, BackupRecord } from '../../protocol/index.ts';
+import type { BackupRecord } from '../../protocol/index.ts';
+import type { HubAlert } from '../../hub/service/types.ts';
 import { agentConfig, api, simPorts, spawnSim, tempDir, type RunningSim } from '../support/stack.ts';
 import { AGENT_ID, arkEntry, FAST_LINK, startFastHub, waitUntil, within } from './harness.ts';
 
@@ -74,7 +75,7 @@ describe('rclone failures', () => {
   });
 
   it('a bad remote and a silent remote: local copy kept and verified, remote unverified with the reason, upload_failed at the hub', async () => {
-    const alerts: Alert[] = [];
+    const alerts: HubAlert[] = [];
     hub.service.on('alert', (al) => alerts.push(al));
     const t0 = Date.now();
     const [ra, rb] = await within(Promise.all([
