@@ -4,10 +4,11 @@ import path from 'node:path';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { FrameWriter, type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './compress.ts';
 import { errnoCode, fsyncDir } from './fs-util.ts';
-import { ChunkSink, FileChangedError, readStable, snapshotGroup, streamFile } from './copy.ts';
+import { ChunkSink, FileChangedError, readStable, RetryBudget, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
 import { archiveFileName } from './manifest.ts';
+import { summarize } from './names.ts';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.ts';
-import { planSaves, type Plan, type PlanRoot, type SaveSelection } from './walk.ts';
+import { planSaves, type Plan, type PlanFile, type PlanRoot, type SaveSelection } from './walk.ts';
 
 export interface StatFs {
   (p: string): Promise<{ bavail: number | bigint; bsize: number | bigint }>;
@@ -21,9 +22,16 @@ export const DefaultArchiveOptions = {
   estimateRatio: 1,
   /** Free space left over after the archive, so the game itself does not hit a full disk. */
   reserveBytes: 64 * 1024 * 1024,
-  /** A file missing at open time is retried this often (rename-on-save), then skipped with a warning. */
-  vanishRetries: 10,
-  vanishDelayMs: 100,
+  /**
+   * Files that vanished (rename-on-save) are skipped at once; at the end of the
+   * archive they get one second look after this one wait, then are reported in
+   * one summary warning. The settle step before the archive already waited.
+   */
+  vanishRecheckDelayMs: 250,
+  /** A locked file (EBUSY; on Windows also EPERM/EACCES) is retried after this. */
+  lockedRetryDelayMs: 100,
+  /** All waits of one backup together (locked files and the recheck), whatever the number of files. */
+  retryBudgetMs: 2_000,
   /** Whole-archive attempts when files change while being read. */
   attempts: 3,
   /** Files up to this size are read into memory and re-read until stable. */
@@ -58,6 +66,8 @@ export interface ArchiveResult {
   roots: Record<string, { path: string; kind: 'dir' | 'file' }>;
   files: Array<{ path: string; size: number; mtime: string }>;
   warnings: string[];
+  /** Archive paths left out, each class reported in one warning: vanished during the backup, names a restore could not recreate. */
+  skipped: { vanished: string[]; unnamable: string[] };
 }
 
 export function partialPath(dir: string, id: string, format: ArchiveFormat): string {
@@ -72,6 +82,7 @@ export function partialPath(dir: string, id: string, format: ArchiveFormat): str
 export async function createArchive(options: CreateArchiveOptions): Promise<ArchiveResult> {
   const opts = { ...DefaultArchiveOptions, ...stripUndefined(options) };
   await fs.mkdir(opts.dir, { recursive: true });
+  const budget = new RetryBudget(opts.retryBudgetMs, opts.clock ?? systemClock);
   let lastDirty: string[] = [];
   for (let attempt = 1; attempt <= opts.attempts; attempt++) {
     opts.signal?.throwIfAborted();
@@ -80,7 +91,7 @@ export async function createArchive(options: CreateArchiveOptions): Promise<Arch
       throw new ReconSyncError('BACKUP_FAILED', `no save files found: none of ${opts.source.savePaths.join(', ') || '(no save paths)'} exists; check saveDir or the game profile's save paths`);
     }
     if (attempt === 1) await checkDiskSpace(opts, plan);
-    const r = await writeAttempt(opts, plan);
+    const r = await writeAttempt(opts, plan, budget);
     if (r.dirty.length === 0) return r.result;
     lastDirty = r.dirty;
   }
@@ -104,8 +115,7 @@ async function checkDiskSpace(opts: CreateArchiveOptions & typeof DefaultArchive
   }
 }
 
-async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan): Promise<{ result: ArchiveResult; dirty: string[] }> {
-  const clock = opts.clock ?? systemClock;
+async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan, budget: RetryBudget): Promise<{ result: ArchiveResult; dirty: string[] }> {
   const partial = partialPath(opts.dir, opts.id, opts.format);
   const finalPath = partial.slice(0, -'.partial'.length);
   const fh = await fs.open(partial, 'w');
@@ -133,18 +143,14 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
       await writer.write(chunk);
       opts.onProgress?.(done, plan.totalBytes);
     });
-    const copyOpts = { ...opts, clock };
-    for (const entry of plan.entries) {
-      opts.signal?.throwIfAborted();
-      if (entry.kind === 'dir') {
-        await sink.write(encodeHeader({ path: entry.archivePath, type: 'directory', size: 0, mode: entry.mode, mtime: entry.mtimeMs }));
-        continue;
-      }
+    const copyOpts: CopyOptions = { ...opts, budget };
+    /** Copies one file (or SQLite group) into the tar; false when it was gone. */
+    const copy = async (entry: PlanFile, attempt: number): Promise<boolean> => {
       if (entry.sqlite || entry.companions.length) {
-        const snap = await snapshotGroup(entry, copyOpts);
+        const snap = await snapshotGroup(entry, copyOpts, attempt);
         try {
+          if (snap.vanished) return false;
           if (snap.unstable) dirty.push(entry.absPath);
-          warnings.push(...snap.warnings);
           for (const m of snap.members) {
             await sink.write(encodeHeader({ path: m.file.archivePath, type: 'file', size: m.size, mode: m.file.mode, mtime: m.mtimeMs }));
             if (m.data) await sink.write(m.data);
@@ -156,35 +162,51 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
         } finally {
           await snap.cleanup();
         }
-        continue;
+        return true;
       }
       if (entry.size <= opts.smallFileBytes) {
-        const r = await readStable(entry, copyOpts);
-        if (r === null) {
-          warnings.push(`${entry.absPath} vanished during the backup and did not come back; not archived`);
-          continue;
-        }
+        const r = await readStable(entry, copyOpts, attempt);
+        if (r === null) return false;
         if (r.unstable) dirty.push(entry.absPath);
         await sink.write(encodeHeader({ path: entry.archivePath, type: 'file', size: r.data.length, mode: entry.mode, mtime: r.mtimeMs }));
         await sink.write(r.data);
         await sink.write(Buffer.alloc(paddingFor(r.data.length)));
         files.push({ path: entry.archivePath, size: r.data.length, mtime: new Date(r.mtimeMs).toISOString() });
         done += r.data.length;
-        continue;
+        return true;
       }
       try {
-        const r = await streamFile(entry, sink, copyOpts, (n) => (done += n));
-        if (r === null) {
-          warnings.push(`${entry.absPath} vanished during the backup and did not come back; not archived`);
-          continue;
-        }
+        const r = await streamFile(entry, sink, copyOpts, (n) => (done += n), attempt);
+        if (r === null) return false;
         files.push({ path: entry.archivePath, size: r.size, mtime: new Date(r.mtimeMs).toISOString() });
       } catch (err) {
         if (!(err instanceof FileChangedError)) throw err;
         dirty.push(entry.absPath);
         files.push({ path: entry.archivePath, size: err.size, mtime: new Date(err.mtimeMs).toISOString() });
       }
+      return true;
+    };
+    const missing: PlanFile[] = [];
+    for (const entry of plan.entries) {
+      opts.signal?.throwIfAborted();
+      if (entry.kind === 'dir') {
+        await sink.write(encodeHeader({ path: entry.archivePath, type: 'directory', size: 0, mode: entry.mode, mtime: entry.mtimeMs }));
+        continue;
+      }
+      if (!(await copy(entry, 0))) missing.push(entry);
     }
+    // One shared wait, then one more look at every vanished file: a game that renamed its world away
+    // mid-save has usually put it back by now. Entry order in a tar does not matter.
+    const vanished = [...plan.vanished];
+    if (missing.length && (await budget.wait(opts.vanishRecheckDelayMs, opts.signal))) {
+      for (const entry of missing) if (!(await copy(entry, 1))) vanished.push(entry.archivePath);
+    } else {
+      vanished.push(...missing.map((e) => e.archivePath));
+    }
+    const vanishedNote = summarize('vanished while the backup ran: renamed or deleted by the game', vanished);
+    if (vanishedNote) warnings.push(vanishedNote);
+    const unnamableNote = summarize('name is not valid UTF-8, so a restore could not recreate it', plan.unnamable);
+    if (unnamableNote) warnings.push(unnamableNote);
     await sink.write(END_OF_ARCHIVE);
     await sink.flush();
     await writer.end();
@@ -201,7 +223,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
     for (const r of plan.roots as PlanRoot[]) roots[r.name] = { path: r.path, kind: r.kind };
     const unpackedSize = files.reduce((a, f) => a + f.size, 0);
     opts.onProgress?.(unpackedSize, unpackedSize);
-    return { result: { archivePath: finalPath, sha256: hash.digest('hex'), size, unpackedSize, roots, files, warnings }, dirty };
+    return { result: { archivePath: finalPath, sha256: hash.digest('hex'), size, unpackedSize, roots, files, warnings, skipped: { vanished, unnamable: plan.unnamable } }, dirty };
   } catch (err) {
     if (!closed) await fh.close().catch(() => undefined);
     await fs.rm(partial, { force: true }).catch(() => undefined);

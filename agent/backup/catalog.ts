@@ -27,7 +27,7 @@ export class Catalog {
   constructor(private readonly dataDir: string) {}
 
   private file(serverId: string): string {
-    return path.join(this.dataDir, 'backup-state', `${serverId}.json`);
+    return path.join(this.dir, `${serverId}.json`);
   }
 
   /** Null when there is no (readable) catalog for this server yet. */
@@ -72,9 +72,25 @@ export class Catalog {
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
   }
 
+  /**
+   * Writes the cached entries. When the write fails (a full disk), the cache
+   * is dropped so the next read comes from the file again: the catalog never
+   * holds in memory what it could not keep on disk, which would let a backup
+   * count here that the hub was never told about.
+   */
   async save(serverId: string): Promise<void> {
     const entries = [...(this.cache.get(serverId)?.values() ?? [])];
-    await fs.mkdir(path.dirname(this.file(serverId)), { recursive: true });
-    await writeFileAtomic(this.file(serverId), `${JSON.stringify({ version: 1, entries }, null, 1)}\n`);
+    try {
+      await fs.mkdir(path.dirname(this.file(serverId)), { recursive: true });
+      await writeFileAtomic(this.file(serverId), `${JSON.stringify({ version: 1, entries }, null, 1)}\n`);
+    } catch (err) {
+      this.cache.delete(serverId);
+      throw err;
+    }
+  }
+
+  /** Folder of the catalog files (for the start-up sweep of temp files). */
+  get dir(): string {
+    return path.join(this.dataDir, 'backup-state');
   }
 }

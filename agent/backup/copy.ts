@@ -13,14 +13,35 @@ import type { PlanFile } from './walk.ts';
  */
 
 export interface CopyOptions {
-  clock: Clock;
   signal?: AbortSignal;
-  vanishRetries: number;
-  vanishDelayMs: number;
+  /** Waits for locked files come out of this; shared by every file of one archive. */
+  budget: RetryBudget;
+  lockedRetryDelayMs: number;
   smallFileBytes: number;
   rereads: number;
   tmpDir: string;
   beforeOpen?: (absPath: string, attempt: number) => Promise<void>;
+}
+
+/**
+ * The time an archive may spend waiting for files, for all of them together:
+ * a per-file retry loop turns 800 renamed-away files into 800 waits (issue 10
+ * §10). Once it is used up, a wait is refused and the caller gives up on that
+ * file at once.
+ */
+export class RetryBudget {
+  #leftMs: number;
+  constructor(totalMs: number, private readonly clock: Clock) {
+    this.#leftMs = totalMs;
+  }
+
+  /** Waits `ms` if the budget still holds it; false (without waiting) when it does not. */
+  async wait(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (ms > this.#leftMs) return false;
+    this.#leftMs -= ms;
+    await this.clock.sleep(ms, signal);
+    return true;
+  }
 }
 
 export class FileChangedError extends Error {
@@ -84,22 +105,23 @@ export class ChunkSink {
   }
 }
 
-const TRANSIENT_OPEN = process.platform === 'win32' ? new Set(['ENOENT', 'EBUSY', 'EPERM', 'EACCES']) : new Set(['ENOENT', 'EBUSY']);
+/** A file another process holds open exclusively (Windows), worth a short wait. */
+const LOCKED = process.platform === 'win32' ? new Set(['EBUSY', 'EPERM', 'EACCES']) : new Set(['EBUSY']);
 
-/** Opens a file by name, waiting a little when it is missing (rename-on-save) or locked. Null when it stays gone. */
-export async function openWithRetry(absPath: string, opts: CopyOptions): Promise<FileHandle | null> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Opens a file by name. Null at once when it is gone (ENOENT: the game renamed
+ * or deleted it; the caller may look once more at the end of the archive); a
+ * locked file is retried while the archive's shared budget lasts.
+ */
+export async function openOrNull(absPath: string, opts: CopyOptions, attempt = 0): Promise<FileHandle | null> {
+  for (;;) {
     await opts.beforeOpen?.(absPath, attempt);
     try {
       return await fs.open(absPath, 'r');
     } catch (err) {
       const code = errnoCode(err) ?? '';
-      if (!TRANSIENT_OPEN.has(code)) throw err;
-      if (attempt >= opts.vanishRetries) {
-        if (code === 'ENOENT') return null;
-        throw err;
-      }
-      await opts.clock.sleep(opts.vanishDelayMs, opts.signal);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      if (!LOCKED.has(code) || !(await opts.budget.wait(opts.lockedRetryDelayMs, opts.signal))) throw err;
     }
   }
 }
@@ -108,12 +130,12 @@ function sameStat(a: { size: number; mtimeMs: number }, b: { size: number; mtime
   return a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
-/** Reads a small file whole, re-reading while it changes under us. Null when it vanished for good. */
-export async function readStable(file: PlanFile, opts: CopyOptions): Promise<{ data: Buffer; mtimeMs: number; unstable: boolean } | null> {
+/** Reads a small file whole, re-reading while it changes under us. Null when it vanished (renamed away mid-save counts too). */
+export async function readStable(file: PlanFile, opts: CopyOptions, attempt = 0): Promise<{ data: Buffer; mtimeMs: number; unstable: boolean } | null> {
   let last: { data: Buffer; mtimeMs: number } | null = null;
   for (let i = 0; i <= opts.rereads; i++) {
-    const fh = await openWithRetry(file.absPath, opts);
-    if (!fh) return last ? { ...last, unstable: true } : null;
+    const fh = await openOrNull(file.absPath, opts, attempt);
+    if (!fh) return null;
     try {
       const before = await fh.stat();
       const data = await fh.readFile();
@@ -128,8 +150,8 @@ export async function readStable(file: PlanFile, opts: CopyOptions): Promise<{ d
 }
 
 /** Streams a large file into the tar. Throws FileChangedError (after writing a complete entry) when it moved. */
-export async function streamFile(file: PlanFile, sink: ChunkSink, opts: CopyOptions, onBytes: (n: number) => void): Promise<{ size: number; mtimeMs: number } | null> {
-  const fh = await openWithRetry(file.absPath, opts);
+export async function streamFile(file: PlanFile, sink: ChunkSink, opts: CopyOptions, onBytes: (n: number) => void, attempt = 0): Promise<{ size: number; mtimeMs: number } | null> {
+  const fh = await openOrNull(file.absPath, opts, attempt);
   if (!fh) return null;
   try {
     const before = await fh.stat();
@@ -177,8 +199,9 @@ async function statOrNull(p: string): Promise<{ size: number; mtimeMs: number; i
  * group: stat everything, copy everything, stat again, and repeat while
  * anything moved. A checkpoint between copying the db and its -wal would
  * otherwise give a database that is older than its journal expects.
+ * `vanished` when the database itself is gone (no wait: see openOrNull).
  */
-export async function snapshotGroup(base: PlanFile, opts: CopyOptions): Promise<{ members: GroupMember[]; unstable: boolean; warnings: string[]; cleanup: () => Promise<void> }> {
+export async function snapshotGroup(base: PlanFile, opts: CopyOptions, firstAttempt = 0): Promise<{ members: GroupMember[]; unstable: boolean; vanished: boolean; cleanup: () => Promise<void> }> {
   const all = [base, ...base.companions];
   let tmpFiles: string[] = [];
   const cleanup = async () => {
@@ -186,18 +209,12 @@ export async function snapshotGroup(base: PlanFile, opts: CopyOptions): Promise<
     tmpFiles = [];
   };
   let members: GroupMember[] = [];
-  for (let attempt = 0; attempt <= opts.rereads + opts.vanishRetries; attempt++) {
+  for (let attempt = 0; attempt <= opts.rereads; attempt++) {
     opts.signal?.throwIfAborted();
     await cleanup();
-    await opts.beforeOpen?.(base.absPath, attempt);
+    await opts.beforeOpen?.(base.absPath, firstAttempt + attempt);
     const before = await Promise.all(all.map((f) => statOrNull(f.absPath)));
-    if (!before[0]) {
-      if (attempt >= opts.vanishRetries) {
-        return { members: [], unstable: false, warnings: [`${base.absPath} vanished during the backup and did not come back; not archived`], cleanup };
-      }
-      await opts.clock.sleep(opts.vanishDelayMs, opts.signal);
-      continue;
-    }
+    if (!before[0]) return { members: [], unstable: false, vanished: true, cleanup };
     members = [];
     let broken = false;
     for (const [i, f] of all.entries()) {
@@ -209,7 +226,8 @@ export async function snapshotGroup(base: PlanFile, opts: CopyOptions): Promise<
           members.push({ file: f, size: data.length, mtimeMs: st.mtimeMs, data });
         } else {
           await fs.mkdir(opts.tmpDir, { recursive: true });
-          const tmpPath = path.join(opts.tmpDir, `snap-${process.pid}-${Date.now().toString(36)}-${i}-${path.basename(f.absPath)}`);
+          // Not the file's own name: a 255-byte save name plus a prefix is longer than a name may be.
+          const tmpPath = path.join(opts.tmpDir, `snap-${process.pid}-${Date.now().toString(36)}-${i}.db`);
           tmpFiles.push(tmpPath);
           await fs.copyFile(f.absPath, tmpPath);
           const size = (await fs.stat(tmpPath)).size;
@@ -226,8 +244,7 @@ export async function snapshotGroup(base: PlanFile, opts: CopyOptions): Promise<
       if (b === null || a === null) return b === a;
       return sameStat(a, b) && a.ino === b.ino;
     });
-    if (stable) return { members, unstable: false, warnings: [], cleanup };
-    if (attempt >= opts.rereads) break;
+    if (stable) return { members, unstable: false, vanished: false, cleanup };
   }
-  return { members, unstable: true, warnings: [], cleanup };
+  return { members, unstable: true, vanished: false, cleanup };
 }

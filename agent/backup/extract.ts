@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ReconSyncError } from '../../protocol/index.ts';
 import { decompressStream, type ArchiveFormat, type ZstdPool } from './compress.ts';
 import { isErrno } from './fs-util.ts';
+import { currentNamePlatform, segmentProblem, type NamePlatform } from './names.ts';
 import { readTar, type TarHeader } from './tar.ts';
 
 /**
@@ -35,16 +36,53 @@ export class HostileEntryError extends ReconSyncError {
   }
 }
 
-/** Splits an archive path into safe segments or throws. */
-export function safeSegments(p: string, what = 'path'): string[] {
+/** Splits an archive path into safe segments or throws. The name rules are names.ts's, shared with the archiver. */
+export function safeSegments(p: string, what = 'path', platform: NamePlatform = currentNamePlatform()): string[] {
   if (p.includes('\0')) throw new HostileEntryError(p, `${what} contains a NUL byte`);
-  if (p.includes('\\')) throw new HostileEntryError(p, `${what} contains a backslash`);
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) throw new HostileEntryError(p, `${what} is absolute`);
+  if (p.startsWith('/') || (platform === 'win32' && (p.startsWith('\\') || /^[A-Za-z]:/.test(p)))) throw new HostileEntryError(p, `${what} is absolute`);
   const segs = p.split('/').filter((s) => s !== '' && s !== '.');
-  if (segs.includes('..')) throw new HostileEntryError(p, `${what} contains ".."`);
-  if (process.platform === 'win32' && segs.some((s) => s.includes(':'))) throw new HostileEntryError(p, `${what} contains ":"`);
+  for (const s of segs) {
+    const problem = segmentProblem(s, platform);
+    if (problem) throw new HostileEntryError(p, `${what} ${problem}`);
+  }
   if (segs.length === 0) throw new HostileEntryError(p, `${what} is empty`);
   return segs;
+}
+
+/** What checkEntry found out about an acceptable entry. */
+export interface CheckedEntry {
+  root: string;
+  /** Segments after the root. */
+  rest: string[];
+  /** The path with empty and "." segments removed. */
+  normalized: string;
+  /** For links: the normalized target. */
+  link?: string;
+}
+
+/**
+ * Every check an entry must pass before anything is written, without touching
+ * the disk. Extraction runs it on every entry, and so does the verification
+ * of a fresh backup (verify.ts), so "verified" means "the restorer accepts it".
+ */
+export function checkEntry(h: TarHeader, roots: Record<string, { kind: 'dir' | 'file' }>): CheckedEntry {
+  if (h.type === 'char-device' || h.type === 'block-device') throw new HostileEntryError(h.path, 'device files are never restored');
+  if (h.type === 'fifo') throw new HostileEntryError(h.path, 'FIFOs are never restored');
+  if (h.type === 'other') throw new HostileEntryError(h.path, 'unknown entry type');
+  const segs = safeSegments(h.path);
+  const root = segs[0]!;
+  const info = Object.hasOwn(roots, root) ? roots[root] : undefined;
+  if (!info) throw new HostileEntryError(h.path, `"${root}" is not a root listed in the manifest`);
+  if (info.kind === 'file' && (segs.length !== 1 || h.type !== 'file')) throw new HostileEntryError(h.path, 'a file root can only hold that one file');
+  if (info.kind === 'dir' && segs.length === 1 && h.type !== 'directory') throw new HostileEntryError(h.path, 'replaces the root folder itself');
+  const out: CheckedEntry = { root, rest: segs.slice(1), normalized: segs.join('/') };
+  if (h.type === 'symlink') out.link = safeSegments(h.linkpath, 'link target').join('/');
+  if (h.type === 'hardlink') {
+    const target = safeSegments(h.linkpath, 'link target');
+    if (target[0] !== root) throw new HostileEntryError(h.path, 'hard link to a file outside this archive root');
+    out.link = target.join('/');
+  }
+  return out;
 }
 
 interface Deferred {
@@ -52,7 +90,7 @@ interface Deferred {
   dest: string;
   /** symlink: the link text; hardlink: absolute path of the earlier extracted file. */
   source: string;
-  entry: string;
+  entry: CheckedEntry;
 }
 
 export async function extractArchive(opts: ExtractOptions): Promise<{ files: number; bytes: number; warnings: string[] }> {
@@ -91,50 +129,38 @@ export async function extractArchive(opts: ExtractOptions): Promise<{ files: num
     }
   };
 
-  const resolve = (h: TarHeader): { root: string; dest: string; stagingRoot: string } | null => {
-    const segs = safeSegments(h.path);
-    const root = segs[0]!;
-    const info = opts.roots[root];
-    if (!info) throw new HostileEntryError(h.path, `"${root}" is not a root listed in the manifest`);
-    const stagingRoot = opts.staging[root];
+  const resolve = (c: CheckedEntry): { root: string; dest: string; stagingRoot: string } | null => {
+    const stagingRoot = Object.hasOwn(opts.staging, c.root) ? opts.staging[c.root] : undefined;
     if (stagingRoot === undefined) return null;
-    if (info.kind === 'file') {
-      if (segs.length !== 1 || h.type !== 'file') throw new HostileEntryError(h.path, 'a file root can only hold that one file');
-      return { root, dest: stagingRoot, stagingRoot: path.dirname(stagingRoot) };
-    }
-    const dest = path.join(stagingRoot, ...segs.slice(1));
+    if (opts.roots[c.root]!.kind === 'file') return { root: c.root, dest: stagingRoot, stagingRoot: path.dirname(stagingRoot) };
+    const dest = path.join(stagingRoot, ...c.rest);
     const rel = path.relative(stagingRoot, dest);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new HostileEntryError(h.path, 'resolves outside the staging folder');
-    return { root, dest, stagingRoot };
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new HostileEntryError(c.normalized, 'resolves outside the staging folder');
+    return { root: c.root, dest, stagingRoot };
   };
 
   const source = createReadStream(opts.archivePath, { highWaterMark: 1 << 20, signal: opts.signal });
   for await (const entry of readTar(decompressStream(source, opts.format, opts.pool))) {
     opts.signal?.throwIfAborted();
     const h = entry.header;
-    if (h.type === 'char-device' || h.type === 'block-device') throw new HostileEntryError(h.path, 'device files are never restored');
-    if (h.type === 'fifo') throw new HostileEntryError(h.path, 'FIFOs are never restored');
-    if (h.type === 'other') throw new HostileEntryError(h.path, 'unknown entry type');
-    const where = resolve(h);
-    const normalized = safeSegments(h.path).join('/');
+    const checked = checkEntry(h, opts.roots);
+    const where = resolve(checked);
+    const normalized = checked.normalized;
     if (!where || (opts.only && !opts.only(normalized))) continue;
     const { dest, stagingRoot } = where;
-    if (dest === stagingRoot && h.type !== 'directory') throw new HostileEntryError(h.path, 'replaces the root folder itself');
 
     if (h.type === 'directory') {
       await ensureParents(stagingRoot, path.join(dest, 'x'), h.path);
       continue;
     }
     if (h.type === 'symlink') {
-      const segs = safeSegments(h.linkpath, 'link target');
-      deferred.push({ kind: 'symlink', dest, source: segs.join('/'), entry: h.path });
+      deferred.push({ kind: 'symlink', dest, source: checked.link!, entry: checked });
       continue;
     }
     if (h.type === 'hardlink') {
-      const target = safeSegments(h.linkpath, 'link target').join('/');
-      const from = extracted.get(target);
-      if (!from || safeSegments(h.linkpath)[0] !== where.root) throw new HostileEntryError(h.path, 'hard link to a file outside this archive root');
-      deferred.push({ kind: 'hardlink', dest, source: from, entry: h.path });
+      const from = extracted.get(checked.link!);
+      if (!from) throw new HostileEntryError(h.path, 'hard link to a file outside this archive root');
+      deferred.push({ kind: 'hardlink', dest, source: from, entry: checked });
       continue;
     }
     // Regular file.
@@ -156,9 +182,9 @@ export async function extractArchive(opts: ExtractOptions): Promise<{ files: num
   }
 
   for (const d of deferred) {
-    const where = resolve({ path: d.entry, type: d.kind, size: 0, mode: 0, mtime: 0, linkpath: '' });
+    const where = resolve(d.entry);
     if (!where) continue;
-    await ensureParents(where.stagingRoot, d.dest, d.entry);
+    await ensureParents(where.stagingRoot, d.dest, d.entry.normalized);
     await clearPath(d.dest, false);
     if (d.kind === 'hardlink') {
       // Copy instead of linking: a restored world must not share inodes with anything.
@@ -170,7 +196,7 @@ export async function extractArchive(opts: ExtractOptions): Promise<{ files: num
         await fs.symlink(d.source, d.dest);
       } catch (err) {
         if (!isErrno(err, 'EPERM')) throw err;
-        warnings.push(`symlink ${d.entry} not restored: this system does not allow creating symlinks`);
+        warnings.push(`symlink ${d.entry.normalized} not restored: this system does not allow creating symlinks`);
       }
     }
   }

@@ -203,12 +203,14 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
 
 async function carryOver(from: string, to: string, sel: { include: string[]; exclude: string[] }): Promise<void> {
   for (const rel of await listUnselected(from, sel)) {
-    const src = path.join(from, ...rel.split('/'));
-    const dst = path.join(to, ...rel.split('/'));
-    if (await exists(dst)) continue; // the backup's own copy wins
-    await fs.mkdir(path.dirname(dst), { recursive: true });
+    // Bytes for a name that is not valid UTF-8 (walk.ts): a string path would not find it.
+    const src = typeof rel === 'string' ? path.join(from, ...rel.split('/')) : Buffer.concat([Buffer.from(from + path.sep), rel]);
+    const dst = typeof rel === 'string' ? path.join(to, ...rel.split('/')) : Buffer.concat([Buffer.from(to + path.sep), rel]);
+    if (await fs.lstat(dst).then(() => true, () => false)) continue; // the backup's own copy wins
+    const parent = typeof dst === 'string' ? path.dirname(dst) : dst.subarray(0, dst.lastIndexOf(path.sep));
+    await fs.mkdir(parent, { recursive: true });
     const st = await fs.lstat(src);
-    if (st.isSymbolicLink()) await fs.symlink(await fs.readlink(src), dst);
+    if (st.isSymbolicLink()) await fs.symlink(await fs.readlink(src, { encoding: 'buffer' }), dst);
     else await fs.link(src, dst).catch(() => fs.copyFile(src, dst));
   }
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { isUtf8Name, printableName, segmentProblem } from './names.ts';
 
 /**
  * Turns a server's save paths and globs into the list of things to archive.
@@ -48,6 +49,10 @@ export interface Plan {
   /** Sum of file sizes, companions included. */
   totalBytes: number;
   warnings: string[];
+  /** Archive paths (printable) of files and folders left out because their names cannot be restored (names.ts). */
+  unnamable: string[];
+  /** Archive paths of files and folders that disappeared while the save folders were listed. */
+  vanished: string[];
 }
 
 const SQLITE_COMPANIONS = ['-wal', '-shm', '-journal'];
@@ -67,6 +72,8 @@ export function rootNames(savePaths: string[]): string[] {
 
 export async function planSaves(sel: SaveSelection): Promise<Plan> {
   const warnings: string[] = [];
+  const unnamable: string[] = [];
+  const vanished: string[] = [];
   const roots: PlanRoot[] = [];
   const entries: Array<PlanFile | PlanDir> = [];
   const included = picomatch(sel.include.length ? sel.include : ['**/*'], { dot: true });
@@ -97,7 +104,7 @@ export async function planSaves(sel: SaveSelection): Promise<Plan> {
     }
     roots.push({ name, path: savePath, kind: 'dir' });
     entries.push({ kind: 'dir', archivePath: name, mode: st.mode, mtimeMs: st.mtimeMs });
-    await walkDir(savePath, '', name, { included, excluded, isSqlite, entries, warnings });
+    await walkDir(savePath, '', name, { included, excluded, isSqlite, entries, warnings, unnamable, vanished });
   }
   let totalBytes = 0;
   for (const e of entries) {
@@ -105,7 +112,7 @@ export async function planSaves(sel: SaveSelection): Promise<Plan> {
     totalBytes += e.size;
     for (const c of e.companions) totalBytes += c.size;
   }
-  return { roots, entries, totalBytes, warnings };
+  return { roots, entries, totalBytes, warnings, unnamable, vanished };
 }
 
 function fileEntry(archivePath: string, absPath: string, st: { size: number; mtimeMs: number; mode: number }, sqlite: boolean): PlanFile {
@@ -118,46 +125,57 @@ interface WalkCtx {
   isSqlite: (p: string) => boolean;
   entries: Array<PlanFile | PlanDir>;
   warnings: string[];
+  unnamable: string[];
+  vanished: string[];
 }
 
 async function walkDir(abs: string, rel: string, rootName: string, ctx: WalkCtx): Promise<void> {
   let dirents;
   try {
-    dirents = await fs.readdir(abs, { withFileTypes: true });
+    // Names as bytes: a name that is not valid UTF-8 would come back as U+FFFD and then not be found.
+    dirents = await fs.readdir(abs, { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
-    // A folder removed between listing its parent and reading it: the game moved things; note it.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      ctx.warnings.push(`folder ${abs} vanished during the scan`);
+    // A folder removed between listing its parent and reading it: the game moved things.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      ctx.vanished.push(`${rootName}/${rel}/`);
       return;
     }
     throw err;
   }
-  dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  dirents.sort((a, b) => Buffer.compare(a.name, b.name));
   const files = new Map<string, PlanFile>();
   const subdirs: Array<{ abs: string; rel: string }> = [];
   for (const d of dirents) {
-    const childRel = rel ? `${rel}/${d.name}` : d.name;
-    const childAbs = path.join(abs, d.name);
-    if (d.isDirectory()) {
-      if (ctx.excluded(childRel) || ctx.excluded(`${childRel}/`)) continue;
-      subdirs.push({ abs: childAbs, rel: childRel });
-    } else if (d.isFile()) {
-      if (ctx.excluded(childRel) || !ctx.included(childRel)) continue;
-      let st;
-      try {
-        st = await fs.lstat(childAbs);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          // Rename-on-save: the file may be back a moment later; the copier retries by name.
-          files.set(d.name, fileEntry(`${rootName}/${childRel}`, childAbs, { size: 0, mtimeMs: 0, mode: 0o644 }, ctx.isSqlite(childRel)));
-          continue;
-        }
-        throw err;
-      }
-      files.set(d.name, fileEntry(`${rootName}/${childRel}`, childAbs, st, ctx.isSqlite(childRel)));
-    } else if (d.isSymbolicLink()) {
-      ctx.warnings.push(`symlink ${childAbs} not archived (links are not followed inside save folders)`);
+    const lossy = d.name.toString('utf8');
+    const childRel = rel ? `${rel}/${lossy}` : lossy;
+    if (!d.isDirectory() && !d.isFile()) {
+      if (d.isSymbolicLink()) ctx.warnings.push(`symlink ${path.join(abs, printableName(d.name))} not archived (links are not followed inside save folders)`);
+      continue;
     }
+    if (ctx.excluded(childRel) || (d.isDirectory() && ctx.excluded(`${childRel}/`)) || (d.isFile() && !ctx.included(childRel))) continue;
+    // A name the restorer would refuse is never archived: skipped here, named in one summary warning.
+    if (!isUtf8Name(d.name) || segmentProblem(lossy) !== null) {
+      ctx.unnamable.push(`${rootName}/${rel ? `${printableName(rel)}/` : ''}${printableName(d.name)}${d.isDirectory() ? '/' : ''}`);
+      continue;
+    }
+    const childAbs = path.join(abs, lossy);
+    if (d.isDirectory()) {
+      subdirs.push({ abs: childAbs, rel: childRel });
+      continue;
+    }
+    let st;
+    try {
+      st = await fs.lstat(childAbs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Rename-on-save: planned anyway; the copier finds it back or reports it as vanished.
+        files.set(lossy, fileEntry(`${rootName}/${childRel}`, childAbs, { size: 0, mtimeMs: 0, mode: 0o644 }, ctx.isSqlite(childRel)));
+        continue;
+      }
+      throw err;
+    }
+    files.set(lossy, fileEntry(`${rootName}/${childRel}`, childAbs, st, ctx.isSqlite(childRel)));
   }
   // Attach SQLite journals to their database so all of them are copied from one moment.
   for (const [fname, f] of files) {
@@ -171,7 +189,10 @@ async function walkDir(abs: string, rel: string, rootName: string, ctx: WalkCtx)
   }
   for (const sd of subdirs) {
     const st = await fs.lstat(sd.abs).catch(() => null);
-    if (!st) continue;
+    if (!st) {
+      ctx.vanished.push(`${rootName}/${sd.rel}/`);
+      continue;
+    }
     ctx.entries.push({ kind: 'dir', archivePath: `${rootName}/${sd.rel}`, mode: st.mode, mtimeMs: st.mtimeMs });
     await walkDir(sd.abs, sd.rel, rootName, ctx);
   }
@@ -180,27 +201,35 @@ async function walkDir(abs: string, rel: string, rootName: string, ctx: WalkCtx)
 
 /**
  * Files and links under a save folder that backups do not take (the game's
- * own rolling backups, excluded temp files, symlinks), as relative paths.
- * A restore carries them over so replacing the folder does not delete them.
+ * own rolling backups, excluded temp files, symlinks, names backups cannot
+ * carry), as relative paths. A restore carries them over so replacing the
+ * folder does not delete them. A path with a name that is not valid UTF-8
+ * comes as a Buffer (bytes, `/`-separated): only bytes reach such a file.
  */
-export async function listUnselected(root: string, sel: Pick<SaveSelection, 'include' | 'exclude'>): Promise<string[]> {
+export async function listUnselected(root: string, sel: Pick<SaveSelection, 'include' | 'exclude'>): Promise<Array<string | Buffer>> {
   const included = picomatch(sel.include.length ? sel.include : ['**/*'], { dot: true });
   const excluded = sel.exclude.length ? picomatch(sel.exclude, { dot: true }) : () => false;
-  const out: string[] = [];
-  const walk = async (abs: string, rel: string, dirExcluded: boolean): Promise<void> => {
+  const out: Array<string | Buffer> = [];
+  const SLASH = Buffer.from('/');
+  /** relStr is null once a segment is not valid UTF-8: everything below is unselected. */
+  const walk = async (absBuf: Buffer, relBuf: Buffer, relStr: string | null, dirExcluded: boolean): Promise<void> => {
     let dirents;
     try {
-      dirents = await fs.readdir(abs, { withFileTypes: true });
+      dirents = await fs.readdir(absBuf, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
       throw err;
     }
     for (const d of dirents) {
-      const r = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) await walk(path.join(abs, d.name), r, dirExcluded || excluded(r) || excluded(`${r}/`));
-      else if (d.isSymbolicLink() || (d.isFile() && (dirExcluded || excluded(r) || !included(r)))) out.push(r);
+      const bytes = relBuf.length ? Buffer.concat([relBuf, SLASH, d.name]) : d.name;
+      const name = d.name.toString('utf8');
+      const str = relStr !== null && isUtf8Name(d.name) && segmentProblem(name) === null ? (relStr ? `${relStr}/${name}` : name) : null;
+      const childAbs = Buffer.concat([absBuf, Buffer.from(path.sep), d.name]);
+      if (d.isDirectory()) await walk(childAbs, bytes, str, dirExcluded || (str !== null && (excluded(str) || excluded(`${str}/`))));
+      else if (str === null) out.push(bytes);
+      else if (d.isSymbolicLink() || (d.isFile() && (dirExcluded || excluded(str) || !included(str)))) out.push(str);
     }
   };
-  await walk(root, '', false);
+  await walk(Buffer.from(root), Buffer.alloc(0), '', false);
   return out;
 }
