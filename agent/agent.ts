@@ -6,6 +6,7 @@ import type { AgentConfig } from './config.ts';
 import type { AdminChannel, ResolvedServer } from './types.ts';
 import { resolveAgentServers } from './resolve-servers.ts';
 import { AgentLink, type AgentLinkOptions } from './link/link.ts';
+import type { LinkStopped } from './link/link-options.ts';
 import { createPlatform, type Platform } from './platform.ts';
 import { Supervisor, SupervisorEvents } from './supervisor/index.ts';
 import { createStatusProbe, type ClosableStatusProbe } from './monitors/query.ts';
@@ -43,6 +44,9 @@ export interface Agent {
   readonly link: AgentLink;
   readonly engine: BackupEngine;
   readonly units: ReadonlyMap<string, ServerUnit>;
+  /** Why the link gave up for good (revoked, replaced...), also when that happened while the agent was starting; null while it runs. */
+  readonly linkStopped: LinkStopped | null;
+  /** Ends the agent's own work (schedules, backups, watching, the link). Managed games keep running: the next agent adopts them. */
   close(): Promise<void>;
 }
 
@@ -124,6 +128,10 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
     handlers: createHandlers({ unit, units, engine, intent }),
   });
+  let linkStopped: LinkStopped | null = null;
+  link.once('stopped', (event) => {
+    linkStopped = event;
+  });
 
   const recovered = await engine.init(servers);
   for (const r of recovered) logger.warn({ recovered: r }, 'finished an interrupted restore from before the last shutdown');
@@ -165,6 +173,9 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     link,
     engine,
     units,
+    get linkStopped() {
+      return linkStopped;
+    },
     close() {
       closing ??= (async () => {
         clearInterval(overdueTimer);

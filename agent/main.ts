@@ -1,33 +1,106 @@
 import { loadAgentConfig } from './config.ts';
 import { createLogger } from '../lib/logger.ts';
-import { createAgent } from './agent.ts';
+import { createAgent, type Agent } from './agent.ts';
+import { createPlatform } from './platform.ts';
+import { removeAgentPid, writeAgentPid } from './agent-pid.ts';
+import { stopGames } from './stop-games.ts';
 
-/** `reconsync agent --config agent.yaml`: runs until SIGINT/SIGTERM, or until the hub says never to come back. */
+/**
+ * How long a stopping agent may take. Games run outside the agent (see
+ * launcher.ts), so stopping it only ends its own work: backups are aborted
+ * (their leftovers are swept at the next start), the outbox is flushed, the
+ * link closed. A service manager waits for this, so it must stay short; the
+ * systemd unit's TimeoutStopSec is a little longer.
+ */
+export const AGENT_STOP_DEADLINE_MS = 10_000;
+
+/**
+ * `reconsync agent --config agent.yaml`: runs until SIGINT/SIGTERM, or until the
+ * hub says never to come back. Either way the agent exits within seconds and
+ * leaves its games running; the next agent adopts them. Stopping the games is
+ * `reconsync agent stop-games` (host shutdown) or an operator's stop.
+ */
 export async function runAgent(configPath: string): Promise<number> {
   const config = loadAgentConfig(configPath);
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
-  const agent = await createAgent({ config, logger });
+
+  // Signals are taken from the first moment: one that arrives while the agent is
+  // still starting must stop it the same way, not kill it half-started.
+  let stopRequested: string | null = null;
+  let exitCode = 0;
+  let requestStop: (why: string) => void = (why) => {
+    stopRequested ??= why;
+  };
+  const onSignal = (signal: NodeJS.Signals) => requestStop(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const platform = createPlatform();
+  let agent: Agent;
+  try {
+    agent = await createAgent({ config, logger, platform });
+    await writeAgentPid(config.dataDir, platform);
+  } catch (err) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    throw err;
+  }
   logger.info({ servers: [...agent.units.keys()], hub: config.hub.url }, 'agent started');
 
   return new Promise<number>((resolve) => {
-    let exitCode = 0;
+    let stopping = false;
     const shutdown = (why: string) => {
-      logger.info({ why }, 'agent stopping');
+      if (stopping) return;
+      stopping = true;
+      logger.info({ why }, 'agent stopping; managed games keep running');
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      void agent.close().then(() => resolve(exitCode), (err: unknown) => {
+      // A stop that hangs (a backup step that ignores its abort signal) must not keep the
+      // service manager waiting: everything the agent leaves half-done is swept at its next start.
+      const deadline = setTimeout(() => {
+        logger.error({ deadlineMs: AGENT_STOP_DEADLINE_MS }, 'agent did not stop in time; exiting anyway');
+        finish(1);
+      }, AGENT_STOP_DEADLINE_MS);
+      deadline.unref();
+      void agent.close().then(() => removeAgentPid(config.dataDir)).then(() => finish(exitCode), (err: unknown) => {
         logger.error({ err }, 'error while stopping');
-        resolve(1);
-      });
+        finish(1);
+      }).finally(() => clearTimeout(deadline));
     };
-    const onSignal = (signal: NodeJS.Signals) => shutdown(signal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const finish = (code: number) => {
+      resolve(code);
+      // A forgotten handle (socket, timer, worker) must not keep a stopped agent alive.
+      // Unref'd: it only fires when something else still holds the event loop.
+      setTimeout(() => {
+        logger.warn('something still held the event loop after the agent stopped; exiting');
+        process.exit(code);
+      }, 1000).unref();
+    };
+    requestStop = shutdown;
     // Replaced (4000), revoked (4001) or a version mismatch: reconnecting cannot help, so exit non-zero for the service manager to show.
-    agent.link.on('stopped', (event) => {
+    const onLinkStopped = (event: { reason: string }) => {
       if (event.reason === 'closed') return;
       exitCode = 1;
       shutdown(`link stopped: ${event.reason}`);
-    });
+    };
+    agent.link.on('stopped', onLinkStopped);
+    // It may have given up while the agent was still starting (e.g. a revoked token at the first dial).
+    if (agent.linkStopped) onLinkStopped(agent.linkStopped);
+    if (stopRequested !== null) shutdown(stopRequested);
   });
+}
+
+/**
+ * `reconsync agent stop-games --config agent.yaml`: the host shutdown hook.
+ * Stops every managed game gracefully (save, stop) without recording an
+ * operator stop, so they start again with the next agent. Exit 0 when every
+ * game is down (1 if one could not be stopped at all).
+ */
+export async function runStopGames(configPath: string): Promise<number> {
+  const config = loadAgentConfig(configPath);
+  const logger = createLogger({ level: config.logLevel, name: 'agent' });
+  const reports = await stopGames({ config, logger });
+  for (const r of reports) process.stdout.write(`${r.serverId}: ${r.outcome.replace('_', ' ')}${r.message ? ` (${r.message})` : ''}\n`);
+  if (reports.length === 0) process.stdout.write('no managed game servers in this config\n');
+  return reports.some((r) => r.outcome === 'failed') ? 1 : 0;
 }

@@ -44,6 +44,8 @@ export interface Platform {
   /** Ends the process and its children now. Resolves also when it was already gone. */
   hardKill(pid: number): Promise<void>;
   isAlive(pid: number): boolean;
+  /** When the process started, as an opaque token (Linux: /proc starttime); null when unknown. Guards pid files against pid reuse. */
+  processStartTime(pid: number): string | null;
   /** Running processes whose executable name matches one of `names` (case-insensitive on Windows). */
   findProcessByName(names: readonly string[]): Promise<ProcessMatch[]>;
   /** The pid in a pid file, or null when the file is missing or holds no valid pid. */
@@ -118,6 +120,7 @@ export function createPlatform(opts: PlatformOptions = {}): Platform {
     softStop: ops.softStop,
     hardKill: ops.hardKill,
     isAlive: ops.isAlive,
+    processStartTime: ops.processStartTime,
     findProcessByName: ops.findProcessByName,
     readPidFile,
     spawnOptions: () => (os === 'windows' ? { detached: false, windowsHide: true } : { detached: true, windowsHide: false }),

@@ -32,6 +32,8 @@ export interface OsOps {
   hardKill(pid: number): Promise<void>;
   isAlive(pid: number): boolean;
   findProcessByName(names: readonly string[]): Promise<ProcessMatch[]>;
+  /** An opaque token for when the process started (same pid + same token = same process), or null when unknown. */
+  processStartTime(pid: number): string | null;
 }
 
 /** process.kill(pid, 0) semantics shared by both OSes: EPERM means it exists but is not ours. */

@@ -46,6 +46,9 @@ export function createLinuxOps(deps: LinuxDeps): OsOps {
       // A zombie still answers kill(pid, 0) until its parent reaps it; it is dead for us.
       return readState(procDir, pid) !== 'Z';
     },
+    processStartTime(pid) {
+      return statFields(procDir, pid)?.[STAT_STARTTIME] ?? null;
+    },
     async findProcessByName(names) {
       const wanted = new Set(names);
       if (wanted.size === 0) return [];
@@ -67,14 +70,22 @@ export function createLinuxOps(deps: LinuxDeps): OsOps {
   };
 }
 
-/** Process state letter from /proc/<pid>/stat (after the last ')', since comm may hold spaces or parens). */
-function readState(procDir: string, pid: number): string | null {
+/** Index of starttime (field 22 of proc(5), clock ticks since boot) in statFields(): field 3 is index 0. */
+const STAT_STARTTIME = 19;
+
+/** /proc/<pid>/stat from field 3 (state) on: split after the last ')', since comm may hold spaces or parens. */
+function statFields(procDir: string, pid: number): string[] | null {
   try {
     const stat = readFileSync(path.join(procDir, String(pid), 'stat'), 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+    return stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
   } catch {
     return null;
   }
+}
+
+/** Process state letter (R, S, Z...). */
+function readState(procDir: string, pid: number): string | null {
+  return statFields(procDir, pid)?.[0] || null;
 }
 
 /**

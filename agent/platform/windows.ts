@@ -41,6 +41,8 @@ export function createWindowsOps(deps: WindowsDeps): OsOps {
       // Signal 0 only tests for existence on Windows too; it does not terminate.
       return probeAlive(kill, pid);
     },
+    // Not known without a process query per call; pid files on Windows hold the pid alone for now.
+    processStartTime: () => null,
     async findProcessByName(names) {
       const wanted = new Set(names.map((n) => n.toLowerCase()));
       if (wanted.size === 0) return [];

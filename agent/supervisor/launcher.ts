@@ -108,6 +108,11 @@ export class ProcessLauncher implements Launcher {
       child.once('exit', (code, signal) => exit.resolve({ code, signal }));
       // A ChildProcess 'error' with no listener would crash the agent.
       child.on('error', (err) => this.#logger.warn({ err, pid: child.pid }, 'game process error'));
+      // The game lives outside the agent's lifetime: an agent stop, restart or upgrade must
+      // not wait for it (nor take it down). Unref'd, the child handle no longer keeps node's
+      // event loop alive; while the agent runs, its exit is still reported. No pipes are
+      // open to it (stdio is the log file), and it runs in its own process group/session.
+      child.unref();
     } finally {
       // The child has its own copy of the descriptor.
       await out.close();

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Platform } from './platform.ts';
+
+/**
+ * `<dataDir>/run/agent.pid` holds "<pid> <start time>" of the agent process that
+ * runs on this dataDir. `reconsync agent stop-games` reads it: while an agent
+ * runs, it would take a game that exits for a crash and start it again. The
+ * start time (when the platform knows it) keeps a reused pid from passing for
+ * the agent after an unclean exit left the file behind.
+ */
+export function agentPidFile(dataDir: string): string {
+  return path.join(dataDir, 'run', 'agent.pid');
+}
+
+export async function writeAgentPid(dataDir: string, platform: Platform, pid: number = process.pid): Promise<void> {
+  const file = agentPidFile(dataDir);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${pid} ${platform.processStartTime(pid) ?? '-'}\n`);
+}
+
+/** Removes the file if it still names `pid` (a newer agent may have replaced it). */
+export async function removeAgentPid(dataDir: string, pid: number = process.pid): Promise<void> {
+  const file = agentPidFile(dataDir);
+  const text = await readFile(file, 'utf8').catch(() => '');
+  if (text.split(/\s+/)[0] === String(pid)) await rm(file, { force: true });
+}
+
+/** The pid of another live agent on this dataDir, or null. */
+export async function runningAgent(dataDir: string, platform: Platform): Promise<number | null> {
+  const text = await readFile(agentPidFile(dataDir), 'utf8').catch(() => '');
+  const [pidText = '', started = '-'] = text.trim().split(/\s+/);
+  if (!/^\d+$/.test(pidText)) return null;
+  const pid = Number(pidText);
+  if (pid === process.pid || !platform.isAlive(pid)) return null;
+  const now = platform.processStartTime(pid);
+  if (started !== '-' && now !== null && now !== started) return null;
+  return pid;
+}
