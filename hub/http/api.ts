@@ -119,6 +119,20 @@ const routes: Route[] = [
   },
 ];
 
+/**
+ * "POST /api/v1/servers/{id}/actions/{start|stop|restart|backup}": a route as a caller writes it,
+ * derived from its pattern so the list in the 404 answer cannot miss a route.
+ */
+export function describeRoute(r: Pick<Route, 'method' | 'pattern'>): string {
+  const p = r.pattern.source.replace(/^\^|\$$/g, '').replace(/\\\//g, '/').replaceAll(seg, '{id}').replace(/\(([^)]*)\)/g, '{$1}');
+  return `${r.method} ${API_PREFIX}${p}`;
+}
+
+/** Every route, as describeRoute writes it. */
+export function apiRoutes(): string[] {
+  return routes.map(describeRoute);
+}
+
 /** True when the path belongs to the API (and so needs the bearer token). */
 export function isApiPath(pathname: string): boolean {
   return pathname === API_PREFIX || pathname.startsWith(`${API_PREFIX}/`);
@@ -128,7 +142,7 @@ export function isApiPath(pathname: string): boolean {
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
   const sub = pathname.slice(API_PREFIX.length);
   const matching = routes.map((r) => ({ r, m: r.pattern.exec(sub) })).filter((x) => x.m !== null);
-  if (matching.length === 0) throw new HttpError(404, 'INVALID_PARAMS', `no API endpoint ${pathname}; see design.md §4 for the paths`);
+  if (matching.length === 0) throw new HttpError(404, 'INVALID_PARAMS', `no API endpoint ${pathname}; the endpoints are ${routes.map(describeRoute).join(', ')} (README.md, "HTTP API")`);
   const hit = matching.find((x) => x.r.method === req.method);
   if (!hit || !hit.m) {
     throw new HttpError(405, 'INVALID_PARAMS', `use ${[...new Set(matching.map((x) => x.r.method))].join(' or ')} for ${pathname}`, {
