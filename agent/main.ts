@@ -4,6 +4,7 @@ import { createAgent, type Agent } from './agent.ts';
 import { createPlatform } from './platform.ts';
 import { removeAgentPid, writeAgentPid } from './agent-pid.ts';
 import { stopGames } from './stop-games.ts';
+import { resourceSamplerWarning } from './monitors/resources.ts';
 
 /**
  * How long a stopping agent may take. Games run outside the agent (see
@@ -46,6 +47,8 @@ export async function runAgent(configPath: string): Promise<number> {
     throw err;
   }
   logger.info({ servers: [...agent.units.keys()], hub: config.hub.url }, 'agent started');
+  const samplerWarning = resourceSamplerWarning();
+  if (samplerWarning) logger.warn(samplerWarning);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import pidusage from 'pidusage';
 import type { Resources } from '../../protocol/index.ts';
@@ -33,6 +34,33 @@ export interface ResourceDeps {
  * that first reading as unknown (NaN → null) instead of a misleading 0.
  */
 const PIDUSAGE_HISTORY_MS = 60_000;
+
+/*
+ * On Linux pidusage asks `getconf CLK_TCK` and `getconf PAGESIZE` once per process
+ * and, where getconf is missing (slim images, a service PATH without /usr/bin),
+ * prints each failure with a stack trace to stderr, outside our JSON log, then uses
+ * 100 and 4096 anyway. PIDUSAGE_SILENT is its switch for those prints (read when
+ * it would print); resourceSamplerWarning() says the same once, in the log.
+ */
+process.env.PIDUSAGE_SILENT ??= '1';
+
+/**
+ * Why CPU and memory figures may be approximate on this host, or null. The agent
+ * logs it once at start. Looks for getconf the way pidusage's shell would: on PATH.
+ */
+export function resourceSamplerWarning(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | null {
+  if (platform !== 'linux') return null;
+  const onPath = (env.PATH ?? '').split(':').filter(Boolean).some((dir) => {
+    try {
+      accessSync(path.join(dir, 'getconf'), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (onPath) return null;
+  return 'getconf is not on PATH: CPU % and memory assume 100 clock ticks per second and 4 KiB pages (the usual Linux values); install libc-bin or put /usr/bin on the agent\'s PATH for exact figures';
+}
 const lastSampled = new Map<number, number>();
 
 export const defaultResourceDeps: ResourceDeps = {
