@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { games as gamedigGames, protocols as gamedigProtocols } from 'gamedig';
-import { ConfigError, deepFreeze, formatZodIssues } from '../lib/config-file.ts';
+import { ConfigError, MAX_CONFIG_DEPTH, deepFreeze, formatZodIssues, yamlBoundsProblem } from '../lib/config-file.ts';
+import { valueDepth } from '../protocol/json-bounds.ts';
 import { GameProfileSchema, type GameProfile } from './profile.ts';
 import { safeParse } from '../protocol/safe-parse.ts';
 
@@ -39,6 +40,8 @@ export function defaultGamesDir(): string {
 
 /** Parses and validates one profile's YAML text; `file` names it in errors and fixes the expected id. */
 export function parseGameProfile(text: string, file: string): GameProfile {
+  const tooBig = yamlBoundsProblem(text);
+  if (tooBig) throw new ConfigError(file, [tooBig]);
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new ConfigError(file, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
   let raw: unknown;
@@ -47,6 +50,8 @@ export function parseGameProfile(text: string, file: string): GameProfile {
   } catch (err) {
     throw new ConfigError(file, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
+  // Aliases can nest deeper than the text does (and a self-referencing one forever): bound the value too.
+  if (valueDepth(raw, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) throw new ConfigError(file, [`YAML: nested deeper than ${MAX_CONFIG_DEPTH} levels (through aliases)`]);
   const parsed = safeParse(GameProfileSchema, raw);
   if (!parsed.success) throw new ConfigError(file, formatZodIssues(parsed.error));
   const profile = parsed.data;

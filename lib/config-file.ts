@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { Lexer, Parser, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
 
@@ -16,13 +16,48 @@ export class ConfigError extends Error {
   }
 }
 
+/** Deepest nesting of a config or game profile (a real one stays under 8). */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** Largest config or game profile text parsed; real ones are a few KiB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The deepest collection nesting of YAML text, or `max + 1` as soon as it
+ * passes `max`. yaml 2.9's composer (parseDocument) recurses per level and,
+ * measured on Node 20, hits the stack limit at ~800 flow or ~900 block levels
+ * (earlier when called deep in a stack), reported only as "Maximum call stack
+ * size exceeded"; its lexer and CST parser keep an explicit stack, so they
+ * measure the depth without recursing. The parser's stack holds the document
+ * and the token in progress besides the open collections.
+ */
+export function yamlDepth(text: string, max = MAX_CONFIG_DEPTH): { depth: number; offset: number } {
+  const parser = new Parser();
+  let deepest = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const _token of parser.next(lexeme)); // documents are composed later, by parseDocument
+    const depth = parser.stack.length - 1;
+    if (depth > deepest) {
+      deepest = depth;
+      if (deepest > max) return { depth: deepest, offset: parser.offset };
+    }
+  }
+  return { depth: deepest, offset: text.length };
+}
+
+/** Size and nesting problems of YAML text from outside, found before anything parses it recursively. */
+export function yamlBoundsProblem(text: string): string | undefined {
+  if (text.length > MAX_CONFIG_BYTES) return `file is larger than ${MAX_CONFIG_BYTES} bytes; a config or game profile is a few KiB`;
+  const { depth, offset } = yamlDepth(text);
+  if (depth > MAX_CONFIG_DEPTH) return `YAML nested deeper than ${MAX_CONFIG_DEPTH} levels (line ${text.slice(0, offset).split('\n').length})`;
+  return undefined;
+}
+
 /**
  * Environment references are UPPER_CASE (`${RCON_PASSWORD}`); lowerCamel ones
  * (`${installDir}`, `${identity}`) are game-profile path variables and are left
  * for the profile resolver.
  */
-const MAX_CONFIG_DEPTH = 32;
-
 const ENV_REF = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** An unset `${VAR}`: where it was and which variable. */
@@ -88,6 +123,8 @@ export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S, opt
 }
 
 export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, schema: S, opts: LoadOptions = {}): z.output<S> & { configDir: string; configFile: string } {
+  const tooBig = yamlBoundsProblem(text);
+  if (tooBig) throw new ConfigError(abs, [tooBig]);
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(abs, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AgentConfigSchema } from '../../agent/config.ts';
 import { HubConfigSchema } from '../../hub/config.ts';
-import { parseYamlConfig } from '../../lib/config-file.ts';
+import { ConfigError, MAX_CONFIG_DEPTH, parseYamlConfig } from '../../lib/config-file.ts';
 import { fuzzRun, iterationRng, preview, protoGuard } from './fuzz-kit.ts';
-import { ALIAS_TEXTS, assertDeepFrozen, assertNamesFile, attempt, muteWarnings, mutateYaml } from './yaml-fuzz.ts';
+import { ALIAS_TEXTS, DEEP_YAML_DEPTHS, DEEP_YAML_STYLES, assertDeepFrozen, assertNamesFile, attempt, deepYaml, muteWarnings, mutateYaml } from './yaml-fuzz.ts';
 
 const AGENT_FILE = '/fuzz/etc/reconsync/agent.yaml';
 const HUB_FILE = '/fuzz/etc/reconsync/hub.yaml';
@@ -113,6 +113,30 @@ test('YAML anchors and aliases (billion laughs, cycles, undefined) end as Config
       const outcome = attempt(() => target.parse(text));
       assert.notEqual(outcome.kind, 'other', `${target.name} ${JSON.stringify(text.slice(0, 60))}: ${String((outcome as { error?: unknown }).error)}`);
       if (outcome.kind === 'config-error') assertNamesFile(outcome.error, target.file);
+    }
+  }
+});
+
+test('deep nesting in any position ends as a ConfigError naming the limit, before yaml recurses', () => {
+  for (const target of targets) {
+    for (const depth of DEEP_YAML_DEPTHS) {
+      for (const style of DEEP_YAML_STYLES) {
+        const deep = deepYaml(depth, style);
+        // As a value of a top-level key, of a nested key, of a list item, and as the whole document.
+        const texts = [
+          target.seed.replace(/^dataDir: .*$/m, `dataDir: ${deep}`),
+          target.seed.replace(/^(\s+)name: (.*)$/m, (_m, sp: string) => `${sp}name: ${deep.replace(/\n/g, `\n${sp}`)}`),
+          target.seed.replace(/^(\s+)- id: (.*)$/m, (_m, sp: string, v: string) => `${sp}- id: ${v}\n${sp}  extra: ${deep.replace(/\n/g, `\n${sp}  `)}`),
+          deep.trimStart(),
+        ].filter((text) => text !== target.seed); // hub.yaml has no server list
+        for (const text of texts) {
+          const outcome = attempt(() => target.parse(text));
+          const label = `${target.name} ${style} depth ${depth}`;
+          assert.equal(outcome.kind, 'config-error', `${label}: ${outcome.kind === 'other' ? String(outcome.error) : 'accepted'}`);
+          assertNamesFile((outcome as { error: ConfigError }).error, target.file);
+          assert.match((outcome as { error: ConfigError }).error.message, new RegExp(`nested deeper than ${MAX_CONFIG_DEPTH} levels \\(line \\d+\\)`), label);
+        }
+      }
     }
   }
 });

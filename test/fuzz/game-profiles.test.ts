@@ -14,7 +14,8 @@ import { test } from 'node:test';
 import { defaultGamesDir, mergeProfile, parseGameProfile } from '../../games/loader.ts';
 import type { GameProfile } from '../../games/profile.ts';
 import { defineOwn, fuzzRun, iterationRng, mutateValue, preview, protoGuard, randomJson, HOSTILE_KEYS } from './fuzz-kit.ts';
-import { ALIAS_TEXTS, assertDeepFrozen, assertNamesFile, attempt, muteWarnings, mutateYaml } from './yaml-fuzz.ts';
+import { ConfigError, MAX_CONFIG_DEPTH } from '../../lib/config-file.ts';
+import { ALIAS_TEXTS, DEEP_YAML_DEPTHS, DEEP_YAML_STYLES, assertDeepFrozen, assertNamesFile, attempt, deepYaml, muteWarnings, mutateYaml } from './yaml-fuzz.ts';
 
 const dir = defaultGamesDir();
 const seeds = readdirSync(dir)
@@ -104,4 +105,30 @@ test('profiles with YAML anchors and aliases end as ConfigError', () => {
     const outcome = attempt(() => parseGameProfile(text, '/fuzz/games/valheim.yaml'));
     assert.notEqual(outcome.kind, 'other', `${JSON.stringify(text.slice(0, 60))}: ${String((outcome as { error?: unknown }).error)}`);
   }
+});
+
+test('deep nesting anywhere in a profile ends as a ConfigError naming the limit', () => {
+  const seed = seeds.find((s) => s.id === 'valheim') ?? seeds[0]!;
+  for (const depth of DEEP_YAML_DEPTHS) {
+    for (const style of DEEP_YAML_STYLES) {
+      const deep = deepYaml(depth, style);
+      const texts = [
+        seed.text.replace(/^name: .*$/m, `name: ${deep}`),
+        `${seed.text}\nextra: ${deep}\n`,
+        seed.text.replace(/^(\s+)(\w+): (.*)$/m, (_m, sp: string, k: string) => `${sp}${k}: ${deep.replace(/\n/g, `\n${sp}`)}`),
+        deep.trimStart(),
+      ];
+      for (const text of texts) {
+        const outcome = attempt(() => parseGameProfile(text, seed.file));
+        const label = `${style} depth ${depth}`;
+        assert.equal(outcome.kind, 'config-error', `${label}: ${outcome.kind === 'other' ? String(outcome.error) : 'accepted'}`);
+        assertNamesFile((outcome as { error: ConfigError }).error, seed.file);
+        assert.match((outcome as { error: ConfigError }).error.message, new RegExp(`nested deeper than ${MAX_CONFIG_DEPTH} levels`), label);
+      }
+    }
+  }
+  // Aliases nest the value deeper than the text: a self-reference is bounded too.
+  const cyclic = attempt(() => parseGameProfile(`${seed.text}\nextra: &x [*x]\n`, seed.file));
+  assert.equal(cyclic.kind, 'config-error');
+  assert.match((cyclic as { error: ConfigError }).error.message, /nested deeper than/);
 });

@@ -33,6 +33,39 @@ export const ALIAS_TEXTS = [
   'id: *undefined_anchor',
 ];
 
+/** Nesting depths for deep YAML: just past the limit, past yaml's own recursion (~800), and far past it. */
+export const DEEP_YAML_DEPTHS = [40, 1_000, 5_000, 100_000] as const;
+
+export const DEEP_YAML_STYLES = ['flow-seq', 'flow-map', 'block-map', 'block-seq', 'compact-seq', 'complex-key'] as const;
+const BLOCK_DEPTH_CAP = 1_200;
+
+/** YAML text nesting `depth` levels in one of the ways YAML can nest. */
+export function deepYaml(depth: number, style: (typeof DEEP_YAML_STYLES)[number]): string {
+  switch (style) {
+    case 'flow-seq': return `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    case 'flow-map': return `${'{a: '.repeat(depth)}1${'}'.repeat(depth)}`;
+    // Block styles grow quadratically with depth (indentation): capped under MAX_CONFIG_BYTES but past yaml's own limit.
+    case 'block-map': return `\n${Array.from({ length: Math.min(depth, BLOCK_DEPTH_CAP) }, (_, i) => `${' '.repeat(i + 2)}k:`).join('\n')} 1`;
+    case 'block-seq': return `\n${Array.from({ length: Math.min(depth, BLOCK_DEPTH_CAP) }, (_, i) => `${' '.repeat(i + 2)}-`).join('\n')} 1`;
+    case 'compact-seq': return `\n  ${'- '.repeat(depth)}1`;
+    default: return `{ ? ${'['.repeat(depth)}1${']'.repeat(depth)} : 1 }`;
+  }
+}
+
+/** The seed with one value (any line with `key:`), or the whole document, replaced by deep nesting. */
+export function withDeepValue(rng: Rng, seed: string): string {
+  const deep = deepYaml(rng.pick(DEEP_YAML_DEPTHS), rng.pick(DEEP_YAML_STYLES));
+  if (rng.chance(0.1)) return deep.trimStart();
+  const lines = seed.split('\n');
+  const candidates = lines.map((l, i) => (/^\s*(- )?[A-Za-z]+:/.test(l) ? i : -1)).filter((i) => i >= 0);
+  const i = rng.pick(candidates);
+  const m = /^(\s*(?:- )?[A-Za-z]+:)/.exec(lines[i]!)!;
+  // Block styles must be indented past their key to nest under it.
+  const indent = ' '.repeat(m[1]!.length - m[1]!.trimStart().length);
+  lines[i] = `${m[1]} ${deep.replace(/\n/g, `\n${indent}`)}`;
+  return lines.join('\n');
+}
+
 function mutateLines(rng: Rng, text: string): string {
   const lines = text.split('\n');
   const i = rng.int(lines.length);
@@ -62,6 +95,8 @@ const MAX_YAML_CHARS = 16 * 1024;
 
 /** One mutated YAML document from a seed text; never contains anchors/aliases on purpose (ALIAS_TEXTS covers those). */
 export function mutateYaml(rng: Rng, seed: string): string {
+  // Deep nesting is exempt from the size cap: it must be refused by its depth before any parsing time is spent.
+  if (rng.chance(0.03)) return withDeepValue(rng, seed);
   const text = mutateYamlUnbounded(rng, seed);
   return text.length > MAX_YAML_CHARS ? text.slice(0, MAX_YAML_CHARS) : text;
 }
