@@ -6,13 +6,15 @@
 #
 # Without a tarball it installs the unpacked bundle it sits in (<bundle>/deploy/install.sh).
 # Layout: program /opt/reconsync, config + secrets /etc/reconsync (agent.yaml, agent.env),
-# data /var/lib/reconsync/agent, unit /etc/systemd/system/reconsync-agent.service.
-# Running it again upgrades the program and keeps agent.yaml, agent.env and the data.
+# data /var/lib/reconsync/agent, units /etc/systemd/system/reconsync-agent.service and
+# reconsync-agent-shutdown.service (saves and stops every game at host shutdown).
+# Running it again upgrades the program and keeps agent.yaml, agent.env and the data;
+# restarting the agent leaves running games running (the new agent adopts them).
 #
 # Options:
 #   --prefix DIR    program folder (default /opt/reconsync)
 #   --no-start      install and enable, but do not start the service
-#   --uninstall     stop and remove the service and the program
+#   --uninstall     stop and remove the service and the program (running games keep running)
 #   --purge         with --uninstall: also remove /etc/reconsync, /var/lib/reconsync and the user
 # Environment:
 #   DESTDIR         stage everything below this folder and skip useradd, chown and systemctl
@@ -24,6 +26,8 @@ CONF_DIR=/etc/reconsync
 DATA_DIR=/var/lib/reconsync/agent
 UNIT_DIR=/etc/systemd/system
 UNIT=reconsync-agent.service
+# Stopping this unit stops every game: it is started and enabled, never restarted or stopped here.
+SHUTDOWN_UNIT=reconsync-agent-shutdown.service
 SVC_USER=reconsync
 NODE_MAJOR_MIN=20
 DESTDIR=${DESTDIR:-}
@@ -37,7 +41,7 @@ say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -72,13 +76,15 @@ have_systemd() { [ "$LIVE" -eq 1 ] && command -v systemctl >/dev/null 2>&1 && [ 
 uninstall() {
   if have_systemd; then
     systemctl disable --now "$UNIT" 2>/dev/null || true
+    # Not --now: stopping the shutdown hook would stop every game.
+    systemctl disable "$SHUTDOWN_UNIT" 2>/dev/null || true
   fi
-  rm -f "$DESTDIR$UNIT_DIR/$UNIT"
+  rm -f "$DESTDIR$UNIT_DIR/$UNIT" "$DESTDIR$UNIT_DIR/$SHUTDOWN_UNIT"
   if have_systemd; then systemctl daemon-reload; systemctl reset-failed "$UNIT" 2>/dev/null || true; fi
   rm -rf "$DESTDIR$PREFIX"
   link=$DESTDIR/usr/local/bin/reconsync
   if [ -L "$link" ] && [ "$(readlink "$link")" = "$PREFIX/reconsync" ]; then rm -f "$link"; fi
-  say "Removed the service and $PREFIX."
+  say "Removed the service and $PREFIX. Game servers it started keep running; stop them yourself if they should not."
   if [ "$PURGE" -eq 1 ]; then
     rm -rf "$DESTDIR$CONF_DIR" "$DESTDIR${DATA_DIR%/agent}"
     if [ "$LIVE" -eq 1 ] && id "$SVC_USER" >/dev/null 2>&1; then userdel "$SVC_USER" || true; fi
@@ -182,10 +188,12 @@ install_program() {
 
 install_unit() {
   mkdir -p "$DESTDIR$UNIT_DIR" "$DESTDIR$DATA_DIR"
-  # The shipped unit assumes /opt/reconsync; follow --prefix.
-  sed "s#/opt/reconsync/#$PREFIX/#g" "$DESTDIR$PREFIX/deploy/systemd/$UNIT" > "$DESTDIR$UNIT_DIR/$UNIT.tmp"
-  chmod 0644 "$DESTDIR$UNIT_DIR/$UNIT.tmp"
-  mv "$DESTDIR$UNIT_DIR/$UNIT.tmp" "$DESTDIR$UNIT_DIR/$UNIT"
+  # The shipped units assume /opt/reconsync; follow --prefix.
+  for u in "$UNIT" "$SHUTDOWN_UNIT"; do
+    sed "s#/opt/reconsync/#$PREFIX/#g" "$DESTDIR$PREFIX/deploy/systemd/$u" > "$DESTDIR$UNIT_DIR/$u.tmp"
+    chmod 0644 "$DESTDIR$UNIT_DIR/$u.tmp"
+    mv "$DESTDIR$UNIT_DIR/$u.tmp" "$DESTDIR$UNIT_DIR/$u"
+  done
   if [ "$LIVE" -eq 1 ]; then
     chown "$SVC_USER:$SVC_USER" "$DATA_DIR"
     chmod 0750 "$DATA_DIR"
@@ -195,10 +203,13 @@ install_unit() {
     return 0
   fi
   systemctl daemon-reload
-  systemctl enable "$UNIT" >/dev/null
+  systemctl enable "$UNIT" "$SHUTDOWN_UNIT" >/dev/null
   if [ "$START" -eq 0 ]; then
     say "Enabled $UNIT (not started: --no-start)."
   elif config_ok; then
+    # Arms the shutdown hook (a no-op when it is already active; the agent's Wants= would too).
+    # Never restart it: that stops every game. Restarting the agent leaves its games running.
+    systemctl start "$SHUTDOWN_UNIT"
     systemctl restart "$UNIT"
     say "Started $UNIT. Follow it with: journalctl -u $UNIT -f"
   else

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
-import { DefaultAgentUnitOptions, renderAgentUnit } from './systemd-unit.ts';
+import { DefaultAgentUnitOptions, renderAgentUnit, renderShutdownUnit, shutdownUnitName } from './systemd-unit.ts';
 import type { AgentConfig } from '../agent/config.ts';
 
 /**
@@ -173,7 +173,7 @@ export function planInstall(opts: ServiceOptions): ServicePlan {
       steps.push(run('useradd', ['--system', '--user-group', '--home-dir', '/var/lib/reconsync', '--no-create-home', '--shell', '/usr/sbin/nologin', user], [0, 9]));
     }
     const dataDir = abs(opts.dataDir ?? DefaultServiceOptions.dataDir, opts, pathImpl);
-    const unit = renderAgentUnit({
+    const unitOptions = {
       entry,
       configPath,
       user,
@@ -181,15 +181,23 @@ export function planInstall(opts: ServiceOptions): ServicePlan {
       envFile: opts.envFile ?? DefaultServiceOptions.envFile,
       dataDir,
       writablePaths: (opts.writablePaths ?? []).map((p) => abs(p, opts, pathImpl)),
-    });
+      serviceName: name,
+    };
+    const unit = renderAgentUnit(unitOptions);
+    const hook = shutdownUnitName(name);
+    const unitDir = opts.unitDir ?? DefaultServiceOptions.unitDir;
     if (!dataDir.startsWith('/var/lib/')) {
       // Outside /var/lib there is no StateDirectory= to create it: make it, owned by the service user.
       steps.push(run('install', ['-d', '-o', user, '-g', user, '-m', '0750', dataDir]));
     }
-    steps.push({ kind: 'write', path: pathImpl.join(opts.unitDir ?? DefaultServiceOptions.unitDir, `${name}.service`), content: unit, mode: 0o644 });
+    steps.push({ kind: 'write', path: pathImpl.join(unitDir, `${name}.service`), content: unit, mode: 0o644 });
+    steps.push({ kind: 'write', path: pathImpl.join(unitDir, hook), content: renderShutdownUnit(unitOptions), mode: 0o644 });
     steps.push(run('systemctl', ['daemon-reload']));
+    steps.push(run('systemctl', ['enable', `${name}.service`, hook]));
+    // Only started, never restarted: stopping the shutdown hook stops every game. Starting it does nothing but arm it.
+    steps.push(run('systemctl', ['start', hook]));
     // enable --now on an already running unit does not restart it: restart so a new unit takes effect.
-    steps.push(run('systemctl', ['enable', `${name}.service`]));
+    // Restarting the agent leaves its games running; the new agent adopts them.
     steps.push(run('systemctl', ['restart', `${name}.service`]));
   } else {
     const args = ['-ServiceName', name, '-BundleDir', bundleDir, '-ConfigPath', configPath, '-Entry', entry];
@@ -204,9 +212,15 @@ export function planUninstall(opts: ServiceOptions): ServicePlan {
   const { name, pathImpl } = names(opts);
   const steps: ServiceStep[] = [];
   if (opts.platform === 'linux') {
+    const hook = shutdownUnitName(name);
+    const unitDir = opts.unitDir ?? DefaultServiceOptions.unitDir;
     // disable --now: exit 0 even when the unit is already stopped; 1 when it does not exist (nothing to undo).
+    // The agent stops; its games keep running, as with any agent stop.
     steps.push(run('systemctl', ['disable', '--now', `${name}.service`], [0, 1, 5]));
-    steps.push({ kind: 'remove', path: pathImpl.join(opts.unitDir ?? DefaultServiceOptions.unitDir, `${name}.service`) });
+    // Not --now: stopping the shutdown hook would stop every game; uninstalling leaves games running, as every agent stop does.
+    steps.push(run('systemctl', ['disable', hook], [0, 1, 5]));
+    steps.push({ kind: 'remove', path: pathImpl.join(unitDir, `${name}.service`) });
+    steps.push({ kind: 'remove', path: pathImpl.join(unitDir, hook) });
     steps.push(run('systemctl', ['daemon-reload']));
     steps.push(run('systemctl', ['reset-failed', `${name}.service`], [0, 1, 5]));
   } else {

@@ -1,10 +1,17 @@
 import path from 'node:path';
 
 /**
- * Renders reconsync-agent.service. deploy/systemd/reconsync-agent.service is this
- * function's output with the defaults (a test keeps the two identical), so the
- * file operators read and the unit `reconsync agent service install` writes
- * never drift apart.
+ * Renders reconsync-agent.service and reconsync-agent-shutdown.service. The files
+ * in deploy/systemd/ are these functions' output with the defaults (a test keeps
+ * them identical), so the files operators read and the units `reconsync agent
+ * service install` writes never drift apart.
+ *
+ * Lifecycle (README "What stopping the agent does to games"): stopping or
+ * restarting the agent never stops a game (KillMode=process: systemd signals the
+ * agent only, and the agent leaves its games running for the next agent to
+ * adopt). The shutdown unit does nothing when started; its ExecStop= runs
+ * `reconsync agent stop-games` when it is stopped, which in practice means at
+ * host shutdown, after the agent itself has stopped.
  */
 export interface AgentUnitOptions {
   /** The bundled CLI, run by `node`. */
@@ -21,6 +28,8 @@ export interface AgentUnitOptions {
   writablePaths: string[];
   /** How systemd finds node: `/usr/bin/env node` follows systemd's PATH (/usr/local/bin, /usr/bin). */
   node: string;
+  /** The agent unit's name without ".service"; the shutdown unit is `<serviceName>-shutdown.service`. */
+  serviceName: string;
 }
 
 export const DefaultAgentUnitOptions = {
@@ -32,6 +41,7 @@ export const DefaultAgentUnitOptions = {
   dataDir: '/var/lib/reconsync/agent',
   writablePaths: [],
   node: '/usr/bin/env node',
+  serviceName: 'reconsync-agent',
 } as const satisfies AgentUnitOptions;
 
 /** Quotes one word for a unit file: `%` starts a specifier everywhere, `$` a variable in ExecStart=. */
@@ -48,24 +58,48 @@ function unitPath(p: string): string {
 
 const STATE_ROOT = '/var/lib/';
 
-export function renderAgentUnit(partial: Partial<AgentUnitOptions> = {}): string {
+/** The unit that stops every managed game at host shutdown, for an agent unit named `serviceName`. */
+export function shutdownUnitName(serviceName: string = DefaultAgentUnitOptions.serviceName): string {
+  return `${serviceName}-shutdown.service`;
+}
+/** How long systemd waits for the agent to stop (it exits in seconds: AGENT_STOP_DEADLINE_MS in agent/main.ts). */
+export const AGENT_TIMEOUT_STOP = '30s';
+/** How long the shutdown hook may take: every game's save and stop, all at once (stop.timeoutMs + soft stop + kill). */
+export const SHUTDOWN_TIMEOUT_STOP = '300s';
+
+function checked(partial: Partial<AgentUnitOptions>): AgentUnitOptions {
   const o: AgentUnitOptions = { ...DefaultAgentUnitOptions, ...partial, writablePaths: [...(partial.writablePaths ?? DefaultAgentUnitOptions.writablePaths)] };
   for (const name of [o.user, o.group]) {
     if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name)) throw new Error(`"${name}" is not a valid user or group name`);
   }
+  if (!/^[A-Za-z0-9_.@-]+$/.test(o.serviceName)) throw new Error(`"${o.serviceName}" is not a valid unit name`);
   for (const p of [o.entry, o.configPath, o.envFile, o.dataDir, ...o.writablePaths]) {
     if (!path.posix.isAbsolute(p)) throw new Error(`systemd unit paths must be absolute, got "${p}"`);
   }
-  const clean = (p: string) => path.posix.normalize(p).replace(/(.)\/+$/, '$1');
+  return o;
+}
+
+const clean = (p: string) => path.posix.normalize(p).replace(/(.)\/+$/, '$1');
+
+/** `node <entry> agent [sub] --config <file>` as an Exec line. */
+function execLine(o: AgentUnitOptions, sub: string[]): string {
+  return [...o.node.split(' '), o.entry, 'agent', ...sub, '--config', o.configPath].map((w) => unitWord(w, true)).join(' ');
+}
+
+function docLine(o: AgentUnitOptions): string {
+  const readme = path.posix.join(path.posix.dirname(o.entry), 'README.md');
+  return /[\s%]/.test(readme) ? '' : `Documentation=file:${readme}\n`;
+}
+
+export function renderAgentUnit(partial: Partial<AgentUnitOptions> = {}): string {
+  const o = checked(partial);
   const dataDir = clean(o.dataDir);
   // StateDirectory= creates the folder owned by the service user before the sandbox is set up.
   const stateLines = dataDir.startsWith(STATE_ROOT) ? [`StateDirectory=${unitWord(dataDir.slice(STATE_ROOT.length))}`, 'StateDirectoryMode=0750'] : [];
   const extra = [...new Set(o.writablePaths.map(clean))].filter((p) => p !== dataDir);
   // "-" = a missing game folder does not stop the agent from starting.
   const extraLine = extra.length ? [`ReadWritePaths=${extra.map((p) => `-${unitWord(p)}`).join(' ')}`] : [];
-  const exec = [...o.node.split(' '), o.entry, 'agent', '--config', o.configPath].map((w) => unitWord(w, true)).join(' ');
-  const readme = path.posix.join(path.posix.dirname(o.entry), 'README.md');
-  const docLine = /[\s%]/.test(readme) ? '' : `Documentation=file:${readme}\n`;
+  const exec = execLine(o, []);
 
   return `# ReconSync agent. Install layout: program in /opt/reconsync (the agent bundle),
 # config in /etc/reconsync/agent.yaml, data (outbox, staging, local backups) in
@@ -79,10 +113,14 @@ export function renderAgentUnit(partial: Partial<AgentUnitOptions> = {}): string
 #   /etc/systemd/system/reconsync-agent.service.d/paths.conf
 # (see agent-paths.conf.example next to this file). The service user needs Unix
 # permissions on them too (or set User= to the account that owns the game).
+#
+# Stopping, restarting or upgrading this service stops the agent only: managed
+# game servers keep running and the next agent adopts them without a restart.
+# At host shutdown ${shutdownUnitName(o.serviceName)} saves and stops every game.
 
 [Unit]
 Description=ReconSync agent (game server supervisor and backups)
-${docLine}Wants=network-online.target
+${docLine(o)}Wants=network-online.target ${shutdownUnitName(o.serviceName)}
 After=network-online.target
 # Give up after 5 failed starts in 5 minutes instead of looping forever.
 StartLimitIntervalSec=300
@@ -103,10 +141,11 @@ Restart=on-failure
 RestartSec=5s
 # 2 = usage error, 3 = invalid config: restarting cannot fix those.
 RestartPreventExitStatus=2 3
-# SIGTERM goes to the agent only; it stops its managed game servers gracefully
-# (save, stop command, soft signal). Whatever is left after the timeout is killed.
-KillMode=mixed
-TimeoutStopSec=120s
+# SIGTERM (and, after the timeout, SIGKILL) goes to the agent only, never to the
+# games it started: they live in this unit's control group but outside the
+# agent's lifetime. The agent finishes its own work and exits within seconds.
+KillMode=process
+TimeoutStopSec=${AGENT_TIMEOUT_STOP}
 
 # Hardening. No MemoryDenyWriteExecute: V8's JIT (and Unity/Unreal game servers)
 # need writable+executable pages.
@@ -115,6 +154,73 @@ ProtectSystem=strict
 # Game saves often live under a home folder (~/.config/unity3d, ~/Zomboid,
 # ~/.local/share/7DaysToDie): homes stay visible but read-only, and the
 # ReadWritePaths= above make the save folders writable again.
+ProtectHome=read-only
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+AmbientCapabilities=
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/**
+ * reconsync-agent-shutdown.service: a oneshot that stays "active" from boot on
+ * and does its work when stopped. Units stop in the reverse order of starting,
+ * so with Before=<agent unit> its ExecStop= runs after the agent has
+ * exited (nothing is left to restart the games) and, with
+ * After=network-online.target, while the network still runs (admin channels).
+ */
+export function renderShutdownUnit(partial: Partial<AgentUnitOptions> = {}): string {
+  const o = checked(partial);
+  const dataDir = clean(o.dataDir);
+  return `# ReconSync agent: stops every managed game server gracefully at host shutdown
+# (admin-channel save + stop, then the soft signal, then a kill after the
+# server's stop.timeoutMs) with \`reconsync agent stop-games\`. It does not record
+# an operator stop: the games start again with the agent on the next boot.
+#
+# Starting this unit does nothing; stopping it stops the games. So:
+#   - never \`systemctl restart\` it (that stops every game);
+#   - to take every game down by hand:
+#       systemctl stop ${o.serviceName} ${shutdownUnitName(o.serviceName)}
+#     and \`systemctl start ${o.serviceName}\` brings both back.
+# Stopping or restarting ${o.serviceName}.service alone leaves the games running.
+
+[Unit]
+Description=ReconSync agent: stop game servers gracefully at host shutdown
+${docLine(o)}Wants=network-online.target
+After=network-online.target
+# Stops after the agent has stopped (reverse start order), while the network is up.
+Before=${o.serviceName}.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+User=${o.user}
+Group=${o.group}
+ExecStart=/bin/true
+ExecStop=${execLine(o, ['stop-games'])}
+EnvironmentFile=-${unitPath(o.envFile)}
+Environment=NODE_ENV=production
+WorkingDirectory=-${unitPath(dataDir)}
+ReadWritePaths=${unitWord(dataDir)}
+UMask=0027
+# Long enough for every game to save and stop (they stop in parallel).
+TimeoutStopSec=${SHUTDOWN_TIMEOUT_STOP}
+
+NoNewPrivileges=yes
+ProtectSystem=strict
 ProtectHome=read-only
 PrivateTmp=yes
 ProtectKernelTunables=yes

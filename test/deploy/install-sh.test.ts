@@ -62,6 +62,9 @@ test('install.sh installs, upgrades keeping the config, and uninstalls (staged w
   assert.equal((await stat(path.join(conf, 'agent.env'))).mode & 0o777, 0o640);
   const unit = await readFile(path.join(dest, 'etc/systemd/system/reconsync-agent.service'), 'utf8');
   assert.equal(unit, await readFile(path.join(repo, 'deploy/systemd/reconsync-agent.service'), 'utf8'));
+  // The host-shutdown hook that saves and stops the games (stopping the agent leaves them running).
+  const hook = await readFile(path.join(dest, 'etc/systemd/system/reconsync-agent-shutdown.service'), 'utf8');
+  assert.equal(hook, await readFile(path.join(repo, 'deploy/systemd/reconsync-agent-shutdown.service'), 'utf8'));
   assert.ok((await stat(path.join(dest, 'var/lib/reconsync/agent'))).isDirectory());
 
   // The starter config is valid once the two variables of agent.env are set.
@@ -82,6 +85,7 @@ test('install.sh installs, upgrades keeping the config, and uninstalls (staged w
   assert.equal(un.code, 0, un.stderr);
   await assert.rejects(access(prog));
   await assert.rejects(access(path.join(dest, 'etc/systemd/system/reconsync-agent.service')));
+  await assert.rejects(access(path.join(dest, 'etc/systemd/system/reconsync-agent-shutdown.service')));
   await assert.rejects(lstat(path.join(dest, 'usr/local/bin/reconsync')));
   assert.equal(await readFile(path.join(conf, 'agent.yaml'), 'utf8'), 'edited by the operator\n');
 
@@ -99,6 +103,8 @@ test('install.sh follows --prefix in the unit and refuses what is not a bundle',
   assert.equal(r.code, 0, r.stderr);
   const unit = await readFile(path.join(dest, 'etc/systemd/system/reconsync-agent.service'), 'utf8');
   assert.match(unit, /^ExecStart=\/usr\/bin\/env node \/srv\/rs\/reconsync.js agent --config \/etc\/reconsync\/agent.yaml$/m);
+  const hook = await readFile(path.join(dest, 'etc/systemd/system/reconsync-agent-shutdown.service'), 'utf8');
+  assert.match(hook, /^ExecStop=\/usr\/bin\/env node \/srv\/rs\/reconsync.js agent stop-games --config \/etc\/reconsync\/agent.yaml$/m);
 
   const notBundle = path.join(work, 'junk.tar.gz');
   await mkdir(path.join(work, 'junk'));

@@ -12,7 +12,7 @@ import {
   type CommandResult,
   type CommandRunner,
 } from '../../deploy/service-install.ts';
-import { renderAgentUnit } from '../../deploy/systemd-unit.ts';
+import { renderAgentUnit, renderShutdownUnit } from '../../deploy/systemd-unit.ts';
 import { loadAgentConfig } from '../../agent/config.ts';
 
 /** Records every command; answers from a table keyed by "command arg arg". */
@@ -33,7 +33,7 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
   return dir;
 }
 
-test('linux install: creates the user, writes the unit, reloads, enables and (re)starts it', async (t) => {
+test('linux install: creates the user, writes both units, reloads, enables them, arms the shutdown hook and (re)starts the agent', async (t) => {
   const unitDir = await tempDir(t);
   const run = recordingRunner({ 'useradd --system --user-group --home-dir /var/lib/reconsync --no-create-home --shell /usr/sbin/nologin reconsync': { code: 9 } });
   const plan = await installAgentService({
@@ -48,7 +48,9 @@ test('linux install: creates the user, writes the unit, reloads, enables and (re
   assert.deepEqual(run.calls, [
     ['useradd', '--system', '--user-group', '--home-dir', '/var/lib/reconsync', '--no-create-home', '--shell', '/usr/sbin/nologin', 'reconsync'],
     ['systemctl', 'daemon-reload'],
-    ['systemctl', 'enable', 'reconsync-agent.service'],
+    ['systemctl', 'enable', 'reconsync-agent.service', 'reconsync-agent-shutdown.service'],
+    // start, never restart: stopping the hook stops every game. Restarting the agent leaves them running.
+    ['systemctl', 'start', 'reconsync-agent-shutdown.service'],
     ['systemctl', 'restart', 'reconsync-agent.service'],
   ]);
   const unitFile = path.join(unitDir, 'reconsync-agent.service');
@@ -57,22 +59,37 @@ test('linux install: creates the user, writes the unit, reloads, enables and (re
   assert.match(unit, /^ExecStart=\/usr\/bin\/env node \/opt\/reconsync\/reconsync.js agent --config \/etc\/reconsync\/conf\/agent.yaml$/m);
   assert.equal((await stat(unitFile)).mode & 0o777, 0o644);
   assert.equal(plan.serviceName, 'reconsync-agent');
-  assert.equal(plan.steps.filter((s) => s.kind === 'write').length, 1);
+  assert.equal(plan.steps.filter((s) => s.kind === 'write').length, 2);
+  const hook = await readFile(path.join(unitDir, 'reconsync-agent-shutdown.service'), 'utf8');
+  assert.equal(hook, renderShutdownUnit({ configPath: '/etc/reconsync/conf/agent.yaml', writablePaths: ['/srv/ark', '/home/steam/.config/unity3d/IronGate/Valheim/worlds_local'] }));
+  assert.match(hook, /^ExecStop=\/usr\/bin\/env node \/opt\/reconsync\/reconsync.js agent stop-games --config \/etc\/reconsync\/conf\/agent.yaml$/m);
+  assert.ok(!run.calls.some((c) => c[1] === 'restart' && c[2] === 'reconsync-agent-shutdown.service'), 'the hook is never restarted');
+});
+
+test('a custom service name names the shutdown hook after it and orders it before that unit', async (t) => {
+  const unitDir = await tempDir(t);
+  const plan = await installAgentService({ platform: 'linux', configPath: '/etc/rs/agent.yaml', bundleDir: '/opt/reconsync', unitDir, serviceName: 'rs-box2', dryRun: true });
+  const hook = plan.steps.find((s) => s.kind === 'write' && s.path.endsWith('rs-box2-shutdown.service'));
+  assert.ok(hook && hook.kind === 'write');
+  assert.match(hook.content, /^Before=rs-box2\.service$/m);
+  const agent = plan.steps.find((s) => s.kind === 'write' && s.path.endsWith('rs-box2.service'));
+  assert.ok(agent && agent.kind === 'write');
+  assert.match(agent.content, /^Wants=network-online.target rs-box2-shutdown\.service$/m);
 });
 
 test('linux install with another user skips useradd; a failing systemctl stops the install with the command in the error', async (t) => {
   const unitDir = await tempDir(t);
-  const run = recordingRunner({ 'systemctl enable reconsync-agent.service': { code: 1, stderr: 'Failed to enable unit: Access denied' } });
+  const run = recordingRunner({ 'systemctl enable reconsync-agent.service reconsync-agent-shutdown.service': { code: 1, stderr: 'Failed to enable unit: Access denied' } });
   await assert.rejects(
     installAgentService({ platform: 'linux', configPath: '/etc/reconsync/agent.yaml', bundleDir: '/opt/reconsync', unitDir, user: 'steam', run }),
     (err: unknown) => {
       assert.ok(err instanceof ServiceCommandError);
       assert.equal(err.code, 'SERVICE_COMMAND_FAILED');
-      assert.match(err.message, /systemctl enable reconsync-agent.service" exited with 1:\nFailed to enable unit: Access denied/);
+      assert.match(err.message, /systemctl enable reconsync-agent.service reconsync-agent-shutdown.service" exited with 1:\nFailed to enable unit: Access denied/);
       return true;
     },
   );
-  assert.deepEqual(run.calls.map((c) => c.join(' ')), ['systemctl daemon-reload', 'systemctl enable reconsync-agent.service']);
+  assert.deepEqual(run.calls.map((c) => c.join(' ')), ['systemctl daemon-reload', 'systemctl enable reconsync-agent.service reconsync-agent-shutdown.service']);
   assert.match(await readFile(path.join(unitDir, 'reconsync-agent.service'), 'utf8'), /^User=steam$/m);
 });
 
@@ -81,23 +98,28 @@ test('dry run returns the plan and neither writes nor runs anything', async (t) 
   const run = recordingRunner();
   const plan = await installAgentService({ platform: 'linux', configPath: '/etc/reconsync/agent.yaml', bundleDir: '/opt/reconsync', unitDir, dryRun: true, run });
   assert.equal(plan.dryRun, true);
-  assert.deepEqual(plan.steps.map((s) => s.kind), ['run', 'write', 'run', 'run', 'run']);
+  assert.deepEqual(plan.steps.map((s) => s.kind), ['run', 'write', 'write', 'run', 'run', 'run', 'run']);
   assert.deepEqual(run.calls, []);
   await assert.rejects(access(path.join(unitDir, 'reconsync-agent.service')));
 });
 
-test('linux uninstall disables, removes the unit and reloads; tolerates a unit that is already gone', async (t) => {
+test('linux uninstall disables, removes both units and reloads, never stopping the games; tolerates a unit that is already gone', async (t) => {
   const unitDir = await tempDir(t);
   const unitFile = path.join(unitDir, 'reconsync-agent.service');
+  const hookFile = path.join(unitDir, 'reconsync-agent-shutdown.service');
   await writeFile(unitFile, renderAgentUnit());
+  await writeFile(hookFile, renderShutdownUnit());
   const run = recordingRunner({ 'systemctl reset-failed reconsync-agent.service': { code: 1 } });
   await uninstallAgentService({ platform: 'linux', configPath: '', bundleDir: '/opt/reconsync', unitDir, run });
   assert.deepEqual(run.calls.map((c) => c.join(' ')), [
     'systemctl disable --now reconsync-agent.service',
+    // Not --now: stopping the hook runs stop-games.
+    'systemctl disable reconsync-agent-shutdown.service',
     'systemctl daemon-reload',
     'systemctl reset-failed reconsync-agent.service',
   ]);
   await assert.rejects(access(unitFile));
+  await assert.rejects(access(hookFile));
 });
 
 test('windows install and uninstall run the bundled PowerShell scripts with Windows paths', async () => {
@@ -192,8 +214,10 @@ test('a data dir outside /var/lib is created for the service user before the uni
   assert.deepEqual(plan.steps.map((s) => (s.kind === 'run' ? [s.command, ...s.args].join(' ') : `${s.kind} ${s.path}`)), [
     'install -d -o steam -g steam -m 0750 /srv/rs/agent-data',
     `write ${path.join(unitDir, 'reconsync-agent.service')}`,
+    `write ${path.join(unitDir, 'reconsync-agent-shutdown.service')}`,
     'systemctl daemon-reload',
-    'systemctl enable reconsync-agent.service',
+    'systemctl enable reconsync-agent.service reconsync-agent-shutdown.service',
+    'systemctl start reconsync-agent-shutdown.service',
     'systemctl restart reconsync-agent.service',
   ]);
   const write = plan.steps.find((s) => s.kind === 'write');

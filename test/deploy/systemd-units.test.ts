@@ -6,33 +6,72 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderAgentUnit, unitWord } from '../../deploy/systemd-unit.ts';
+import { renderAgentUnit, renderShutdownUnit, unitWord } from '../../deploy/systemd-unit.ts';
 
 const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy/systemd');
 const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 
 /** Runs `systemd-analyze verify` on a copy of the unit; returns the problems it reports about that unit. */
 async function verify(unitName: string, content: string): Promise<{ code: number; problems: string[] }> {
+  return verifyTogether({ [unitName]: content });
+}
+
+/** `systemd-analyze verify` on several units in one folder (so it sees their dependencies and ordering on each other). */
+async function verifyTogether(units: Record<string, string>): Promise<{ code: number; problems: string[] }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'reconsync-units-'));
   try {
-    const file = path.join(dir, unitName);
-    await writeFile(file, content);
+    const files = Object.keys(units).map((name) => path.join(dir, name));
+    for (const [name, content] of Object.entries(units)) await writeFile(path.join(dir, name), content);
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(analyze!, ['verify', file], { timeout: 30_000 }, (err, _stdout, stderr) => {
+      execFile(analyze!, ['verify', ...files], { timeout: 30_000 }, (err, _stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr });
       });
     });
-    // Unknown keys and bad values are only warnings (exit 0): count every line about our file.
-    const problems = stderr.split('\n').filter((l) => l.includes(unitName) || l.includes(file));
+    // Unknown keys and bad values are only warnings (exit 0): count every line about our files (ordering cycles name them too).
+    const problems = stderr.split('\n').filter((l) => Object.keys(units).some((name) => l.includes(name)) || files.some((f) => l.includes(f)));
     return { code, problems };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-test('the shipped agent unit is exactly what renderAgentUnit() writes', async () => {
+test('the shipped agent units are exactly what renderAgentUnit() and renderShutdownUnit() write', async () => {
   const shipped = await readFile(path.join(deployDir, 'reconsync-agent.service'), 'utf8');
   assert.equal(shipped, renderAgentUnit(), 'regenerate deploy/systemd/reconsync-agent.service from deploy/systemd-unit.ts');
+  const shutdown = await readFile(path.join(deployDir, 'reconsync-agent-shutdown.service'), 'utf8');
+  assert.equal(shutdown, renderShutdownUnit(), 'regenerate deploy/systemd/reconsync-agent-shutdown.service from deploy/systemd-unit.ts');
+});
+
+/** The value of `key=` in a unit (last one wins, as in systemd). */
+function setting(unit: string, key: string): string | undefined {
+  return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].at(-1)?.[1];
+}
+
+function seconds(value: string | undefined): number {
+  const m = /^(\d+)(s|min)?$/.exec(value ?? '');
+  assert.ok(m, `a plain duration, got ${value}`);
+  return Number(m[1]) * (m[2] === 'min' ? 60 : 1);
+}
+
+test('stopping the agent unit signals the agent only and is short; the games stop only through the shutdown unit', async () => {
+  const agent = await readFile(path.join(deployDir, 'reconsync-agent.service'), 'utf8');
+  // mixed or control-group would SIGTERM/SIGKILL the games on every `systemctl restart reconsync-agent`.
+  assert.equal(setting(agent, 'KillMode'), 'process');
+  assert.ok(seconds(setting(agent, 'TimeoutStopSec')) <= 60, 'the agent exits within seconds; a long timeout only delays restarts');
+  assert.match(setting(agent, 'Wants') ?? '', /\breconsync-agent-shutdown\.service\b/, 'starting the agent arms the shutdown hook');
+
+  const hook = await readFile(path.join(deployDir, 'reconsync-agent-shutdown.service'), 'utf8');
+  assert.equal(setting(hook, 'Type'), 'oneshot');
+  assert.equal(setting(hook, 'RemainAfterExit'), 'yes', 'stays active from boot, so its ExecStop runs at shutdown');
+  assert.equal(setting(hook, 'ExecStart'), '/bin/true');
+  assert.equal(setting(hook, 'ExecStop'), '/usr/bin/env node /opt/reconsync/reconsync.js agent stop-games --config /etc/reconsync/agent.yaml');
+  // Reverse stop order: the agent exits first (nothing restarts the games), the network is still up for the admin channels.
+  assert.equal(setting(hook, 'Before'), 'reconsync-agent.service');
+  assert.equal(setting(hook, 'After'), 'network-online.target');
+  assert.equal(setting(hook, 'User'), setting(agent, 'User'), 'signals the games as the account that runs them');
+  assert.equal(setting(hook, 'EnvironmentFile'), setting(agent, 'EnvironmentFile'), 'agent.yaml needs the same ${VAR}s');
+  assert.ok(seconds(setting(hook, 'TimeoutStopSec')) >= 120, 'long enough for saves');
+  assert.equal(setting(hook, 'WantedBy'), 'multi-user.target');
 });
 
 for (const name of ['reconsync-hub.service', 'reconsync-agent.service']) {
@@ -51,10 +90,16 @@ for (const name of ['reconsync-hub.service', 'reconsync-agent.service']) {
 }
 
 test('systemd-analyze verify accepts both units, the drop-in example and unusual paths', { skip: analyze ? false : 'systemd-analyze is not installed (CI installs systemd)' }, async () => {
-  for (const name of ['reconsync-hub.service', 'reconsync-agent.service']) {
+  for (const name of ['reconsync-hub.service', 'reconsync-agent.service', 'reconsync-agent-shutdown.service']) {
     const r = await verify(name, await readFile(path.join(deployDir, name), 'utf8'));
     assert.deepEqual(r, { code: 0, problems: [] }, name);
   }
+  // Both agent units in one folder: their Wants=/Before= on each other resolve, no ordering cycle.
+  const both = await verifyTogether({
+    'reconsync-agent.service': await readFile(path.join(deployDir, 'reconsync-agent.service'), 'utf8'),
+    'reconsync-agent-shutdown.service': await readFile(path.join(deployDir, 'reconsync-agent-shutdown.service'), 'utf8'),
+  });
+  assert.deepEqual(both, { code: 0, problems: [] }, 'agent + shutdown unit');
   // The drop-in's [Service] lines appended to the unit: the same keys systemd merges.
   const dropIn = await readFile(path.join(deployDir, 'agent-paths.conf.example'), 'utf8');
   const merged = `${await readFile(path.join(deployDir, 'reconsync-agent.service'), 'utf8')}\n${dropIn.slice(dropIn.indexOf('[Service]'))}`;
@@ -68,6 +113,14 @@ test('systemd-analyze verify accepts both units, the drop-in example and unusual
     entry: '/usr/bin/env',
   });
   assert.deepEqual(await verify('reconsync-agent.service', odd), { code: 0, problems: [] }, odd);
+  const oddHook = renderShutdownUnit({ configPath: '/home/some one/cfg 100%/agent.yaml', dataDir: '/srv/reconsync data', envFile: '/etc/reconsync/my env' });
+  assert.deepEqual(await verify('reconsync-agent-shutdown.service', oddHook), { code: 0, problems: [] }, oddHook);
+});
+
+test('the together-verify helper reports an ordering cycle (so the check above can fail)', { skip: analyze ? false : 'systemd-analyze is not installed' }, async () => {
+  const cyclic = renderShutdownUnit().replace('After=network-online.target', 'After=network-online.target reconsync-agent.service');
+  const r = await verifyTogether({ 'reconsync-agent.service': renderAgentUnit(), 'reconsync-agent-shutdown.service': cyclic });
+  assert.ok(r.problems.some((l) => /cycle/i.test(l)), r.problems.join('\n') || 'no problem reported');
 });
 
 test('the verify helper reports a broken unit (so the test above can fail)', { skip: analyze ? false : 'systemd-analyze is not installed' }, async () => {
