@@ -11,7 +11,7 @@ import { LinkServer, type LinkTuning } from './link/link-server.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { HubServiceImpl } from './service/hub-service.ts';
 import type { HubService } from './service/types.ts';
-import { Store } from './store/index.ts';
+import { Store, type StoreOptions } from './store/index.ts';
 
 /** A config as loadHubConfig returns it, or a plain object in the hub.yaml shape (tests). */
 export type HubConfigInput = HubConfig | (z.input<typeof HubConfigSchema> & { configDir?: string });
@@ -29,6 +29,8 @@ export interface HubDeps {
   /** Finer link limits (hello timeout, pending cap, auth throttle, malformed-frame budget). */
   link?: LinkTuning;
   http?: HttpLimits;
+  /** Store tuning (busy timeouts, integrity check at open). */
+  store?: StoreOptions;
   extensions?: HubExtension[];
 }
 
@@ -74,8 +76,12 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const config = normalizeConfig(deps.config);
   const logger = (deps.logger ?? silentLogger).child({ component: 'hub' });
   const clock = deps.clock ?? systemClock;
-  const store = Store.open(config.dataDir);
-  const metrics = createHubMetrics();
+  const store = Store.open(config.dataDir, deps.store);
+  const metrics = createHubMetrics({ storeHealth: store.health });
+  store.health.on('change', (faulty, fault) => {
+    if (faulty) logger.error({ fault, dataDir: config.dataDir }, 'hub store is failing: records are not acknowledged and /healthz answers 503 until writes succeed again');
+    else logger.info('hub store writes succeed again');
+  });
   // Forgets made by the CLI reach the hub through the store, polled like token revocations.
   const service = new HubServiceImpl({ store, logger, clock, metrics, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
   const link = new LinkServer({

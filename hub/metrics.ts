@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import { CounterTally, FastHistogram } from './hot-metrics.ts';
+import type { StoreHealth } from './store/health.ts';
 
 /**
  * One registry per hub (never prom-client's global one), so several hubs in a
@@ -18,6 +19,12 @@ export interface HubMetrics {
   recordEvents: Counter<'topic' | 'outcome'>;
   backupsTotal: Counter<'outcome'>;
   upgradeRejections: Counter<'status'>;
+  /** Sessions cut because the agent stopped reading (outgoing buffer over its limit). */
+  slowPeersClosed: Counter;
+  /** Failed store operations, by operation and SQLite code. */
+  storeErrors: Counter<'op' | 'code'>;
+  /** 1 while no store operation is failing, else 0. */
+  storeUp: Gauge;
   discordEdits: Counter<'outcome'>;
   discordRateLimited: Counter;
   discordStatusMessages: Gauge;
@@ -57,7 +64,7 @@ function dropMisnamedGauges(registry: Registry): void {
   }
 }
 
-export function createHubMetrics(opts: { defaultMetrics?: boolean } = {}): HubMetrics {
+export function createHubMetrics(opts: { defaultMetrics?: boolean; storeHealth?: StoreHealth } = {}): HubMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry, prefix: 'reconsync_hub_' });
@@ -74,6 +81,9 @@ export function createHubMetrics(opts: { defaultMetrics?: boolean } = {}): HubMe
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
     registers,
   });
+  const storeHealth = opts.storeHealth;
+  const storeErrors = new Counter({ name: 'reconsync_store_errors_total', help: 'Failed hub store operations, by operation and SQLite error code', labelNames: ['op', 'code'], registers });
+  storeHealth?.on('failure', (f) => storeErrors.labels(f.op, f.code).inc());
   return {
     registry,
     connectedAgents: new Gauge({ name: 'reconsync_connected_agents', help: 'Agents with a live session', registers }),
@@ -85,6 +95,17 @@ export function createHubMetrics(opts: { defaultMetrics?: boolean } = {}): HubMe
     recordEvents: new Counter({ name: 'reconsync_record_events_total', help: 'Record events from agents, by topic and outcome (accepted or duplicate)', labelNames: ['topic', 'outcome'], registers }),
     backupsTotal: new Counter({ name: 'reconsync_backups_total', help: 'Backups reported by agents, by outcome', labelNames: ['outcome'], registers }),
     upgradeRejections: new Counter({ name: 'reconsync_upgrade_rejections_total', help: 'Refused WebSocket upgrades, by HTTP status', labelNames: ['status'], registers }),
+    slowPeersClosed: new Counter({ name: 'reconsync_link_slow_peers_closed_total', help: 'Agent sessions closed because the agent did not read what the hub sent', registers }),
+    storeErrors,
+    storeUp: new Gauge({
+      name: 'reconsync_store_up',
+      help: '1 while hub store operations succeed, 0 while one is failing (see /healthz for the reason)',
+      registers,
+      collect() {
+        // Read at scrape time: a failure ages out of StoreHealth without an event.
+        this.set(storeHealth?.faulty ? 0 : 1);
+      },
+    }),
     discordEdits: new Counter({ name: 'reconsync_discord_edits_total', help: 'Discord message edits, by outcome', labelNames: ['outcome'], registers }),
     discordRateLimited: new Counter({ name: 'reconsync_discord_rate_limited_total', help: 'Discord 429 answers honoured', registers }),
     discordStatusMessages: new Gauge({ name: 'reconsync_discord_status_messages', help: 'Live Discord status messages kept up to date', registers }),
@@ -96,3 +117,4 @@ export function createHubMetrics(opts: { defaultMetrics?: boolean } = {}): HubMe
     },
   };
 }
+

@@ -12,7 +12,11 @@ export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
   ProtocolError: 1002,
+  /** A peer that breaks a limit on purpose or by malfunction (e.g. never reads what it is sent). */
+  PolicyViolation: 1008,
   TooBig: 1009,
+  /** The hub cannot take the session now (its store is failing): reconnect with backoff, re-send what was not acked. */
+  TryAgainLater: 1013,
   Replaced: 4000,
   Revoked: 4001,
   BadHello: 4002,

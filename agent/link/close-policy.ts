@@ -57,7 +57,15 @@ const closeRules: Record<number, Rule> = {
       `the hub rejected this agent's hello (close 4002${reasonOf(e)}); not reconnecting. ` +
       'Check the agent id and server ids in agent.yaml (`reconsync config check agent.yaml`), or upgrade the agent to the hub version',
   },
-  1008: {
+  [CloseCode.TryAgainLater]: {
+    action: 'reconnect',
+    reason: 'hub-unavailable',
+    level: 'warn',
+    message: (e) =>
+      `the hub cannot take this agent's session now (close 1013${reasonOf(e)}), usually because its store is failing; ` +
+      'records it has not acknowledged stay in the outbox and are re-sent. Reconnecting with backoff; check the hub log and /healthz if it lasts',
+  },
+  [CloseCode.PolicyViolation]: {
     action: 'stop',
     reason: 'bad-hello',
     level: 'error',

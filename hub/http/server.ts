@@ -64,8 +64,9 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'INVALID_PARAMS', 'use GET', { Allow: 'GET' });
-      const ok = opts.store.healthy();
-      sendJson(res, ok ? 200 : 503, ok ? { status: 'ok' } : { status: 'unavailable', error: 'the store is not writable' });
+      // 503 while a write fails now or a store operation failed recently (issue 10 §8): the reason says which and why.
+      const probe = opts.store.probe();
+      sendJson(res, probe.ok ? 200 : 503, probe.ok ? { status: 'ok' } : { status: 'unavailable', error: probe.reason });
       return;
     }
     if (pathname === '/metrics') {

@@ -27,6 +27,8 @@ export interface LinkTuning {
   helloTimeoutMs?: number;
   maxPendingUpgrades?: number;
   malformedPerMinute?: number;
+  /** Bytes queued for one agent before it counts as not reading and is cut (see Session). */
+  maxBufferedBytes?: number;
   authFailuresPerMinute?: number;
   authFailureWindowMs?: number;
 }
@@ -38,6 +40,8 @@ export const DefaultLinkTuning = {
   helloTimeoutMs: 5000,
   maxPendingUpgrades: 1024,
   malformedPerMinute: 20,
+  // Four full frames: room for a burst of answers, far below what hurts the hub (issue 10 §4).
+  maxBufferedBytes: 4 * MAX_FRAME_BYTES,
   authFailuresPerMinute: 10,
   authFailureWindowMs: 60_000,
 } satisfies Required<LinkTuning>;
@@ -96,6 +100,7 @@ export class LinkServer {
           heartbeatMs: opts.heartbeatMs,
           helloTimeoutMs: opts.helloTimeoutMs,
           malformedPerMinute: opts.malformedPerMinute,
+          maxBufferedBytes: opts.maxBufferedBytes,
           onRpcSettled: opts.metrics.rpcSettled,
         });
         this.registry.add(session);

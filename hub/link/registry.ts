@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../lib/logger.ts';
 import { CloseCode } from '../../protocol/index.ts';
-import type { Store } from '../store/index.ts';
+import { isStoreError, type Store } from '../store/index.ts';
 import type { Session } from './session.ts';
 
 export interface RegistryOptions {
@@ -130,10 +130,12 @@ export class SessionRegistry extends EventEmitter<RegistryEvents> {
     try {
       revoked = this.#opts.store.tokens.revokedSince(this.#revokeCursor);
     } catch (err) {
-      // A busy or closing store: try again next tick.
+      // A busy or closing store: try again next tick. Counted as a store fault, so a corrupt store shows on /healthz.
+      if (isStoreError(err)) this.#opts.store.health.failed('revocations', err);
       this.#opts.logger.warn({ err }, 'revocation poll failed');
       return;
     }
+    this.#opts.store.health.succeeded('revocations');
     if (revoked.length === 0) return;
     const tokenIds = new Set<number>();
     for (const r of revoked) {

@@ -20,6 +20,7 @@ import {
 } from '../../protocol/index.ts';
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
+import { isStoreError } from '../store/health.ts';
 
 export type RecordEvt = Extract<EvtFrame, { topic: 'alert' | 'backup.completed' | 'backup.updated' | 'backup.removed' | 'restore.completed' }>;
 export type StateEvt = Exclude<EvtFrame, RecordEvt>;
@@ -31,7 +32,11 @@ export interface SessionHooks {
   /** Welcome was sent: the session now is the agent's session (replacing an older one). */
   opened(session: Session): void;
   state(session: Session, evt: StateEvt): void;
-  /** Persists a record (idempotent by seq) and returns the cumulative seq to ack. */
+  /**
+   * Persists a record (idempotent by seq) and returns the cumulative seq to ack. Throws only when the
+   * record could not be stored: the session then closes (1013) so the agent re-sends it. A record the hub
+   * refuses (e.g. about a server the agent does not own) is stored or skipped and acked, never thrown.
+   */
   record(session: Session, evt: RecordEvt): number;
   closed(session: Session, code: number, reason: string, wasOpen: boolean): void;
 }
@@ -50,6 +55,12 @@ export interface SessionOptions {
   helloTimeoutMs: number;
   /** Malformed frames tolerated per minute before the socket is closed (1002). */
   malformedPerMinute: number;
+  /**
+   * Bytes queued for the agent (ws.bufferedAmount) beyond which it counts as
+   * not reading and the socket is cut: without it one agent that sends
+   * requests and never reads the answers grows hub memory without bound.
+   */
+  maxBufferedBytes: number;
   onRpcSettled?: (method: string, outcome: string, ms: number) => void;
 }
 
@@ -104,7 +115,11 @@ export class Session {
     const ws = opts.ws;
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', this.#alive);
-    ws.on('ping', this.#alive);
+    // ws answers each ping with a pong: a ping flood from a peer that does not read fills the buffer too.
+    ws.on('ping', () => {
+      this.#alive();
+      this.#backlogged();
+    });
     ws.on('close', (code, reason) => this.#finish(code, reason.toString('utf8')));
     ws.on('error', (err) => {
       // ws closes the socket itself (e.g. 1009 for an oversized frame); just note why.
@@ -120,12 +135,12 @@ export class Session {
     return this.#phase === 'open';
   }
 
-  /** Sends one frame; false when the socket is not open. */
+  /** Sends one frame; false when the socket is not open (or was just cut for not reading). */
   send(frame: Frame): boolean {
     if (this.#phase === 'closed' || this.ws.readyState !== OPEN) return false;
     this.ws.send(encodeFrame(frame));
     this.#opts.metrics.frameOut(frame.type);
-    return true;
+    return !this.#backlogged();
   }
 
   ping(now: number): void {
@@ -150,6 +165,22 @@ export class Session {
   #alive = (): void => {
     this.lastHeard = performance.now();
   };
+
+  /**
+   * True (and the socket cut) when more than maxBufferedBytes wait for the
+   * agent. Terminated, not closed: a close frame would queue behind the
+   * backlog and keep it in memory for ws's 30 s close timeout.
+   */
+  #backlogged(): boolean {
+    const buffered = this.ws.bufferedAmount;
+    if (buffered <= this.#opts.maxBufferedBytes) return false;
+    if (this.#phase === 'closed') return true;
+    this.#opts.metrics.slowPeersClosed.inc();
+    this.logger.warn({ bufferedBytes: buffered, limit: this.#opts.maxBufferedBytes }, 'agent does not read what the hub sends; dropping the link');
+    this.ws.terminate();
+    this.#finish(CloseCode.PolicyViolation, `not reading: more than ${this.#opts.maxBufferedBytes} bytes queued`);
+    return true;
+  }
 
   #finish(code: number, reason: string): void {
     if (this.#phase === 'closed') return;
@@ -214,7 +245,9 @@ export class Session {
       ackedSeq = this.#opts.hooks.hello(this, hello);
     } catch (err) {
       this.logger.error({ err }, 'hello could not be registered');
-      this.close(CloseCode.BadHello, 'hub could not register the session');
+      // A store fault is the hub's problem, not the agent's: 4002 would make the agent stop for good.
+      if (isStoreError(err)) this.close(CloseCode.TryAgainLater, 'hub store unavailable; retry later');
+      else this.close(CloseCode.BadHello, 'hub could not register the session');
       return;
     }
     this.#phase = 'open';
@@ -225,17 +258,27 @@ export class Session {
   }
 
   #onEvt(evt: EvtFrame): void {
-    try {
-      if (isRecordTopic(evt.topic)) {
-        const ackSeq = this.#opts.hooks.record(this, evt as RecordEvt);
-        this.send({ type: 'ack', seq: ackSeq });
-      } else {
+    if (!isRecordTopic(evt.topic)) {
+      try {
         this.#opts.hooks.state(this, evt as StateEvt);
+      } catch (err) {
+        // Status is state: the next one replaces it, nothing to re-send.
+        this.logger.error({ err, topic: evt.topic }, 'status event could not be applied');
       }
-    } catch (err) {
-      // Not acked: the agent keeps the record in its outbox and sends it again after reconnecting.
-      this.logger.error({ err, topic: evt.topic, seq: evt.seq }, 'event could not be stored');
+      return;
     }
+    let ackSeq: number;
+    try {
+      ackSeq = this.#opts.hooks.record(this, evt as RecordEvt);
+    } catch (err) {
+      // The ack is cumulative: acking any later seq on this session would make the agent drop this record
+      // for good (issue 10 §3). So the session ends here, before the frames queued behind this one are
+      // read; the agent keeps everything unacked in its outbox and re-sends it, in order, after reconnecting.
+      this.logger.error({ err, topic: evt.topic, seq: evt.seq }, 'record could not be stored; closing the session so the agent re-sends it');
+      this.close(CloseCode.TryAgainLater, isStoreError(err) ? 'hub store unavailable; retry later' : 'record could not be stored; retry later');
+      return;
+    }
+    this.send({ type: 'ack', seq: ackSeq });
   }
 
   #malformedFrame(error: string, raw: Buffer | null): void {

@@ -108,7 +108,16 @@ export function createUpgradeHandler(opts: UpgradeHandlerOptions): (req: Incomin
     }
 
     // Missing and wrong tokens share this one path (same work, same answer).
-    const verified = verifyTokenDetailed(store, bearer(req.headers.authorization));
+    let verified: ReturnType<typeof verifyTokenDetailed>;
+    try {
+      verified = verifyTokenDetailed(store, bearer(req.headers.authorization));
+    } catch (err) {
+      // A failing store must not turn into an exception in the 'upgrade' listener (it would end the hub)
+      // nor into 401 (the agent would back off as if its token were wrong): 503 means retry.
+      logger.error({ err, address }, 'agent upgrade refused: the token store cannot be read');
+      refuse(socket, 503, 'INTERNAL', 'the hub store is unavailable; retry shortly', { 'Retry-After': '5' });
+      return;
+    }
     if (!verified) {
       throttle.fail(address);
       logger.warn({ address }, 'agent upgrade refused: missing or wrong token');

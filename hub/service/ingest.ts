@@ -31,7 +31,7 @@ export function ingestRecord(store: Store, agentId: string, evt: RecordEvt, at: 
     const effect = owns(evt.data.serverId) ? applyEffect(store, agentId, evt, at) : null;
     store.agents.raiseAckedSeq(agentId, evt.seq);
     return { accepted: true, ackedSeq: evt.seq, effect };
-  });
+  }, 'record');
 }
 
 function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string): RecordEffect {

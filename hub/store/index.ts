@@ -1,4 +1,5 @@
-export { Store, STORE_FILE, type StoreOptions } from './store.ts';
+export { Store, STORE_FILE, STORE_MARKER, StoreOpenError, type StoreOptions, type StoreProbe } from './store.ts';
+export { StoreHealth, isStoreError, type StoreFault } from './health.ts';
 export { migrate, migrations, type Migration } from './migrations.ts';
 export type { AgentRow } from './agents.ts';
 export type { TokenRow } from './tokens.ts';
