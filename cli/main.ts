@@ -14,8 +14,13 @@ Usage:
                                                    run the agent as a system service
   reconsync agent stop-games --config agent.yaml   host shutdown: save and stop every managed game
                                                    (stopping the agent itself leaves games running)
-  reconsync token create <agentId> --config hub.yaml   mint an agent token (printed once, last line)
+  reconsync token create <agentId> [--rotate] --config hub.yaml
+                                                   mint an agent token (printed once, last line); one per
+                                                   agent: --rotate replaces it and drops the old session
   reconsync token revoke <agentId> --config hub.yaml   revoke it; a connected agent is dropped
+  reconsync token list --config hub.yaml           agents with a valid token: created, last used
+  reconsync server forget <serverId> --config hub.yaml free a server id (its agent no longer owns it)
+  reconsync agent forget <agentId> --config hub.yaml   remove a stale agent, its token and its servers
   reconsync config check <file>                    validate a hub or agent config (and its game profiles)
   reconsync config schema [--out dir]              write JSON Schema for hub.yaml, agent.yaml, game profiles
   reconsync games                                  list the game profiles
@@ -29,7 +34,7 @@ Options:
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config.
 `;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 type Handler = (args: string[], flags: Flags) => Promise<number>;
 interface Flags {
@@ -37,6 +42,7 @@ interface Flags {
   out?: string;
   seconds?: string;
   'dry-run'?: boolean;
+  rotate?: boolean;
 }
 
 function requireConfig(flags: Flags, what: string): string {
@@ -58,26 +64,24 @@ const commands: Record<string, Handler> = {
       const { runStopGames } = await import('../agent/main.ts');
       return runStopGames(requireConfig(flags, 'agent stop-games'));
     }
+    if (args[0] === 'forget') {
+      const { runAgentForget } = await import('./hub-admin.ts');
+      return runAgentForget(args.slice(1), requireConfig(flags, 'agent forget'));
+    }
     if (args.length) throw new UsageError(`unknown agent subcommand "${args[0]}"`);
     const { runAgent } = await import('../agent/main.ts');
     return runAgent(requireConfig(flags, 'agent'));
   },
   async token(args, flags) {
-    const [sub, agentId] = args;
-    if ((sub !== 'create' && sub !== 'revoke') || !agentId) throw new UsageError('usage: reconsync token create|revoke <agentId> --config hub.yaml');
-    const configPath = requireConfig(flags, 'token');
+    const { runTokenCommand } = await import('./hub-admin.ts');
+    if (!['create', 'revoke', 'list'].includes(args[0] ?? '')) throw new UsageError('usage: reconsync token create|revoke <agentId> | token list  (each with --config hub.yaml)');
     // Only dataDir is needed: the token commands work without the hub's secrets in the environment.
-    const { createAgentToken, revokeAgentToken } = await import('../hub/tokens.ts');
-    if (sub === 'create') {
-      const token = createAgentToken(configPath, agentId);
-      process.stderr.write(`Token for agent "${agentId}" (shown once; put it in agent.yaml as hub.token or RECONSYNC_AGENT_TOKEN):\n`);
-      process.stdout.write(`${token}\n`);
-    } else {
-      const revoked = revokeAgentToken(configPath, agentId) > 0;
-      process.stdout.write(revoked ? `Revoked the token of "${agentId}"; a running hub drops its session within seconds.\n` : `Agent "${agentId}" had no active token.\n`);
-      if (!revoked) return ExitCode.Failure;
-    }
-    return ExitCode.Ok;
+    return runTokenCommand(args, requireConfig(flags, 'token'), { rotate: flags.rotate === true });
+  },
+  async server(args, flags) {
+    if (args[0] !== 'forget') throw new UsageError('usage: reconsync server forget <serverId> --config hub.yaml');
+    const { runServerForget } = await import('./hub-admin.ts');
+    return runServerForget(args.slice(1), requireConfig(flags, 'server forget'));
   },
   async config(args, flags) {
     const [sub, file] = args;
@@ -124,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: 'string' },
         seconds: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        rotate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },

@@ -18,17 +18,53 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** Mints a token for the agent and stores only its sha256. The caller shows the token once. */
-export function createToken(store: Store, agentId: string, at: string = new Date().toISOString()): string {
+export interface CreateTokenOptions {
+  /** Revoke the agent's valid token(s) and mint a new one; a session on the old token closes within the hub's poll interval. */
+  rotate?: boolean;
+  at?: string;
+}
+
+/** The agent already has a valid token and --rotate was not given. */
+export class TokenExistsError extends ReconSyncError {
+  constructor(agentId: string, createdAt: string) {
+    super('INVALID_PARAMS', `agent "${agentId}" already has a valid token (created ${createdAt}); one agent has one token. Use "token create ${agentId} --rotate" to replace it (the old one stops working and its session is closed), or "token revoke ${agentId}" first`);
+    this.name = 'TokenExistsError';
+  }
+}
+
+/**
+ * Mints a token for the agent and stores only its sha256; the caller shows
+ * the token once. One valid token per agent: refused when it has one, unless
+ * rotating. Check and insert share one write transaction, so two concurrent
+ * creates (CLI processes) cannot both succeed.
+ */
+export function createToken(store: Store, agentId: string, opts: CreateTokenOptions = {}): string {
   if (!idSchema.safeParse(agentId).success) {
     throw new ReconSyncError('INVALID_PARAMS', `agent id "${agentId}" is not valid: use letters, digits, dot, dash, underscore (max 64)`);
   }
+  const at = opts.at ?? new Date().toISOString();
   const token = TOKEN_PREFIX + randomBytes(TOKEN_BYTES).toString('base64url');
   store.transaction(() => {
+    const active = store.tokens.activeFor(agentId);
+    if (active.length > 0) {
+      if (!opts.rotate) throw new TokenExistsError(agentId, active[0]!.createdAt);
+      store.tokens.revokeAgent(agentId, at);
+    }
     store.agents.ensure(agentId, at);
     store.tokens.insert(agentId, hashToken(token), at);
   });
   return token;
+}
+
+/** One line of `token list`: never the token or its hash. */
+export interface TokenListing {
+  agentId: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export function listTokens(store: Store): TokenListing[] {
+  return store.tokens.listActive().map((t) => ({ agentId: t.agentId, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt }));
 }
 
 /** Revokes every active token of the agent. A running hub notices within its poll interval and closes the session (4001). */
@@ -62,7 +98,7 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(hashToken(a), hashToken(b));
 }
 
-function cliActor(): { kind: 'cli'; id: string } {
+export function cliActor(): { kind: 'cli'; id: string } {
   let user = 'unknown';
   try {
     user = os.userInfo().username;
@@ -81,7 +117,7 @@ export function dataDirFromConfig(configPath: string, env: NodeJS.ProcessEnv = p
   return resolveFrom(cfg.configDir, cfg.dataDir);
 }
 
-function withStore<T>(dataDir: string, fn: (store: Store) => T): T {
+export function withStore<T>(dataDir: string, fn: (store: Store) => T): T {
   const store = Store.open(dataDir);
   try {
     return fn(store);
@@ -90,13 +126,25 @@ function withStore<T>(dataDir: string, fn: (store: Store) => T): T {
   }
 }
 
-/** `reconsync token create` with a loaded config (only dataDir is used): returns the token to print once. */
-export function createTokenForConfig(config: { dataDir: string }, agentId: string): string {
+/** `reconsync token create [--rotate]` with a loaded config (only dataDir is used): returns the token to print once. Refusals are audited too. */
+export function createTokenForConfig(config: { dataDir: string }, agentId: string, opts: { rotate?: boolean } = {}): string {
   return withStore(config.dataDir, (store) => {
-    const token = createToken(store, agentId);
-    store.audit.append({ at: new Date().toISOString(), actor: cliActor(), action: 'token.create', serverId: null, outcome: 'ok', detail: `agent ${agentId}` });
-    return token;
+    const action = opts.rotate ? 'token.rotate' : 'token.create';
+    const at = new Date().toISOString();
+    try {
+      const token = createToken(store, agentId, { rotate: opts.rotate === true, at });
+      store.audit.append({ at, actor: cliActor(), action, serverId: null, outcome: 'ok', detail: `agent ${agentId}` });
+      return token;
+    } catch (err) {
+      if (err instanceof TokenExistsError) store.audit.append({ at, actor: cliActor(), action, serverId: null, outcome: 'denied', detail: `agent ${agentId}: already has a valid token` });
+      throw err;
+    }
   });
+}
+
+/** `reconsync token list`: agent id, created, last used. */
+export function listTokensForConfig(config: { dataDir: string }): TokenListing[] {
+  return withStore(config.dataDir, listTokens);
 }
 
 /** `reconsync token revoke` with a loaded config: returns how many tokens were revoked (0 = none active). */
@@ -109,8 +157,8 @@ export function revokeTokenForConfig(config: { dataDir: string }, agentId: strin
 }
 
 /** Like createTokenForConfig, from a hub.yaml path; needs only dataDir, so unset secrets elsewhere in the file do not matter. */
-export function createAgentToken(configPath: string, agentId: string, env?: NodeJS.ProcessEnv): string {
-  return createTokenForConfig({ dataDir: dataDirFromConfig(configPath, env) }, agentId);
+export function createAgentToken(configPath: string, agentId: string, env?: NodeJS.ProcessEnv, opts: { rotate?: boolean } = {}): string {
+  return createTokenForConfig({ dataDir: dataDirFromConfig(configPath, env) }, agentId, opts);
 }
 
 /** Like revokeTokenForConfig, from a hub.yaml path. */

@@ -27,15 +27,25 @@ function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   return r.data;
 }
 
-function serverIdFrom(segment: string): string {
+function idFrom(segment: string, unknown: (id: string) => ReconSyncError): string {
   let decoded: string;
   try {
     decoded = decodeURIComponent(segment);
   } catch {
     decoded = segment;
   }
-  if (!idSchema.safeParse(decoded).success) throw new ReconSyncError('UNKNOWN_SERVER', `no server "${decoded.slice(0, 64)}"; list servers with GET /api/v1/servers`);
+  if (!idSchema.safeParse(decoded).success) throw unknown(decoded.slice(0, 64));
   return decoded;
+}
+
+const serverIdFrom = (segment: string) => idFrom(segment, (id) => new ReconSyncError('UNKNOWN_SERVER', `no server "${id}"; list servers with GET /api/v1/servers`));
+const agentIdFrom = (segment: string) => idFrom(segment, (id) => new ReconSyncError('UNKNOWN_AGENT', `no agent "${id}"; list agents with GET /api/v1/agents`));
+
+/** The forget commands are optional on HubService (adapter test doubles); the hub's own service has them. */
+function forgetting<K extends 'forgetServer' | 'forgetAgent'>(service: HubService, name: K): NonNullable<HubService[K]> {
+  const fn = service[name];
+  if (!fn) throw new ReconSyncError('NOT_SUPPORTED', `this hub service cannot ${name === 'forgetServer' ? 'forget servers' : 'forget agents'}`);
+  return fn.bind(service) as NonNullable<HubService[K]>;
 }
 
 export interface ApiContext {
@@ -47,7 +57,7 @@ export interface ApiContext {
 type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Promise<unknown>;
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   pattern: RegExp;
   handler: Handler;
   /** Actions answer { ok: true, result }; reads answer the resource itself (design.md §4a). */
@@ -58,8 +68,10 @@ const seg = '([^/]+)';
 
 const routes: Route[] = [
   { method: 'GET', pattern: /^\/agents$/, envelope: false, handler: async (c) => c.service.listAgents() },
+  { method: 'DELETE', pattern: new RegExp(`^/agents/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetAgent')(agentIdFrom(id!), c.actor) },
   { method: 'GET', pattern: /^\/servers$/, envelope: false, handler: async (c) => c.service.listServers() },
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}$`), envelope: false, handler: async (c, _r, [id]) => c.service.getServer(serverIdFrom(id!)) },
+  { method: 'DELETE', pattern: new RegExp(`^/servers/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetServer')(serverIdFrom(id!), c.actor) },
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}/backups$`), envelope: false, handler: async (c, _r, [id]) => c.service.listBackups(serverIdFrom(id!)) },
   {
     method: 'POST',

@@ -3,7 +3,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Store } from '../../hub/store/index.ts';
-import { createAgentToken, createToken, hashToken, revokeAgentToken, revokeToken, verifyToken, verifyTokenDetailed } from '../../hub/tokens.ts';
+import { TokenExistsError, createAgentToken, createToken, hashToken, listTokens, revokeAgentToken, revokeToken, verifyToken, verifyTokenDetailed } from '../../hub/tokens.ts';
 import { tempDir } from './helpers.ts';
 
 describe('agent tokens', () => {
@@ -14,7 +14,6 @@ describe('agent tokens', () => {
       const token = createToken(store, 'box-1');
       assert.match(token, /^rsa_[A-Za-z0-9_-]{43}$/);
       assert.equal(Buffer.from(token.slice(4), 'base64url').length, 32);
-      assert.notEqual(createToken(store, 'box-1'), token);
       assert.equal(verifyToken(store, token), 'box-1');
       assert.equal(verifyToken(store, `${token}x`), null);
       assert.equal(verifyToken(store, ''), null);
@@ -31,11 +30,34 @@ describe('agent tokens', () => {
       }
       assert.ok(store.db.prepare('SELECT 1 FROM tokens WHERE hash = ?').get(hashToken(token)));
 
-      assert.equal(revokeToken(store, 'box-1'), 2);
+      assert.equal(revokeToken(store, 'box-1'), 1);
       assert.equal(verifyToken(store, token), null);
       assert.equal(revokeToken(store, 'box-1'), 0);
       assert.equal(store.tokens.maxRevokeSeq(), 1, 'one revocation, one seq');
       assert.throws(() => createToken(store, '../evil'), { code: 'INVALID_PARAMS' });
+    } finally {
+      store.close();
+      await t.cleanup();
+    }
+  });
+
+  it('one valid token per agent: a second create is refused (audited), --rotate revokes the old one', async () => {
+    const t = await tempDir();
+    const store = Store.open(t.dir);
+    try {
+      const first = createToken(store, 'box-1', { at: '2024-01-01T00:00:00.000Z' });
+      assert.throws(() => createToken(store, 'box-1'), (err: Error) => err instanceof TokenExistsError && /already has a valid token \(created 2024-01-01T00:00:00.000Z\).*--rotate/.test(err.message));
+      assert.equal(verifyToken(store, first), 'box-1');
+      assert.equal(store.tokens.activeFor('box-1').length, 1);
+      const revokeSeq = store.tokens.maxRevokeSeq();
+      const second = createToken(store, 'box-1', { rotate: true });
+      assert.equal(verifyToken(store, first), null);
+      assert.equal(verifyToken(store, second), 'box-1');
+      assert.equal(store.tokens.maxRevokeSeq(), revokeSeq + 1, 'the hub sees the rotation as a revocation and closes the old session');
+      // Rotating an agent with no token is a plain create; other agents are unaffected.
+      const other = createToken(store, 'box-2', { rotate: true });
+      assert.deepEqual(listTokens(store).map((r) => [r.agentId, r.lastUsedAt]), [['box-1', null], ['box-2', null]]);
+      assert.equal(JSON.stringify(listTokens(store)).includes(other), false);
     } finally {
       store.close();
       await t.cleanup();
