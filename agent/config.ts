@@ -7,100 +7,108 @@ const port = z.number().int().min(1).max(65535);
 const duration = z.number().int().positive();
 
 export const KeepSchema = z.object({
-  last: z.number().int().min(1).max(10_000).default(10),
-  hourly: z.number().int().min(0).max(10_000).default(0),
-  daily: z.number().int().min(0).max(10_000).default(7),
-  weekly: z.number().int().min(0).max(10_000).default(4),
-  monthly: z.number().int().min(0).max(10_000).default(0),
+  last: z.number().int().min(1).max(10_000).default(10).describe('Keep the newest N backups'),
+  hourly: z.number().int().min(0).max(10_000).default(0).describe('Also keep the newest backup of each of the last N hours'),
+  daily: z.number().int().min(0).max(10_000).default(7).describe('Also keep the newest backup of each of the last N days'),
+  weekly: z.number().int().min(0).max(10_000).default(4).describe('Also keep the newest backup of each of the last N weeks'),
+  monthly: z.number().int().min(0).max(10_000).default(0).describe('Also keep the newest backup of each of the last N months'),
 }).strict();
 
 export const BackupConfigSchema = z.object({
   /** Cron expression (croner); omitted = manual backups only. */
-  schedule: z.string().min(1).optional(),
-  timezone: z.string().optional(),
-  keep: KeepSchema.default(KeepSchema.parse({})),
+  schedule: z.string().min(1).optional().describe('When to back up: a cron expression such as "0 */6 * * *" (croner syntax); omit for manual backups only'),
+  timezone: z.string().optional().describe('IANA time zone of the schedule, e.g. Europe/Berlin (default: the machine\'s)'),
+  keep: KeepSchema.default(KeepSchema.parse({})).describe('Retention per destination; the newest verified backup and locked ones are never removed'),
   /** "local" = dataDir/backups; anything else is an rclone remote (`name:path`) or a path. */
-  destinations: z.array(z.string().min(1)).min(1).default(['local']),
-  format: z.enum(['zstd', 'gzip']).default('zstd'),
+  destinations: z.array(z.string().min(1)).min(1).default(['local']).describe('Where archives go: "local" (dataDir/backups), an rclone remote ("b2:bucket/ark") or a folder path'),
+  format: z.enum(['zstd', 'gzip']).default('zstd').describe('Archive compression: zstd (.tar.zst) or gzip (.tar.gz)'),
   /** Remove the local archive once an off-site copy is verified. */
-  keepLocal: z.boolean().default(true),
+  keepLocal: z.boolean().default(true).describe('false: remove the local archive once an off-site copy is verified'),
   /** Stop the server for the copy when the game has no save channel. */
-  stopIfNoSaveChannel: z.boolean().default(false),
+  stopIfNoSaveChannel: z.boolean().default(false).describe('Stop the server during the copy when the game has no admin channel to save through'),
   /** Alert when the newest verified backup is older than this. */
-  maxAgeHours: z.number().positive().optional(),
+  maxAgeHours: z.number().positive().optional().describe('Alert when the newest verified backup is older than this many hours'),
   /** Alert when a new archive is smaller than this fraction of the previous one. */
-  shrinkAlertRatio: z.number().min(0).max(1).default(0.5),
+  shrinkAlertRatio: z.number().min(0).max(1).default(0.5).describe('Alert when a new archive is smaller than this fraction of the previous one (0 = never)'),
   /** How long the save files must stay unchanged after a save command, and the upper bound of that wait. */
-  settleMs: duration.default(2000),
-  settleTimeoutMs: duration.default(60_000),
+  settleMs: duration.default(2000).describe('How long the save files must stay unchanged after the save command before the copy, in ms'),
+  settleTimeoutMs: duration.default(60_000).describe('Longest wait for the save files to settle, in ms'),
 }).strict();
 
 export const ServerConfigSchema = z.object({
-  id,
-  game: z.string().min(1),
-  name: z.string().min(1).max(128).optional(),
-  gamePort: port.optional(),
-  query: z.object({ host: z.string().default('127.0.0.1'), port: port.optional() }).strict().optional(),
+  id: id.describe('Unique server id on this agent; the id people type in Discord and the API'),
+  game: z.string().min(1).describe('Game profile id (`reconsync games` lists them), e.g. valheim, ark, minecraft'),
+  name: z.string().min(1).max(128).optional().describe('Display name (default: the id)'),
+  gamePort: port.optional().describe('The game\'s port; the query and admin ports follow from it per the profile'),
+  query: z.object({
+    host: z.string().default('127.0.0.1').describe('Host the status query goes to'),
+    port: port.optional().describe('Query port, when it does not follow from gamePort'),
+  }).strict().optional().describe('Where the status query (A2S, Minecraft ping, ...) goes'),
   rcon: z.object({
-    host: z.string().default('127.0.0.1'),
-    port: port.optional(),
-    password: z.string().optional(),
+    host: z.string().default('127.0.0.1').describe('Host of the admin channel'),
+    port: port.optional().describe('Admin (RCON/WebRCON/telnet/REST) port, when it does not follow from the profile'),
+    password: z.string().optional().describe('Admin password; keep it out of the file: ${RCON_PASSWORD}'),
     /** HTTPS API: accept the game's self-signed certificate (Satisfactory). */
-    insecureTls: z.boolean().default(true),
-  }).strict().optional(),
-  installDir: z.string().optional(),
+    insecureTls: z.boolean().default(true).describe('HTTPS admin APIs: accept the game\'s self-signed certificate (Satisfactory)'),
+  }).strict().optional().describe('The game\'s admin channel (RCON, WebRCON, telnet or REST, per the profile): saves, broadcasts, graceful stop'),
+  installDir: z.string().optional().describe('Game install folder (${installDir} in profile paths)'),
   /** Replaces the profile's save paths with this one folder. */
-  saveDir: z.string().optional(),
+  saveDir: z.string().optional().describe('The world folder; replaces the profile\'s save paths'),
   /** Variables for the profile's paths, e.g. identity, world, level. */
-  vars: z.record(z.string(), z.string()).default({}),
+  vars: z.record(z.string(), z.string()).default({}).describe('Values of the profile\'s path variables, e.g. { identity: my_server }'),
   start: z.object({
-    command: z.string().min(1),
-    args: z.array(z.string()).default([]),
-    cwd: z.string().optional(),
-    env: z.record(z.string(), z.string()).default({}),
+    command: z.string().min(1).describe('Program to run: absolute, relative to cwd (or installDir), or a bare name looked up on PATH'),
+    args: z.array(z.string()).default([]).describe('Its arguments, one per item; secrets via ${VAR}'),
+    cwd: z.string().optional().describe('Working folder (default: installDir)'),
+    env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the game'),
     /** Start the game when the agent starts and finds it not running (unless an operator stopped it). */
-    autoStart: z.boolean().default(true),
-  }).strict().optional(),
+    autoStart: z.boolean().default(true).describe('Start the game when the agent starts and finds it not running (unless an operator stopped it)'),
+  }).strict().optional().describe('How to start the game; with it the server is managed (started, restarted), without it only watched'),
   /** Find an already running process: by pid file or by process name from the profile. */
-  adopt: z.object({ pidFile: z.string().optional(), processName: z.string().optional() }).strict().optional(),
+  adopt: z.object({
+    pidFile: z.string().optional().describe('File holding the game\'s pid'),
+    processName: z.string().optional().describe('Process name to look for instead of the profile\'s'),
+  }).strict().optional().describe('How to find a game that is already running'),
   restart: z.object({
-    onCrash: z.boolean().default(true),
-    onHang: z.boolean().default(true),
-    maxPerHour: z.number().int().min(0).max(100).default(3),
-    backoffMs: duration.default(5000),
-  }).strict().default({ onCrash: true, onHang: true, maxPerHour: 3, backoffMs: 5000 }),
+    onCrash: z.boolean().default(true).describe('Restart a managed server that exits unexpectedly'),
+    onHang: z.boolean().default(true).describe('Restart a managed server whose query keeps failing (see health)'),
+    maxPerHour: z.number().int().min(0).max(100).default(3).describe('At most this many automatic restarts per hour, then give up and alert'),
+    backoffMs: duration.default(5000).describe('Wait before the first restart, in ms; doubles on each further one'),
+  }).strict().default({ onCrash: true, onHang: true, maxPerHour: 3, backoffMs: 5000 }).describe('Automatic restarts of a managed server'),
   health: z.object({
-    intervalMs: duration.default(5000),
+    intervalMs: duration.default(5000).describe('Time between two status queries, in ms'),
     /** After a start, failures are not counted for this long. */
-    startGraceMs: duration.default(120_000),
+    startGraceMs: duration.default(120_000).describe('After a start, failed queries are not counted for this long, in ms (worlds take time to load)'),
     /** Consecutive failed queries before `unresponsive`. */
-    failures: z.number().int().min(1).default(3),
-    queryTimeoutMs: duration.default(3000),
-  }).strict().default({ intervalMs: 5000, startGraceMs: 120_000, failures: 3, queryTimeoutMs: 3000 }),
-  stop: z.object({ timeoutMs: duration.default(60_000) }).strict().default({ timeoutMs: 60_000 }),
-  backup: BackupConfigSchema.default(BackupConfigSchema.parse({})),
+    failures: z.number().int().min(1).default(3).describe('Failed queries in a row before the server counts as unresponsive'),
+    queryTimeoutMs: duration.default(3000).describe('Time limit of one status query, in ms'),
+  }).strict().default({ intervalMs: 5000, startGraceMs: 120_000, failures: 3, queryTimeoutMs: 3000 }).describe('How the agent decides the server is answering'),
+  stop: z.object({
+    timeoutMs: duration.default(60_000).describe('Time a graceful stop (save, stop command, soft signal) may take before a hard kill, in ms'),
+  }).strict().default({ timeoutMs: 60_000 }).describe('Graceful stop'),
+  backup: BackupConfigSchema.default(BackupConfigSchema.parse({})).describe('Backups of this server\'s world'),
   /** Overrides of any game-profile field for this server (deep-merged, then validated). */
-  profile: z.record(z.string(), z.unknown()).optional(),
+  profile: z.record(z.string(), z.unknown()).optional().describe('Overrides of any game-profile field for this server, deep-merged, e.g. { saves: { exclude: ["**/*.old"] } }'),
 }).strict();
 
 export const AgentConfigSchema = z.object({
-  id,
+  id: id.describe('This agent\'s id; must match the one its token was created for (`reconsync token create <id>`)'),
   hub: z.object({
-    url: z.string().regex(/^wss?:\/\//, 'a ws:// or wss:// URL'),
-    token: z.string().min(16, 'the token printed by `reconsync token create`'),
+    url: z.string().regex(/^wss?:\/\//, 'a ws:// or wss:// URL').describe('The hub\'s agent endpoint, e.g. wss://hub.example.org/agent'),
+    token: z.string().min(16, 'the token printed by `reconsync token create`').describe('The token printed by `reconsync token create`: ${RECONSYNC_AGENT_TOKEN}'),
     /** Extra CA certificate (PEM file) for a hub with a private certificate. */
-    ca: z.string().optional(),
-  }).strict(),
-  dataDir: z.string().default('./agent-data'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ca: z.string().optional().describe('PEM file of a private CA that signed the hub\'s certificate'),
+  }).strict().describe('The hub this agent dials'),
+  dataDir: z.string().default('./agent-data').describe('Folder for the outbox, staging and local backups; relative to this file'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe log level written'),
   rclone: z.object({
-    binary: z.string().default('rclone'),
-    config: z.string().optional(),
-    timeoutMs: duration.default(600_000),
-  }).strict().default({ binary: 'rclone', timeoutMs: 600_000 }),
+    binary: z.string().default('rclone').describe('rclone program (needed only for remote destinations)'),
+    config: z.string().optional().describe('rclone.conf with the remotes (default: rclone\'s own)'),
+    timeoutMs: duration.default(600_000).describe('Time limit of one rclone command, in ms'),
+  }).strict().default({ binary: 'rclone', timeoutMs: 600_000 }).describe('rclone, for backups to remotes'),
   /** Folder with extra or replacement game profiles (<id>.yaml). */
-  gamesDir: z.string().optional(),
-  servers: z.array(ServerConfigSchema).default([]),
+  gamesDir: z.string().optional().describe('Folder with extra or replacement game profiles (<id>.yaml)'),
+  servers: z.array(ServerConfigSchema).default([]).describe('The game servers on this machine'),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   cfg.servers.forEach((s, i) => {

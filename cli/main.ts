@@ -22,7 +22,8 @@ Usage:
   reconsync server forget <serverId> --config hub.yaml free a server id (its agent no longer owns it)
   reconsync agent forget <agentId> --config hub.yaml   remove a stale agent, its token and its servers
   reconsync config check <file>                    validate a hub or agent config (and its game profiles)
-  reconsync config schema [--out dir]              write JSON Schema for hub.yaml, agent.yaml, game profiles
+  reconsync config schema hub|agent|profile       print the JSON Schema of hub.yaml, agent.yaml or a game profile
+                                                   (--out <dir> writes them there; without a name, all three)
   reconsync games                                  list the game profiles
   reconsync demo [--seconds N]                     hub + agent + simulated game server on loopback
 
@@ -94,12 +95,20 @@ const commands: Record<string, Handler> = {
       return ExitCode.Ok;
     }
     if (sub === 'schema') {
-      const { writeConfigSchemas } = await import('../tools/config-schema.ts');
-      const written = await writeConfigSchemas(flags.out ?? '.');
-      for (const f of written) process.stdout.write(`${f}\n`);
+      // Prints to stdout; files are written only where --out says (it used to fill the current folder).
+      const schemas = await import('../tools/config-schema.ts');
+      const usage = `usage: reconsync config schema ${schemas.SchemaNames.join('|')} (print one) | reconsync config schema [${schemas.SchemaNames.join('|')}] --out <dir> (write files)`;
+      if (args.length > 2 || (file === undefined && flags.out === undefined)) throw new UsageError(usage);
+      const entry = file === undefined ? undefined : schemas.ConfigSchemas.find((e) => e.name === file);
+      if (file !== undefined && !entry) throw new UsageError(`no config schema "${file}"\n${usage}`);
+      if (flags.out !== undefined) {
+        for (const f of await schemas.writeConfigSchemas(flags.out, entry ? [entry] : schemas.ConfigSchemas)) process.stdout.write(`${f}\n`);
+      } else {
+        process.stdout.write(schemas.configSchemaText(entry!));
+      }
       return ExitCode.Ok;
     }
-    throw new UsageError('usage: reconsync config check <file> | reconsync config schema [--out dir]');
+    throw new UsageError('usage: reconsync config check <file> | reconsync config schema hub|agent|profile [--out dir]');
   },
   async games() {
     const { listGames } = await import('../games/loader.ts');

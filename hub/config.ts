@@ -4,37 +4,42 @@ import { loadYamlConfig, resolveFrom, type LoadOptions } from '../lib/config-fil
 const snowflake = z.string().regex(/^\d{1,20}$/, 'a Discord id (digits, as a quoted string)');
 
 export const DiscordConfigSchema = z.object({
-  token: z.string().min(1),
-  applicationId: snowflake,
-  guildId: snowflake.optional(),
+  token: z.string().min(1).describe('Bot token (Developer Portal → Bot → Reset Token); keep it out of the file: ${DISCORD_TOKEN}'),
+  applicationId: snowflake.describe('Application ID from the Developer Portal, as a quoted string'),
+  guildId: snowflake.optional().describe('Discord server (guild) id: commands register there and appear at once; without it they are global (up to an hour)'),
   /** A Discord-compatible REST endpoint (tests point this at the fake). */
-  apiBaseUrl: z.string().url().optional(),
+  apiBaseUrl: z.string().url().optional().describe('A Discord-compatible REST endpoint instead of discord.com (for tests)'),
   roles: z.object({
-    viewer: z.array(snowflake).default([]),
-    operator: z.array(snowflake).default([]),
-    admin: z.array(snowflake).default([]),
-  }).strict().default({ viewer: [], operator: [], admin: [] }),
-  statusChannelId: snowflake.optional(),
-  alertChannelId: snowflake.optional(),
-  auditChannelId: snowflake.optional(),
+    viewer: z.array(snowflake).default([]).describe('Role ids that may view status and backups; empty = everyone in the guild'),
+    operator: z.array(snowflake).default([]).describe('Role ids that may start, stop, restart and back up (includes viewer)'),
+    admin: z.array(snowflake).default([]).describe('Role ids that may restore, run RCON commands and place the status board (includes operator)'),
+  }).strict().default({ viewer: [], operator: [], admin: [] }).describe('Who may do what, by Discord role id: admin ⊃ operator ⊃ viewer'),
+  statusChannelId: snowflake.optional().describe('Channel for the live status board, edited in place'),
+  alertChannelId: snowflake.optional().describe('Channel for alerts: crashes, failed backups, agents offline'),
+  auditChannelId: snowflake.optional().describe('Channel that records who did what'),
   /** An agent must be gone this long before an "agent offline" alert. */
-  offlineGraceMs: z.number().int().nonnegative().default(60_000),
+  offlineGraceMs: z.number().int().nonnegative().default(60_000).describe('How long an agent must be gone before an "agent offline" alert, in ms'),
   /** Minimum time between two edits of one status message. */
-  boardEditIntervalMs: z.number().int().positive().default(5000),
+  boardEditIntervalMs: z.number().int().positive().default(5000).describe('Minimum time between two edits of one status message, in ms (Discord rate limits)'),
 }).strict();
 
 export const HubConfigSchema = z.object({
   listen: z.object({
-    host: z.string().default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(7780),
-    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    host: z.string().default('0.0.0.0').describe('Address to listen on (0.0.0.0 = every interface; 127.0.0.1 behind a local reverse proxy)'),
+    port: z.number().int().min(0).max(65535).default(7780).describe('TCP port of the HTTP API, /metrics, /healthz and the agent WebSocket (/agent)'),
+    tls: z.object({
+      cert: z.string().describe('PEM certificate chain (e.g. fullchain.pem); relative to this file'),
+      key: z.string().describe('PEM private key; relative to this file'),
+    }).strict().optional().describe('Serve HTTPS/WSS directly; omit when a reverse proxy terminates TLS'),
     /** Trust X-Forwarded-For from a reverse proxy for per-address throttling. */
-    trustProxy: z.boolean().default(false),
-  }).strict().default({ host: '0.0.0.0', port: 7780, trustProxy: false }),
-  dataDir: z.string().default('./hub-data'),
-  api: z.object({ token: z.string().min(16, 'at least 16 characters; use a long random string') }).strict(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  discord: DiscordConfigSchema.optional(),
+    trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-For (set only behind your own reverse proxy): login throttling then counts per client address'),
+  }).strict().default({ host: '0.0.0.0', port: 7780, trustProxy: false }).describe('Where the hub listens'),
+  dataDir: z.string().default('./hub-data').describe('Folder of the SQLite store (agents, token hashes, backup catalog, audit log); relative to this file'),
+  api: z.object({
+    token: z.string().min(16, 'at least 16 characters; use a long random string').describe('Bearer token for /api/v1 (admin scope), 16+ characters: ${RECONSYNC_API_TOKEN}'),
+  }).strict().describe('The HTTP API under /api/v1'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe log level written'),
+  discord: DiscordConfigSchema.optional().describe('The Discord bot; without this section the hub runs without one'),
 }).strict();
 
 export type HubConfig = z.output<typeof HubConfigSchema> & { configDir: string; configFile: string };

@@ -6,15 +6,21 @@ import { HubConfigSchema } from '../hub/config.ts';
 import { GameProfileSchema } from '../games/profile.ts';
 
 /**
- * `reconsync config schema [--out dir]`: JSON Schema for hub.yaml, agent.yaml and
- * game profiles, generated from the zod schemas the loaders validate with, so the
- * editor and `config check` can never disagree about a key.
+ * `reconsync config schema hub|agent|profile` prints one JSON Schema to stdout;
+ * `--out dir` writes all three there. They are generated from the zod schemas the
+ * loaders validate with (descriptions included), so the editor and `config check`
+ * can never disagree about a key.
  *
  * Use in an editor with the YAML language server (VS Code "YAML" extension):
+ *   reconsync config schema agent > agent.schema.json
  *   # yaml-language-server: $schema=./agent.schema.json
  */
 
+export const SchemaNames = ['hub', 'agent', 'profile'] as const;
+export type SchemaName = (typeof SchemaNames)[number];
+
 export interface SchemaFile {
+  name: SchemaName;
   file: string;
   title: string;
   schema: z.ZodType;
@@ -25,10 +31,15 @@ export interface SchemaFile {
 const TARGET = 'draft-07';
 
 export const ConfigSchemas: readonly SchemaFile[] = [
-  { file: 'hub.schema.json', title: 'ReconSync hub.yaml', schema: HubConfigSchema, description: 'Hub configuration. ${VAR} in a value is replaced from the environment.' },
-  { file: 'agent.schema.json', title: 'ReconSync agent.yaml', schema: AgentConfigSchema, description: 'Agent configuration. ${VAR} in a value is replaced from the environment; relative paths resolve against the file.' },
-  { file: 'game-profile.schema.json', title: 'ReconSync game profile (games/<id>.yaml)', schema: GameProfileSchema, description: 'One game\'s facts: query, admin channel, save paths, process names.' },
+  { name: 'hub', file: 'hub.schema.json', title: 'ReconSync hub.yaml', schema: HubConfigSchema, description: 'Hub configuration. ${VAR} in a value is replaced from the environment.' },
+  { name: 'agent', file: 'agent.schema.json', title: 'ReconSync agent.yaml', schema: AgentConfigSchema, description: 'Agent configuration. ${VAR} in a value is replaced from the environment; relative paths resolve against the file.' },
+  { name: 'profile', file: 'game-profile.schema.json', title: 'ReconSync game profile (games/<id>.yaml)', schema: GameProfileSchema, description: 'One game\'s facts: query, admin channel, save paths, process names.' },
 ];
+
+/** One schema as the text `config schema <name>` prints and `--out` writes. */
+export function configSchemaText(entry: SchemaFile): string {
+  return `${JSON.stringify(configJsonSchema(entry), null, 2)}\n`;
+}
 
 /** The JSON Schema of one config file, as a plain object. */
 export function configJsonSchema(entry: SchemaFile): Record<string, unknown> {
@@ -39,14 +50,14 @@ export function configJsonSchema(entry: SchemaFile): Record<string, unknown> {
   return { $schema, $id: entry.file, title: entry.title, description: entry.description, ...rest };
 }
 
-/** Writes every schema into outDir (created if missing); returns the absolute file paths. */
-export async function writeConfigSchemas(outDir: string): Promise<string[]> {
+/** Writes the schemas (default: all) into outDir (created if missing); returns the absolute file paths. */
+export async function writeConfigSchemas(outDir: string, entries: readonly SchemaFile[] = ConfigSchemas): Promise<string[]> {
   const dir = path.resolve(outDir);
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
-  for (const entry of ConfigSchemas) {
+  for (const entry of entries) {
     const file = path.join(dir, entry.file);
-    await writeFile(file, `${JSON.stringify(configJsonSchema(entry), null, 2)}\n`);
+    await writeFile(file, configSchemaText(entry));
     written.push(file);
   }
   return written;
