@@ -6,12 +6,12 @@ import type { DiscordConfig } from '../config.ts';
 import type { HubService, HubServiceEvents } from '../service/types.ts';
 import { AlertRouter } from './alerts.ts';
 import { AuditTrail } from './audit.ts';
-import { BoardManager } from './board.ts';
+import { BoardManager, boardRefusalText } from './board.ts';
 import { registerCommands } from './commands.ts';
 import { ConfirmRegistry } from './confirm.ts';
 import type { BotContext } from './context.ts';
 import { EditThrottle } from './edit-throttle.ts';
-import { describeError, isInvalidToken } from './errors.ts';
+import { describeError, isInvalidToken, NotConnectedError, type ChannelRefusal } from './errors.ts';
 import { handleInteraction } from './interactions.ts';
 import type { DiscordMessageStore } from './message-store.ts';
 import { DefaultDiscordBotOptions, type DiscordBotOptions } from './options.ts';
@@ -89,8 +89,10 @@ class Bot {
     const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null);
     const throttle = new EditThrottle(this.clock, config.boardEditIntervalMs, signal, this.logger);
     this.boards = new BoardManager({
-      poster, store, throttle, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
+      poster, store, throttle, clock: this.clock, signal, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
+      checkIntervalMs: this.options.boardCheckIntervalMs,
       listServers: () => service.listServers(), onPages: (n) => deps.metrics?.discordStatusMessages.set(n),
+      onRefused: (channelId, refusal) => this.boardRefused(poster, channelId, refusal),
     });
     this.alerts = config.alertChannelId
       ? new AlertRouter({
@@ -105,6 +107,17 @@ class Bot {
       confirms: new ConfirmRegistry(this.clock, this.options.confirmTtlMs, signal),
       audit: new AuditTrail(service, poster, config.auditChannelId ?? null, this.logger),
     };
+  }
+
+  /** Said once per refusal: the board stops, and the admin learns what to fix. */
+  private boardRefused(poster: ChannelPoster, channelId: string, refusal: ChannelRefusal): void {
+    const text = boardRefusalText(channelId, refusal);
+    this.logger.error({ channelId, status: refusal.status, code: refusal.code }, `discord: ${text.replace(/\*\*|<#|>/g, '')}`);
+    const alertChannel = this.deps.config.alertChannelId;
+    if (!alertChannel || alertChannel === channelId) return;
+    poster.send(alertChannel, { content: `📋 ${text}` }).catch((err: unknown) => {
+      if (!(err instanceof NotConnectedError)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the alert channel');
+    });
   }
 
   start(): void {

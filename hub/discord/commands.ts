@@ -48,9 +48,10 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
     new SlashCommandBuilder().setName('rcon').setDescription('Run one admin-channel command on a server').setContexts(guildOnly)
       .addStringOption(serverOption(true))
       .addStringOption((o) => o.setName('command').setDescription('The command to run').setRequired(true).setMaxLength(1000)),
-    new SlashCommandBuilder().setName('statusboard').setDescription('Post the live status board in a channel').setContexts(guildOnly)
+    new SlashCommandBuilder().setName('statusboard').setDescription('Post the live status board in a channel, or remove it').setContexts(guildOnly)
       .addChannelOption((o) => o.setName('channel').setDescription('Where to post it').setRequired(true)
-        .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement)),
+        .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement))
+      .addBooleanOption((o) => o.setName('remove').setDescription('Stop keeping a board in that channel and delete its messages')),
   ].map((b) => b.toJSON());
 }
 

@@ -17,6 +17,36 @@ export function apiCode(err: unknown): number | null {
   return err instanceof DiscordAPIError && typeof err.code === 'number' ? err.code : null;
 }
 
+/** Why Discord will not let the bot use a channel, and what the admin must do about it. */
+export interface ChannelRefusal {
+  status: number;
+  code: number;
+  reason: string;
+  fix: string;
+}
+
+/**
+ * A 401/403/404 about a channel is not going to pass on a retry: retrying only
+ * counts towards Discord's 10,000 invalid requests per 10 minutes (then the IP
+ * is banned). A message that is gone (10008) is not a refusal: it is re-posted.
+ */
+export function channelRefusal(err: unknown): ChannelRefusal | null {
+  if (!(err instanceof DiscordAPIError) || ![401, 403, 404].includes(err.status) || err.code === DiscordCode.UnknownMessage) return null;
+  const code = typeof err.code === 'number' ? err.code : 0;
+  switch (code) {
+    case DiscordCode.MissingPermissions:
+      return { status: err.status, code, reason: 'Missing Permissions', fix: 'give the bot Send Messages, Embed Links and Read Message History in that channel' };
+    case DiscordCode.MissingAccess:
+      return { status: err.status, code, reason: 'Missing Access', fix: 'give the bot View Channel in that channel (and check the channel is in the bot\'s server)' };
+    case DiscordCode.UnknownChannel:
+      return { status: err.status, code, reason: 'Unknown Channel', fix: 'the channel was deleted or the id is wrong: pick an existing channel' };
+    default:
+      return err.status === 401
+        ? { status: err.status, code, reason: 'Unauthorized', fix: 'Discord rejected the bot token: check discord.token in hub.yaml' }
+        : { status: err.status, code, reason: err.message.slice(0, 100), fix: 'check the bot\'s permissions in that channel' };
+  }
+}
+
 export function isInvalidToken(err: unknown): boolean {
   return (err instanceof DiscordjsError && err.code === DiscordjsErrorCodes.TokenInvalid)
     || (err instanceof DiscordAPIError && err.status === 401)

@@ -11,6 +11,8 @@ export interface DiscordBotOptions {
   loginRetryMaxMs: number;
   /** Alerts kept while Discord is unreachable; older ones are dropped (and counted). */
   maxQueuedPosts: number;
+  /** How often the board checks that its pages still exist (one GET per unchanged page); 0 = never. */
+  boardCheckIntervalMs: number;
 }
 
 export const DefaultDiscordBotOptions = {
@@ -20,4 +22,5 @@ export const DefaultDiscordBotOptions = {
   loginRetryInitialMs: 5000,
   loginRetryMaxMs: 10 * 60_000,
   maxQueuedPosts: 100,
+  boardCheckIntervalMs: 5 * 60_000,
 } as const satisfies DiscordBotOptions;

@@ -59,6 +59,17 @@ export class ChannelPoster {
     }
   }
 
+  /** Whether the message is still there (someone may have deleted it by hand). Other errors are thrown. */
+  async exists(channelId: string, messageId: string): Promise<boolean> {
+    try {
+      await this.api().get(Routes.channelMessage(channelId, messageId));
+      return true;
+    } catch (err) {
+      if (apiCode(err) === DiscordCode.UnknownMessage) return false;
+      throw err;
+    }
+  }
+
   /** Best effort: the message may already be gone. */
   async remove(channelId: string, messageId: string): Promise<void> {
     await this.api().delete(Routes.channelMessage(channelId, messageId)).catch(() => undefined);

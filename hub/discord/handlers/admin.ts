@@ -2,6 +2,7 @@ import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
 import { ReconSyncError } from '../../../protocol/index.ts';
 import { discordActor } from '../audit.ts';
 import type { BotContext } from '../context.ts';
+import { boardRefusalText } from '../board.ts';
 import { userMessage } from '../errors.ts';
 import { inlineCode } from '../format.ts';
 import { codeBlock, cut, DiscordLimits } from '../limits.ts';
@@ -29,11 +30,31 @@ export async function rcon(ctx: BotContext, i: ChatInputCommandInteraction): Pro
   }
 }
 
+/**
+ * /statusboard posts first and answers with what Discord said: a channel the
+ * bot may not write to is reported with the fix, not claimed as done.
+ * `remove:true` drops a board (and its messages).
+ */
 export async function statusboard(ctx: BotContext, i: ChatInputCommandInteraction): Promise<void> {
-  const channelId = String(i.options.get('channel', true).value ?? '');
-  const existed = ctx.boards.has(channelId);
-  ctx.boards.add(channelId);
-  ctx.audit.record({ actor: discordActor(i.user), action: 'statusboard', serverId: null, outcome: 'ok', detail: `channel ${channelId}` }, { toService: true });
-  const text = existed ? `📋 <#${channelId}> already has the status board; it was refreshed.` : `📋 Status board posted in <#${channelId}>; it is kept up to date there.`;
-  await i.reply({ content: text, flags: MessageFlags.Ephemeral });
+  const channelId = cut(String(i.options.get('channel', true).value ?? ''), 32);
+  const actor = discordActor(i.user);
+  // Posting several pages can take longer than Discord's 3 s.
+  await i.deferReply({ flags: MessageFlags.Ephemeral });
+  if (i.options.getBoolean('remove')) {
+    const r = await ctx.boards.remove(channelId);
+    ctx.audit.record({ actor, action: 'statusboard.remove', serverId: null, outcome: r.removed ? 'ok' : 'error', detail: `channel ${channelId}` }, { toService: true });
+    const configured = r.configured ? ' It is also `discord.statusChannelId` in hub.yaml: remove it there, or it comes back when the hub restarts.' : '';
+    await i.editReply({ content: r.removed ? `🗑️ The status board in <#${channelId}> is removed; the bot no longer edits it.${configured}` : `<#${channelId}> has no status board; nothing to remove.` });
+    return;
+  }
+  const r = await ctx.boards.add(channelId);
+  if (!r.ok) {
+    ctx.audit.record({ actor, action: 'statusboard', serverId: null, outcome: 'error', detail: `channel ${channelId}: ${r.refusal.status} ${r.refusal.code}` }, { toService: true });
+    await i.editReply({ content: `❌ ${boardRefusalText(channelId, r.refusal)}` });
+    return;
+  }
+  ctx.audit.record({ actor, action: 'statusboard', serverId: null, outcome: 'ok', detail: `channel ${channelId}` }, { toService: true });
+  const pending = r.pending ? ` Not every page could be written yet (${cut(r.pending, 200)}); the bot keeps trying.` : '';
+  const text = r.existed ? `📋 The status board in <#${channelId}> was refreshed (${r.pages} message(s)).` : `📋 Status board posted in <#${channelId}> (${r.pages} message(s)); it is kept up to date there.`;
+  await i.editReply({ content: text + pending });
 }

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { FakeGateway } from './gateway.ts';
 import { InteractionInjector, type AutocompleteInput, type ButtonInput, type CommandInput, type InteractionHandle } from './interactions.ts';
 import { FakeRest } from './rest.ts';
-import { FakeState, type FakeMessage, type RecordedCall } from './state.ts';
+import { FakeState, type ChannelFault, type FakeMessage, type RecordedCall } from './state.ts';
 
 export { buttonIds, messageText, InteractionHandle } from './interactions.ts';
-export type { FakeMessage, FakeUser, RecordedCall, FakeInteraction } from './state.ts';
+export type { ChannelFault, FakeMessage, FakeUser, RecordedCall, FakeInteraction } from './state.ts';
 export { Limits, checkMessageBody, checkEmbeds } from './limits.ts';
 export { snowflake } from './snowflake.ts';
 
@@ -145,6 +145,17 @@ export class FakeDiscord {
     const m = this.state.messages.get(id);
     if (m) m.deleted = true;
     this.state.changed();
+  }
+
+  /** From now on every request to the channel answers as Discord does for `fault`; null lifts it (the admin fixed it). */
+  setChannelFault(channelId: string, fault: ChannelFault | null): void {
+    if (fault) this.state.channelFaults.set(channelId, fault);
+    else this.state.channelFaults.delete(channelId);
+  }
+
+  /** Requests to a channel's REST routes so far (any method), e.g. to check the bot stopped trying. */
+  channelCalls(channelId: string): RecordedCall[] {
+    return this.state.calls.filter((c) => c.path === `/channels/${channelId}` || c.path.startsWith(`/channels/${channelId}/`));
   }
 
   /** The next `count` message edits answer 429 with Retry-After. */

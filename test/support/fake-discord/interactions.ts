@@ -25,6 +25,8 @@ export interface ButtonInput {
   message: FakeMessage | string;
   customId: string;
   user: FakeUser;
+  /** A hostile client: send `customId` even though the message has no such button. */
+  forged?: boolean;
 }
 
 interface Ctx {
@@ -118,7 +120,7 @@ export class InteractionInjector {
     const seen = typeof input.message === 'string' ? this.ctx.state.messages.get(input.message) : input.message;
     const msg = seen ? this.ctx.state.messages.get(seen.id) : undefined;
     if (!seen || !msg || msg.deleted) throw new Error(`fake discord: no message ${typeof input.message === 'string' ? input.message : input.message.id}`);
-    if (!buttonIds(seen).includes(input.customId)) throw new Error(`fake discord: message ${msg.id} has no button ${input.customId}`);
+    if (!input.forged && !buttonIds(seen).includes(input.customId)) throw new Error(`fake discord: message ${msg.id} has no button ${input.customId}`);
     const h = this.inject('button', input.user, msg.channelId, {
       type: 3,
       data: { custom_id: input.customId, component_type: 2 },

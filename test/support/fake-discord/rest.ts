@@ -18,6 +18,8 @@ const err = (status: number, code: number, message: string): Reply => ({ status,
 const UNKNOWN_MESSAGE = () => err(404, 10008, 'Unknown Message');
 const UNKNOWN_CHANNEL = () => err(404, 10003, 'Unknown Channel');
 const formError = (v: string[]) => err(400, 50035, `Invalid Form Body: ${v.join('; ')}`);
+const MISSING_ACCESS = () => err(403, 50001, 'Missing Access');
+const MISSING_PERMISSIONS = () => err(403, 50013, 'Missing Permissions');
 
 export function toApiMessage(m: FakeMessage, applicationId: string, guildId: string): Json {
   return {
@@ -217,6 +219,10 @@ export class FakeRest {
 
   private channel(method: string, channelId: string, messageId: string | null | undefined, body: Json): Reply {
     if (!this.opts.channelIds().includes(channelId)) return UNKNOWN_CHANNEL();
+    const fault = this.state.channelFaults.get(channelId);
+    if (fault === 'unknown_channel') return UNKNOWN_CHANNEL();
+    if (fault === 'missing_access') return MISSING_ACCESS();
+    if (fault === 'missing_permissions' && method !== 'GET') return MISSING_PERMISSIONS();
     if (messageId === undefined) {
       if (method === 'GET') return { status: 200, body: { id: channelId, type: 0, guild_id: this.opts.guildId, name: `channel-${channelId}` } };
       return err(405, 0, '405: Method Not Allowed');

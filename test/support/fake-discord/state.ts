@@ -60,6 +60,13 @@ export interface FakeInteraction {
   sourceMessageId: string | null;
 }
 
+/**
+ * A channel the bot may not use, as Discord answers it: deleted (404 10003),
+ * not visible to the bot (403 50001, on every request), or visible but
+ * without Send Messages / Embed Links (403 50013 on writes).
+ */
+export type ChannelFault = 'unknown_channel' | 'missing_access' | 'missing_permissions';
+
 export interface InjectedFailure {
   method: string;
   route: RegExp;
@@ -79,6 +86,7 @@ export class FakeState extends EventEmitter {
   readonly interactionsByToken = new Map<string, FakeInteraction>();
   readonly commands = new Map<string, Json[]>(); // scope ('global' or guild id) → commands
   readonly failures: InjectedFailure[] = [];
+  readonly channelFaults = new Map<string, ChannelFault>();
   commandPuts = 0;
 
   changed(): void {
