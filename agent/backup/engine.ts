@@ -1,26 +1,24 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { VERSION } from '../../cli/version.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import {
   ReconSyncError, systemClock, type AlertKind, type BackupProgress, type BackupRecord, type Clock, type EventData, type RecordTopic,
 } from '../../protocol/index.ts';
 import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
-import { createArchive, type StatFs } from './archive.ts';
+import type { StatFs } from './archive.ts';
 import { Catalog, type CatalogEntry } from './catalog.ts';
-import { formatFromConfig, ZstdPool } from './compress.ts';
+import { ZstdPool } from './compress.ts';
 import { LOCAL_TARGET, type Destination } from './destination.ts';
 import { LocalDestination } from './local.ts';
-import { toBackupRecord, writeManifest, type Manifest } from './manifest.ts';
-import { quiesce } from './quiesce.ts';
+import { archiveFileName, toBackupRecord, type Manifest } from './manifest.ts';
+import { exists } from './fs-util.ts';
+import { sweepStaleTemps } from '../../lib/durable-file.ts';
 import { DefaultRcloneSettings, RcloneDestination, redactSecrets, type RcloneSettings } from './rclone.ts';
 import { planRetention } from './retention.ts';
-import { recoverSwaps, type RecoveredRestore } from './swap.ts';
-import { waitUntilSettled } from './settle.ts';
-import { retryPendingUploads, uploadAll } from './upload.ts';
+import { journalDir, recoverSwaps, type RecoveredRestore } from './swap.ts';
 import { planSaves } from './walk.ts';
 import { restoreBackup, type RestoreRequest, type RestoreResult } from './engine-restore.ts';
+import { defaultBackupId, runBackup } from './engine-backup.ts';
 
 export type PublishRecord = <T extends RecordTopic>(topic: T, data: EventData<T>) => void | Promise<void>;
 export type PublishState = (topic: 'backup.progress', data: BackupProgress) => void;
@@ -57,11 +55,6 @@ export interface CreateRequest {
   signal?: AbortSignal;
 }
 
-interface RunFlags {
-  /** Pre-restore: the server is already stopped, keep the copy local only and skip retention. */
-  preRestore?: boolean;
-}
-
 /**
  * A record as it leaves the agent: a destination written as an rclone connection
  * string (`:s3,secret_access_key=...:bucket`) must not carry its secret to the hub or Discord.
@@ -70,10 +63,7 @@ export function publicRecord(r: BackupRecord): BackupRecord {
   return { ...r, destinations: r.destinations.map((d) => ({ ...d, target: redactSecrets(d.target), ...(d.error !== undefined ? { error: redactSecrets(d.error) } : {}) })) };
 }
 
-export function defaultBackupId(_serverId: string, nowMs: number): string {
-  const iso = new Date(nowMs).toISOString(); // 2026-01-02T03:04:05.678Z
-  return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
-}
+export { defaultBackupId };
 
 /** One per agent: backups, retention, restore and the backup watchdog for all its servers. */
 export class BackupEngine {
@@ -99,6 +89,11 @@ export class BackupEngine {
    */
   async init(servers: ResolvedServer[]): Promise<RecoveredRestore[]> {
     await fs.rm(this.tmpDir(), { recursive: true, force: true });
+    // Temp files of atomic writes that a kill interrupted.
+    for (const dir of [this.catalog.dir, journalDir(this.opts.dataDir)]) {
+      const swept = await sweepStaleTemps(dir);
+      if (swept.length) this.logger.warn({ dir, files: swept }, 'removed temp files left by an interrupted write');
+    }
     const recovered = await recoverSwaps(this.opts.dataDir);
     for (const r of recovered) {
       await this.record('restore.completed', {
@@ -112,8 +107,24 @@ export class BackupEngine {
       const swept = await local.sweep();
       if (swept.length) this.logger.warn({ serverId: server.id, files: swept }, 'removed unfinished backup files left by a crash');
       if (!(await this.catalog.load(server.id))) await this.rebuildCatalog(server);
+      else await this.dropLost(server, local);
     }
     return recovered;
+  }
+
+  /**
+   * Catalog entries kept only on the local disk whose archive is gone (removed
+   * by hand, or a failed backup whose catalog entry could not be dropped on a
+   * full disk) are not backups: they leave the catalog, and the hub is told.
+   */
+  private async dropLost(server: ResolvedServer, local: LocalDestination): Promise<void> {
+    for (const e of [...(await this.catalog.entries(server.id)).values()]) {
+      if (!e.record.destinations.every((d) => d.target === LOCAL_TARGET)) continue;
+      if (await exists(path.join(local.dir, archiveFileName(e.record.id, e.record.format)))) continue;
+      this.logger.warn({ serverId: server.id, backupId: e.record.id }, 'a backup in the catalog has no archive on the local disk any more; dropped from the catalog');
+      await this.catalog.delete(server.id, e.record.id);
+      await this.record('backup.removed', { serverId: server.id, backupId: e.record.id, target: null });
+    }
   }
 
   /** Re-reads every destination's manifests; a listed copy counts as verified (it was verified before its manifest was written). */
@@ -148,7 +159,7 @@ export class BackupEngine {
   async create(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest): Promise<BackupRecord> {
     const release = this.acquire(server.id, 'backup');
     try {
-      return await this.runBackup(server, control, admin, req, {});
+      return publicRecord(await runBackup(this, server, control, admin, req, {}));
     } finally {
       release();
     }
@@ -266,11 +277,17 @@ export class BackupEngine {
     };
   }
 
-  async record<T extends RecordTopic>(topic: T, data: EventData<T>): Promise<void> {
+  /**
+   * Queues a record for the hub. `required`: the caller's outcome depends on
+   * the hub hearing of it (a backup's commit point), so a failure to store it
+   * is thrown instead of logged.
+   */
+  async record<T extends RecordTopic>(topic: T, data: EventData<T>, opts: { required?: boolean } = {}): Promise<void> {
     try {
       const isBackup = topic === 'backup.completed' || topic === 'backup.updated';
       await this.opts.publishRecord?.(topic, isBackup ? (publicRecord(data as BackupRecord) as EventData<T>) : data);
     } catch (err) {
+      if (opts.required) throw err;
       this.logger.error({ err, topic }, 'could not queue a record for the hub');
     }
   }
@@ -311,97 +328,7 @@ export class BackupEngine {
   private async preRestoreBackup(server: ResolvedServer): Promise<string | null> {
     const plan = await planSaves(server);
     if (plan.roots.length === 0) return null;
-    return (await this.runBackup(server, null, null, { trigger: 'pre-restore' }, { preRestore: true })).id;
-  }
-
-  private async runBackup(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest, flags: RunFlags): Promise<BackupRecord> {
-    const cfg = server.config.backup;
-    const log = this.logger.child({ serverId: server.id });
-    const now = this.clock.now();
-    const id = (this.opts.newId ?? defaultBackupId)(server.id, now);
-    const progress = this.progress(server.id, id);
-    const local = new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id, logger: log });
-    const previous = (await this.catalog.records(server.id)).find((r) => r.trigger !== 'pre-restore');
-    const prevEntry = previous ? (await this.catalog.entries(server.id)).get(previous.id) : undefined;
-    try {
-      // 1. Save and settle.
-      const warnings: string[] = [];
-      let resume = async () => undefined as void;
-      if (!flags.preRestore) {
-        progress('saving', 0, null);
-        const q = await quiesce(server, control, admin, { logger: log, ...(req.signal ? { signal: req.signal } : {}) });
-        warnings.push(...q.warnings);
-        resume = q.resume;
-      }
-      let archived;
-      try {
-        if (!flags.preRestore) {
-          progress('settling', 0, null);
-          const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: this.clock, ...(req.signal ? { signal: req.signal } : {}) });
-          if (!s.settled) warnings.push(`save files were still changing after ${Math.round(s.waitedMs / 1000)} s; archived anyway, files that changed during the copy were re-read`);
-        }
-        // 2. Archive.
-        progress('archiving', 0, null);
-        const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
-        const format = formatFromConfig(cfg.format);
-        archived = await createArchive({
-          source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? this.zstdPool() : null, tmpDir: this.tmpDir(),
-          clock: this.clock, estimateRatio: ratio,
-          ...(req.signal ? { signal: req.signal } : {}),
-          ...(this.opts.statfs ? { statfs: this.opts.statfs } : {}),
-          onProgress: (done, total) => progress('archiving', done, total),
-        });
-      } finally {
-        await resume();
-      }
-      const manifest: Manifest = {
-        manifestVersion: 1, id, serverId: server.id, game: server.profile.id, createdAt: new Date(now).toISOString(), trigger: req.trigger,
-        ...(req.note !== undefined ? { note: req.note } : {}),
-        roots: archived.roots, files: archived.files,
-        archive: { sha256: archived.sha256, size: archived.size, format: archived.archivePath.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst', unpackedSize: archived.unpackedSize },
-        toolVersion: this.opts.toolVersion ?? VERSION, locked: false, warnings: [...warnings, ...archived.warnings],
-      };
-      await writeManifest(local.dir, manifest);
-      const remotes = flags.preRestore ? [] : this.destinations(server, false);
-      const entry: CatalogEntry = {
-        record: toBackupRecord(manifest, [{ target: LOCAL_TARGET, verified: true }, ...remotes.map((d) => ({ target: d.target, verified: false }))]),
-        unpackedSize: archived.unpackedSize,
-        pending: remotes.map((d) => d.target),
-      };
-      await this.catalog.put(server.id, entry);
-      log.info({ backupId: id, size: archived.size, files: archived.files.length }, 'backup archived');
-
-      // 3. Watchdog: a much smaller archive than last time usually means a lost or reset world.
-      if (previous && previous.size > 0 && archived.size < previous.size * cfg.shrinkAlertRatio) {
-        await this.alert(server.id, 'backup_shrunk', `backup ${id} of ${server.id} is ${((archived.size / previous.size) * 100).toFixed(0)} % of the previous one (${archived.size} vs ${previous.size} bytes); check that the world is intact`);
-      }
-
-      // 4. Off-site copies, each verified before it counts.
-      if (remotes.length) {
-        await uploadAll(this, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
-        await retryPendingUploads(this, server, progress, id, req.signal);
-      }
-
-      // 5. The local copy goes only once an off-site copy is verified and nothing still needs it as a source.
-      if (!cfg.keepLocal && entry.pending.length === 0 && entry.record.destinations.some((d) => d.target !== LOCAL_TARGET && d.verified)) {
-        await local.remove(id);
-        entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== LOCAL_TARGET) };
-        await this.catalog.put(server.id, entry);
-      }
-
-      // 6. Retention.
-      if (!flags.preRestore) {
-        progress('retention', 0, null);
-        await this.applyRetention(server);
-      }
-      progress('done', archived.size, archived.size);
-      await this.record('backup.completed', entry.record);
-      return publicRecord(entry.record);
-    } catch (err) {
-      const e = err instanceof ReconSyncError ? err : new ReconSyncError('BACKUP_FAILED', `backup of ${server.id} failed: ${(err as Error).message}`, { cause: err });
-      if (e.code !== 'BUSY') await this.alert(server.id, 'backup_failed', e.message);
-      throw e;
-    }
+    return (await runBackup(this, server, null, null, { trigger: 'pre-restore' }, { preRestore: true })).id;
   }
 
   /** Applies `backup.keep` per destination; deletion failures are logged and retried at the next run. */

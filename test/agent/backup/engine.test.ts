@@ -50,7 +50,7 @@ test('backup: save over the admin channel, archive, upload to local + rclone, bo
     assert.deepEqual(manifest.roots, { SavedArks: { path: s.saves, kind: 'dir' } });
   }
   const phases = [...new Set(s.pub.progress.map((p) => p.phase))];
-  assert.deepEqual(phases, ['saving', 'settling', 'archiving', 'uploading', 'verifying', 'retention', 'done']);
+  assert.deepEqual(phases, ['saving', 'settling', 'archiving', 'verifying', 'uploading', 'retention', 'done'], 'the archive is verified (restorer checks) before any upload');
   assert.deepEqual(s.pub.ofTopic('backup.completed'), [rec]);
   assert.deepEqual(await s.engine.list(s.server.id), [rec]);
   assert.deepEqual(s.pub.alerts(), []);
@@ -104,7 +104,7 @@ test('a destination written with credentials never shows them in records, alerts
   const rec = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
   const everything = JSON.stringify([rec, s.pub.records, s.pub.progress, await s.engine.list(s.server.id)]);
   assert.doesNotMatch(everything, /TOPSECRET/);
-  assert.equal(rec.destinations[1]!.target, ':sftp,host=127.0.0.1,port=1,user=u,pass=[redacted]:dir');
+  assert.equal(rec.destinations[1]!.target, ':sftp,host=[redacted],port=1,user=[redacted],pass=[redacted]:dir');
   assert.match(rec.destinations[1]!.error!, /is it obscured/);
 });
 
@@ -155,7 +155,7 @@ test('Minecraft-style: save-off and save-all flush before the copy, save-on righ
   const engine = new BackupEngine({ ...s.engine.opts, publishState: s.pub.publishState });
   t.after(() => engine.close());
   await engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
-  assert.deepEqual(events, ['saving', 'rcon save-off', 'rcon save-all flush', 'settling', 'archiving', 'rcon save-on', 'retention', 'done']);
+  assert.deepEqual(events, ['saving', 'rcon save-off', 'rcon save-all flush', 'settling', 'archiving', 'rcon save-on', 'verifying', 'retention', 'done']);
 });
 
 test('no save channel + stopIfNoSaveChannel: stopped (supervisor held) for the copy, started again', async (t) => {

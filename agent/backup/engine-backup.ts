@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { VERSION } from '../../cli/version.ts';
+import { ReconSyncError, type BackupRecord } from '../../protocol/index.ts';
+import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
+import { createArchive } from './archive.ts';
+import type { CatalogEntry } from './catalog.ts';
+import { formatFromConfig } from './compress.ts';
+import { LOCAL_TARGET } from './destination.ts';
+import type { BackupEngine, CreateRequest } from './engine.ts';
+import { errnoCode } from './fs-util.ts';
+import { LocalDestination } from './local.ts';
+import { toBackupRecord, writeManifest, type Manifest } from './manifest.ts';
+import { quiesce } from './quiesce.ts';
+import { redactSecrets } from './rclone.ts';
+import { waitUntilSettled } from './settle.ts';
+import { retryPendingUploads, uploadAll } from './upload.ts';
+import { verifyRestorable } from './verify.ts';
+
+/**
+ * One backup, with one outcome on the agent and at the hub (issue 10 §9).
+ *
+ * Until the commit point a failure anywhere (a full disk writing the manifest,
+ * the catalog or the outbox record) discards the backup everywhere: its files
+ * on every destination it reached and its catalog entry, and the caller gets
+ * the error. The commit point is the `backup.completed` record stored in the
+ * outbox: from then on the backup counts, and later steps (retention) only
+ * log their failures. Retention runs after the commit, so a discarded backup
+ * never made older ones go.
+ */
+
+export interface RunFlags {
+  /** Pre-restore: the server is already stopped, keep the copy local only and skip retention. */
+  preRestore?: boolean;
+}
+
+export async function runBackup(engine: BackupEngine, server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest, flags: RunFlags): Promise<BackupRecord> {
+  const cfg = server.config.backup;
+  const log = engine.logger.child({ serverId: server.id });
+  const now = engine.clock.now();
+  const id = (engine.opts.newId ?? defaultBackupId)(server.id, now);
+  const progress = engine.progress(server.id, id);
+  const local = new LocalDestination({ dataDir: engine.opts.dataDir, serverId: server.id, logger: log });
+  const previous = (await engine.catalog.records(server.id)).find((r) => r.trigger !== 'pre-restore');
+  const prevEntry = previous ? (await engine.catalog.entries(server.id)).get(previous.id) : undefined;
+  /** Destinations that may hold a copy of this backup: what a discard has to clean. */
+  const reached = new Set<string>();
+  try {
+    // 1. Save and settle.
+    const warnings: string[] = [];
+    let resume = async () => undefined as void;
+    if (!flags.preRestore) {
+      progress('saving', 0, null);
+      const q = await quiesce(server, control, admin, { logger: log, ...(req.signal ? { signal: req.signal } : {}) });
+      warnings.push(...q.warnings);
+      resume = q.resume;
+    }
+    let archived;
+    try {
+      if (!flags.preRestore) {
+        progress('settling', 0, null);
+        const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: engine.clock, ...(req.signal ? { signal: req.signal } : {}) });
+        if (!s.settled) warnings.push(`save files were still changing after ${Math.round(s.waitedMs / 1000)} s; archived anyway, files that changed during the copy were re-read`);
+      }
+      // 2. Archive.
+      progress('archiving', 0, null);
+      const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
+      const format = formatFromConfig(cfg.format);
+      reached.add(LOCAL_TARGET);
+      archived = await createArchive({
+        source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? engine.zstdPool() : null, tmpDir: engine.tmpDir(),
+        clock: engine.clock, estimateRatio: ratio,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(engine.opts.statfs ? { statfs: engine.opts.statfs } : {}),
+        onProgress: (done, total) => progress('archiving', done, total),
+      });
+    } finally {
+      await resume();
+    }
+    const format: Manifest['archive']['format'] = archived.archivePath.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst';
+
+    // 3. Verified means restorable: read it back through the restorer's own checks.
+    progress('verifying', 0, archived.unpackedSize);
+    await verifyRestorable({
+      archivePath: archived.archivePath, format, pool: format === 'tar.zst' ? engine.zstdPool() : null, sha256: archived.sha256, size: archived.size,
+      roots: archived.roots, files: archived.files, ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (n) => progress('verifying', n, archived.unpackedSize),
+    });
+
+    const manifest: Manifest = {
+      manifestVersion: 1, id, serverId: server.id, game: server.profile.id, createdAt: new Date(now).toISOString(), trigger: req.trigger,
+      ...(req.note !== undefined ? { note: req.note } : {}),
+      roots: archived.roots, files: archived.files,
+      archive: { sha256: archived.sha256, size: archived.size, format, unpackedSize: archived.unpackedSize },
+      toolVersion: engine.opts.toolVersion ?? VERSION, locked: false, warnings: [...warnings, ...archived.warnings].map((w) => w.slice(0, 1000)),
+    };
+    await writeManifest(local.dir, manifest);
+    const remotes = flags.preRestore ? [] : engine.destinations(server, false);
+    const entry: CatalogEntry = {
+      record: toBackupRecord(manifest, [{ target: LOCAL_TARGET, verified: true }, ...remotes.map((d) => ({ target: d.target, verified: false }))]),
+      unpackedSize: archived.unpackedSize,
+      pending: remotes.map((d) => d.target),
+    };
+    await engine.catalog.put(server.id, entry);
+    log.info({ backupId: id, size: archived.size, files: archived.files.length, skipped: archived.skipped.vanished.length + archived.skipped.unnamable.length }, 'backup archived');
+
+    // 4. Watchdog: a much smaller archive than last time usually means a lost or reset world.
+    if (previous && previous.size > 0 && archived.size < previous.size * cfg.shrinkAlertRatio) {
+      await engine.alert(server.id, 'backup_shrunk', `backup ${id} of ${server.id} is ${((archived.size / previous.size) * 100).toFixed(0)} % of the previous one (${archived.size} vs ${previous.size} bytes); check that the world is intact`);
+    }
+
+    // 5. Off-site copies, each verified before it counts.
+    if (remotes.length) {
+      for (const d of remotes) reached.add(d.target);
+      await uploadAll(engine, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
+      await retryPendingUploads(engine, server, progress, id, req.signal);
+    }
+
+    // 6. The local copy goes only once an off-site copy is verified and nothing still needs it as a source.
+    if (!cfg.keepLocal && entry.pending.length === 0 && entry.record.destinations.some((d) => d.target !== LOCAL_TARGET && d.verified)) {
+      await local.remove(id);
+      entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== LOCAL_TARGET) };
+      await engine.catalog.put(server.id, entry);
+    }
+
+    // 7. Commit: the hub is told (the record is in the outbox), or the backup does not exist anywhere.
+    await engine.record('backup.completed', entry.record, { required: true });
+    reached.clear();
+
+    // 8. Retention, only for a backup that counts; its failures do not undo the backup.
+    if (!flags.preRestore) {
+      progress('retention', 0, null);
+      await engine.applyRetention(server).catch((err: unknown) => log.warn({ err, backupId: id }, 'retention failed after the backup; it runs again after the next one'));
+    }
+    progress('done', archived.size, archived.size);
+    return entry.record;
+  } catch (err) {
+    if (reached.size) await discard(engine, server, id, [...reached]);
+    const e = asBackupError(err, server.id, id, reached.size > 0);
+    if (e.code !== 'BUSY') await engine.alert(server.id, 'backup_failed', e.message);
+    throw e;
+  }
+}
+
+export function defaultBackupId(_serverId: string, nowMs: number): string {
+  const iso = new Date(nowMs).toISOString(); // 2026-01-02T03:04:05.678Z
+  return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Removes every trace of a backup that did not make it: files on each destination it reached, its catalog entry. */
+async function discard(engine: BackupEngine, server: ResolvedServer, id: string, targets: string[]): Promise<void> {
+  for (const target of targets) {
+    await engine.destination(target, server).remove(id)
+      .catch((err: unknown) => engine.logger.error({ err, serverId: server.id, backupId: id, target: redactSecrets(target) }, 'could not remove the files of a failed backup; remove them by hand'));
+  }
+  if ((await engine.catalog.entries(server.id)).has(id)) {
+    await engine.catalog.delete(server.id, id)
+      .catch((err: unknown) => engine.logger.error({ err, serverId: server.id, backupId: id }, 'could not drop a failed backup from the catalog; it is dropped at the next start'));
+  }
+}
+
+/** A full disk anywhere on the way is DISK_FULL, whatever step met it. */
+function asBackupError(err: unknown, serverId: string, id: string, discarded: boolean): ReconSyncError {
+  if (err instanceof ReconSyncError) return err;
+  let cause: unknown = err;
+  for (let i = 0; i < 5 && cause; i++) {
+    if (errnoCode(cause) === 'ENOSPC') {
+      const where = (cause as NodeJS.ErrnoException).path;
+      return new ReconSyncError('DISK_FULL', `the disk filled up during backup ${id} of ${serverId}${where ? ` (writing ${where})` : ''}${discarded ? '; the backup was discarded everywhere' : ''}; free some space or move dataDir`, { cause: err });
+    }
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return new ReconSyncError('BACKUP_FAILED', `backup of ${serverId} failed: ${(err as Error).message}${discarded ? '; nothing of it was kept' : ''}`, { cause: err });
+}
