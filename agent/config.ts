@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { id } from '../protocol/status.ts';
-import { loadYamlConfig, resolveFrom, type LoadOptions } from '../lib/config-file.ts';
+import { resolveFrom, type LoadOptions } from '../lib/config-file.ts';
+import { loadCheckedYaml } from '../lib/config-validate.ts';
+import { isSecretName } from '../lib/redact.ts';
 
 const port = z.number().int().min(1).max(65535);
 const duration = z.number().int().positive();
@@ -124,18 +126,55 @@ export type AgentConfig = z.output<typeof AgentConfigSchema> & { configDir: stri
 
 /** Loads agent.yaml; relative paths are resolved against its folder. */
 export function loadAgentConfig(file: string, opts: LoadOptions = {}): AgentConfig {
-  const cfg = loadYamlConfig(file, AgentConfigSchema, opts);
-  return resolveAgentPaths(cfg);
+  return resolveAgentPaths(loadCheckedYaml(file, AgentConfigSchema, opts));
 }
 
+/** The secret values of an agent config, scrubbed from every log line (lib/logger.ts) and command line. */
+export function agentSecrets(cfg: AgentConfig): string[] {
+  return [
+    cfg.hub.token,
+    ...cfg.servers.flatMap((s) => [s.rcon?.password ?? '', ...Object.entries(s.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v)]),
+  ].filter((v) => v !== '');
+}
+
+/** Where a backup goes: the agent's own folder, an rclone remote, or a folder on this machine. */
+export type DestinationKind = 'local' | 'remote' | 'path';
+
 /**
- * "local", an rclone remote (`name:path`, or an on-the-fly backend like `:local:/x`,
- * `:sftp,host=h:`) or an absolute path stays as written; anything else is a path
- * relative to the config file. A Windows drive (`C:\\x`) is a path, not a remote.
+ * "local"; an rclone remote (`name:path`, `name,opt=v:path`, or an on-the-fly
+ * backend like `:local:/x`, `:sftp,host=h:`); anything else is a path. A
+ * Windows drive (`C:\\x`) is a path, not a remote; a path needs no rclone.
  */
+export function destinationKind(target: string, pathImpl: path.PlatformPath = path): DestinationKind {
+  if (target === 'local') return 'local';
+  if (pathImpl.isAbsolute(target) || path.win32.isAbsolute(target)) return 'path';
+  return /^:[A-Za-z0-9_-]+[,:]/.test(target) || /^[A-Za-z0-9_. -]+(,[^:]*)?:/.test(target) ? 'remote' : 'path';
+}
+
+/** The rclone remote name a target uses (`b2` for `b2:bucket/x`), or undefined for on-the-fly backends and paths. */
+export function remoteName(target: string): string | undefined {
+  if (destinationKind(target) !== 'remote' || target.startsWith(':')) return undefined;
+  return /^([^,:]+)/.exec(target)?.[1];
+}
+
+/** Remotes and absolute paths stay as written; anything else is a path relative to the config file. */
 export function isRemoteOrAbsolute(target: string, pathImpl: path.PlatformPath = path): boolean {
-  if (target === 'local' || pathImpl.isAbsolute(target) || path.win32.isAbsolute(target)) return true;
-  return /^:[A-Za-z0-9_-]+[,:]/.test(target) || /^[A-Za-z0-9_. -]+:/.test(target);
+  const kind = destinationKind(target, pathImpl);
+  return kind !== 'path' || pathImpl.isAbsolute(target) || path.win32.isAbsolute(target);
+}
+
+/** A server's paths resolved against the config file's folder. */
+export function resolveServerPaths(s: ServerConfig, configDir: string, pathImpl: path.PlatformPath = path): ServerConfig {
+  const r = (p: string | undefined) => (p === undefined ? undefined : resolveFrom(configDir, p, pathImpl));
+  return {
+    ...s,
+    installDir: r(s.installDir),
+    saveDir: r(s.saveDir),
+    start: s.start ? { ...s.start, cwd: r(s.start.cwd) } : undefined,
+    adopt: s.adopt ? { ...s.adopt, pidFile: r(s.adopt.pidFile) } : undefined,
+    // Destinations that are plain relative paths (no rclone "remote:") resolve like other paths.
+    backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (isRemoteOrAbsolute(d, pathImpl) ? d : r(d)!)) },
+  };
 }
 
 export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath = path): AgentConfig {
@@ -146,14 +185,6 @@ export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath 
     gamesDir: r(cfg.gamesDir),
     hub: { ...cfg.hub, ca: r(cfg.hub.ca) },
     rclone: { ...cfg.rclone, config: r(cfg.rclone.config) },
-    servers: cfg.servers.map((s) => ({
-      ...s,
-      installDir: r(s.installDir),
-      saveDir: r(s.saveDir),
-      start: s.start ? { ...s.start, cwd: r(s.start.cwd) } : undefined,
-      adopt: s.adopt ? { ...s.adopt, pidFile: r(s.adopt.pidFile) } : undefined,
-      // Destinations that are plain relative paths (no rclone "remote:") resolve like other paths.
-      backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (isRemoteOrAbsolute(d, pathImpl) ? d : r(d)!)) },
-    })),
+    servers: cfg.servers.map((s) => resolveServerPaths(s, cfg.configDir, pathImpl)),
   }) as AgentConfig;
 }

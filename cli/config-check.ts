@@ -20,14 +20,13 @@ function detectKind(file: string): 'hub' | 'agent' {
 export async function checkConfigFile(file: string): Promise<string> {
   const kind = detectKind(file);
   if (kind === 'hub') {
-    const { loadHubConfig } = await import('../hub/config.ts');
-    const cfg = loadHubConfig(file);
+    const { checkHubConfig } = await import('../hub/config.ts');
+    const cfg = checkHubConfig(file);
     return `ok: hub config ${cfg.configFile} (listen ${cfg.listen.host}:${cfg.listen.port}, discord ${cfg.discord ? 'on' : 'off'})`;
   }
-  const { loadAgentConfig } = await import('../agent/config.ts');
-  const { resolveAgentServers } = await import('../agent/resolve-servers.ts');
-  const cfg = loadAgentConfig(file);
-  const servers = resolveAgentServers(cfg);
+  // The very check the agent runs before it starts (agent/check.ts): what passes here, the agent runs.
+  const { checkAgentConfig } = await import('../agent/check.ts');
+  const { config: cfg, servers } = await checkAgentConfig(file);
   const list = servers.map((s) => `${s.id} (${s.profile.id}, ${s.managed ? 'managed' : 'watch only'})`).join(', ');
   return `ok: agent config ${cfg.configFile}: agent ${cfg.id}, ${servers.length} server(s)${list ? `: ${list}` : ''}`;
 }

@@ -1,5 +1,7 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
-import { loadYamlConfig, resolveFrom, type LoadOptions } from '../lib/config-file.ts';
+import { resolveFrom, type LoadOptions } from '../lib/config-file.ts';
+import { checkYamlFile, loadCheckedYaml, throwIfProblems } from '../lib/config-validate.ts';
 
 const snowflake = z.string().regex(/^\d{1,20}$/, 'a Discord id (digits, as a quoted string)');
 
@@ -46,11 +48,40 @@ export type HubConfig = z.output<typeof HubConfigSchema> & { configDir: string; 
 export type DiscordConfig = z.output<typeof DiscordConfigSchema>;
 
 export function loadHubConfig(file: string, opts: LoadOptions = {}): HubConfig {
-  const cfg = loadYamlConfig(file, HubConfigSchema, opts);
+  return resolveHubPaths(loadCheckedYaml(file, HubConfigSchema, opts));
+}
+
+function resolveHubPaths(cfg: z.output<typeof HubConfigSchema> & { configDir: string; configFile: string }): HubConfig {
   const r = (p: string) => resolveFrom(cfg.configDir, p);
   return Object.freeze({
     ...cfg,
     dataDir: r(cfg.dataDir),
     listen: { ...cfg.listen, tls: cfg.listen.tls ? { cert: r(cfg.listen.tls.cert), key: r(cfg.listen.tls.key) } : undefined },
   }) as HubConfig;
+}
+
+/**
+ * `config check` for hub.yaml: the schema and every variable, then the files
+ * the hub opens at start (TLS certificate and key), all reported at once.
+ */
+export function checkHubConfig(file: string, opts: LoadOptions = {}): HubConfig {
+  const checked = checkYamlFile(file, HubConfigSchema, opts);
+  const problems = [...checked.problems];
+  const cfg = checked.data && resolveHubPaths({ ...checked.data, configDir: checked.configDir, configFile: checked.abs });
+  for (const [key, f] of [['listen.tls.cert', cfg?.listen.tls?.cert], ['listen.tls.key', cfg?.listen.tls?.key]] as const) {
+    if (f === undefined) continue;
+    try {
+      accessSync(f, constants.R_OK);
+    } catch (err) {
+      problems.push(`${key}: cannot read "${f}" (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of a PEM file the hub's user can read`);
+    }
+  }
+  throwIfProblems(checked.abs, problems);
+  // No data means the schema failed, which is a problem: throwIfProblems has thrown.
+  return cfg!;
+}
+
+/** The secret values of a hub config, scrubbed from every log line (lib/logger.ts). */
+export function hubSecrets(cfg: HubConfig): string[] {
+  return [cfg.api.token, cfg.discord?.token ?? ''].filter((s) => s !== '');
 }

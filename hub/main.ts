@@ -1,5 +1,5 @@
 import { createLogger } from '../lib/logger.ts';
-import { loadHubConfig } from './config.ts';
+import { hubSecrets, loadHubConfig } from './config.ts';
 import { createHub, type HubExtension } from './hub.ts';
 
 export interface RunHubOptions {
@@ -14,7 +14,7 @@ export interface RunHubOptions {
  */
 export async function runHub(configPath: string, opts: RunHubOptions = {}): Promise<number> {
   const config = loadHubConfig(configPath, opts.env ? { env: opts.env } : {});
-  const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub' });
+  const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub', secrets: hubSecrets(config) });
   const extensions = [...(opts.extensions ?? [])];
   if (config.discord) {
     const { discordExtension } = await import('./discord-extension.ts');

@@ -40,6 +40,20 @@ const flags = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof flags }>>['values'];
 
+/**
+ * ARK's first argument is a map URL, `TheIsland?listen?ServerAdminPassword=x?RCONPort=27020`:
+ * the sim takes the map and the admin password from it like the real server,
+ * so tests can pass secrets the way operators do.
+ */
+function fromMapUrl(positionals: string[]): { map?: string; rconPassword?: string } {
+  const url = positionals[0];
+  if (positionals.length > 1 || (url !== undefined && !url.includes('?'))) throw new UsageError(`unexpected argument(s) ${positionals.join(' ')}; only an ARK-style map URL (Map?key=value?...) is accepted`);
+  if (url === undefined) return {};
+  const [map, ...pairs] = url.split('?');
+  const settings = new Map(pairs.map((p) => [p.split('=')[0]!.toLowerCase(), p.slice(p.indexOf('=') + 1)] as const));
+  return { ...(map ? { map } : {}), ...(settings.has('serveradminpassword') ? { rconPassword: settings.get('serveradminpassword')! } : {}) };
+}
+
 const int = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -50,7 +64,7 @@ const int = (name: string, v: string | undefined): number | undefined => {
 class UsageError extends Error {}
 
 /** Flags to SimOptions; --options-json is the base, explicit flags win. */
-function optionsFromArgs(v: Values): SimOptions {
+function optionsFromArgs(v: Values, positionals: string[] = []): SimOptions {
   if (!v.game || !isSimGameId(v.game)) throw new UsageError(`--game must be one of ${simGameIds.join(', ')}`);
   const base = v['options-json'] ? z.record(z.string(), z.unknown()).parse(JSON.parse(v['options-json'])) : {};
   const control = v['control-port'] === 'none' ? null : int('control-port', v['control-port']);
@@ -59,6 +73,7 @@ function optionsFromArgs(v: Values): SimOptions {
   const baseObj = (k: string): Record<string, unknown> => (base[k] && typeof base[k] === 'object' ? base[k] as Record<string, unknown> : {});
   return {
     ...base,
+    ...fromMapUrl(positionals),
     ...defined({
       game: v.game, host: v.host, rconPassword: v['rcon-password'], saveDir: v['save-dir'], world: v.world, map: v.map,
       serverName: v['server-name'], version: v['game-version'],
@@ -94,8 +109,9 @@ function writeAtomic(file: string, text: string): void {
 
 async function main(): Promise<void> {
   let values: Values;
+  let positionals: string[];
   try {
-    values = parseArgs({ options: flags, strict: true, allowPositionals: false }).values;
+    ({ values, positionals } = parseArgs({ options: flags, strict: true, allowPositionals: true }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -106,7 +122,7 @@ async function main(): Promise<void> {
   }
   let options: SimOptions;
   try {
-    options = optionsFromArgs(values);
+    options = optionsFromArgs(values, positionals);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);

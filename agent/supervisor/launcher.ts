@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { spawn as spawnChild } from 'node:child_process';
-import { mkdir, open, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { Platform } from '../platform.ts';
 import type { ResolvedServer } from '../types.ts';
-import { DefaultLogRotation, rotateIfLarge, type LogRotation } from './process-log.ts';
+import { isSecretName, redactCommandLine } from '../../lib/redact.ts';
+import { DefaultLogRotation, openProcessLog, rotateIfLarge, type LogRotation } from './process-log.ts';
 
 export interface ExitInfo {
   /** Exit code when known (spawned processes); null for a signal or an adopted process. */
@@ -90,11 +91,11 @@ export class ProcessLauncher implements Launcher {
     await mkdir(path.dirname(pidFile), { recursive: true });
     await rotateIfLarge(log, this.#rotation, 'rename');
 
-    const out = await open(log, 'a');
+    const out = await openProcessLog(log, this.#rotation);
     let pid: number;
     const exit = deferred<ExitInfo>();
     try {
-      await out.write(`--- reconsync ${new Date(this.#clock.now()).toISOString()}: starting ${[start.command, ...start.args].join(' ')}\n`);
+      await out.write(`--- reconsync ${new Date(this.#clock.now()).toISOString()}: starting ${redactCommandLine(start.command, start.args, serverSecrets(server))}\n`);
       const child = spawnChild(start.command, start.args, {
         cwd: start.cwd,
         env: { ...process.env, ...start.env },
@@ -221,6 +222,12 @@ export class ProcessLauncher implements Launcher {
       }
     }
   }
+}
+
+/** Values from the server's config that must never be printed: the admin password and secret-named env values. */
+export function serverSecrets(server: ResolvedServer): string[] {
+  const env = Object.entries(server.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v);
+  return [server.admin.password ?? '', server.config.rcon?.password ?? '', ...env].filter((v) => v !== '');
 }
 
 /** Promise.withResolvers is Node 22+; we run on 20. */

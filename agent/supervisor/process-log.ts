@@ -1,4 +1,4 @@
-import { copyFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { chmod, copyFile, open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 
 /**
  * The game's stdout/stderr go straight into `<dataDir>/logs/<serverId>.log`:
@@ -23,6 +23,30 @@ export const DefaultLogRotation = {
   maxBytes: 10 * 1024 * 1024,
   keep: 3,
 } as const satisfies LogRotation;
+
+/**
+ * Owner-only: the log holds whatever the game prints (IPs, chat, sometimes its
+ * own settings), and our command-line header. The agent's service account
+ * reads it; nobody else on the machine needs to.
+ */
+export const PROCESS_LOG_MODE = 0o600;
+
+/**
+ * Opens the live log for appending with PROCESS_LOG_MODE. The mode given to
+ * open() only applies to a new file, so a log (and rotated copies) left 0644
+ * by an older agent is tightened here too.
+ */
+export async function openProcessLog(file: string, rotation: LogRotation): Promise<FileHandle> {
+  const fh = await open(file, 'a', PROCESS_LOG_MODE);
+  try {
+    await fh.chmod(PROCESS_LOG_MODE);
+    for (let n = 1; n <= rotation.keep; n++) await chmod(`${file}.${n}`, PROCESS_LOG_MODE).catch(ignoreMissing);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
+}
 
 /** Rotates `file` when it is over the limit. Returns true when it rotated. */
 export async function rotateIfLarge(file: string, rotation: LogRotation, mode: 'rename' | 'copytruncate'): Promise<boolean> {

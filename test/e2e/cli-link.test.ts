@@ -64,7 +64,7 @@ test('config check: ok exits 0; a bad config exits 3 naming the file and key', a
     const res = await cli(['config', 'check', bad]);
     assert.equal(res.code, 3);
     assert.ok(res.stderr.includes(bad), res.stderr);
-    assert.match(res.stderr, /servers\.0\.game: unknown game "valheimm"/);
+    assert.match(res.stderr, /servers\[vh\]\.game: unknown game "valheimm" \(did you mean "valheim"\?\)/);
   } finally {
     await cleanup();
   }

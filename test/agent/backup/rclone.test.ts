@@ -129,7 +129,7 @@ test('local destination: put copies in, list skips manifests without an archive,
 
 test('redactSecrets and joinRemote', () => {
   assert.equal(redactSecrets('Failed: https://user:hunter2@example.com/x'), 'Failed: https://[redacted]@example.com/x');
-  assert.equal(redactSecrets(':sftp,host=h,pass=abc123:dir'), ':sftp,host=h,pass=[redacted]:dir');
+  assert.equal(redactSecrets(':sftp,host=h,pass=abc123:dir'), ':sftp,host=[redacted],pass=[redacted]:dir', 'rclone marks sftp host as Sensitive');
   assert.equal(redactSecrets('{"access_token":"ya29.x","expiry":"2025"}'), '{"access_token":"[redacted]","expiry":"2025"}');
   assert.equal(joinRemote('remote:', 's'), 'remote:s');
   assert.equal(joinRemote('remote:bucket/path/', 's'), 'remote:bucket/path/s');

@@ -1,0 +1,192 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { Cron } from 'croner';
+import { deepFreeze, resolveFrom, type LoadOptions } from '../lib/config-file.ts';
+import { checkYamlFile, throwIfProblems } from '../lib/config-validate.ts';
+import { safeParse } from '../protocol/safe-parse.ts';
+import { didYouMean } from '../lib/suggest.ts';
+import { redactSecrets } from './backup/rclone.ts';
+import { AgentConfigSchema, destinationKind, remoteName, resolveAgentPaths, resolveServerPaths, ServerConfigSchema, type AgentConfig } from './config.ts';
+import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem, type AgentPlatformOs } from './resolve-servers.ts';
+import type { ResolvedServer } from './types.ts';
+
+/**
+ * Everything the agent checks before it starts, in one place: `reconsync
+ * config check` and `reconsync agent` both call checkAgentConfig, so what the
+ * check passes the agent can run, and what the agent would refuse the check
+ * reports. Every problem is collected before anything is thrown, so one run
+ * shows them all (schema, game ids, cron, paths, destinations, rclone).
+ */
+
+export interface AgentCheckOptions extends LoadOptions {
+  platform?: AgentPlatformOs;
+  /** Per rclone call (listremotes); a hung rclone must not hang the check. */
+  rcloneTimeoutMs?: number;
+}
+
+export const DefaultAgentCheckOptions = { rcloneTimeoutMs: 15_000 } as const satisfies AgentCheckOptions;
+
+export interface CheckedAgent {
+  config: AgentConfig;
+  servers: ResolvedServer[];
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** A remote destination found in the config, for the rclone checks. */
+interface RemoteUse {
+  key: string;
+  target: string;
+}
+
+export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {}): Promise<CheckedAgent> {
+  const platform = opts.platform ?? hostOs();
+  const checked = checkYamlFile(file, AgentConfigSchema, opts);
+  const problems = [...checked.problems];
+  if (checked.raw === undefined) throwIfProblems(checked.abs, problems);
+  const raw = obj(checked.raw);
+  const r = (p: string) => resolveFrom(checked.configDir, p);
+
+  const gamesDir = str(raw.gamesDir);
+  const profiles = loadProfilesForCheck(gamesDir === undefined ? undefined : r(gamesDir), problems);
+  const rcloneCfg = obj(raw.rclone);
+  const remotes: RemoteUse[] = [];
+  const resolved: ResolvedServer[] = [];
+  const seen = new Set<string>();
+
+  const rawServers = Array.isArray(raw.servers) ? raw.servers : [];
+  rawServers.forEach((item, i) => {
+    const s = obj(item);
+    const id = str(s.id) ?? String(i);
+    const key = serverKey(id);
+    if (seen.has(id)) problems.push(`${key}.id: duplicate server id "${id}"`);
+    seen.add(id);
+    const game = str(s.game);
+    if (game !== undefined) {
+      const unknown = unknownGameProblem(id, game, profiles);
+      if (unknown) problems.push(unknown);
+    }
+    const backup = obj(s.backup);
+    problems.push(...scheduleProblems(key, str(backup.schedule), str(backup.timezone)));
+    const destinations = Array.isArray(backup.destinations) ? backup.destinations : [];
+    destinations.forEach((d, j) => {
+      if (typeof d !== 'string' || d === '') return;
+      const dKey = `${key}.backup.destinations[${j}]`;
+      const kind = destinationKind(d);
+      if (kind === 'remote') remotes.push({ key: dKey, target: d });
+      if (kind === 'path') {
+        const problem = writableDirProblem(dKey, r(d));
+        if (problem) problems.push(problem);
+      }
+    });
+    // The profile join needs a server that passed the schema and a known game.
+    const parsed = safeParse(ServerConfigSchema, item);
+    if (parsed.success && profiles.has(parsed.data.game)) {
+      const one = resolveOne(resolveServerPaths(parsed.data, checked.configDir), profiles, platform);
+      problems.push(...one.problems);
+      if (one.server) resolved.push(one.server);
+    }
+  });
+
+  const dataDirProblem = writableDirProblem('dataDir', r(str(raw.dataDir) ?? './agent-data'));
+  if (dataDirProblem) problems.push(dataDirProblem);
+  const ca = str(obj(raw.hub).ca);
+  if (ca !== undefined) problems.push(...readableFileProblem('hub.ca', r(ca)));
+  const rcloneConfig = str(rcloneCfg.config);
+  if (rcloneConfig !== undefined) problems.push(...readableFileProblem('rclone.config', r(rcloneConfig)));
+  if (remotes.length) {
+    problems.push(...await rcloneProblems(remotes, {
+      binary: str(rcloneCfg.binary) ?? 'rclone',
+      config: rcloneConfig === undefined ? undefined : r(rcloneConfig),
+      timeoutMs: opts.rcloneTimeoutMs ?? DefaultAgentCheckOptions.rcloneTimeoutMs,
+    }));
+  }
+
+  throwIfProblems(checked.abs, problems);
+  // No problems means the schema passed (its failures are problems).
+  const config = resolveAgentPaths(deepFreeze({ ...checked.data!, configDir: checked.configDir, configFile: checked.abs }) as AgentConfig);
+  return { config, servers: resolved };
+}
+
+/** croner is what the scheduler runs, so it is what decides; a timezone is checked the same way. */
+function scheduleProblems(key: string, schedule: string | undefined, timezone: string | undefined): string[] {
+  const problems: string[] = [];
+  if (timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: timezone });
+    } catch {
+      problems.push(`${key}.backup.timezone: "${timezone}" is not an IANA time zone (e.g. "Europe/Berlin", "UTC")`);
+      timezone = undefined;
+    }
+  }
+  if (schedule === undefined) return problems;
+  try {
+    new Cron(schedule, { paused: true, ...(timezone ? { timezone } : {}) }).nextRun();
+  } catch (err) {
+    const why = (err as Error).message.replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '');
+    problems.push(`${key}.backup.schedule: "${schedule}" is not a cron expression (${why}); e.g. "0 */4 * * *" for every 4 hours`);
+  }
+  return problems;
+}
+
+/** A folder the agent writes into: it exists as a writable folder, or it can be created (its nearest existing parent is a writable folder). */
+function writableDirProblem(key: string, dir: string): string | undefined {
+  let at = dir;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${key}: cannot use "${dir}" (${(err as NodeJS.ErrnoException).code})`;
+      const parent = path.dirname(at);
+      if (parent === at) return `${key}: "${dir}" cannot be created (no existing parent folder)`;
+      at = parent;
+      continue;
+    }
+    if (!st.isDirectory()) return `${key}: "${at}" is not a folder${at === dir ? '' : `, so "${dir}" cannot be created`}`;
+    try {
+      accessSync(at, constants.W_OK);
+    } catch {
+      return `${key}: "${at}" is not writable by this user${at === dir ? '' : `, so "${dir}" cannot be created`}`;
+    }
+    return undefined;
+  }
+}
+
+function readableFileProblem(key: string, file: string): string[] {
+  try {
+    accessSync(file, constants.R_OK);
+    return [];
+  } catch (err) {
+    return [`${key}: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`];
+  }
+}
+
+/** The rclone binary runs and every named remote is defined in its config. Only called when a remote destination exists. */
+async function rcloneProblems(remotes: RemoteUse[], rclone: { binary: string; config: string | undefined; timeoutMs: number }): Promise<string[]> {
+  const users = remotes.map((u) => `${u.key} (${redactSecrets(u.target)})`).join(', ');
+  const args = [...(rclone.config ? ['--config', rclone.config] : []), 'listremotes'];
+  let r;
+  try {
+    r = await execa(rclone.binary, args, { reject: false, timeout: rclone.timeoutMs, stdin: 'ignore' });
+  } catch (err) {
+    return [`rclone.binary: cannot run "${rclone.binary}" (${(err as Error).message}), needed by ${users}`];
+  }
+  if ((r as unknown as { code?: string }).code === 'ENOENT') {
+    return [`rclone.binary: "${rclone.binary}" not found, needed by ${users}; install rclone (https://rclone.org/install/) or set rclone.binary. A folder destination (an absolute path) needs no rclone`];
+  }
+  if (r.exitCode !== 0) {
+    const detail = redactSecrets(String(r.stderr ?? '')).trim().split('\n').slice(-2).join(' | ').slice(0, 500);
+    return [`rclone.binary: "${rclone.binary} listremotes" failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode ?? '?'}`}): ${detail || 'no error output'}`];
+  }
+  const defined = new Set(String(r.stdout).split('\n').map((l) => l.trim().replace(/:$/, '')).filter(Boolean));
+  const where = rclone.config ? `rclone.config ${rclone.config}` : "rclone's default config (rclone config file)";
+  return remotes.flatMap((u) => {
+    const name = remoteName(u.target);
+    if (name === undefined || defined.has(name)) return [];
+    return [`${u.key}: rclone remote "${name}" is not defined in ${where}${didYouMean(name, defined)}; define it with \`rclone config${rclone.config ? ` --config ${rclone.config}` : ''}\` or fix the name`];
+  });
+}
