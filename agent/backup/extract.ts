@@ -49,6 +49,14 @@ export function safeSegments(p: string, what = 'path', platform: NamePlatform = 
   return segs;
 }
 
+const CHECK_ROOT = path.resolve('/', 'reconsync-check');
+
+/** True when the segments joined under root stay below it (a name like `..\\x` is one name on POSIX, not a parent). */
+function staysInside(root: string, rest: string[]): boolean {
+  const rel = path.relative(root, path.join(root, ...rest));
+  return !(rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel));
+}
+
 /** What checkEntry found out about an acceptable entry. */
 export interface CheckedEntry {
   root: string;
@@ -75,6 +83,7 @@ export function checkEntry(h: TarHeader, roots: Record<string, { kind: 'dir' | '
   if (!info) throw new HostileEntryError(h.path, `"${root}" is not a root listed in the manifest`);
   if (info.kind === 'file' && (segs.length !== 1 || h.type !== 'file')) throw new HostileEntryError(h.path, 'a file root can only hold that one file');
   if (info.kind === 'dir' && segs.length === 1 && h.type !== 'directory') throw new HostileEntryError(h.path, 'replaces the root folder itself');
+  if (!staysInside(CHECK_ROOT, segs.slice(1))) throw new HostileEntryError(h.path, 'resolves outside the staging folder');
   const out: CheckedEntry = { root, rest: segs.slice(1), normalized: segs.join('/') };
   if (h.type === 'symlink') out.link = safeSegments(h.linkpath, 'link target').join('/');
   if (h.type === 'hardlink') {
@@ -134,8 +143,7 @@ export async function extractArchive(opts: ExtractOptions): Promise<{ files: num
     if (stagingRoot === undefined) return null;
     if (opts.roots[c.root]!.kind === 'file') return { root: c.root, dest: stagingRoot, stagingRoot: path.dirname(stagingRoot) };
     const dest = path.join(stagingRoot, ...c.rest);
-    const rel = path.relative(stagingRoot, dest);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new HostileEntryError(c.normalized, 'resolves outside the staging folder');
+    if (!staysInside(stagingRoot, c.rest)) throw new HostileEntryError(c.normalized, 'resolves outside the staging folder');
     return { root: c.root, dest, stagingRoot };
   };
 
