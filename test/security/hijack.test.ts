@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AgentLink } from '../../agent/link/link.ts';
 import type { HubAlert } from '../../hub/service/types.ts';
-import { API_TOKEN, backup, newToken, startHub, tempDir, waitFor } from '../hub/helpers.ts';
+import { API_TOKEN, backup, newToken, startHub, status, tempDir, waitFor } from '../hub/helpers.ts';
 import { MemoryLog } from './helpers.ts';
 
 const server = (id: string) => ({ id, game: 'valheim', name: `Server ${id}`, managed: true });
@@ -24,7 +24,7 @@ test('a second agent cannot take over an offline agent\'s server: status, record
   // B registers vh and records a real backup, then goes offline.
   const b = new AgentLink({ url: hub.agentUrl, token: newToken(hub, 'box-b'), agentId: 'box-b', agentVersion: 't', dataDir: join(dir, 'b'), servers: () => [server('vh')], handlers: {} });
   await Promise.all([once(b, 'connected', { signal: AbortSignal.timeout(10_000) }), b.start()]);
-  b.publishState('status', { id: 'vh', game: 'valheim', name: 'Server vh', managed: true, state: 'running', players: { online: 1, max: 10, names: ['x'] }, map: null, version: null, resources: null, lastBackup: null, updatedAt: '2024-01-01T00:00:00.000Z' });
+  b.publishState('status', status('vh', { state: 'running', updatedAt: '2024-01-01T00:00:00.000Z' }));
   await b.publishRecord('backup.completed', backup('real', 'vh', '2024-01-01T00:00:00.000Z'));
   await waitFor(() => b.pendingRecords === 0 && hub.service.getServer('vh').lastKnownState === 'running', 10_000, 'B delivered');
   await b.close();
@@ -49,7 +49,7 @@ test('a second agent cannot take over an offline agent\'s server: status, record
   await Promise.all([once(z, 'connected', { signal: AbortSignal.timeout(10_000) }), z.start()]);
 
   // Z reports a crash, a backup dated 2099 and the removal of B's real backup, all about vh; and a backup of its own z1.
-  z.publishState('status', { id: 'vh', game: 'valheim', name: 'mine now', managed: true, state: 'crashed', players: { online: 0, max: 10, names: [] }, map: null, version: null, resources: null, lastBackup: null, updatedAt: '2099-01-01T00:00:00.000Z' });
+  z.publishState('status', status('vh', { name: 'mine now', state: 'crashed', updatedAt: '2099-01-01T00:00:00.000Z' }));
   await z.publishRecord('backup.completed', backup('fake', 'vh', '2099-01-01T00:00:00.000Z'));
   await z.publishRecord('backup.removed', { serverId: 'vh', backupId: 'real', target: null });
   await z.publishRecord('alert', { serverId: 'vh', kind: 'gave_up', message: 'spoofed', at: new Date().toISOString() });
