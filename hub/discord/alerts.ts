@@ -2,7 +2,7 @@ import type { AlertKind, Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
-import { describeError, NotConnectedError } from './errors.ts';
+import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
 import { escapeText, inlineCode, relativeTime } from './format.ts';
 import { cut } from './limits.ts';
 import type { ChannelPoster } from './poster.ts';
@@ -156,7 +156,8 @@ export class AlertRouter {
       e.written = content;
     } catch (err) {
       if (err instanceof NotConnectedError) return false;
-      logger.warn({ channelId, alert: e.key, ...describeError(err) }, 'discord: could not post alert');
+      // The poster logged the refusal once, with the fix; one line per alert would only repeat it.
+      if (!channelRefusal(err)) logger.warn({ channelId, alert: e.key, ...describeError(err) }, 'discord: could not post alert');
     }
     return true;
   }

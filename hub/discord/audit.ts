@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { Actor, AuditEntry, HubService } from '../service/types.ts';
-import { describeError, NotConnectedError } from './errors.ts';
+import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
 import { inlineCode } from './format.ts';
 import { cut } from './limits.ts';
 import type { ChannelPoster } from './poster.ts';
@@ -34,7 +34,8 @@ export class AuditTrail {
     const detail = entry.detail ? ` · ${cut(entry.detail, 300)}` : '';
     const content = cut(`${outcomeIcon[entry.outcome]} ${who} ${inlineCode(entry.action)}${server} → ${entry.outcome}${detail}`, 2000);
     this.poster.send(this.channelId, { content }).catch((err: unknown) => {
-      if (!(err instanceof NotConnectedError)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the audit channel');
+      // A refused channel was logged once, with the fix, by the poster.
+      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the audit channel');
     });
   }
 }

@@ -91,6 +91,7 @@ class StatusBoard {
   /** Forget an earlier refusal (the admin says it is fixed). */
   retry(): void {
     this.refused = null;
+    this.deps.poster.allow(this.channelId);
     this.deps.store.delete(this.channelId, BROKEN_SLOT);
   }
 
@@ -102,6 +103,7 @@ class StatusBoard {
     const refusedByDiscord = this.deps.store.get(this.channelId, BROKEN_SLOT) !== null;
     await this.removeFrom(0, !refusedByDiscord);
     this.deps.store.delete(this.channelId, BROKEN_SLOT);
+    this.deps.poster.allow(this.channelId);
   }
 
   private async run(announce: boolean): Promise<PassResult> {

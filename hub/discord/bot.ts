@@ -11,7 +11,7 @@ import { registerCommands } from './commands.ts';
 import { ConfirmRegistry } from './confirm.ts';
 import type { BotContext } from './context.ts';
 import { EditThrottle } from './edit-throttle.ts';
-import { describeError, isInvalidToken, NotConnectedError, type ChannelRefusal } from './errors.ts';
+import { channelRefusal, describeError, isInvalidToken, NotConnectedError, type ChannelRefusal } from './errors.ts';
 import { handleInteraction } from './interactions.ts';
 import type { DiscordMessageStore } from './message-store.ts';
 import { DefaultDiscordBotOptions, type DiscordBotOptions } from './options.ts';
@@ -86,7 +86,7 @@ class Bot {
     this.logger = deps.logger.child({ component: 'discord' });
     const { config, service, store } = deps;
     const signal = this.abort.signal;
-    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null);
+    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null, this.logger);
     const throttle = new EditThrottle(this.clock, config.boardEditIntervalMs, signal, this.logger);
     this.boards = new BoardManager({
       poster, store, throttle, clock: this.clock, signal, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
@@ -116,7 +116,7 @@ class Bot {
     const alertChannel = this.deps.config.alertChannelId;
     if (!alertChannel || alertChannel === channelId) return;
     poster.send(alertChannel, { content: `📋 ${text}` }).catch((err: unknown) => {
-      if (!(err instanceof NotConnectedError)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the alert channel');
+      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the alert channel');
     });
   }
 

@@ -31,6 +31,7 @@ export interface ChannelRefusal {
  * is banned). A message that is gone (10008) is not a refusal: it is re-posted.
  */
 export function channelRefusal(err: unknown): ChannelRefusal | null {
+  if (err instanceof ChannelRefusedError) return err.refusal;
   if (!(err instanceof DiscordAPIError) || ![401, 403, 404].includes(err.status) || err.code === DiscordCode.UnknownMessage) return null;
   const code = typeof err.code === 'number' ? err.code : 0;
   switch (code) {
@@ -70,6 +71,14 @@ export function describeError(err: unknown): { code: number | string | null; sta
 export function userMessage(err: unknown): string {
   if (err instanceof ReconSyncError) return `❌ ${err.code}: ${err.message}`;
   return '❌ Something went wrong on the hub; the error is in its log.';
+}
+
+/** Thrown by the poster, without asking Discord again, for a channel Discord refused before. */
+export class ChannelRefusedError extends Error {
+  constructor(readonly channelId: string, readonly refusal: ChannelRefusal) {
+    super(`Discord refused channel ${channelId} earlier (${refusal.status} ${refusal.reason}); ${refusal.fix}`);
+    this.name = 'ChannelRefusedError';
+  }
 }
 
 /** Thrown by the poster while the bot is not logged in. */

@@ -1,5 +1,6 @@
 import { Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
-import { apiCode, DiscordCode, NotConnectedError } from './errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { apiCode, channelRefusal, ChannelRefusedError, DiscordCode, NotConnectedError, type ChannelRefusal } from './errors.ts';
 
 export interface MessageBody {
   content?: string;
@@ -18,10 +19,36 @@ export interface DiscordMetrics {
 /**
  * Channel messages through discord.js's REST client (which queues, honours 429
  * and retries 5xx). Mentions are never parsed: text from game servers must
- * not ping anyone.
+ * not ping anyone. A channel Discord refuses (401/403/404) is not asked
+ * again until `allow()`: retrying only piles up invalid requests, which
+ * Discord answers with an IP ban at 10,000 per 10 minutes.
  */
 export class ChannelPoster {
-  constructor(private readonly rest: () => REST | null, private readonly metrics: DiscordMetrics | null) {}
+  private readonly refused = new Map<string, ChannelRefusal>();
+
+  constructor(private readonly rest: () => REST | null, private readonly metrics: DiscordMetrics | null, private readonly logger: Logger) {}
+
+  /** Try a refused channel again (the admin says it is fixed, or dropped it). */
+  allow(channelId: string): void {
+    this.refused.delete(channelId);
+  }
+
+  /** Runs one request for a channel, unless Discord refused that channel before; remembers a new refusal. */
+  private async guarded<T>(channelId: string, fn: () => Promise<T>): Promise<T> {
+    const known = this.refused.get(channelId);
+    if (known) throw new ChannelRefusedError(channelId, known);
+    try {
+      return await fn();
+    } catch (err) {
+      const refusal = channelRefusal(err);
+      if (refusal && !this.refused.has(channelId)) {
+        this.refused.set(channelId, refusal);
+        this.logger.error({ channelId, status: refusal.status, code: refusal.code },
+          `discord: Discord refuses channel ${channelId} (${refusal.reason}); the bot stops writing there. To fix: ${refusal.fix}`);
+      }
+      throw err;
+    }
+  }
 
   get connected(): boolean {
     return this.rest() !== null;
@@ -34,14 +61,14 @@ export class ChannelPoster {
   }
 
   async send(channelId: string, body: MessageBody): Promise<string> {
-    const msg = (await this.api().post(Routes.channelMessages(channelId), { body: { ...body, allowed_mentions: { parse: [] } } })) as APIMessage;
+    const msg = (await this.guarded(channelId, () => this.api().post(Routes.channelMessages(channelId), { body: { ...body, allowed_mentions: { parse: [] } } }))) as APIMessage;
     return msg.id;
   }
 
   /** Edits in place; a deleted message or Discord's old-message edit limit is reported, not thrown. */
   async edit(channelId: string, messageId: string, body: MessageBody): Promise<EditOutcome> {
     try {
-      await this.api().patch(Routes.channelMessage(channelId, messageId), { body: { ...body, allowed_mentions: { parse: [] } } });
+      await this.guarded(channelId, () => this.api().patch(Routes.channelMessage(channelId, messageId), { body: { ...body, allowed_mentions: { parse: [] } } }));
       this.metrics?.discordEdits.inc({ outcome: 'ok' });
       return 'ok';
     } catch (err) {
@@ -62,7 +89,7 @@ export class ChannelPoster {
   /** Whether the message is still there (someone may have deleted it by hand). Other errors are thrown. */
   async exists(channelId: string, messageId: string): Promise<boolean> {
     try {
-      await this.api().get(Routes.channelMessage(channelId, messageId));
+      await this.guarded(channelId, () => this.api().get(Routes.channelMessage(channelId, messageId)));
       return true;
     } catch (err) {
       if (apiCode(err) === DiscordCode.UnknownMessage) return false;
@@ -72,6 +99,6 @@ export class ChannelPoster {
 
   /** Best effort: the message may already be gone. */
   async remove(channelId: string, messageId: string): Promise<void> {
-    await this.api().delete(Routes.channelMessage(channelId, messageId)).catch(() => undefined);
+    await this.guarded(channelId, () => this.api().delete(Routes.channelMessage(channelId, messageId))).catch(() => undefined);
   }
 }

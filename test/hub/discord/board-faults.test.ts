@@ -138,3 +138,23 @@ test('without any change, the periodic check re-posts a page deleted by hand', a
   assert.equal(h.fake.callsMatching('PATCH', EDITS).length, 0, 'nothing changed, so nothing was edited');
   assert.deepEqual(h.fake.violations, []);
 });
+
+test('alert and audit channels that refuse the bot are asked once, then left alone, with one log line naming the fix', async (t) => {
+  const h = await startHarness(t, { service: serviceWith(8), config: { alertChannelId: ALERTS, auditChannelId: BOARD } });
+  h.fake.setChannelFault(ALERTS, 'missing_access');
+  h.fake.setChannelFault(BOARD, 'missing_permissions');
+  h.service.alert(sid(0), 'crashed', 'boom');
+  await h.fake.command({ name: 'server', subcommand: 'stop', options: { server: sid(0) }, user: users.guest }).reply();
+  await h.logs.waitFor((l) => /refuses channel 100000000000000303 \(Missing Access\).*View Channel/.test(String(l.msg)));
+  await h.logs.waitFor((l) => /refuses channel 100000000000000302 \(Missing Permissions\).*Send Messages/.test(String(l.msg)));
+  const asked = h.fake.channelCalls(ALERTS).length + h.fake.channelCalls(BOARD).length;
+  assert.equal(asked, 2);
+  for (let i = 1; i < 8; i++) {
+    h.service.alert(sid(i), 'crashed', `boom ${i}`);
+    await h.fake.command({ name: 'server', subcommand: 'stop', options: { server: sid(i) }, user: users.guest }).reply();
+  }
+  assert.equal(h.fake.channelCalls(ALERTS).length + h.fake.channelCalls(BOARD).length, asked, 'no request to a refused channel');
+  assert.equal(h.logs.lines.filter((l) => /refuses channel|could not post/.test(String(l.msg))).length, 2, 'one line per channel');
+  assert.equal(h.service.auditLog.filter((a) => a.outcome === 'denied').length, 8, 'the audit log itself is complete');
+  assert.deepEqual(h.fake.violations, []);
+});
