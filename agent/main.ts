@@ -1,4 +1,5 @@
-import { loadAgentConfig } from './config.ts';
+import { agentSecrets, loadAgentConfig } from './config.ts';
+import { checkAgentConfig } from './check.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { createPlatform } from './platform.ts';
@@ -22,8 +23,9 @@ export const AGENT_STOP_DEADLINE_MS = 10_000;
  * `reconsync agent stop-games` (host shutdown) or an operator's stop.
  */
 export async function runAgent(configPath: string): Promise<number> {
-  const config = loadAgentConfig(configPath);
-  const logger = createLogger({ level: config.logLevel, name: 'agent' });
+  // The same checks as `config check`: anything it reports, the agent refuses (ConfigError → exit 3).
+  const { config, servers } = await checkAgentConfig(configPath);
+  const logger = createLogger({ level: config.logLevel, name: 'agent', secrets: agentSecrets(config) });
 
   // Signals are taken from the first moment: one that arrives while the agent is
   // still starting must stop it the same way, not kill it half-started.
@@ -39,7 +41,7 @@ export async function runAgent(configPath: string): Promise<number> {
   const platform = createPlatform();
   let agent: Agent;
   try {
-    agent = await createAgent({ config, logger, platform });
+    agent = await createAgent({ config, logger, platform, servers });
     await writeAgentPid(config.dataDir, platform);
   } catch (err) {
     process.off('SIGINT', onSignal);
@@ -101,7 +103,7 @@ export async function runAgent(configPath: string): Promise<number> {
  */
 export async function runStopGames(configPath: string): Promise<number> {
   const config = loadAgentConfig(configPath);
-  const logger = createLogger({ level: config.logLevel, name: 'agent' });
+  const logger = createLogger({ level: config.logLevel, name: 'agent', secrets: agentSecrets(config) });
   const reports = await stopGames({ config, logger });
   for (const r of reports) process.stdout.write(`${r.serverId}: ${r.outcome.replace('_', ' ')}${r.message ? ` (${r.message})` : ''}\n`);
   if (reports.length === 0) process.stdout.write('no managed game servers in this config\n');
