@@ -13,7 +13,7 @@
  *    `Sensitive: true` or `IsPassword: true` (constants resolved within the tree),
  *    which brings in what a newer rclone marks;
  *  - EXTRA below: options rclone does not mark but that carry credentials.
- * test/security/rclone-redaction.test.ts compares the file with the installed rclone.
+ * test/security/redaction.test.ts compares the file with the installed rclone.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
