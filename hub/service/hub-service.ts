@@ -196,7 +196,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   createBackup(serverId: string, actor: Actor, opts: { note?: string; signal?: AbortSignal } = {}): Promise<BackupRecord> {
     return this.#audited(actor, 'backup.create', serverId, opts.note ?? null, async () => {
       const agentId = this.router.agentFor({ serverId });
-      const record = await this.router.call({ serverId }, 'backup.create', opts.note === undefined ? { serverId } : { serverId, note: opts.note }, opts.signal ? { signal: opts.signal } : {});
+      const record = answerFor(serverId, await this.router.call({ serverId }, 'backup.create', opts.note === undefined ? { serverId } : { serverId, note: opts.note }, opts.signal ? { signal: opts.signal } : {}));
       // The agent also sends backup.completed through its outbox; the upsert is idempotent.
       this.#store.backups.upsert(agentId, record);
       return record;
@@ -213,7 +213,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord> {
     return this.#audited(actor, locked ? 'backup.lock' : 'backup.unlock', serverId, `backup ${backupId}`, async () => {
       const agentId = this.router.agentFor({ serverId });
-      const record = await this.router.call({ serverId }, 'backup.lock', { serverId, backupId, locked });
+      const record = answerFor(serverId, await this.router.call({ serverId }, 'backup.lock', { serverId, backupId, locked }));
       this.#store.backups.upsert(agentId, record);
       this.#safeEmit('backupRecorded', { ...record, agentId });
       return record;
@@ -383,6 +383,12 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   #iso(): string {
     return new Date(this.#opts.clock.now()).toISOString();
   }
+}
+
+/** An answer is stored under the server it names: it must be the server that was asked about, or an agent could write another agent's catalog. */
+function answerFor(serverId: string, record: BackupRecord): BackupRecord {
+  if (record.serverId !== serverId) throw new ReconSyncError('INTERNAL', `the agent answered for server "${record.serverId}" when asked about "${serverId}"; nothing was stored`);
+  return record;
 }
 
 function unknownServer(serverId: string): ReconSyncError {

@@ -200,6 +200,29 @@ describe('server ownership', () => {
     }
   });
 
+  it('an RPC answer naming another server is not stored (backup create and lock)', async () => {
+    const t = await tempDir();
+    const hub = await startHub(t.dir);
+    try {
+      const b = await FakeAgent.online(hub, 'box-b', newToken(hub, 'box-b'), [summary('vh')]);
+      const z = await FakeAgent.online(hub, 'box-z', newToken(hub, 'box-z'), [summary('z1')]);
+      // Z owns z1 and is asked about it, but answers with a record about B's vh.
+      z.agent.serve((method) => ({ ...backup('fake', 'vh', '2099-01-01T00:00:00.000Z'), locked: method === 'backup.lock' }));
+      const created = await post(hub, '/servers/z1/actions/backup');
+      assert.equal(created.status, 500);
+      assert.match(((await created.json()) as { error: { message: string } }).error.message, /answered for server "vh" when asked about "z1"/);
+      const locked = await post(hub, '/servers/z1/backups/fake/lock');
+      assert.equal(locked.status, 500);
+      assert.deepEqual(hub.service.listBackups('vh'), []);
+      assert.deepEqual(hub.service.listBackups('z1'), []);
+      b.agent.close();
+      z.agent.close();
+    } finally {
+      await hub.close();
+      await t.cleanup();
+    }
+  });
+
   it('a store from before ownership was kept gets owners: the first enrolled agent listing a server', async () => {
     const t = await tempDir();
     try {
