@@ -18,7 +18,13 @@ export { parseTasklistCsv } from './platform/windows.ts';
 export type OsName = 'linux' | 'windows';
 
 export interface SpawnOptions {
-  /** Linux: own process group, so a signal to -pid reaches the game's children (wrapper scripts, java). */
+  /**
+   * Linux: own session and process group, so a signal to -pid reaches the game's children (wrapper scripts,
+   * java), and the game outlives the agent (no SIGHUP, no shared group with the agent's service manager).
+   * Windows: false for now, so the game stays in node's job object and ends with the agent; giving games their
+   * own lifetime and console there is the Windows issue's work (DETACHED_PROCESS alone would leave them no
+   * console for a Ctrl+C stop).
+   */
   detached: boolean;
   /** Windows: no console window pops up on the desktop. */
   windowsHide: boolean;

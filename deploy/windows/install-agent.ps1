@@ -12,9 +12,13 @@
     - A PowerShell-hosted service still needs a real service exe to host it.
   Instead this script compiles ReconSyncService.cs (next to it, ~300 lines, read it)
   with csc.exe from the .NET Framework 4.x that every supported Windows ships with.
-  The wrapper runs node with the agent, forwards stop as Ctrl+C (graceful shutdown),
-  keeps rolling logs, and fails on an unexpected exit so the recovery actions set
-  below restart it. Its settings live in an XML file beside it.
+  The wrapper runs node with the agent, forwards stop as Ctrl+C (the agent ends its
+  own work and exits), keeps rolling logs, and fails on an unexpected exit so the
+  recovery actions set below restart it. Its settings live in an XML file beside it.
+
+  Game servers: on Linux stopping the agent leaves games running. On Windows they
+  still end with the service (hard, no save) until the Windows issue is fixed: stop
+  them with /server stop first (see README, "What stopping the agent does to games").
 
   Layout (defaults):
     program   <BundleDir> (the unpacked bundle), wrapper in <BundleDir>\service\

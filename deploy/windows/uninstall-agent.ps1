@@ -3,8 +3,10 @@
   Stops and removes the ReconSync agent service (run as Administrator).
 
 .DESCRIPTION
-  Stops the service (the wrapper sends the agent Ctrl+C and waits for a graceful
-  shutdown), deletes the registration and the compiled wrapper. agent.yaml,
+  Stops the service (the wrapper sends the agent Ctrl+C and waits for it to exit;
+  on Windows the game servers it started still end with it, see README "What
+  stopping the agent does to games"), deletes the registration and the compiled
+  wrapper. agent.yaml,
   agent.env, the data folder and the logs are kept unless -Purge is given.
 
 .EXAMPLE

@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hub } from '../../hub/hub.ts';
 import { createToken, revokeToken } from '../../hub/tokens.ts';
-import { cliPath, simArgs, simPorts, tempDir } from '../support/stack.ts';
+import type { BackupRecord } from '../../protocol/index.ts';
+import { api, cliPath, simArgs, simPorts, tempDir } from '../support/stack.ts';
 import { AGENT_ID, RCON_PASSWORD, SERVER_ID, startAgentChild, startFastHub, waitUntil, within, writeAgentYaml, type AgentChild, type ServerEntry } from '../fault/harness.ts';
 
 /** How long an agent may take to exit on SIGTERM/SIGINT or a revoked token: "within seconds". */
@@ -83,7 +84,9 @@ describe('agent lifecycle: games outlive the agent', () => {
     const entry: ServerEntry = {
       id: SERVER_ID, game: 'ark', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
       rcon: { host: '127.0.0.1', port: ports.rcon, password: RCON_PASSWORD }, saveDir: world,
-      start: { command: process.execPath, args: simArgs('ark', ports, world, ['--command-log', commandLog]) },
+      // A world big enough (incompressible) that a backup takes a visible moment to archive.
+      start: { command: process.execPath, args: simArgs('ark', ports, world, ['--command-log', commandLog, '--save-bytes', String(24 * 1024 * 1024)]) },
+      backup: { destinations: ['local'], keep: { last: 10, daily: 0, weekly: 0 }, settleMs: 200, settleTimeoutMs: 20_000 },
       restart: { onCrash: true, maxPerHour: 3, backoffMs: 100 },
       health: { intervalMs: 200, startGraceMs: 8000, failures: 3, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
     };
@@ -121,6 +124,40 @@ describe('agent lifecycle: games outlive the agent', () => {
     assert.ok(alive(gamePid!));
     await startAgent();
     assert.equal(await readPid(), gamePid);
+  });
+
+  it('SIGTERM during a backup: the backup is aborted, the agent exits within seconds, the game keeps running', async () => {
+    const backupsDir = path.join(dataDir, 'backups', SERVER_ID);
+    await mkdir(backupsDir, { recursive: true });
+    let signalledAt = 0;
+    // Signal the moment the half-written archive appears: the stop must land mid-backup.
+    const watcher = watch(backupsDir, () => {
+      if (signalledAt || !readdirSync(backupsDir).some((n) => n.endsWith('.partial'))) return;
+      signalledAt = Date.now();
+      agent!.child.kill('SIGTERM');
+    });
+    const a = agent!;
+    try {
+      const call = api<{ ok: boolean; error?: { code: string } }>(hub, 'POST', `/api/v1/servers/${SERVER_ID}/actions/backup`);
+      await within(a.exited(), 30_000 + EXIT_DEADLINE_MS, `the agent exiting mid-backup (stderr: ${a.stderr()})`);
+      assert.ok(signalledAt > 0, 'the signal came while the archive was being written');
+      assert.ok(Date.now() - signalledAt < EXIT_DEADLINE_MS, `exited ${Date.now() - signalledAt} ms after SIGTERM`);
+      assert.equal(a.child.exitCode, 0, `a clean stop, not the stop deadline (stderr: ${a.stderr()})`);
+      const answer = await within(call, 10_000, 'the API call of the interrupted backup');
+      assert.equal(answer.body.ok, false);
+    } finally {
+      watcher.close();
+      agent = undefined;
+      await a.kill9();
+    }
+    assert.ok(alive(gamePid!), 'the game survived');
+
+    await startAgent();
+    assert.equal(await readPid(), gamePid, 'adopted, not restarted');
+    assert.deepEqual((await readdir(backupsDir)).filter((n) => n.endsWith('.partial')), [], 'no half-written archive left');
+    const next = await api<{ ok: boolean; result: BackupRecord }>(hub, 'POST', `/api/v1/servers/${SERVER_ID}/actions/backup`);
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.ok(next.body.ok && next.body.result.destinations.every((d) => d.verified));
   });
 
   it('a revoked token ends the agent (exit 1) within seconds; the game keeps running', async () => {
