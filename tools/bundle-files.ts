@@ -72,9 +72,10 @@ The token comes from the hub: \`reconsync token create <agent id> --config hub.y
 - zstd-wasm.cjs + zstd.wasm, pino-*.cjs, thread-stream-worker.cjs: worker-thread helpers
   reconsync.js loads from this folder (keep them together)
 - games/: game profiles; add your own with \`gamesDir\` in agent.yaml
-- deploy/: systemd units, install.sh, the Windows service, example configs
+- deploy/: systemd units, install.sh, the Windows service, an example agent.yaml
 - THIRD-PARTY-NOTICES.txt: licenses of the bundled open-source packages
 
-The hub is not part of this bundle: run it from the npm package or the container image.
+The hub is not part of this bundle: run it from a checkout of the ReconSync repository
+(npm ci, then bin/reconsync.js hub) or its container image (deploy/Dockerfile there).
 `;
 }

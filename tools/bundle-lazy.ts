@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Plugin } from 'esbuild';
 
 /**
@@ -54,27 +55,39 @@ export function lazyOptionalPackagePlugin(packages: readonly string[]): Plugin {
 }
 
 /**
- * Hub-only modules left out of the agent bundle: discord.js and its REST and
- * gateway stack are several MiB of source that an agent would hold in memory
- * for nothing. Each is replaced by a module with the same exports that says
- * where the hub runs from. Keyed by file name, valued by its exports.
+ * Hub-only modules left out of the agent bundle: the hub (SQLite store, Discord
+ * bot, HTTP API), the commands that open its store, and the demo (a hub in
+ * process). The bundle cannot run them (better-sqlite3 is native and not
+ * shipped), and discord.js alone is several MiB an agent would hold in memory for
+ * nothing. Each is replaced by a module with the same exports that says where the
+ * hub runs from. Keyed by path from the repository root, valued by its exports
+ * (test/deploy/bundle.test.ts compares each list with the real module's exports).
  */
 export const hubOnlyModules: Record<string, string[]> = {
-  'discord-extension.ts': ['discordExtension'],
+  'hub/main.ts': ['runHub'],
+  'hub/discord-extension.ts': ['discordExtension'],
+  'cli/hub-admin.ts': ['runTokenCommand', 'runServerForget', 'runAgentForget'],
+  'demo/demo.ts': ['runDemo'],
 };
 
 const HUB_ONLY_NAMESPACE = 'reconsync-hub-only';
-const HUB_ONLY_MESSAGE = 'The Discord bot is not part of the agent bundle. Run the hub from a checkout (npm ci) or the container image (deploy/Dockerfile).';
+export const HUB_ONLY_MESSAGE = 'This is the agent bundle: the hub, its token/server/agent commands and the demo are not part of it. '
+  + 'Run them from a checkout (npm ci; bin/reconsync.js) or the container image (deploy/Dockerfile); see README.md, "Installing the hub".';
 
 export function hubOnlyModulePlugin(rootDir: string, modules: Record<string, string[]> = hubOnlyModules): Plugin {
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const filter = new RegExp(`/(${Object.keys(modules).map(escape).join('|')})$`);
+  const byAbsolute = new Map(Object.entries(modules).map(([rel, names]) => [path.resolve(rootDir, rel), names]));
+  const filter = new RegExp(`/(${[...new Set(Object.keys(modules).map((k) => path.posix.basename(k)))].map(escape).join('|')})$`);
   return {
     name: 'reconsync-hub-only',
     setup(build) {
-      build.onResolve({ filter }, (args) => ({ path: args.path.split('/').pop()!, namespace: HUB_ONLY_NAMESPACE }));
+      build.onResolve({ filter }, (args) => {
+        const abs = path.resolve(args.resolveDir, args.path);
+        // Same file name elsewhere (agent/main.ts): resolve it normally.
+        return byAbsolute.has(abs) ? { path: abs, namespace: HUB_ONLY_NAMESPACE } : undefined;
+      });
       build.onLoad({ filter: /.*/, namespace: HUB_ONLY_NAMESPACE }, (args) => ({
-        contents: (modules[args.path] ?? []).map((name) => `export function ${name}() { throw new Error(${JSON.stringify(HUB_ONLY_MESSAGE)}); }`).join('\n'),
+        contents: (byAbsolute.get(args.path) ?? []).map((name) => `export function ${name}() { throw new Error(${JSON.stringify(HUB_ONLY_MESSAGE)}); }`).join('\n'),
         loader: 'js',
         resolveDir: rootDir,
       }));

@@ -21,7 +21,7 @@ import { bundleReadme, cmdLauncher, shLauncher } from './bundle-files.ts';
  *     zstd-wasm.cjs, zstd.wasm  @bokuweb/zstd-wasm for the backup workers (see below)
  *     pino-*.cjs, thread-stream-worker.cjs   pino's transport workers (pretty logs in a TTY)
  *     games/*.yaml              the game profiles (games/loader.ts looks in <bundle>/games)
- *     deploy/                   systemd units, install.sh, Windows service, examples
+ *     deploy/                   the agent's systemd units, install.sh, Windows service, example agent.yaml
  *     README.md, THIRD-PARTY-NOTICES.txt
  *
  * Assets that a single file cannot hold:
@@ -32,10 +32,10 @@ import { bundleReadme, cmdLauncher, shLauncher } from './bundle-files.ts';
  * - pino starts transports in worker threads from files it resolves at run time;
  *   its documented hook, globalThis.__bundlerPathsOverrides, points them at
  *   bundled copies.
- * - better-sqlite3 is native and hub-only: it becomes a lazy shim (bundle-lazy.ts),
- *   because an `external` import is hoisted to the top of an ESM bundle and would
- *   make every command fail to load without it. The build also fails if the agent's
- *   static import graph reaches it.
+ * - The hub, its store commands and the demo are left out (hubOnlyModules in
+ *   bundle-lazy.ts): each becomes a stub that says to run them from a checkout or
+ *   the container. better-sqlite3 (native, hub-only) stays a lazy shim as a safety
+ *   net, and the build fails if the agent's static import graph reaches it.
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,8 +88,11 @@ const SIDE_ENTRIES: Record<string, string> = {
   'pino-pretty': 'pino-pretty',
 };
 
-/** Deploy files that make sense next to the bundle (the TypeScript and the hub image do not). */
-const DEPLOY_EXCLUDE = /(\.ts$|^Dockerfile$|^compose\.yaml$|^docker$)/;
+/**
+ * Deploy files that make sense next to the bundle: not the TypeScript, and nothing
+ * of the hub (its image, unit and example config), which the bundle cannot run.
+ */
+const DEPLOY_EXCLUDE = /(\.ts$|^Dockerfile$|^compose\.yaml$|^docker$|^reconsync-hub\.service$|^hub\.yaml$)/;
 
 function banner(): string {
   // `require`, `__filename` and `__dirname` for bundled CommonJS code (esbuild's

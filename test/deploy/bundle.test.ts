@@ -10,6 +10,7 @@ import { unzipSync } from 'fflate';
 import * as tar from 'tar';
 import type { Metafile } from 'esbuild';
 import { assertNotReachable, buildAgentBundle } from '../../tools/bundle.ts';
+import { HUB_ONLY_MESSAGE, hubOnlyModules } from '../../tools/bundle-lazy.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureEntry = path.join(repo, 'test/deploy/fixtures/bundle-entry.ts');
@@ -50,6 +51,8 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
     assert.ok(r.files.includes(f), `bundle lacks ${f}`);
   }
   assert.deepEqual(r.files.filter((f) => f.endsWith('.ts') || /Dockerfile|compose\.yaml/.test(f)), []);
+  // Nothing of the hub, which the bundle cannot run: no unit, no example hub.yaml, no image config.
+  assert.deepEqual(r.files.filter((f) => /hub/i.test(f)), []);
   assert.equal(r.files.filter((f) => f.endsWith('.js')).length, 1, 'one JavaScript file; helpers are .cjs');
 
   const root = path.join(await unpackTar(r.tarball, t), r.folder);
@@ -119,6 +122,27 @@ test('the bundle of cli/main.ts runs --version, games and config check with only
   assert.match(check.stdout, /^ok: agent config .*2 server\(s\)/);
   const invalid = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], {});
   assert.equal(invalid.code, 3, invalid.stderr);
+
+  // The hub, its store commands and the demo are not in the bundle: each says at once where they run from.
+  for (const args of [['hub', '--config', 'hub.yaml'], ['token', 'list', '--config', 'hub.yaml'], ['server', 'forget', 'x', '--config', 'hub.yaml'], ['agent', 'forget', 'x', '--config', 'hub.yaml'], ['demo']]) {
+    const hubOnly = await runIn(root, process.execPath, ['reconsync.js', ...args]);
+    assert.equal(hubOnly.code, 1, args.join(' '));
+    assert.equal(hubOnly.stderr, `error: ${HUB_ONLY_MESSAGE}\n`, args.join(' '));
+  }
+  const js = await readFile(path.join(root, 'reconsync.js'), 'utf8');
+  // esbuild marks each bundled module with a "// <path>" line: of the hub only its config schema (for config check) is in.
+  const hubModules = [...js.matchAll(/^\/\/ ((?:hub|demo)\/\S+|node_modules\/(?:discord\.js|@discordjs|better-sqlite3|prom-client)\/\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(hubModules, ['hub/config.ts']);
+  assert.ok(!js.includes('CREATE TABLE'), 'no store migrations');
+  assert.deepEqual(r.files.filter((f) => /hub/i.test(f)), []);
+});
+
+test('each hub-only stub exports what its real module exports', async () => {
+  for (const [rel, names] of Object.entries(hubOnlyModules)) {
+    // Runtime exports only (types are erased): exactly what code can import from the stub.
+    const real = Object.keys(await import(path.join(repo, rel)) as Record<string, unknown>);
+    assert.deepEqual([...names].sort(), real.sort(), rel);
+  }
 });
 
 test('assertNotReachable follows static imports from the agent and ignores dynamic ones', () => {
