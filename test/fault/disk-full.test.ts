@@ -1,13 +1,15 @@
 // Issue 7 §2: the disk holding the backups fills up. No mocks: the agent runs as a child
-// process in its own mount namespace with a real 68 MiB tmpfs mounted on dataDir/backups,
-// so statfs() and ENOSPC come from the kernel. Where unshare/mount are not allowed
+// process in its own mount namespace with a real 68 MiB tmpfs mounted on dataDir/backups
+// and a small one on dataDir/backup-state (the catalog), so statfs() and ENOSPC come from
+// the kernel. Issue 10 §9: a full disk after the archive was written gives one outcome on
+// both sides (the backup is discarded everywhere) and leaves no temp file. Where unshare/mount are not allowed
 // (unprivileged CI without user namespaces) the test is skipped and says why; the
 // injected-statfs path is covered by test/agent/backup/engine.test.ts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, open, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -27,6 +29,8 @@ const MiB = 1024 * 1024;
 const DISK = '68m';
 /** Incompressible: bigger than the whole backup disk. */
 const BIG = 72 * MiB;
+/** The catalog's disk: a few catalog files fit, and the test can fill it. */
+const STATE_DISK = '256k';
 
 /** The unshare flags that work here: plain -m as root, a user namespace (-r) otherwise; null when neither does. */
 async function namespaceFlags(): Promise<string[] | null> {
@@ -39,6 +43,25 @@ async function namespaceFlags(): Promise<string[] | null> {
     }
   }
   return null;
+}
+
+/** Writes `file` until the file system says ENOSPC: from then on nothing new fits on that disk. */
+async function fillUp(file: string): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    for (const chunk of [64 * 1024, 4096, 512]) {
+      for (;;) {
+        try {
+          await fh.write(Buffer.alloc(chunk, 1));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 async function writeWorld(file: string, bytes: number, random: boolean): Promise<void> {
@@ -59,6 +82,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
   let agent: AgentChild;
   let worldFile: string;
   let backupsDir: string;
+  let stateDir: string;
   const alerts: HubAlert[] = [];
 
   /** The agent's view of its backup folder (inside its mount namespace). */
@@ -74,6 +98,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     await mkdir(world);
     worldFile = path.join(world, 'Dedicated.db');
     backupsDir = path.join(dir, 'agent-data', 'backups');
+    stateDir = path.join(dir, 'agent-data', 'backup-state');
     hub = await startFastHub(path.join(dir, 'hub-data'));
     hub.service.on('alert', (a) => alerts.push(a));
     const token = createToken(hub.store, AGENT_ID);
@@ -84,8 +109,9 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
       backup: { destinations: ['local'], keep: { last: 10, daily: 0, weekly: 0 }, settleMs: 100 },
     }]);
     await mkdir(backupsDir, { recursive: true });
-    const mount = `mount -t tmpfs -o size=${DISK} reconsync-backups "$0" && exec "$@"`;
-    agent = startAgentChild(configFile, token, ['unshare', ...flags!, '--propagation', 'private', 'sh', '-c', mount, backupsDir]);
+    await mkdir(stateDir, { recursive: true });
+    const mount = `mount -t tmpfs -o size=${DISK} reconsync-backups "$0" && mount -t tmpfs -o size=${STATE_DISK} reconsync-state "$1" && shift && exec "$@"`;
+    agent = startAgentChild(configFile, token, ['unshare', ...flags!, '--propagation', 'private', 'sh', '-c', mount, backupsDir, stateDir]);
     await waitUntil(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent.stderr()})`);
   });
   after(async () => {
@@ -147,5 +173,36 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.ok(res.body.ok && res.body.result.destinations.every((d) => d.verified));
     assert.equal((await catalogIds()).length, 2);
+  });
+
+  it('the disk holding the catalog fills up after the archive was written: DISK_FULL, discarded on both sides, no temp file, the next backup works', async () => {
+    const ids = await catalogIds();
+    const archivesBefore = readdirSync(inAgent(path.join(backupsDir, SERVER))).sort();
+    const filler = path.join(inAgent(stateDir), 'filler');
+    await fillUp(filler);
+    const before = alerts.length;
+    const res = await backup();
+    assert.equal(res.status, 507, JSON.stringify(res.body));
+    assert.equal(res.body.ok === false && res.body.error.code, 'DISK_FULL');
+    const message = res.body.ok === false ? res.body.error.message : '';
+    assert.match(message, /the disk filled up during backup \S+ of vh\b.*the backup was discarded everywhere; free some space/);
+    const failedId = /during backup (\S+) of/.exec(message)![1]!;
+    await waitUntil(() => alerts.slice(before).find((a) => a.kind === 'backup_failed'), 5000, 'backup_failed at the hub');
+    // Not at the hub, not in the agent's folder, no temp file of the catalog write.
+    assert.deepEqual(await catalogIds(), ids);
+    assert.deepEqual(readdirSync(inAgent(path.join(backupsDir, SERVER))).sort(), archivesBefore, 'its archive and manifest were removed');
+    assert.deepEqual(readdirSync(inAgent(stateDir)).filter((n) => n.endsWith('.tmp')), []);
+
+    // Space comes back: the next backup counts on both sides, and the agent's catalog never held the failed one.
+    await rm(filler);
+    const ok = await backup();
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.ok(ok.body.ok);
+    const okId = ok.body.result.id;
+    await waitUntil(async () => (await catalogIds()).includes(okId), 5000, 'the new backup at the hub');
+    const agentCatalog = JSON.parse(await readFile(path.join(inAgent(stateDir), `${SERVER}.json`), 'utf8')) as { entries: Array<{ record: { id: string } }> };
+    assert.deepEqual(agentCatalog.entries.map((e) => e.record.id).sort(), [...ids, okId].sort());
+    assert.ok(!agentCatalog.entries.some((e) => e.record.id === failedId));
+    assert.deepEqual((await catalogIds()).sort(), [...ids, okId].sort());
   });
 });
