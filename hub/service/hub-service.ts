@@ -17,7 +17,7 @@ import type { Store } from '../store/index.ts';
 import { ServerDirectory, type DirectoryEntry } from './directory.ts';
 import type { ForgottenAgent, ForgottenServer } from './forget.ts';
 import { ingestRecord, type RecordEffect } from './ingest.ts';
-import { Ownership } from './ownership.ts';
+import { Ownership, seedDirectory } from './ownership.ts';
 import type { Actor, AgentView, AuditEntry, HubAlert, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
 
 export interface HubServiceOptions {
@@ -58,12 +58,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     this.#opts = { ...DefaultHubServiceOptions, ...options };
     this.#store = options.store;
     this.#log = options.logger;
-    // Only what the stored owner reported: a claim another agent lost must not reappear after a restart.
-    const owners = new Map(this.#store.owners.list().map((o) => [o.serverId, o.agentId]));
-    for (const agent of this.#store.agents.list()) {
-      for (const summary of agent.servers) if (owners.get(summary.id) === agent.id) this.directory.seed(agent.id, summary, null);
-    }
-    for (const snap of this.#store.snapshots.list()) if (owners.get(snap.serverId) === snap.agentId) this.directory.seed(snap.agentId, null, snap.status);
+    seedDirectory(this.#store, this.directory);
     this.#ownership = new Ownership({
       store: this.#store,
       directory: this.directory,
@@ -227,7 +222,8 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   }
 
   audit(entry: Omit<AuditEntry, 'at'>): void {
-    this.#store.audit.append({ ...entry, at: this.#iso() });
+    // Through transaction() so a failing audit write counts as a store fault.
+    this.#store.transaction(() => this.#store.audit.append({ ...entry, at: this.#iso() }), 'audit');
   }
 
   forgetServer(serverId: string, actor: Actor): ForgottenServer {
@@ -316,10 +312,9 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   }
 
   async #audited<T>(actor: Actor, action: string, serverId: string, detail: string | null, fn: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      const result = await fn();
-      this.audit({ actor, action, serverId, outcome: 'ok', detail });
-      return result;
+      result = await fn();
     } catch (err) {
       const e = err instanceof ReconSyncError ? err : new ReconSyncError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
       try {
@@ -329,6 +324,14 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       }
       throw e;
     }
+    try {
+      this.audit({ actor, action, serverId, outcome: 'ok', detail });
+    } catch (auditErr) {
+      // The action happened: a failing audit write must not report it as failed (the caller would retry a
+      // stop or restore that already ran). It shows as a store fault (/healthz, metrics) and in this log line.
+      this.#log.error({ err: auditErr, action, serverId }, 'action succeeded but could not be written to the audit log');
+    }
+    return result;
   }
 
   #view(e: DirectoryEntry): ServerView {
