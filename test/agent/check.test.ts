@@ -1,0 +1,113 @@
+// Issue 10 §11: `config check` runs every check the agent runs at start and reports every
+// problem in one run, servers named by id, with the near miss for typos; the agent refuses
+// (exit 3) exactly what the check reports. Both through the real CLI process.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { cliPath, tempDir } from '../support/stack.ts';
+
+interface Run { code: number; stdout: string; stderr: string }
+
+async function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    // A config the agent accepted would make it run (and dial a hub that is not there): the timeout ends that.
+    execFile(process.execPath, [cliPath, ...args], { timeout: 30_000, env: { ...process.env, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const problemLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('  - '));
+
+const header = (dir: string) => `id: box-1
+hub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }
+dataDir: ./data
+rclone: { config: ./rclone.conf }
+servers:
+  - id: valheim-main
+    game: valheimm
+    gamePort: 2456
+    saveDir: ${path.join(dir, 'valheim')}
+  - id: ark-island
+    game: ark
+    gamport: 7777
+    saveDir: ${path.join(dir, 'ark')}
+    backup:
+      schedule: "every 4 hours"
+      destinations: [local, "mybackup:ark"]
+`;
+
+test('four mistakes in one file: all reported in one run with id-based keys and suggestions, exit 3; the agent refuses the same file', { timeout: 90_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    await writeFile(path.join(dir, 'rclone.conf'), '[mybackups]\ntype = local\n');
+    const file = path.join(dir, 'agent.yaml');
+    await writeFile(file, header(dir));
+    const res = await cli(['config', 'check', file]);
+    assert.equal(res.code, 3, res.stderr);
+    const lines = problemLines(res.stderr);
+    assert.equal(lines.length, 4, res.stderr);
+    const text = lines.join('\n');
+    assert.match(text, /servers\[ark-island\]\.gamport: unknown key \(did you mean "gamePort"\?\)/);
+    assert.match(text, /servers\[valheim-main\]\.game: unknown game "valheimm" \(did you mean "valheim"\?\)/);
+    assert.match(text, /servers\[ark-island\]\.backup\.schedule: "every 4 hours" is not a cron expression .*"0 \*\/4 \* \* \*"/);
+    assert.match(text, /servers\[ark-island\]\.backup\.destinations\[1\]: rclone remote "mybackup" is not defined in rclone\.config .*\(did you mean "mybackups"\?\)/);
+
+    const agent = await cli(['agent', '--config', file]);
+    assert.equal(agent.code, 3, `the agent must refuse to start: ${agent.stderr}`);
+    assert.deepEqual(problemLines(agent.stderr), lines, 'the agent reports exactly what config check reports');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a bad schedule alone fails config check and the agent start (exit 3)', { timeout: 90_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'agent.yaml');
+    await writeFile(file, `id: box-1\nhub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }\nservers:\n  - id: vh\n    game: valheim\n    saveDir: ./w\n    backup: { schedule: "every 4 hours" }\n`);
+    for (const args of [['config', 'check', file], ['agent', '--config', file]]) {
+      const res = await cli(args);
+      assert.equal(res.code, 3, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /servers\[vh\]\.backup\.schedule: "every 4 hours" is not a cron expression/);
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a folder destination needs no rclone; a remote one names the missing binary', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'agent.yaml');
+    const yaml = (dest: string) => `id: box-1\nhub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }\nrclone: { binary: ${path.join(dir, 'no-rclone')} }\nservers:\n  - id: vh\n    game: valheim\n    saveDir: ./w\n    backup: { destinations: [local, "${dest}"] }\n`;
+    await writeFile(file, yaml(path.join(dir, 'vault')));
+    const ok = await cli(['config', 'check', file]);
+    assert.equal(ok.code, 0, ok.stderr);
+    await writeFile(file, yaml('b2:bucket/vh'));
+    const bad = await cli(['config', 'check', file]);
+    assert.equal(bad.code, 3, bad.stderr);
+    assert.match(bad.stderr, /rclone\.binary: ".*no-rclone" not found, needed by servers\[vh\]\.backup\.destinations\[1\] \(b2:bucket\/vh\)/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('hub config: every problem at once, unknown keys with the near miss', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'hub.yaml');
+    await writeFile(file, 'lisen: { port: 7780 }\napi: { token: short }\ndiscord: { token: x, applicationId: "1", rolse: {} }\n');
+    const res = await cli(['config', 'check', file]);
+    assert.equal(res.code, 3, res.stderr);
+    const text = problemLines(res.stderr).join('\n');
+    assert.match(text, /lisen: unknown key \(did you mean "listen"\?\)/);
+    assert.match(text, /api\.token: at least 16 characters/);
+    assert.match(text, /discord\.rolse: unknown key \(did you mean "roles"\?\)/);
+  } finally {
+    await cleanup();
+  }
+});
