@@ -58,6 +58,11 @@ export interface ServiceOptions {
   logDir?: string;
   /** Windows: node.exe to run (default: the one on PATH, resolved by the installer). */
   nodePath?: string;
+  /**
+   * Windows: the account the service and its games run as. Default: the service's
+   * virtual account, NT SERVICE\<name> (never LocalSystem unless asked for).
+   */
+  account?: string;
   cwd?: string;
 }
 
@@ -160,6 +165,11 @@ function powershellScript(opts: ServiceOptions, pathImpl: path.PlatformPath, scr
   return run(DefaultServiceOptions.powershell, ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', file, ...args]);
 }
 
+/** The Windows service's virtual account: its own identity, no password, only the rights the installer grants. */
+export function windowsServiceAccount(serviceName: string): string {
+  return `NT SERVICE\\${serviceName}`;
+}
+
 export function planInstall(opts: ServiceOptions): ServicePlan {
   const { name, pathImpl } = names(opts);
   const bundleDir = abs(opts.bundleDir, opts, pathImpl);
@@ -200,7 +210,14 @@ export function planInstall(opts: ServiceOptions): ServicePlan {
     // Restarting the agent leaves its games running; the new agent adopts them.
     steps.push(run('systemctl', ['restart', `${name}.service`]));
   } else {
-    const args = ['-ServiceName', name, '-BundleDir', bundleDir, '-ConfigPath', configPath, '-Entry', entry];
+    // A dedicated account, not LocalSystem: the games it starts must not run as SYSTEM.
+    const account = opts.account ?? windowsServiceAccount(name);
+    const writable = (opts.writablePaths ?? []).map((p) => abs(p, opts, pathImpl));
+    // One argument, ';'-separated: powershell -File cannot pass an array.
+    const unsplittable = writable.find((p) => p.includes(';'));
+    if (unsplittable !== undefined) throw new Error(`the folder "${unsplittable}" contains ";", which the Windows installer uses to separate folders; rename it`);
+    const args = ['-ServiceName', name, '-BundleDir', bundleDir, '-ConfigPath', configPath, '-Entry', entry, '-Account', account];
+    if (writable.length) args.push('-WritablePaths', [...new Set(writable)].join(';'));
     if (opts.logDir) args.push('-LogDir', abs(opts.logDir, opts, pathImpl));
     if (opts.nodePath) args.push('-NodePath', abs(opts.nodePath, opts, pathImpl));
     steps.push(powershellScript(opts, pathImpl, 'install-agent.ps1', args));

@@ -64,7 +64,10 @@ The token comes from the hub: \`reconsync token create <agent id> --config hub.y
 - Windows (elevated PowerShell):
   \`powershell -ExecutionPolicy Bypass -File deploy\\windows\\install-agent.ps1 -ConfigPath C:\\ProgramData\\ReconSync\\agent.yaml\`
   registers the ReconSyncAgent service (restart on failure, logs in
-  C:\\ProgramData\\ReconSync\\logs); \`deploy\\windows\\uninstall-agent.ps1\` removes it.
+  C:\\ProgramData\\ReconSync\\logs). It runs, and so do your games, as the virtual account
+  NT SERVICE\\ReconSyncAgent, not SYSTEM: pass -WritablePaths "D:\\Games\\ark;..." for the
+  game folders it must write (\`reconsync.cmd agent service install\` does that from
+  agent.yaml). \`deploy\\windows\\uninstall-agent.ps1\` removes it.
 
 ## What is in here
 

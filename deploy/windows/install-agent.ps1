@@ -25,6 +25,15 @@
     config    %ProgramData%\ReconSync\agent.yaml and agent.env (secrets, KEY=value)
     data      dataDir in agent.yaml, e.g. %ProgramData%\ReconSync\agent-data
     logs      %ProgramData%\ReconSync\logs\<ServiceName>.log (rolled at 10 MiB, 5 kept)
+    account   NT SERVICE\<ServiceName>, the service's own virtual account (no password)
+
+  Account: the service, and so every game it starts, runs as NT SERVICE\<ServiceName>,
+  not LocalSystem: a game server exposed to the internet must not run as SYSTEM. The
+  account gets read access to the config folder and the secrets file, and modify
+  access to the log folder, the starter dataDir and every folder in -WritablePaths
+  (`reconsync agent service install` passes dataDir, game install, save and backup
+  folders from agent.yaml). Give -Credential for a named account instead, or
+  -Account LocalSystem to keep the old behaviour (not recommended).
 
   Running it again updates the registration and restarts the service.
 
@@ -41,7 +50,11 @@ param(
   [string]$LogDir = (Join-Path $env:ProgramData 'ReconSync\logs'),
   [string]$EnvFile = '',
   [int]$StopTimeoutSeconds = 120,
-  # Default LocalSystem. A dedicated account is safer but needs rights on the game folders.
+  # The account the service and its games run as; default NT SERVICE\<ServiceName> (see Account above).
+  [string]$Account = '',
+  # Folders the agent writes, separated by ';' (dataDir, game install and save folders, path destinations).
+  [string]$WritablePaths = '',
+  # A named account with a password instead of the virtual account.
   [pscredential]$Credential = $null,
   [switch]$NoStart
 )
@@ -73,6 +86,9 @@ if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administra
   Fail 'run this from an elevated PowerShell (Run as Administrator)'
 }
 if ($ServiceName -notmatch '^[A-Za-z0-9_.-]+$') { Fail "service name '$ServiceName' may only use letters, digits, '_', '.' and '-'" }
+if ($Credential) { $Account = $Credential.UserName }
+elseif (-not $Account) { $Account = "NT SERVICE\$ServiceName" }
+$grantPaths = @($WritablePaths.Split(';') | Where-Object { $_ } | ForEach-Object { Resolve-Full $_ })
 
 $BundleDir = Resolve-Full $BundleDir
 if (-not $Entry) { $Entry = Join-Path $BundleDir 'reconsync.js' }
@@ -99,7 +115,11 @@ if ([int]($nodeVersion.Split('.')[0]) -lt $MinNodeMajor) { Fail "Node.js $MinNod
 New-Item -ItemType Directory -Force -Path $ConfigDir, $LogDir | Out-Null
 function Protect-Path([string]$path, [string]$inherit) {
   & icacls.exe $path /inheritance:r /grant:r "*S-1-5-18:$($inherit)F" "*S-1-5-32-544:$($inherit)F" | Out-Null
-  if ($Credential) { & icacls.exe $path /grant:r "$($Credential.UserName):$($inherit)M" | Out-Null }
+}
+# The service account's own rights, granted once the service (and so its virtual account) exists.
+function Grant-Account([string]$path, [string]$rights) {
+  $out = Invoke-Native { & icacls.exe $path /grant:r "$($Account):$rights" }
+  if ($LASTEXITCODE -ne 0) { Fail "granting $Account $rights on $path failed: $($out -join ' ')" }
 }
 $defaultConfigDir = Join-Path $env:ProgramData 'ReconSync'
 if ($ConfigDir -eq $defaultConfigDir) { Protect-Path $ConfigDir '(OI)(CI)' }
@@ -119,6 +139,7 @@ dataDir: '$dataDir'
 servers: []
 "@
   [IO.File]::WriteAllText($ConfigPath, $starter, $utf8)
+  $grantPaths += $dataDir
   Write-Host "Wrote a starter $ConfigPath"
 }
 if (-not (Test-Path -LiteralPath $EnvFile)) {
@@ -200,6 +221,20 @@ if ($existing) {
   if ($Credential) { $params.Credential = $Credential }
   New-Service @params | Out-Null
 }
+# The account (a virtual account needs no password; sc.exe sets it on new and existing services alike).
+if (-not $Credential) {
+  $objOut = Invoke-Native { & sc.exe config $ServiceName obj= $Account }
+  if ($LASTEXITCODE -ne 0) { Fail "setting the service account to $Account failed: $($objOut -join ' ')" }
+}
+if ($Account -ne 'LocalSystem') {
+  Grant-Account $ConfigDir '(OI)(CI)RX'
+  Grant-Account $EnvFile 'R'
+  Grant-Account $LogDir '(OI)(CI)M'
+  foreach ($p in $grantPaths) {
+    New-Item -ItemType Directory -Force -Path $p | Out-Null
+    Grant-Account $p '(OI)(CI)M'
+  }
+}
 # Start after the network and the other automatic services are up.
 & sc.exe config $ServiceName start= delayed-auto | Out-Null
 if ($LASTEXITCODE -ne 0) { Fail "sc.exe config failed ($LASTEXITCODE)" }
@@ -212,6 +247,6 @@ if ($NoStart) {
   exit 0
 }
 Start-Service -Name $ServiceName
-Write-Host "Started $ServiceName. Logs: $(Join-Path $LogDir "$ServiceName.log")"
+Write-Host "Started $ServiceName as $Account. Logs: $(Join-Path $LogDir "$ServiceName.log")"
 Write-Host "If it stops at once, run: `"$NodePath`" `"$Entry`" config check `"$ConfigPath`""
 exit 0

@@ -130,9 +130,12 @@ test('windows install and uninstall run the bundled PowerShell scripts with Wind
     cwd: 'C:\\ProgramData\\ReconSync',
     bundleDir: 'C:\\Program Files\\ReconSync\\',
     logDir: 'D:\\logs\\reconsync',
+    writablePaths: ['D:\\Games\\ark', 'agent-data', 'D:\\Games\\ark'],
     run,
   });
   assert.equal(plan.serviceName, 'ReconSyncAgent');
+  // The service (and every game it starts) runs as its own virtual account, never LocalSystem by default,
+  // with write access to the folders of agent.yaml.
   assert.deepEqual(run.calls, [[
     'powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
     '-File', 'C:\\Program Files\\ReconSync\\deploy\\windows\\install-agent.ps1',
@@ -140,8 +143,15 @@ test('windows install and uninstall run the bundled PowerShell scripts with Wind
     '-BundleDir', 'C:\\Program Files\\ReconSync',
     '-ConfigPath', 'C:\\ProgramData\\ReconSync\\agent.yaml',
     '-Entry', 'C:\\Program Files\\ReconSync\\reconsync.js',
+    '-Account', 'NT SERVICE\\ReconSyncAgent',
+    '-WritablePaths', 'D:\\Games\\ark;C:\\ProgramData\\ReconSync\\agent-data',
     '-LogDir', 'D:\\logs\\reconsync',
   ]]);
+  const named = recordingRunner();
+  await installAgentService({ platform: 'windows', configPath: 'C:\\a.yaml', bundleDir: 'C:\\rs', serviceName: 'RS2', run: named });
+  assert.deepEqual(named.calls[0]!.slice(named.calls[0]!.indexOf('-Account'), named.calls[0]!.indexOf('-Account') + 2), ['-Account', 'NT SERVICE\\RS2']);
+  assert.ok(!named.calls[0]!.includes('-WritablePaths'), 'no folders, no argument');
+  await assert.rejects(installAgentService({ platform: 'windows', configPath: 'a', bundleDir: 'C:\\x', writablePaths: ['D:\\a;b'], run }), /contains ";"/);
   const un = recordingRunner();
   await uninstallAgentService({ platform: 'windows', configPath: '', bundleDir: 'C:\\Program Files\\ReconSync', serviceName: 'RS2', run: un });
   assert.deepEqual(un.calls, [[
@@ -154,7 +164,12 @@ test('windows install and uninstall run the bundled PowerShell scripts with Wind
 test('the PowerShell installer accepts every parameter service-install passes', async () => {
   const script = await readFile(new URL('../../deploy/windows/install-agent.ps1', import.meta.url), 'utf8');
   const params = script.slice(script.indexOf('param('), script.indexOf('Set-StrictMode'));
-  for (const p of ['ServiceName', 'BundleDir', 'ConfigPath', 'Entry', 'LogDir', 'NodePath']) assert.match(params, new RegExp(`\\$${p}\\b`), p);
+  for (const p of ['ServiceName', 'BundleDir', 'ConfigPath', 'Entry', 'LogDir', 'NodePath', 'Account', 'WritablePaths']) assert.match(params, new RegExp(`\\$${p}\\b`), p);
+  // Run by hand, the script defaults to the same account as the CLI: the virtual account, set with sc.exe, granted its folders.
+  assert.match(script, /elseif \(-not \$Account\) \{ \$Account = "NT SERVICE\\\$ServiceName" \}/);
+  assert.match(script, /sc\.exe config \$ServiceName obj= \$Account/);
+  assert.match(script, /foreach \(\$p in \$grantPaths\)/);
+  assert.doesNotMatch(script, /Default LocalSystem/);
   const un = await readFile(new URL('../../deploy/windows/uninstall-agent.ps1', import.meta.url), 'utf8');
   assert.match(un.slice(un.indexOf('param('), un.indexOf('Set-StrictMode')), /\$ServiceName\b/);
 });
