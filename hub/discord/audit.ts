@@ -5,6 +5,10 @@ import { inlineCode } from './format.ts';
 import { cut } from './limits.ts';
 import type { ChannelPoster } from './poster.ts';
 
+/** Longest server id or detail kept in an audit entry (a valid id is at most 64 characters). */
+const AUDIT_ID_MAX = 100;
+const AUDIT_DETAIL_MAX = 500;
+
 const outcomeIcon: Record<AuditEntry['outcome'], string> = { ok: '✅', denied: '🚫', error: '❌' };
 
 /**
@@ -20,7 +24,9 @@ export class AuditTrail {
     private readonly logger: Logger,
   ) {}
 
-  record(entry: Omit<AuditEntry, 'at'>, opts: { toService: boolean }): void {
+  record(raw: Omit<AuditEntry, 'at'>, opts: { toService: boolean }): void {
+    // Ids and details can come straight from what a user typed or a client sent.
+    const entry = { ...raw, serverId: raw.serverId === null ? null : cut(raw.serverId, AUDIT_ID_MAX), detail: raw.detail ? cut(raw.detail, AUDIT_DETAIL_MAX) : raw.detail };
     if (opts.toService) {
       try {
         this.service.audit(entry);

@@ -11,7 +11,12 @@ export interface PendingConfirm {
   userId: string;
   action: ConfirmAction;
   expiresAt: number;
+  /** The message the buttons were posted on; a press anywhere else is refused. Null until it is known. */
+  messageId: string | null;
 }
+
+/** Answered nonces remembered, so a losing double click is told (and audited) as such. */
+const ANSWERED_MAX = 1000;
 
 const PREFIX = 'rs:confirm:';
 
@@ -22,6 +27,15 @@ export function confirmIds(nonce: string): { yes: string; no: string } {
   return ids;
 }
 
+/**
+ * What a custom_id looked like, for the audit log: never the raw text (a
+ * client can send anything, mentions and markdown included), only its form.
+ */
+export function customIdShape(customId: string): string {
+  const form = customId.slice(0, 120).replace(/[0-9a-f]{8,}/gi, '<hex>').replace(/[^A-Za-z0-9:<>._-]/g, '?').slice(0, 60);
+  return `"${form}${customId.length > 120 ? '…' : ''}" (${customId.length} chars)`;
+}
+
 export function parseConfirmId(customId: string): { nonce: string; answer: 'yes' | 'no' } | null {
   const m = /^rs:confirm:([0-9a-f]{16,32}):(yes|no)$/.exec(customId);
   return m ? { nonce: m[1]!, answer: m[2] as 'yes' | 'no' } : null;
@@ -30,11 +44,12 @@ export function parseConfirmId(customId: string): { nonce: string; answer: 'yes'
 /** Confirmations waiting for a press; each expires after `ttlMs` and runs its `onExpire` once. */
 export class ConfirmRegistry {
   private readonly pending = new Map<string, { p: PendingConfirm; timer: AbortController }>();
+  private readonly answered = new Set<string>();
 
   constructor(private readonly clock: Clock, private readonly ttlMs: number, private readonly signal: AbortSignal) {}
 
   create(userId: string, action: ConfirmAction, onExpire: () => Promise<void>): PendingConfirm {
-    const p: PendingConfirm = { nonce: randomBytes(8).toString('hex'), userId, action, expiresAt: this.clock.now() + this.ttlMs };
+    const p: PendingConfirm = { nonce: randomBytes(8).toString('hex'), userId, action, expiresAt: this.clock.now() + this.ttlMs, messageId: null };
     const timer = new AbortController();
     this.pending.set(p.nonce, { p, timer });
     this.clock.sleep(this.ttlMs, AbortSignal.any([timer.signal, this.signal])).then(() => {
@@ -43,6 +58,17 @@ export class ConfirmRegistry {
       return onExpire();
     }).catch(() => undefined);
     return p;
+  }
+
+  /** Ties a confirmation to the message its buttons are on. */
+  bind(nonce: string, messageId: string): void {
+    const e = this.pending.get(nonce);
+    if (e) e.p.messageId = messageId;
+  }
+
+  /** Whether this nonce was answered already (the losing click of a double click). */
+  wasAnswered(nonce: string): boolean {
+    return this.answered.has(nonce);
   }
 
   /** The live confirmation for a nonce, or null when unknown or expired. */
@@ -58,6 +84,8 @@ export class ConfirmRegistry {
     if (!p) return null;
     this.pending.get(nonce)?.timer.abort();
     this.pending.delete(nonce);
+    this.answered.add(nonce);
+    if (this.answered.size > ANSWERED_MAX) this.answered.delete(this.answered.values().next().value as string);
     return p;
   }
 

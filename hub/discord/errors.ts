@@ -1,5 +1,6 @@
 import { DiscordAPIError, DiscordjsError, DiscordjsErrorCodes, HTTPError } from 'discord.js';
 import { ReconSyncError } from '../../protocol/index.ts';
+import { cut } from './limits.ts';
 
 /** Discord JSON error codes the bot reacts to (discord.md). */
 export const DiscordCode = {
@@ -67,9 +68,16 @@ export function describeError(err: unknown): { code: number | string | null; sta
   return { code: (e as { code?: string }).code ?? null, status: null, message: `${e.message}${cause}` };
 }
 
+/**
+ * Room for an error's text in a reply: error messages may repeat what the user
+ * typed (an unknown server id of 6000 characters), and a reply over Discord's
+ * 2000 characters is refused, leaving the user with "interaction failed".
+ */
+export const USER_ERROR_MAX = 1500;
+
 /** The text a Discord user sees for a failed action: the stable code and what to do. */
 export function userMessage(err: unknown): string {
-  if (err instanceof ReconSyncError) return `❌ ${err.code}: ${err.message}`;
+  if (err instanceof ReconSyncError) return cut(`❌ ${err.code}: ${err.message}`, USER_ERROR_MAX);
   return '❌ Something went wrong on the hub; the error is in its log.';
 }
 

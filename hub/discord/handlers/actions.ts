@@ -79,7 +79,10 @@ async function askConfirm(ctx: BotContext, i: ChatInputCommandInteraction, actio
     new ButtonBuilder().setCustomId(ids.yes).setLabel(yesLabel).setStyle(ButtonStyle.Danger),
     new ButtonBuilder().setCustomId(ids.no).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
   );
-  await i.reply({ content: `⚠️ ${prompt}\nOnly <@${i.user.id}> can confirm, until ${relativeTime(p.expiresAt)}.`, components: [row] });
+  const response = await i.reply({ content: `⚠️ ${prompt}\nOnly <@${i.user.id}> can confirm, until ${relativeTime(p.expiresAt)}.`, components: [row], withResponse: true });
+  // The nonce is good on this message only: a custom_id replayed on another message is refused.
+  const messageId = response.resource?.message?.id;
+  if (messageId) ctx.confirms.bind(p.nonce, messageId);
 }
 
 /** Warning times for a restart `minutes` from now: that moment, then 5 min, 1 min and 10 s before. */
@@ -107,7 +110,7 @@ export async function backupRestoreAsk(ctx: BotContext, i: ChatInputCommandInter
   const s = ctx.service.getServer(i.options.getString('server', true));
   const backupId = i.options.getString('backup', true);
   const b = ctx.service.listBackups(s.id).find((x) => x.id === backupId);
-  if (!b) throw new ReconSyncError('UNKNOWN_BACKUP', `No backup ${backupId} for ${s.id}; list them with /backup list.`);
+  if (!b) throw new ReconSyncError('UNKNOWN_BACKUP', `No backup ${cut(backupId, 130)} for ${s.id}; list them with /backup list.`);
   const prompt = `Restore backup ${inlineCode(b.id)} (${relativeTime(Date.parse(b.createdAt))}, ${formatBytes(b.size)}) on ${label(s)}? `
     + 'The server is stopped and its current world kept as a pre-restore backup.';
   await askConfirm(ctx, i, { kind: 'restore', serverId: s.id, backupId: b.id }, prompt, 'Restore');
