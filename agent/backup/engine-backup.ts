@@ -65,7 +65,6 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
       progress('archiving', 0, null);
       const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
       const format = formatFromConfig(cfg.format);
-      reached.add(LOCAL_TARGET);
       archived = await createArchive({
         source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? engine.zstdPool() : null, tmpDir: engine.tmpDir(),
         clock: engine.clock, estimateRatio: ratio,
@@ -76,6 +75,8 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     } finally {
       await resume();
     }
+    // The archive exists from here on (createArchive removes its own partial file when it fails).
+    reached.add(LOCAL_TARGET);
     const format: Manifest['archive']['format'] = archived.archivePath.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst';
 
     // 3. Verified means restorable: read it back through the restorer's own checks.
@@ -158,16 +159,18 @@ async function discard(engine: BackupEngine, server: ResolvedServer, id: string,
   }
 }
 
-/** A full disk anywhere on the way is DISK_FULL, whatever step met it. */
+/** A full disk anywhere on the way (archive, manifest, catalog, outbox) is DISK_FULL, whatever step met it. */
 function asBackupError(err: unknown, serverId: string, id: string, discarded: boolean): ReconSyncError {
-  if (err instanceof ReconSyncError) return err;
+  if (err instanceof ReconSyncError && err.code === 'DISK_FULL') return err;
+  const note = discarded ? '; the backup was discarded everywhere' : '';
   let cause: unknown = err;
   for (let i = 0; i < 5 && cause; i++) {
     if (errnoCode(cause) === 'ENOSPC') {
       const where = (cause as NodeJS.ErrnoException).path;
-      return new ReconSyncError('DISK_FULL', `the disk filled up during backup ${id} of ${serverId}${where ? ` (writing ${where})` : ''}${discarded ? '; the backup was discarded everywhere' : ''}; free some space or move dataDir`, { cause: err });
+      return new ReconSyncError('DISK_FULL', `the disk filled up during backup ${id} of ${serverId}${where ? ` (writing ${where})` : ''}${note}; free some space or move dataDir`, { cause: err });
     }
     cause = (cause as { cause?: unknown }).cause;
   }
-  return new ReconSyncError('BACKUP_FAILED', `backup of ${serverId} failed: ${(err as Error).message}${discarded ? '; nothing of it was kept' : ''}`, { cause: err });
+  if (err instanceof ReconSyncError) return discarded && err.code !== 'BUSY' ? new ReconSyncError(err.code, `${err.message}${note}`, { cause: err }) : err;
+  return new ReconSyncError('BACKUP_FAILED', `backup of ${serverId} failed: ${(err as Error).message}${note}`, { cause: err });
 }

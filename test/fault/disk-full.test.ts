@@ -29,7 +29,7 @@ const MiB = 1024 * 1024;
 const DISK = '68m';
 /** Incompressible: bigger than the whole backup disk. */
 const BIG = 72 * MiB;
-/** The catalog's disk: a few catalog files fit, and the test can fill it. */
+/** The catalog's and the outbox's disks: a few files fit, and the test can fill them. */
 const STATE_DISK = '256k';
 
 /** The unshare flags that work here: plain -m as root, a user namespace (-r) otherwise; null when neither does. */
@@ -83,6 +83,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
   let worldFile: string;
   let backupsDir: string;
   let stateDir: string;
+  let outboxDir: string;
   const alerts: HubAlert[] = [];
 
   /** The agent's view of its backup folder (inside its mount namespace). */
@@ -99,6 +100,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     worldFile = path.join(world, 'Dedicated.db');
     backupsDir = path.join(dir, 'agent-data', 'backups');
     stateDir = path.join(dir, 'agent-data', 'backup-state');
+    outboxDir = path.join(dir, 'agent-data', 'outbox');
     hub = await startFastHub(path.join(dir, 'hub-data'));
     hub.service.on('alert', (a) => alerts.push(a));
     const token = createToken(hub.store, AGENT_ID);
@@ -110,8 +112,9 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     }]);
     await mkdir(backupsDir, { recursive: true });
     await mkdir(stateDir, { recursive: true });
-    const mount = `mount -t tmpfs -o size=${DISK} reconsync-backups "$0" && mount -t tmpfs -o size=${STATE_DISK} reconsync-state "$1" && shift && exec "$@"`;
-    agent = startAgentChild(configFile, token, ['unshare', ...flags!, '--propagation', 'private', 'sh', '-c', mount, backupsDir, stateDir]);
+    await mkdir(outboxDir, { recursive: true });
+    const mount = `mount -t tmpfs -o size=${DISK} reconsync-backups "$0" && mount -t tmpfs -o size=${STATE_DISK} reconsync-state "$1" && mount -t tmpfs -o size=${STATE_DISK} reconsync-outbox "$2" && shift 2 && exec "$@"`;
+    agent = startAgentChild(configFile, token, ['unshare', ...flags!, '--propagation', 'private', 'sh', '-c', mount, backupsDir, stateDir, outboxDir]);
     await waitUntil(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent.stderr()})`);
   });
   after(async () => {
@@ -204,5 +207,37 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     assert.deepEqual(agentCatalog.entries.map((e) => e.record.id).sort(), [...ids, okId].sort());
     assert.ok(!agentCatalog.entries.some((e) => e.record.id === failedId));
     assert.deepEqual((await catalogIds()).sort(), [...ids, okId].sort());
+  });
+
+  it('the outbox disk is full when the backup would be reported: the hub cannot be told, so the backup is discarded on the agent too', async () => {
+    const filler = path.join(inAgent(outboxDir), 'filler');
+    await fillUp(filler);
+    // The outbox file's last page still has room for a few records; backups use it up until one cannot be reported.
+    let res: Awaited<ReturnType<typeof backup>> | undefined;
+    let archivesBefore: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      archivesBefore = readdirSync(inAgent(path.join(backupsDir, SERVER))).sort();
+      res = await backup();
+      if (res.status !== 200) break;
+    }
+    assert.equal(res!.status, 507, JSON.stringify(res!.body));
+    assert.equal(res!.body.ok === false && res!.body.error.code, 'DISK_FULL');
+    const message = res!.body.ok === false ? res!.body.error.message : '';
+    assert.match(message, /the backup was discarded everywhere/);
+    const failedId = /during backup (\S+) of/.exec(message)![1]!;
+    assert.deepEqual(readdirSync(inAgent(path.join(backupsDir, SERVER))).sort(), archivesBefore, 'its archive and manifest were removed');
+    const agentCatalog = JSON.parse(await readFile(path.join(inAgent(stateDir), `${SERVER}.json`), 'utf8')) as { entries: Array<{ record: { id: string } }> };
+    assert.ok(!agentCatalog.entries.some((e) => e.record.id === failedId), 'not in the agent\'s catalog');
+    assert.deepEqual(readdirSync(inAgent(outboxDir)).filter((n) => n.endsWith('.tmp')), []);
+
+    await rm(filler);
+    const ok = await backup();
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.ok(ok.body.ok);
+    const okId = ok.body.result.id;
+    const agentIds = (JSON.parse(await readFile(path.join(inAgent(stateDir), `${SERVER}.json`), 'utf8')) as { entries: Array<{ record: { id: string } }> }).entries.map((e) => e.record.id).sort();
+    assert.ok(agentIds.includes(okId) && !agentIds.includes(failedId));
+    // Retention's removals reach the hub after the new backup's record: wait until the hub has caught up.
+    await waitUntil(async () => JSON.stringify((await catalogIds()).sort()) === JSON.stringify(agentIds), 10_000, `the hub listing the agent's backups ${agentIds.join(', ')}`);
   });
 });
