@@ -216,7 +216,8 @@ Environment=NODE_ENV=production
 WorkingDirectory=-${unitPath(dataDir)}
 ReadWritePaths=${unitWord(dataDir)}
 UMask=0027
-# Long enough for every game to save and stop (they stop in parallel).
+# Long enough for every game to save and stop (in parallel; one game takes at most
+# 3 x its stop.timeoutMs + 20 s). Raise it in a drop-in for stop.timeoutMs above 90 s.
 TimeoutStopSec=${SHUTDOWN_TIMEOUT_STOP}
 
 NoNewPrivileges=yes
