@@ -179,7 +179,12 @@ export class RcloneDestination implements Destination {
       timeout: this.settings.timeoutMs,
       ...(signal ? { cancelSignal: signal } : {}),
     });
-    for await (const chunk of proc.iterable({ binary: true })) hash.update(chunk);
+    try {
+      for await (const chunk of proc.iterable({ binary: true })) hash.update(chunk);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw new ReconSyncError('BACKUP_FAILED', `rclone cat on ${this.displayTarget()} failed: ${redactSecrets((err as Error).message)}`);
+    }
     const r = await proc;
     if (r.exitCode !== 0) throw this.failure(['cat', name], r.exitCode, String(r.stderr ?? ''), r.timedOut);
     return hash.digest('hex');
@@ -203,12 +208,13 @@ export class RcloneDestination implements Destination {
         ...(signal ? { cancelSignal: signal } : {}),
       });
     } catch (err) {
-      throw new ReconSyncError('BACKUP_FAILED', `could not run rclone (${this.settings.binary}): ${(err as Error).message}`, { cause: err });
+      // execa's messages repeat the whole command line, remote string included.
+      throw new ReconSyncError('BACKUP_FAILED', `could not run rclone (${this.settings.binary}): ${redactSecrets((err as Error).message)}`);
     }
     if (r.isCanceled) throw signal?.reason ?? new ReconSyncError('CANCELLED');
     if (r.failed && r.exitCode === undefined && !r.timedOut) {
       const code = (r as unknown as { code?: string }).code;
-      const hint = code === 'ENOENT' ? `rclone not found at "${this.settings.binary}"; install rclone or set rclone.binary in agent.yaml` : r.shortMessage;
+      const hint = code === 'ENOENT' ? `rclone not found at "${this.settings.binary}"; install rclone or set rclone.binary in agent.yaml` : redactSecrets(r.shortMessage ?? 'rclone failed to run');
       throw new ReconSyncError('BACKUP_FAILED', hint);
     }
     const exitCode = r.exitCode ?? -1;

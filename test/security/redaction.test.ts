@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { redactSecrets } from '../../agent/backup/rclone.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RcloneDestination, redactSecrets } from '../../agent/backup/rclone.ts';
 import { RCLONE_SENSITIVE_OPTIONS } from '../../agent/backup/rclone-sensitive.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { redactCommandLine } from '../../lib/redact.ts';
@@ -58,4 +61,22 @@ test('the logger scrubs the config\'s secret values from every line, also JSON-e
   logger.error(new Error(`failed for ${quoted}`), 'boom');
   assert.match(text, /message with \[redacted\]/);
   for (const s of ['tok-123456', JSON.stringify(quoted).slice(1, -1)]) assert.ok(!text.includes(s), `${s} in ${text}`);
+});
+
+test('an rclone that cannot even run: the error (which repeats the command line) holds no credential', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'reconsync-redact-'));
+  try {
+    const notExecutable = path.join(dir, 'rclone');
+    await writeFile(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
+    const dest = new RcloneDestination({ target: ':sftp,host=h,pass=Run-Secret-9z,key_pem=Pem-Secret-8y:dir', serverId: 's', rclone: { binary: notExecutable } });
+    for (const call of [() => dest.list(), () => dest.verify('b1', { size: 1, sha256: 'x' }), () => dest.remove('b1')]) {
+      await assert.rejects(call(), (err: Error) => {
+        assert.match(err.message, /rclone/);
+        for (const s of ['Run-Secret-9z', 'Pem-Secret-8y']) assert.ok(!`${err.message} ${String(err.cause ?? '')}`.includes(s), err.message);
+        return true;
+      });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
