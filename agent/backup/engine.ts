@@ -44,7 +44,7 @@ export interface BackupEngineOptions extends Partial<typeof DefaultEngineOptions
   newId?: (serverId: string, nowMs: number) => string;
   toolVersion?: string;
   statfs?: StatFs;
-  /** Destinations by target; default: "local" → LocalDestination, anything else → RcloneDestination. */
+  /** Destinations by target; default: "local" and folder paths → LocalDestination, rclone remotes → RcloneDestination. */
   destinationFor?: (target: string, server: ResolvedServer) => Destination;
   zstdPoolSize?: number;
 }
@@ -255,6 +255,8 @@ export class BackupEngine {
   destination(target: string, server: ResolvedServer): Destination {
     if (this.opts.destinationFor) return this.opts.destinationFor(target, server);
     if (target === LOCAL_TARGET) return new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id, logger: this.logger }) satisfies Destination;
+    // A folder (config paths are absolute by now) is copied with file operations: no rclone needed, as `config check` says.
+    if (path.isAbsolute(target) || path.win32.isAbsolute(target)) return new LocalDestination({ folder: target, serverId: server.id, logger: this.logger }) satisfies Destination;
     return new RcloneDestination({
       target, serverId: server.id, rclone: { ...DefaultRcloneSettings, ...this.opts.rclone }, tmpDir: this.tmpDir(), logger: this.logger,
     }) satisfies Destination;

@@ -11,14 +11,29 @@ export function localBackupDir(dataDir: string, serverId: string): string {
   return path.join(dataDir, 'backups', serverId);
 }
 
-/** Backups on the agent's own disk: `dataDir/backups/<serverId>/`. The archiver writes straight into it. */
+/** The agent's own backups ("local"): `dataDir/backups/<serverId>/`. */
+export interface OwnFolderOptions { dataDir: string; serverId: string; logger?: Logger }
+/** A folder destination (a mounted NAS, a second disk): `<folder>/<serverId>/`, the layout rclone used for it. */
+export interface PathTargetOptions { folder: string; serverId: string; logger?: Logger }
+
+/**
+ * Backups in a folder on this machine, with plain file operations: the agent's
+ * own ("local", which the archiver writes straight into) or a path destination,
+ * which needs no rclone binary.
+ */
 export class LocalDestination implements Destination {
-  readonly target = LOCAL_TARGET;
+  readonly target: string;
   readonly dir: string;
   private readonly logger: Logger;
 
-  constructor(opts: { dataDir: string; serverId: string; logger?: Logger }) {
-    this.dir = localBackupDir(opts.dataDir, opts.serverId);
+  constructor(opts: OwnFolderOptions | PathTargetOptions) {
+    if ('folder' in opts) {
+      this.target = opts.folder;
+      this.dir = path.join(opts.folder, opts.serverId);
+    } else {
+      this.target = LOCAL_TARGET;
+      this.dir = localBackupDir(opts.dataDir, opts.serverId);
+    }
     this.logger = opts.logger ?? silentLogger;
   }
 
@@ -78,7 +93,7 @@ export class LocalDestination implements Destination {
 
   async get(id: string): Promise<{ archivePath: string; manifest: Manifest }> {
     const m = await this.readManifest(id);
-    if (!m || !(await exists(this.archivePath(m)))) throw new ReconSyncError('UNKNOWN_BACKUP', `backup ${id} is not on the local disk (${this.dir})`);
+    if (!m || !(await exists(this.archivePath(m)))) throw new ReconSyncError('UNKNOWN_BACKUP', `backup ${id} is not in ${this.dir}`);
     return { archivePath: this.archivePath(m), manifest: m };
   }
 
