@@ -110,10 +110,10 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     }
 
     // 5. Off-site copies, each verified before it counts.
+    let down = new Set<string>();
     if (remotes.length) {
       for (const d of remotes) reached.add(d.target);
-      await uploadAll(engine, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
-      await retryPendingUploads(engine, server, progress, id, req.signal);
+      down = await uploadAll(engine, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
     }
 
     // 6. The local copy goes only once an off-site copy is verified and nothing still needs it as a source.
@@ -127,7 +127,11 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     await engine.record('backup.completed', entry.record, { required: true });
     reached.clear();
 
-    // 8. Retention, only for a backup that counts; its failures do not undo the backup.
+    // 8. Older backups' pending uploads, then retention: only after a backup that counts, and their failures do not undo it.
+    if (remotes.length) {
+      await retryPendingUploads(engine, server, progress, id, req.signal, down)
+        .catch((err: unknown) => log.warn({ err, backupId: id }, 'retrying earlier pending uploads failed; they are tried again after the next backup'));
+    }
     if (!flags.preRestore) {
       progress('retention', 0, null);
       await engine.applyRetention(server).catch((err: unknown) => log.warn({ err, backupId: id }, 'retention failed after the backup; it runs again after the next one'));

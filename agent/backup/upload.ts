@@ -38,20 +38,32 @@ function setState(entry: CatalogEntry, target: string, error: string | null): vo
   if (error === null) entry.pending = entry.pending.filter((t) => t !== target);
 }
 
-/** Uploads a fresh backup to every off-site destination; failures alert `upload_failed` and stay pending. */
-export async function uploadAll(engine: BackupEngine, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<void> {
+/**
+ * Uploads a fresh backup to every off-site destination; failures alert
+ * `upload_failed` and stay pending. Resolves to the targets that failed, so
+ * the retry of older pending uploads does not wait on a remote that is down.
+ */
+export async function uploadAll(engine: BackupEngine, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<Set<string>> {
+  const failed = new Set<string>();
   for (const dest of remotes) {
     const error = await uploadOne(engine, dest, manifest, archivePath, engine.opts.uploadAttempts, progress, signal);
     setState(entry, dest.target, error);
     await engine.catalog.put(server.id, entry);
     if (error !== null) {
+      failed.add(dest.target);
       await engine.alert(server.id, 'upload_failed', `upload of backup ${manifest.id} to ${redactSecrets(dest.target)} failed after ${engine.opts.uploadAttempts} attempts: ${error}; the local copy is kept and the upload is retried with the next backup`);
     }
   }
+  return failed;
 }
 
-/** One more try for uploads that failed earlier, while their local archive still exists. */
-export async function retryPendingUploads(engine: BackupEngine, server: ResolvedServer, progress: Progress, exceptId: string, signal?: AbortSignal): Promise<void> {
+/**
+ * One more try for uploads that failed earlier, while their local archive
+ * still exists. A target that fails (or already failed in this run, `down`)
+ * is not tried again for the other pending backups: one dead remote costs
+ * one timeout per backup run, not one per pending backup.
+ */
+export async function retryPendingUploads(engine: BackupEngine, server: ResolvedServer, progress: Progress, exceptId: string, signal?: AbortSignal, down: Set<string> = new Set()): Promise<void> {
   const dir = localBackupDir(engine.opts.dataDir, server.id);
   for (const entry of (await engine.catalog.entries(server.id)).values()) {
     if (entry.pending.length === 0 || entry.record.id === exceptId) continue;
@@ -70,9 +82,16 @@ export async function retryPendingUploads(engine: BackupEngine, server: Resolved
         entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== target) };
         continue;
       }
+      if (down.has(target)) continue;
       const error = await uploadOne(engine, engine.destination(target, server), manifest, archivePath, 1, progress, signal);
       setState(entry, target, error);
-      if (error === null) await engine.record('backup.updated', entry.record);
+      if (error !== null) {
+        down.add(target);
+        continue;
+      }
+      // The catalog first: the hub must never hear of a verified copy the agent's catalog does not hold.
+      await engine.catalog.put(server.id, entry);
+      await engine.record('backup.updated', entry.record);
     }
     await engine.catalog.put(server.id, entry);
   }
