@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,21 @@ function runIn(cwd: string, file: string, args: string[], env: Record<string, st
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * The example agent.yaml on a machine set up as the README says: its rclone config
+ * (defining the `b2` remote it names) and its data folder exist. `config check` runs
+ * every check the agent runs at start, so the untouched example fails on a machine
+ * without /etc/reconsync/rclone.conf, as it should.
+ */
+async function exampleSetUpIn(root: string): Promise<string> {
+  const text = (await readFile(path.join(root, 'deploy/examples/agent.yaml'), 'utf8'))
+    .replace('/etc/reconsync/rclone.conf', path.join(root, 'rclone.conf'))
+    .replace('/var/lib/reconsync/agent', path.join(root, 'agent-data'));
+  await writeFile(path.join(root, 'rclone.conf'), '[b2]\ntype = local\n');
+  await writeFile(path.join(root, 'agent.yaml'), text);
+  return 'agent.yaml';
 }
 
 async function unpackTar(tarball: string, t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -73,7 +88,7 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
     assert.deepEqual(await runIn(cwd, file, ['--version'], bare), { code: 0, stdout: '9.8.7-test\n', stderr: '' }, `${file} from ${cwd}`);
   }
 
-  const check = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], secrets);
+  const check = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', await exampleSetUpIn(root)], secrets);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /^ok: agent config .*agent\.yaml: agent eu-box-1, 2 server\(s\): valheim-main \(valheim, watch only\), ark-island \(ark, managed\)\n$/);
   const bad = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], {});
@@ -117,7 +132,7 @@ test('the bundle of cli/main.ts runs --version, games and config check with only
   const games = await runIn(root, process.execPath, ['reconsync.js', 'games']);
   assert.equal(games.code, 0, games.stderr);
   assert.match(games.stdout, /^valheim\s+Valheim/m);
-  const check = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], secrets);
+  const check = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', await exampleSetUpIn(root)], secrets);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /^ok: agent config .*2 server\(s\)/);
   const invalid = await runIn(root, process.execPath, ['reconsync.js', 'config', 'check', 'deploy/examples/agent.yaml'], {});
