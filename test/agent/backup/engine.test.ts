@@ -98,6 +98,24 @@ test('a bad remote: clear error, upload_failed alert, local copy kept, upload pe
   assert.deepEqual(await archives(s.localDir), [`${rec.id}.tar.zst`], 'keepLocal: false does not drop the only copy');
 });
 
+test('a remote that is down costs its attempts once per backup run, not once more for every earlier pending upload', async (t) => {
+  const dir = await tempDir(t);
+  // The real rclone behind a wrapper that writes down each call.
+  const calls = path.join(dir, 'rclone-calls.log');
+  const wrapper = path.join(dir, 'rclone-wrapper.sh');
+  await fs.writeFile(wrapper, `#!/bin/sh\necho "$*" >> '${calls}'\nexec ${RCLONE} "$@"\n`, { mode: 0o755 });
+  const s = await setup(t, { destinations: ['local', 'nosuchremote:bucket/ark'] }, { uploadAttempts: 2, rclone: { binary: wrapper, timeoutMs: 30_000 } });
+  const copies = async () => (await fs.readFile(calls, 'utf8').catch(() => '')).split('\n').filter((l) => l.split(' ').includes('copyto')).length;
+  for (let i = 0; i < 3; i++) {
+    const before = await copies();
+    const rec = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
+    assert.equal(rec.destinations[1]!.verified, false);
+    assert.equal(await copies() - before, 2, `backup ${i + 1}: its own 2 attempts, no retry of the ${i} earlier pending uploads to the same dead remote`);
+  }
+  const pending = [...(await s.engine.catalog.entries(s.server.id)).values()].filter((e) => e.pending.length > 0);
+  assert.equal(pending.length, 3, 'every upload stays pending for a later run');
+});
+
 test('a destination written with credentials never shows them in records, alerts or the list', async (t) => {
   // Fails locally (the password is not obscured): no network needed, and rclone echoes the secret in its error.
   const s = await setup(t, { destinations: ['local', ':sftp,host=127.0.0.1,port=1,user=u,pass=TOPSECRET:dir'] }, { uploadAttempts: 1 });
