@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { spawn as spawnChild } from 'node:child_process';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { Platform } from '../platform.ts';
@@ -119,13 +119,17 @@ export class ProcessLauncher implements Launcher {
       await out.close();
     }
 
-    await writeFile(pidFile, `${pid}\n`);
+    // "<pid> <start time>": the next agent adopts the game from this file, and the start
+    // time tells a reused pid (after a crash or a power loss) from the game ("-": unknown).
+    const record = `${pid} ${this.#platform.processStartTime(pid) ?? '-'}\n`;
+    await writeFile(pidFile, record);
     const watch = new AbortController();
     let gone = false;
-    void exit.promise.then(() => {
+    void exit.promise.then(async () => {
       gone = true;
       watch.abort();
-      unlink(pidFile).catch(() => undefined);
+      // Only our own record: a later spawn of the same server may have replaced it.
+      if ((await readFile(pidFile, 'utf8').catch(() => '')) === record) await unlink(pidFile).catch(() => undefined);
     });
     void this.#watchLog(log, watch.signal);
     this.#logger.info({ pid, command: start.command, log }, 'game process spawned');
@@ -160,10 +164,11 @@ export class ProcessLauncher implements Launcher {
     }
 
     // Our own pid file from an earlier agent run. The pid may have been reused
-    // by something else since, so it must also look like the game.
+    // by something else since, so it must have the recorded start time (where the
+    // platform knows one) and also look like the game.
     const own = launcherPaths(this.#dataDir, server.id).pidFile;
     const ownPid = await this.#platform.readPidFile(own).catch(() => null);
-    if (ownPid !== null && this.#platform.isAlive(ownPid)) {
+    if (ownPid !== null && this.#platform.isAlive(ownPid) && (await this.#sameStart(own, ownPid))) {
       const expected = [...known, ...(server.start ? [this.#platform.path.basename(server.start.command)] : [])];
       const found = await this.#platform.findProcessByName(expected);
       if (found.some((p) => p.pid === ownPid)) return this.#watchAdopted(ownPid, `pid file ${own}`);
@@ -182,6 +187,15 @@ export class ProcessLauncher implements Launcher {
       this.#logger.warn({ pids, names }, 'several processes match; watching the first. Set adopt.pidFile to pick one');
     }
     return this.#watchAdopted(first.pid, `process name ${first.name}`);
+  }
+
+  /** False when the pid file recorded a start time and the process with that pid started at another time. */
+  async #sameStart(file: string, pid: number): Promise<boolean> {
+    const recorded = (await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[1];
+    const now = this.#platform.processStartTime(pid);
+    if (recorded === undefined || recorded === '-' || now === null || recorded === now) return true;
+    this.#logger.info({ pid, file }, 'the pid in our pid file now belongs to another process; not adopting it');
+    return false;
   }
 
   #watchAdopted(pid: number, origin: string): ProcessHandle {

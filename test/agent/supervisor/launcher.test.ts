@@ -34,7 +34,8 @@ describe('ProcessLauncher', () => {
     assert.equal(h.adopted, false);
     assert.equal(h.origin, 'spawned');
     const { log, pidFile } = launcherPaths(box.dataDir, server.id);
-    assert.equal((await readFile(pidFile, 'utf8')).trim(), String(h.pid));
+    // "<pid> <start time>": the start time guards the next agent's adoption against a reused pid.
+    assert.equal((await readFile(pidFile, 'utf8')).trim(), `${h.pid} ${platform.processStartTime(h.pid)}`);
     await waitGameUp(box.gameDir);
     assert.equal(h.isAlive(), true);
 
@@ -122,6 +123,23 @@ describe('ProcessLauncher', () => {
     assert.equal(await launcher.adopt(serverX), null);
     // The same pid file naming a process that does look like the game is adopted.
     assert.equal((await launcher.adopt({ ...serverX, processNames: ['node'] }))?.origin, `pid file ${pidFile}`);
+  });
+
+  test('adopt ignores an own pid file whose recorded start time is not the running process\'s (pid reused after a crash)', async () => {
+    const launcher = new ProcessLauncher({ platform, dataDir: box.dataDir });
+    const server = makeServer(box, { processNames: [box.scriptName] });
+    const { pidFile } = launcherPaths(box.dataDir, server.id);
+    // The start command is node itself, so by its name this process passes for the game: only the start time tells.
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await once(other, 'spawn');
+    pids.push(other.pid!);
+    await mkdir(path.dirname(pidFile), { recursive: true });
+    await writeFile(pidFile, `${other.pid} 1\n`);
+    assert.equal(await launcher.adopt(server), null, 'another process with the game\'s old pid is not adopted');
+    await writeFile(pidFile, `${other.pid} ${platform.processStartTime(other.pid!)}\n`);
+    const same = await launcher.adopt(server);
+    assert.equal(same?.pid, other.pid, 'the recorded start time matches: adopted');
+    same?.release();
   });
 
   test('a running log is rotated by copy + truncate; the game keeps appending at the start of the fresh file', async () => {
