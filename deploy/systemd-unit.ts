@@ -86,8 +86,18 @@ function execLine(o: AgentUnitOptions, sub: string[]): string {
   return [...o.node.split(' '), o.entry, 'agent', ...sub, '--config', o.configPath].map((w) => unitWord(w, true)).join(' ');
 }
 
+/**
+ * The folder holding README.md and deploy/: the bundle's own folder, or the checkout's
+ * root when the entry is its bin/reconsync.js (as resolveProgramLocation finds it), so
+ * the unit never points at a file that is not there.
+ */
+function programDir(entry: string): string {
+  const dir = path.posix.dirname(entry);
+  return path.posix.basename(dir) === 'bin' && path.posix.basename(entry) === 'reconsync.js' ? path.posix.dirname(dir) : dir;
+}
+
 function docLine(o: AgentUnitOptions): string {
-  const readme = path.posix.join(path.posix.dirname(o.entry), 'README.md');
+  const readme = path.posix.join(programDir(o.entry), 'README.md');
   return /[\s%]/.test(readme) ? '' : `Documentation=file:${readme}\n`;
 }
 
@@ -111,7 +121,7 @@ export function renderAgentUnit(partial: Partial<AgentUnitOptions> = {}): string
 # folder must therefore be writable: \`reconsync agent service install\` lists the
 # folders of agent.yaml below; for a hand-installed unit add them in a drop-in,
 #   /etc/systemd/system/reconsync-agent.service.d/paths.conf
-# (see agent-paths.conf.example next to this file). The service user needs Unix
+# (example: ${path.posix.join(programDir(o.entry), 'deploy/systemd/agent-paths.conf.example')}). The service user needs Unix
 # permissions on them too (or set User= to the account that owns the game).
 #
 # Stopping, restarting or upgrading this service stops the agent only: managed

@@ -153,3 +153,15 @@ test('renderAgentUnit quotes and escapes paths and lists game folders as optiona
   assert.equal(unitWord('a$b', true), 'a$$b');
   assert.equal(unitWord('a$b'), 'a$b');
 });
+
+test('every file a unit points to exists where the unit says, for a bundle and for a checkout (bin/reconsync.js)', async () => {
+  for (const [entry, root] of [['/opt/reconsync/reconsync.js', '/opt/reconsync'], ['/srv/reconsync/bin/reconsync.js', '/srv/reconsync']] as const) {
+    const unit = renderAgentUnit({ entry });
+    assert.match(unit, new RegExp(`^Documentation=file:${root}/README\\.md$`, 'm'), entry);
+    const example = /\(example: (\S+)\)/.exec(unit)?.[1];
+    assert.equal(example, `${root}/deploy/systemd/agent-paths.conf.example`, entry);
+    // Relative to the program folder, the same files are in this repository (and in the bundle, see bundle.test.ts).
+    for (const f of [example, `${root}/README.md`]) await readFile(path.join(deployDir, '../..', f.slice(root.length)));
+  }
+  assert.doesNotMatch(renderAgentUnit(), /next to this file/);
+});
