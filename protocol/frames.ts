@@ -89,7 +89,7 @@ export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: 
 export function parseFrame(raw: string | Buffer): FrameParseResult {
   // Depth first: everything after JSON.parse (zod, JSON.stringify, the store, the logger) may recurse over the value.
   const json = parseJsonBounded(typeof raw === 'string' ? raw : raw.toString('utf8'), 'frame');
-  if (!json.ok) return json;
+  if (!json.ok) return { ok: false, error: json.error };
   const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: 'frame must be a JSON object' };

@@ -46,18 +46,19 @@ export function jsonTextDepth(text: string, max = MAX_JSON_DEPTH): number {
   return deepest;
 }
 
-export type BoundedJson = { ok: true; value: unknown } | { ok: false; error: string };
+/** `reason` tells "too deep" (refuse the input) from "not JSON" (some callers treat that as text). */
+export type BoundedJson = { ok: true; value: unknown } | { ok: false; reason: 'depth' | 'syntax'; error: string };
 
 /**
  * JSON.parse with the depth checked first. `what` names the input in the
  * error ("frame", "request body"); the error never contains the input itself.
  */
 export function parseJsonBounded(text: string, what: string, max = MAX_JSON_DEPTH): BoundedJson {
-  if (jsonTextDepth(text, max) > max) return { ok: false, error: `${what} nested deeper than ${max} levels` };
+  if (jsonTextDepth(text, max) > max) return { ok: false, reason: 'depth', error: `${what} nested deeper than ${max} levels` };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
-    return { ok: false, error: `${what} is not valid JSON` };
+    return { ok: false, reason: 'syntax', error: `${what} is not valid JSON` };
   }
 }
 

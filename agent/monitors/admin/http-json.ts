@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
 import { AdminChannelError, describeError, withDeadline } from './common.ts';
 
 export interface HttpJsonRequest {
@@ -65,11 +66,13 @@ export function httpJson(req: HttpJsonRequest): Promise<HttpJsonResponse> {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         if (text.trim()) {
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
+          // Depth-checked first: callers stringify and walk the reply (a game's reply is outside data).
+          const parsed = parseJsonBounded(text, `${req.label} reply`);
+          if (!parsed.ok && parsed.reason === 'depth') {
+            reject(new AdminChannelError('protocol', parsed.error));
+            return;
           }
+          json = parsed.ok ? parsed.value : undefined;
         }
         resolve({ status: res.statusCode ?? 0, text, json });
       });

@@ -10,6 +10,7 @@
  * through the RunCommand function.
  */
 import { ReconSyncError } from '../../../protocol/errors.ts';
+import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
 import { AdminChannelError, DefaultAdminTimeouts, SerialQueue, type AdminTimeouts, type AdminTransport, type ExecOptions } from './common.ts';
 import { hostForUrl, httpJson, httpStatusError } from './http-json.ts';
 
@@ -41,13 +42,10 @@ export function satisfactoryCall(command: string): ApiFunctionCall {
   const m = /^([A-Za-z]+)(?:\s+(\{[\s\S]*))?$/.exec(trimmed);
   if (m && SATISFACTORY_FUNCTIONS.has(m[1]!)) {
     if (m[2] === undefined) return { function: m[1]! };
-    let data: unknown;
-    try {
-      data = JSON.parse(m[2]);
-    } catch {
-      throw new ReconSyncError('INVALID_PARAMS', `the data after ${m[1]} is not valid JSON`);
-    }
-    return { function: m[1]!, data: data as Record<string, unknown> };
+    // Bounded: the data is stringified into the request body.
+    const data = parseJsonBounded(m[2], `the data after ${m[1]}`);
+    if (!data.ok) throw new ReconSyncError('INVALID_PARAMS', data.error);
+    return { function: m[1]!, data: data.value as Record<string, unknown> };
   }
   return { function: 'RunCommand', data: { Command: trimmed } };
 }

@@ -11,6 +11,7 @@
  * is therefore reported as an auth failure.
  */
 import WebSocket from 'ws';
+import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
 import {
   AdminChannelError, DefaultAdminTimeouts, SerialQueue, describeError, withDeadline,
   type AdminTimeouts, type AdminTransport, type ExecOptions,
@@ -61,12 +62,18 @@ class WebRconConnection {
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     this.heardFrom = true;
     if (isBinary) return;
-    let msg: unknown;
-    try {
-      msg = JSON.parse(data.toString());
-    } catch {
-      return; // not ours to interpret
+    // Depth first: a reply's Message is stringified below, inside this 'message' handler (a throw there ends the agent).
+    const parsed = parseJsonBounded(data.toString(), `WebRCON ${this.where} message`);
+    if (!parsed.ok) {
+      // Too deep to read its Identifier safely: it fails the command in flight rather than letting it time out.
+      const p = parsed.reason === 'depth' ? this.pending : null;
+      if (p) {
+        this.pending = null;
+        p.reject(new AdminChannelError('protocol', parsed.error));
+      }
+      return; // not JSON: not ours to interpret
     }
+    const msg = parsed.value;
     if (!msg || typeof msg !== 'object') return;
     const { Identifier, Message } = msg as { Identifier?: unknown; Message?: unknown };
     const p = this.pending;

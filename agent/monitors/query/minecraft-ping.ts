@@ -15,6 +15,7 @@
  */
 import type net from 'node:net';
 import { connectTcp } from '../admin/tcp.ts';
+import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
 import { StatusLimits } from '../../../protocol/status.ts';
 import { cleanCount, cleanNames, cleanText } from './clean.ts';
 
@@ -78,11 +79,9 @@ export function parseStatusReply(buf: Buffer): unknown {
   const strLen = decodeVarInt(buf, id.next);
   if (!strLen || strLen.next + strLen.value > len.next + len.value) throw new MinecraftPingError('status string overruns the packet');
   const text = buf.toString('utf8', strLen.next, strLen.next + strLen.value);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new MinecraftPingError('status reply is not JSON');
-  }
+  const json = parseJsonBounded(text, 'status reply');
+  if (!json.ok) throw new MinecraftPingError(json.error);
+  return json.value;
 }
 
 export interface MinecraftStatus {
