@@ -60,7 +60,9 @@ The token comes from the hub: \`reconsync token create <agent id> --config hub.y
   (put the token there), and enables reconsync-agent.service. Game folders the agent
   writes must be allowed in the unit: see deploy/systemd/agent-paths.conf.example,
   or use \`reconsync agent service install --config agent.yaml\`, which lists them for you.
-  Remove with \`sudo sh deploy/install.sh --uninstall\`.
+  Stopping, restarting or upgrading the agent leaves your games running (the next agent
+  adopts them); at host shutdown reconsync-agent-shutdown.service saves and stops them.
+  Remove with \`sudo sh deploy/install.sh --uninstall\` (running games keep running).
 - Windows (elevated PowerShell):
   \`powershell -ExecutionPolicy Bypass -File deploy\\windows\\install-agent.ps1 -ConfigPath C:\\ProgramData\\ReconSync\\agent.yaml\`
   registers the ReconSyncAgent service (restart on failure, logs in

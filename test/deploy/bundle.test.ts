@@ -62,6 +62,7 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
   assert.equal(path.basename(r.zip), 'reconsync-agent-9.8.7-test.zip');
   for (const f of ['reconsync.js', 'package.json', 'reconsync', 'reconsync.cmd', 'README.md', 'THIRD-PARTY-NOTICES.txt', 'zstd.wasm', 'zstd-wasm.cjs',
     'thread-stream-worker.cjs', 'pino-pretty.cjs', 'games/valheim.yaml', 'games/ark.yaml', 'deploy/install.sh', 'deploy/systemd/reconsync-agent.service',
+    'deploy/systemd/reconsync-agent-shutdown.service',
     'deploy/systemd/agent-paths.conf.example', 'deploy/windows/install-agent.ps1', 'deploy/windows/ReconSyncService.cs', 'deploy/examples/agent.yaml']) {
     assert.ok(r.files.includes(f), `bundle lacks ${f}`);
   }
