@@ -59,6 +59,8 @@ export const BackupRecordSchema = z.object({
   format: z.enum(['tar.zst', 'tar.gz']),
   locked: z.boolean(),
   destinations: z.array(DestinationStateSchema),
+  /** What the archiver noticed, one summary per kind (files that vanished during the copy, names it could not carry). */
+  warnings: z.array(z.string().max(1000)).max(20).optional(),
 });
 export type BackupRecord = z.infer<typeof BackupRecordSchema>;
 

@@ -102,5 +102,6 @@ export function toBackupRecord(m: Manifest, destinations: BackupRecord['destinat
     format: m.archive.format,
     locked: m.locked,
     destinations,
+    ...(m.warnings.length ? { warnings: m.warnings.slice(0, 20) } : {}),
   };
 }

@@ -2,21 +2,23 @@
 // files are skipped at once (the settle step already waited), the waits for
 // them are capped for the whole archive, and one summary warning reports them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createArchive } from '../../../agent/backup/archive.ts';
 import { ZstdPool } from '../../../agent/backup/compress.ts';
+import { BackupEngine } from '../../../agent/backup/engine.ts';
+import { silentLogger } from '../../../lib/logger.ts';
 import type { Clock } from '../../../protocol/index.ts';
-import { tempDir, writeTree } from './helpers.ts';
+import { makeServer, Published, tempDir, TestAdminChannel, TestServerControl, writeTree } from './helpers.ts';
 
 /** Creates (write to .tmp, rename into place) and deletes `churn-<i>.sav` in a loop until killed, as a saving game does. */
 const CHURNER = `
 const fs = require('node:fs');
 const path = require('node:path');
 const dir = process.argv[1];
-const N = 3000;
+const N = 1000;
 let cycle = 0;
 function round() {
   for (let i = 0; i < N; i++) {
@@ -40,14 +42,20 @@ function countingClock(): Clock & { waits: number[] } {
   return { waits, now: () => Date.now(), sleep: async (ms) => void waits.push(ms) };
 }
 
+/** Starts the churner on `save` and resolves once it has gone round twice. */
+async function startChurn(t: { after(fn: () => void): void }, save: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['-e', CHURNER, save], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => void child.kill('SIGKILL'));
+  const [line] = (await once(child.stdout!, 'data', { signal: AbortSignal.timeout(20_000) })) as [Buffer];
+  assert.match(line.toString(), /ready/);
+  return child;
+}
+
 test('heavy churn: vanished files are skipped at once, waits are capped for the whole archive, one summary warning', async (t) => {
   const dir = await tempDir(t);
   const save = path.join(dir, 'saves');
   await writeTree(save, { 'world.dat': 'the stable world' });
-  const child = spawn(process.execPath, ['-e', CHURNER, save], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => void child.kill('SIGKILL'));
-  const [line] = (await once(child.stdout, 'data', { signal: AbortSignal.timeout(20_000) })) as [Buffer];
-  assert.match(line.toString(), /ready/);
+  const child = await startChurn(t, save);
 
   const pool = new ZstdPool({ size: 1 });
   t.after(() => pool.close());
@@ -68,4 +76,23 @@ test('heavy churn: vanished files are skipped at once, waits are capped for the 
   assert.ok(vanishedWarnings[0]!.length <= 1000, 'fits a manifest warning');
   // No per-file retry delay: at most one shared wait for the whole archive, whatever the number of vanished files.
   assert.ok(clock.waits.length <= 1, `waited ${clock.waits.length} times (${clock.waits.slice(0, 5).join(', ')} ms ...) for ${count} vanished files`);
+});
+
+test('the engine reports the one summary warning in the backup record the hub and the API get', async (t) => {
+  const dir = await tempDir(t);
+  const save = path.join(dir, 'saves');
+  await writeTree(save, { 'world.dat': 'the stable world' });
+  const child = await startChurn(t, save);
+  const server = makeServer({ savePaths: [save], backup: { destinations: ['local'], settleTimeoutMs: 200 }, exclude: ['**/*.tmp'] });
+  const pub = new Published();
+  const engine = new BackupEngine({ dataDir: path.join(dir, 'data'), logger: silentLogger, publishRecord: pub.publishRecord, publishState: pub.publishState, zstdPoolSize: 1 });
+  t.after(() => engine.close());
+  await engine.init([server]);
+  const rec = await engine.create(server, new TestServerControl('running'), new TestAdminChannel(), { trigger: 'manual' });
+  child.kill('SIGKILL');
+  const vanished = (rec.warnings ?? []).filter((w) => /vanished/.test(w));
+  assert.equal(vanished.length, 1, JSON.stringify(rec.warnings));
+  assert.match(vanished[0]!, /^\d+ files? not archived \(vanished while the backup ran: renamed or deleted by the game\): saves\/churn-\d+\.sav/);
+  assert.deepEqual(pub.ofTopic('backup.completed').map((r) => r.warnings), [rec.warnings], 'the record queued for the hub carries it');
+  assert.deepEqual(rec.destinations, [{ target: 'local', verified: true }]);
 });
