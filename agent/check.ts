@@ -6,7 +6,7 @@ import { deepFreeze, resolveFrom, type LoadOptions } from '../lib/config-file.ts
 import { checkYamlFile, throwIfProblems } from '../lib/config-validate.ts';
 import { safeParse } from '../protocol/safe-parse.ts';
 import { didYouMean } from '../lib/suggest.ts';
-import { redactSecrets } from './backup/rclone.ts';
+import { redactSecrets } from '../lib/rclone-redact.ts';
 import { AgentConfigSchema, destinationKind, remoteName, resolveAgentPaths, resolveServerPaths, ServerConfigSchema, type AgentConfig } from './config.ts';
 import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem, type AgentPlatformOs } from './resolve-servers.ts';
 import type { ResolvedServer } from './types.ts';

@@ -1,5 +1,5 @@
 /**
- * Regenerates agent/backup/rclone-sensitive.ts: the names of every rclone
+ * Regenerates lib/rclone-sensitive.ts: the names of every rclone
  * backend option that holds a credential, so a remote string like
  * `:sftp,host=h,key_pem=...:` is redacted by rclone's own list, not by our guess.
  *
@@ -25,7 +25,7 @@ import { z } from 'zod';
 /** http/webdav `headers` holds e.g. `Authorization,Bearer …`; rclone does not flag it. */
 const EXTRA = ['headers'];
 
-const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'agent', 'backup', 'rclone-sensitive.ts');
+const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'rclone-sensitive.ts');
 
 const ProvidersSchema = z.array(z.object({
   Name: z.string(),

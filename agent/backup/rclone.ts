@@ -6,9 +6,8 @@ import { execa } from 'execa';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { ReconSyncError } from '../../protocol/index.ts';
-import { isSecretName, REDACTED } from '../../lib/redact.ts';
+import { redactSecrets } from '../../lib/rclone-redact.ts';
 import { sortNewestFirst, type Destination } from './destination.ts';
-import { RCLONE_SENSITIVE_OPTIONS } from './rclone-sensitive.ts';
 import { archiveFileName, manifestFileName, parseManifest, serializeManifest, type Manifest } from './manifest.ts';
 
 /**
@@ -32,31 +31,7 @@ const EXIT_DIR_NOT_FOUND = 3;
 const EXIT_FILE_NOT_FOUND = 4;
 const LIST_CONCURRENCY = 4;
 
-/** An option holds a secret when rclone flags it (generated list) or its name says so (a backend newer than the list). */
-function isSensitiveOption(name: string): boolean {
-  const n = name.toLowerCase().replace(/-/g, '_');
-  return SENSITIVE_OPTIONS.has(n) || isSecretName(n);
-}
-const SENSITIVE_OPTIONS = new Set(RCLONE_SENSITIVE_OPTIONS);
-
-/** `name=value` in a connection string (`:sftp,key_pem="…",pass=x:path`); rclone quotes with ' or " and doubles a quote inside. */
-const OPTION_VALUE = /(^|[^A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)(\s*=\s*)("(?:[^"]|"")*"|'(?:[^']|'')*'|[^,:\s]+)/g;
-/** `"name": "value"` in JSON rclone prints (lsjson, config dump, OAuth tokens). */
-const JSON_VALUE = /("([A-Za-z][A-Za-z0-9_-]*)"\s*:\s*)"(?:[^"\\]|\\.)*"/g;
-
-/**
- * Removes credentials from text that may echo a connection string
- * (`:s3,secret_access_key=...:`), a URL with userinfo, or JSON. Every option
- * rclone marks IsPassword/Sensitive is hidden, so identifiers rclone counts as
- * sensitive (sftp host and user, account ids) are too. Idempotent: redacting
- * twice gives the same text, so a redacted target stays a stable key.
- */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(OPTION_VALUE, (m, pre: string, name: string, eq: string) => (isSensitiveOption(name) ? `${pre}${name}${eq}${REDACTED}` : m))
-    .replace(JSON_VALUE, (m, head: string, name: string) => (isSensitiveOption(name) ? `${head}"${REDACTED}"` : m))
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`);
-}
+export { redactSecrets };
 
 /** `remote:` + id → `remote:id`; `remote:a/b/` → `remote:a/b/id`; `/mnt/x` → `/mnt/x/id`. */
 export function joinRemote(target: string, child: string): string {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { redactSecrets } from '../../lib/rclone-redact.ts';
 import type { Logger } from '../../lib/logger.ts';
 import {
   ReconSyncError,
@@ -200,7 +201,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
 
   restoreBackup(serverId: string, backupId: string, actor: Actor, opts: { from?: string; paths?: string[]; signal?: AbortSignal } = {}) {
     const params = { serverId, backupId, ...(opts.from !== undefined ? { from: opts.from } : {}), ...(opts.paths !== undefined ? { paths: opts.paths } : {}) };
-    return this.#audited(actor, 'backup.restore', serverId, `backup ${backupId}${opts.from ? ` from ${opts.from}` : ''}`, () =>
+    return this.#audited(actor, 'backup.restore', serverId, `backup ${backupId}${opts.from ? ` from ${redactSecrets(opts.from)}` : ''}`, () =>
       this.router.call({ serverId }, 'backup.restore', params, opts.signal ? { signal: opts.signal } : {}),
     );
   }

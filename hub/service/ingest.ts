@@ -1,6 +1,7 @@
 import type { Alert, BackupRecord, EventData } from '../../protocol/index.ts';
 import type { RecordEvt } from '../link/session.ts';
 import type { Store } from '../store/index.ts';
+import { redactDeep } from '../../lib/rclone-redact.ts';
 
 /** What a stored record means for the rest of the hub; emitted only after the transaction committed. */
 export type RecordEffect =
@@ -21,7 +22,9 @@ export interface IngestResult {
  * below the agent's watermark is a re-send after a lost ack: acked again,
  * applied never.
  */
-export function ingestRecord(store: Store, agentId: string, evt: RecordEvt, at: string, owns: (serverId: string) => boolean = () => true): IngestResult {
+export function ingestRecord(store: Store, agentId: string, received: RecordEvt, at: string, owns: (serverId: string) => boolean = () => true): IngestResult {
+  // Agents redact credentials before sending; one of another version may not (or not by today's rclone list), and the store outlives it.
+  const evt = { ...received, data: redactDeep(received.data) } as RecordEvt;
   return store.transaction((): IngestResult => {
     const acked = store.agents.ackedSeq(agentId);
     if (evt.seq <= acked) return { accepted: false, ackedSeq: acked, effect: null };

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RcloneDestination, redactSecrets } from '../../agent/backup/rclone.ts';
-import { RCLONE_SENSITIVE_OPTIONS } from '../../agent/backup/rclone-sensitive.ts';
+import { RCLONE_SENSITIVE_OPTIONS } from '../../lib/rclone-sensitive.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { redactCommandLine } from '../../lib/redact.ts';
 import { sensitiveFromBinary } from '../../tools/rclone-sensitive.ts';
@@ -17,7 +17,7 @@ test('every option the installed rclone marks IsPassword or Sensitive is in the 
   const { names, version } = sensitiveFromBinary('rclone');
   assert.ok(names.includes('pass') && names.includes('password2'), `rclone ${version} reported its password options`);
   const listed = new Set(RCLONE_SENSITIVE_OPTIONS);
-  assert.deepEqual(names.filter((n) => !listed.has(n)), [], `missing from agent/backup/rclone-sensitive.ts (rclone ${version})`);
+  assert.deepEqual(names.filter((n) => !listed.has(n)), [], `missing from lib/rclone-sensitive.ts (rclone ${version})`);
   for (const n of ['key_pem', 'password2', 'access_grant', 'headers', 'sas_url', 'service_account_credentials']) assert.ok(listed.has(n), n);
 });
 
