@@ -234,7 +234,10 @@ export async function snapshotGroup(base: PlanFile, opts: CopyOptions, firstAtte
           members.push({ file: f, size, mtimeMs: st.mtimeMs, tmpPath });
         }
       } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err;
+        if (errnoCode(err) !== 'ENOENT') {
+          await cleanup(); // a full disk in tmpDir must not keep the partial snapshot
+          throw err;
+        }
         broken = true; // a journal disappeared mid-copy (checkpoint on close): take the group again
       }
     }

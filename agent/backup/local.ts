@@ -47,10 +47,16 @@ export class LocalDestination implements Destination {
     const dest = this.archivePath(manifest);
     if (path.resolve(localArchive) !== path.resolve(dest)) {
       const partial = `${dest}.partial`;
-      await fs.copyFile(localArchive, partial);
-      const fh = await fs.open(partial, 'r+');
-      await fh.sync().finally(() => fh.close());
-      await fs.rename(partial, dest);
+      try {
+        await fs.copyFile(localArchive, partial);
+        const fh = await fs.open(partial, 'r+');
+        await fh.sync().finally(() => fh.close());
+        await fs.rename(partial, dest);
+      } catch (err) {
+        // A full disk mid-copy must not leave a half archive taking the space (the start-up sweep is the fallback).
+        await fs.rm(partial, { force: true }).catch(() => undefined);
+        throw err;
+      }
       await fsyncDir(this.dir);
     }
     await writeManifest(this.dir, manifest);
