@@ -227,6 +227,8 @@ if (-not $Credential) {
   if ($LASTEXITCODE -ne 0) { Fail "setting the service account to $Account failed: $($objOut -join ' ')" }
 }
 if ($Account -ne 'LocalSystem') {
+  # The program may sit anywhere (e.g. unpacked under an administrator's profile): let the account run it.
+  Grant-Account $BundleDir '(OI)(CI)RX'
   Grant-Account $ConfigDir '(OI)(CI)RX'
   Grant-Account $EnvFile 'R'
   Grant-Account $LogDir '(OI)(CI)M'
