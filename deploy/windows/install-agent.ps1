@@ -29,7 +29,7 @@
 
   Account: the service, and so every game it starts, runs as NT SERVICE\<ServiceName>,
   not LocalSystem: a game server exposed to the internet must not run as SYSTEM. The
-  account gets read access to the config folder and the secrets file, and modify
+  account gets read access to the program, the config folder and the secrets file, and modify
   access to the log folder, the starter dataDir and every folder in -WritablePaths
   (`reconsync agent service install` passes dataDir, game install, save and backup
   folders from agent.yaml). Give -Credential for a named account instead, or
