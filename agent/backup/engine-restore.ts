@@ -79,10 +79,11 @@ export async function restoreBackup(engine: BackupEngine, server: ResolvedServer
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.startTimeoutMs !== undefined ? { startTimeoutMs: req.startTimeoutMs } : {}),
       ...(req.hooks ? { hooks: req.hooks } : {}),
+      // Required: a restore the hub cannot be told about is rolled back (one outcome on both sides), never kept silently.
       beforeComplete: (done) => engine.record('restore.completed', {
         serverId: server.id, backupId: req.backupId, ok: true, preRestoreBackupId: done.preRestoreBackupId, rolledBack: false, at: engine.nowIso(),
         message: `restored ${req.backupId} from ${redactSecrets(fetched!.from)}${req.paths?.length ? ` (${req.paths.length} path(s))` : ''}${done.warnings.length ? `; ${done.warnings.join('; ')}` : ''}`.slice(0, 2000),
-      }),
+      }, { required: true }),
     });
     return { backupId: req.backupId, preRestoreBackupId: result.preRestoreBackupId, from: redactSecrets(fetched.from) };
   } catch (err) {
