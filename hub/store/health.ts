@@ -76,7 +76,7 @@ export class StoreHealth extends EventEmitter<StoreHealthEvents> {
   current(): StoreFault | null {
     this.#update();
     let latest: Entry | null = null;
-    for (const e of this.#faults.values()) if (!latest || e.lastAt > latest.lastAt) latest = e;
+    for (const e of this.#faults.values()) if (!latest || e.lastAt >= latest.lastAt) latest = e;
     return latest ? publicFault(latest) : null;
   }
 
@@ -92,7 +92,7 @@ export class StoreHealth extends EventEmitter<StoreHealthEvents> {
     if (faulty === this.#faulty) return;
     this.#faulty = faulty;
     let latest: Entry | null = null;
-    for (const e of this.#faults.values()) if (!latest || e.lastAt > latest.lastAt) latest = e;
+    for (const e of this.#faults.values()) if (!latest || e.lastAt >= latest.lastAt) latest = e;
     this.emit('change', faulty, latest ? publicFault(latest) : null);
   }
 }
