@@ -2,7 +2,7 @@
  * The agent link's parser under a hostile hub: the fake hub of the link tests
  * (test/agent/link/fake-hub.ts) welcomes a real AgentLink, then sends
  * thousands of mutated hub frames (welcome, req, res, ack, cancel: structural
- * and textual mutations), random JSON, binary frames, and now and then
+ * and textual mutations, nesting thousands deep in any slot), random JSON, binary frames, and now and then
  * invalid UTF-8 or an oversized frame (which make the agent's socket close).
  * Every so often a valid `agent.ping` probe must be answered: the link stays
  * usable, or reconnects by itself and is usable again. It never gives up.
@@ -17,8 +17,9 @@ import { test } from 'node:test';
 import { AgentLink } from '../../agent/link/link.ts';
 import { MAX_FRAME_BYTES, encodeFrame } from '../../protocol/index.ts';
 import { FakeHub, type FakeConn } from '../agent/link/fake-hub.ts';
+import { memoryLogger } from '../agent/link/log-sink.ts';
 import { hubFrames, sampleStatus } from './corpus.ts';
-import { fuzzRun, iterationRng, mutateText, mutateValue, protoGuard, randomBytes, randomJson, type Rng } from './fuzz-kit.ts';
+import { deepJsonText, deepenText, fuzzRun, iterationRng, mutateText, mutateValue, protoGuard, randomBytes, randomJson, type Rng } from './fuzz-kit.ts';
 
 const TOKEN = 'rsa_fuzz-token-0123456789abcdef';
 /** A liveness probe every this many hostile frames. */
@@ -34,6 +35,8 @@ function stringifyOr(v: unknown, fallback: string): string {
 
 /** One hostile frame; `closes` marks the ones after which the agent must drop the socket. */
 function hostileFrame(rng: Rng, corpus: string[]): { data: string | Buffer; binary: boolean; closes: boolean } {
+  // Deep nesting in any slot, `type` included.
+  if (rng.chance(0.03)) return { data: deepenText(rng, rng.pick(corpus)), binary: false, closes: false };
   const r = rng.next();
   if (r < 0.4) {
     let v: unknown = JSON.parse(rng.pick(corpus));
@@ -116,4 +119,57 @@ test('a real AgentLink survives a hub that sends mutated frames', async (t) => {
   assert.equal(stopped, null, 'the link gave up');
   assert.ok(link.connected, 'the link is not connected at the end');
   guard();
+});
+
+test('a hub frame nested thousands deep in any slot is ignored; the link keeps serving', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'rs-deep-link-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const hub = await FakeHub.start({ token: TOKEN });
+  t.after(() => hub.close());
+  const { logger, lines } = memoryLogger();
+  let drops = 0;
+  const link = new AgentLink({
+    url: hub.url,
+    token: TOKEN,
+    agentId: 'box-1',
+    agentVersion: 'fuzz',
+    dataDir: join(root, 'agent'),
+    servers: () => [],
+    handlers: { 'agent.ping': async () => ({ now: 42 }) },
+    logger,
+  });
+  t.after(() => link.close());
+  link.on('disconnected', () => drops++);
+  const signal = AbortSignal.timeout(30_000);
+  await link.start();
+  const conn = await hub.nextConnection(signal);
+  const slots = (deep: string) => [
+    `{"type":${deep}}`,
+    `{"type":"req","id":"d1","method":"agent.ping","params":${deep},"timeoutMs":5000}`,
+    `{"type":"req","id":${deep},"method":"agent.ping","params":{},"timeoutMs":5000}`,
+    `{"type":"res","id":"x","ok":true,"result":${deep}}`,
+    `{"type":"res","id":"x","ok":false,"error":{"code":"BUSY","message":${deep},"retryable":true}}`,
+    `{"type":"ack","seq":${deep}}`,
+    `{"type":"cancel","id":${deep}}`,
+    `{"type":"welcome","sessionId":"s","heartbeatMs":15000,"hubVersion":${deep},"ackedSeq":0}`,
+  ];
+  let sent = 0;
+  for (const depth of [5_000, 100_000]) {
+    for (const asObject of [false, true]) {
+      for (const text of slots(deepJsonText(depth, '1', asObject))) {
+        conn.ws.send(text);
+        sent++;
+      }
+      const id = `probe-${depth}-${asObject}`;
+      conn.send({ type: 'req', id, method: 'agent.ping', params: {}, timeoutMs: 5_000 });
+      const res = await conn.take((f) => f.type === 'res' && f.id === id, signal);
+      assert.deepEqual(res.result, { now: 42 });
+    }
+  }
+  assert.equal(drops, 0, 'the link dropped');
+  assert.equal(link.connected, true);
+  // Each was refused on its depth (the link logs the first few of a burst).
+  const ignored = lines.filter((l) => /ignored an invalid frame from the hub/.test(l.msg));
+  assert.ok(ignored.length > 0 && ignored.length <= sent);
+  for (const l of ignored) assert.match(l.msg, /: frame nested deeper than 64 levels$/);
 });

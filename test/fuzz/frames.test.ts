@@ -9,10 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeFrame, parseFrame, type FrameParseResult } from '../../protocol/index.ts';
+import { MAX_JSON_DEPTH, encodeFrame, parseFrame, type FrameParseResult } from '../../protocol/index.ts';
 import { allFrames } from './corpus.ts';
 import { HOSTILE_LENGTH } from './fuzz-kit.ts';
-import { deepJsonText, describeError, fuzzRun, iterationRng, mutateText, mutateValue, preview, protoGuard, randomBytes, randomJson, randomKey, defineOwn, type Rng } from './fuzz-kit.ts';
+import { deepenText, deepJsonText, describeError, fuzzRun, iterationRng, mutateText, mutateValue, preview, protoGuard, randomBytes, randomJson, randomKey, defineOwn, type Rng } from './fuzz-kit.ts';
 
 const FRAME_TYPES = new Set(['hello', 'welcome', 'req', 'res', 'evt', 'ack', 'cancel']);
 /** Longest error we accept: the session logs it and echoes up to 500 chars back. */
@@ -20,37 +20,37 @@ const MAX_ERROR_CHARS = 1000;
 const corpus = allFrames();
 const corpusText = corpus.map((f) => encodeFrame(f));
 
-type Input = { raw: string | Buffer; deep: boolean };
+type Input = { raw: string | Buffer };
 
 /** One input; the generator kind rotates so every run covers all of them. */
 function makeInput(rng: Rng, i: number): Input {
   switch (i % 6) {
     case 0:
-      return { raw: randomBytes(rng, 200), deep: false };
+      return { raw: randomBytes(rng, 200) };
     case 1: { // a random object that claims to be a frame, so zod gets to see it
       const o = randomJson(rng, 3);
       if (o && typeof o === 'object' && !Array.isArray(o) && rng.chance(0.8)) defineOwn(o as Record<string, unknown>, 'type', rng.pick([...FRAME_TYPES, randomKey(rng)]));
-      return { raw: JSON.stringify(o) ?? 'null', deep: false };
+      return { raw: JSON.stringify(o) ?? 'null' };
     }
     case 2:
     case 3: { // structural mutations of a valid frame, 1–3 in a row
       let v: unknown = JSON.parse(rng.pick(corpusText));
       for (let n = rng.range(1, 3); n > 0; n--) v = mutateValue(rng, v);
-      const raw = safeStringify(v) ?? rng.pick(corpusText);
-      return { raw, deep: nestingDepth(raw) > 200 };
+      return { raw: safeStringify(v) ?? rng.pick(corpusText) };
     }
     case 4: { // textual mutations of a valid frame
       let s = rng.pick(corpusText);
       for (let n = rng.range(1, 3); n > 0; n--) s = mutateText(rng, s);
-      return { raw: rng.chance(0.3) ? Buffer.from(s, 'latin1') : s, deep: false };
+      return { raw: rng.chance(0.3) ? Buffer.from(s, 'latin1') : s };
     }
-    default: { // deep nesting in the free-form slots, which no schema walks (every 60th input: they are slow to build)
-      if (i % 60 !== 5) return { raw: rng.pick(corpusText), deep: false };
+    default: { // deep nesting in any slot, `type` and the free-form ones included (every 4th such input: they are slow to build)
+      if (i % 24 !== 5) return { raw: rng.pick(corpusText) };
+      if (rng.chance(0.5)) return { raw: deepenText(rng, rng.pick(corpusText)) };
       const frame = JSON.parse(rng.pick(corpusText)) as Record<string, unknown>;
-      const slot = rng.pick(['params', 'result', 'data', 'servers', 'error', 'capabilities']);
+      const slot = rng.pick(['type', 'params', 'result', 'data', 'servers', 'error', 'capabilities', 'id', 'seq', 'topic']);
       delete frame[slot];
-      const nested = deepJsonText(rng.pick([100, 5_000, 50_000, 200_000]), rng.chance(0.5) ? '{}' : '1', rng.chance(0.5));
-      return { raw: `${JSON.stringify(frame).slice(0, -1)},"${slot}":${nested}}`, deep: true };
+      const nested = deepJsonText(rng.pick([MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, 5_000, 50_000, 200_000]), rng.chance(0.5) ? '{}' : '1', rng.chance(0.5));
+      return { raw: `${JSON.stringify(frame).slice(0, -1)},"${slot}":${nested}}` };
     }
   }
 }
@@ -82,6 +82,13 @@ function nestingDepth(text: string): number {
 
 function check(result: FrameParseResult, input: Input): void {
   assert.equal(typeof result, 'object');
+  const depth = nestingDepth(typeof input.raw === 'string' ? input.raw : input.raw.toString('utf8'));
+  if (depth > MAX_JSON_DEPTH) {
+    // Refused on its depth, whatever else is wrong with it: nothing may walk it first.
+    assert.equal(result.ok, false, `a frame ${depth} levels deep was accepted`);
+    assert.match((result as { error: string }).error, new RegExp(`^frame nested deeper than ${MAX_JSON_DEPTH} levels$`));
+    return;
+  }
   if (!result.ok) {
     assert.equal(typeof result.error, 'string');
     assert.ok(result.error.length > 0, 'empty error message');
@@ -89,7 +96,7 @@ function check(result: FrameParseResult, input: Input): void {
     return;
   }
   assert.ok(FRAME_TYPES.has(result.frame.type), `unknown frame type ${result.frame.type}`);
-  if (input.deep) return; // JSON.stringify and assert.deepEqual recurse: a 5k-deep frame cannot be re-checked this way; parsing it was the point
+  // Accepted frames are at most MAX_JSON_DEPTH deep, so re-encoding and comparing (both recursive) are safe.
   const again = parseFrame(encodeFrame(result.frame));
   assert.ok(again.ok, `a parsed frame does not parse again: ${again.ok ? '' : again.error}`);
   assert.deepEqual(again.frame, JSON.parse(encodeFrame(result.frame)));

@@ -206,6 +206,30 @@ export function deepJsonText(depth: number, inner = '1', asObject = false): stri
   return asObject ? '{"a":'.repeat(depth) + inner + '}'.repeat(depth) : '['.repeat(depth) + inner + ']'.repeat(depth);
 }
 
+/** Depths for deep text: at and just past MAX_JSON_DEPTH (64, counting the frame's own levels), past JSON.stringify's ~5 000, far past. */
+export const DEEP_TEXT_DEPTHS = [40, 70, 5_000, 5_000, 100_000] as const;
+
+/**
+ * Puts deep nesting (built as text, deeper than JSON.stringify could write)
+ * into one value position of a JSON text: the value of any key (`type`
+ * included; the old value moves to a renamed key), the first element of an
+ * array, or the whole text.
+ */
+export function deepenText(rng: Rng, text: string): string {
+  const deep = deepJsonText(rng.pick(DEEP_TEXT_DEPTHS), rng.pick(['1', '"x"', '{}', '[]', 'null', '{"type":"req"}']), rng.chance(0.5));
+  const keys = [...text.matchAll(/"(?:[^"\\]|\\.)*"\s*:/g)];
+  const arrays = [...text.matchAll(/\[/g)];
+  if ((keys.length === 0 && arrays.length === 0) || rng.chance(0.05)) return deep;
+  if (keys.length > 0 && (arrays.length === 0 || rng.chance(0.8))) {
+    const m = rng.pick(keys);
+    const at = m.index + m[0].length;
+    const key = m[0].slice(0, m[0].lastIndexOf('"'));
+    return `${text.slice(0, at)}${deep},${key}__":${text.slice(at)}`;
+  }
+  const at = rng.pick(arrays).index + 1;
+  return `${text.slice(0, at)}${deep}${/^\s*\]/.test(text.slice(at)) ? '' : ','}${text.slice(at)}`;
+}
+
 /** One structural mutation of a JSON-like value (the input is not modified). */
 export function mutateValue(rng: Rng, value: unknown): unknown {
   const root = clone(value);
@@ -242,6 +266,7 @@ export function mutateValue(rng: Rng, value: unknown): unknown {
 
 /** One textual mutation: bit flips, truncation, splices, number and key injection. */
 export function mutateText(rng: Rng, text: string): string {
+  if (rng.chance(0.03)) return deepenText(rng, text);
   const buf = Buffer.from(text, 'utf8');
   switch (rng.int(8)) {
     case 0: { // flip a few bits

@@ -2,7 +2,8 @@
  * The real hub under a hostile agent: one connection with a valid token sends
  * thousands of mutated frames (structural and textual mutations of every
  * agent frame, frames naming another agent's server, hellos for another
- * agent id, binary frames, invalid UTF-8, oversized frames) and reconnects
+ * agent id, binary frames, invalid UTF-8, oversized frames, nesting thousands
+ * deep in any slot) and reconnects
  * whenever the hub drops it. Meanwhile a well-behaved AgentLink answers
  * `agent.ping` RPCs routed through the hub. The hub must stay up, keep
  * serving the good agent (every RPC succeeds, its link never drops, its
@@ -22,7 +23,7 @@ import { createHub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_HEADER, PROTOCOL_MAJOR, encodeFrame, type Frame } from '../../protocol/index.ts';
 import { agentFrames, sampleBackup, sampleStatus } from './corpus.ts';
-import { fuzzRun, iterationRng, mutateText, mutateValue, protoGuard, randomBytes, randomJson, type Rng } from './fuzz-kit.ts';
+import { deepenText, fuzzRun, iterationRng, mutateText, mutateValue, protoGuard, randomBytes, randomJson, type Rng } from './fuzz-kit.ts';
 
 const API_TOKEN = 'fuzz-api-token-0123456789abcdef';
 /** Close codes the hub may use on a hostile socket: protocol error, bad UTF-8, too big, bad hello, going away. */
@@ -44,6 +45,8 @@ function hostileCorpus(): string[] {
 type Payload = { data: string | Buffer; binary: boolean };
 
 function hostilePayload(rng: Rng, corpus: string[]): Payload {
+  // Deep nesting in any slot, `type` included: one such frame used to end the hub (RangeError).
+  if (rng.chance(0.03)) return { data: deepenText(rng, rng.pick(corpus)), binary: false };
   const r = rng.next();
   if (r < 0.35) {
     let v: unknown = JSON.parse(rng.pick(corpus));
