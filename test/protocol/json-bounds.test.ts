@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_JSON_DEPTH, jsonTextDepth, parseFrame, parseJsonBounded, valueDepth } from '../../protocol/index.ts';
+import { createRng } from '../fuzz/fuzz-kit.ts';
 
 const arrays = (n: number, inner = '1') => '['.repeat(n) + inner + ']'.repeat(n);
 const objects = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
@@ -69,4 +70,20 @@ test('parseFrame refuses deep nesting in `type` and anywhere else, before any wa
   // Free-form slots up to the limit still pass (the frame's own object is one level).
   const ok = parseFrame(`{"type":"res","id":"a","ok":true,"result":${arrays(MAX_JSON_DEPTH - 1)}}`);
   assert.equal(ok.ok, true);
+});
+
+test('jsonTextDepth agrees with the parsed value on random JSON (strings full of quotes, backslashes, brackets)', () => {
+  const rng = createRng(20261205);
+  const nasty = ['\\', '"', '\\"', '\\\\', '[', ']', '{', '}', '\\[', 'x'];
+  const str = () => Array.from({ length: rng.int(6) }, () => rng.pick(nasty)).join('');
+  const value = (d: number): unknown => {
+    if (d === 0 || rng.chance(0.3)) return rng.chance(0.5) ? str() : rng.int(100);
+    if (rng.chance(0.5)) return Array.from({ length: rng.range(0, 3) }, () => value(d - 1));
+    return Object.fromEntries(Array.from({ length: rng.range(0, 3) }, () => [str(), value(d - 1)]));
+  };
+  for (let i = 0; i < 5_000; i++) {
+    const v = value(rng.int(12));
+    const text = JSON.stringify(v);
+    assert.equal(jsonTextDepth(text), valueDepth(v), text);
+  }
 });
