@@ -71,6 +71,10 @@ export const GameProfileSchema = z.object({
     /** On Windows an interrupt needs a console helper; without one only a hard stop is possible. */
     windowsInterruptNeedsConsole: z.boolean().default(true).describe('On Windows the interrupt needs a console helper; without one only a hard stop is possible'),
   }).strict().describe('How a graceful stop works'),
+  /** The dedicated server's Steam app (games.md "SteamCMD"); absent for games not on Steam (Minecraft). */
+  steam: z.object({
+    appId: z.number().int().positive().describe('Steam app id of the dedicated server (anonymous login), e.g. 896660 for Valheim'),
+  }).strict().optional().describe('Where SteamCMD installs and updates the dedicated server from; absent for games not on Steam'),
   notes: z.array(z.string()).default([]).describe('Hints for operators about running this game'),
 }).strict().superRefine((p, ctx) => {
   // Cross-field rules: each names the key an author must fix.

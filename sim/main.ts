@@ -7,7 +7,7 @@
  *
  *   node --import tsx sim/main.ts --game ark --rcon-password x --save-dir DIR --port-file FILE
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SimEvents, startSimServer, type SimExit, type SimOptions, type SimServer } from './game-server.ts';
@@ -18,6 +18,7 @@ const USAGE = `usage: sim/main.ts --game <${simGameIds.join('|')}> [options]
   --rcon-password S  --save-dir DIR  --world NAME  --map NAME  --server-name S  --game-version S
   --players a,b,c  --max-players N  --password-protected
   --save-bytes N  --save-duration-ms N  --autosave-ms N  --command-log FILE
+  --build-file FILE (the installed build, as the SteamCMD stand-in writes it: reported as the version; a broken build crashes at start)
   --port-file FILE  --pid-file FILE  --quiet  --exit-on-stdin-close (save and exit when the parent goes away)
   --mtu N  --no-info-challenge  --rotate-challenge  --empty-player-names  --timeout-players  --timeout-rules  --keywords S
   --rcon-dialect srcds|minecraft|ark  --mirror-trailer  --chat-interval-ms N  --no-console-noise
@@ -34,7 +35,7 @@ const flags = {
   'empty-player-names': { type: 'boolean' }, 'timeout-players': { type: 'boolean' }, 'timeout-rules': { type: 'boolean' },
   keywords: { type: 'string' }, 'rcon-dialect': { type: 'string' }, 'mirror-trailer': { type: 'boolean' },
   'chat-interval-ms': { type: 'string' }, 'no-console-noise': { type: 'boolean' }, 'options-json': { type: 'string' },
-  'exit-on-stdin-close': { type: 'boolean' },
+  'exit-on-stdin-close': { type: 'boolean' }, 'build-file': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -101,6 +102,28 @@ function optionsFromArgs(v: Values, positionals: string[] = []): SimOptions {
   } as SimOptions;
 }
 
+const BuildMarkerSchema = z.object({ buildid: z.string(), crash: z.boolean().default(false) });
+
+/**
+ * The build the "game files" hold (test/support/steamcmd writes it on install).
+ * Missing or half-installed files and builds marked broken end the process
+ * at start, like a real server whose update went wrong.
+ */
+function readBuild(file: string, tag: string): string {
+  let marker: z.infer<typeof BuildMarkerSchema>;
+  try {
+    marker = BuildMarkerSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    process.stderr.write(`${tag} cannot start: game files missing or damaged (${file}: ${(err as Error).message})\n`);
+    process.exit(1);
+  }
+  if (marker.crash) {
+    process.stderr.write(`${tag} Fatal error! build ${marker.buildid} crashed while loading the world\n`);
+    process.exit(1);
+  }
+  return marker.buildid;
+}
+
 /** Written whole or not at all, so a reader polling the file never sees half a line. */
 function writeAtomic(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text);
@@ -129,6 +152,7 @@ async function main(): Promise<void> {
   }
   const quiet = values.quiet === true;
   const tag = `[sim ${options.game}]`;
+  if (values['build-file']) options = { ...options, version: readBuild(values['build-file'], tag) };
   const log = (line: string) => {
     if (!quiet) process.stderr.write(`${new Date().toISOString()} ${tag} ${line}\n`);
   };
