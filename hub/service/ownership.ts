@@ -178,6 +178,15 @@ export class Ownership {
   }
 }
 
+/** Fills the directory at start-up with what each server's stored owner reported: a claim another agent lost must not reappear after a restart. */
+export function seedDirectory(store: Store, directory: ServerDirectory): void {
+  const owners = new Map(store.owners.list().map((o) => [o.serverId, o.agentId]));
+  for (const agent of store.agents.list()) {
+    for (const summary of agent.servers) if (owners.get(summary.id) === agent.id) directory.seed(agent.id, summary, null);
+  }
+  for (const snap of store.snapshots.list()) if (owners.get(snap.serverId) === snap.agentId) directory.seed(snap.agentId, null, snap.status);
+}
+
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -47,11 +47,12 @@ describe('hub RPC router', () => {
   });
 
   it('a malformed result from the agent is an error, not a crash', async () => {
-    const { agent } = await FakeAgent.online(hub, 'box-1', newToken(hub, 'box-1'));
+    // Its own agent id: one agent has one token, and box-1 has one already.
+    const { agent } = await FakeAgent.online(hub, 'box-bad-result', newToken(hub, 'box-bad-result'), []);
     agent.serve(() => ({ now: 'not a number' }));
-    await rejectsWith(hub.service.router.call({ agentId: 'box-1' }, 'agent.ping', {}), 'INTERNAL');
+    await rejectsWith(hub.service.router.call({ agentId: 'box-bad-result' }, 'agent.ping', {}), 'INTERNAL');
     agent.close();
-    await waitFor(() => !hub.link.registry.get('box-1'));
+    await waitFor(() => !hub.link.registry.get('box-bad-result'));
   });
 
   it('AGENT_OFFLINE at once when no session, UNKNOWN_SERVER for a server nobody reported', async () => {

@@ -128,7 +128,8 @@ describe('state events', () => {
     const t = await tempDir();
     const hub = await startHub(t.dir);
     try {
-      const a = await FakeAgent.online(hub, 'box-a', newToken(hub, 'box-a'), [summary('shared'), summary('gone')]);
+      const tokenA = newToken(hub, 'box-a');
+      const a = await FakeAgent.online(hub, 'box-a', tokenA, [summary('shared'), summary('gone')]);
       const b = await FakeAgent.online(hub, 'box-b', newToken(hub, 'box-b'), [summary('shared')]);
       assert.equal(hub.service.getServer('shared').agentId, 'box-a');
       b.agent.send({ type: 'evt', topic: 'status', data: status('shared') });
@@ -142,7 +143,7 @@ describe('state events', () => {
       assert.deepEqual(hub.service.listBackups('shared'), []);
       a.agent.close();
       await waitFor(() => !hub.link.registry.get('box-a'));
-      const a2 = await FakeAgent.online(hub, 'box-a', newToken(hub, 'box-a'), [summary('shared')]);
+      const a2 = await FakeAgent.online(hub, 'box-a', tokenA, [summary('shared')]);
       assert.throws(() => hub.service.getServer('gone'), { code: 'UNKNOWN_SERVER' });
       a2.agent.close();
       b.agent.close();
