@@ -194,7 +194,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       const agentId = this.router.agentFor({ serverId });
       const record = answerFor(serverId, await this.router.call({ serverId }, 'backup.create', opts.note === undefined ? { serverId } : { serverId, note: opts.note }, opts.signal ? { signal: opts.signal } : {}));
       // The agent also sends backup.completed through its outbox; the upsert is idempotent.
-      this.#store.backups.upsert(agentId, record);
+      this.#catalogShortcut(agentId, record);
       return record;
     });
   }
@@ -210,7 +210,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     return this.#audited(actor, locked ? 'backup.lock' : 'backup.unlock', serverId, `backup ${backupId}`, async () => {
       const agentId = this.router.agentFor({ serverId });
       const record = answerFor(serverId, await this.router.call({ serverId }, 'backup.lock', { serverId, backupId, locked }));
-      this.#store.backups.upsert(agentId, record);
+      this.#catalogShortcut(agentId, record);
       this.#safeEmit('backupRecorded', { ...record, agentId });
       return record;
     });
@@ -309,6 +309,19 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       case 'restoreCompleted':
         this.#safeEmit('restoreCompleted', { ...effect.outcome, agentId });
         return;
+    }
+  }
+
+  /**
+   * Writes what an agent answered into the catalog ahead of its record (backup.completed / backup.updated,
+   * which carries the same data through the outbox). The agent has acted: a store failure here must not
+   * turn its success into an error for the caller, who would then back up or lock again.
+   */
+  #catalogShortcut(agentId: string, record: BackupRecord): void {
+    try {
+      this.#store.transaction(() => this.#store.backups.upsert(agentId, record), 'catalog');
+    } catch (err) {
+      this.#log.warn({ err, agentId, serverId: record.serverId, backupId: record.id }, 'could not write the backup to the catalog now; the agent\'s record brings it');
     }
   }
 
