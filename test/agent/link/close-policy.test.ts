@@ -47,6 +47,8 @@ test('everything else reconnects with backoff', () => {
     { kind: 'close', code: 1001, reason: 'hub restarting' },
     { kind: 'close', code: 1009, reason: '' },
     { kind: 'close', code: 1011, reason: '' },
+    // The hub's store is failing (issue 10 §3): the agent must come back and re-send, never give up.
+    { kind: 'close', code: 1013, reason: 'hub store unavailable; retry later' },
     { kind: 'http', status: 503 },
     { kind: 'http', status: 404 },
     { kind: 'error', message: 'connect ECONNREFUSED 127.0.0.1:1' },
