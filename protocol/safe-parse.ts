@@ -6,6 +6,11 @@ import { z } from 'zod';
  * `{"length": {"valueOf": 1}}` makes that comparison throw a TypeError. Every
  * parse of outside data (frames, RPC params/results, configs, profiles) goes
  * through here, so such input is an ordinary validation failure, not a crash.
+ *
+ * This is the last line, not the bound: nesting depth is checked before a
+ * value reaches zod (json-bounds.ts for JSON text, yamlBoundsProblem for
+ * YAML), because z.json() and every recursive walker after zod would
+ * overflow the stack on deep input, and some run where a throw is not caught.
  */
 export function safeParse<S extends z.ZodType>(schema: S, value: unknown): z.ZodSafeParseResult<z.output<S>> {
   try {
