@@ -1,32 +1,34 @@
 // ReconSync service wrapper for Windows.
 //
 // node.exe does not speak the Service Control Manager protocol, so the SCM kills it
-// 30 s after "start" (error 1053). This small host does: it starts node with the
-// agent, writes node's output to rolling log files, forwards "stop" to node as a
-// Ctrl+C (node turns it into SIGINT; the agent ends its own work and exits within
-// seconds), and exits with a failure when node dies on its own so the SCM
+// 30 s after "start" (error 1053). This small host does (ServiceHost.cs): it starts
+// node with the agent inside a job (so node never outlives it), writes node's output
+// to rolling log files, and exits with a failure when node dies on its own so the SCM
 // recovery actions (restart) apply.
 //
-// Game servers: the agreed behaviour (README "What stopping the agent does to
-// games") is that stopping the agent never stops a game and a host shutdown stops
-// every game gracefully. On Linux that holds. On Windows it does not yet: games
-// are node's children inside its job object and share this console, so they end
-// with node (no save), and STOP and SHUTDOWN are handled alike here. The fix
-// (games launched outside node's job with their own console, PRESHUTDOWN running
-// `reconsync agent stop-games`) is tracked in the Windows issue.
+// Game servers (README "What stopping the agent does to games"): stopping the agent
+// never stops a game, and a host shutdown stops every game gracefully.
+//   - The agent starts games through this same exe (`--launch`, GameProcess.cs): each
+//     game gets a hidden console of its own, outside node's job, so node's exit never
+//     touches it and the next agent adopts it; `--ctrl-c <pid>` stops one game the way
+//     Ctrl+C in its window would.
+//   - STOP sends node Ctrl+C and waits; games keep running. PRESHUTDOWN (host going
+//     down) stops node, then runs `reconsync agent stop-games` (AgentLifecycle.cs).
 //
-// install-agent.ps1 compiles this file with the C# compiler of the .NET Framework 4.x
-// that ships with every supported Windows, so nothing is downloaded at install time.
-// Keep it to C# 5 (that compiler's level): no string interpolation, no ?., no =>.
+// install-agent.ps1 compiles the *.cs files here with the C# compiler of the .NET
+// Framework 4.x that ships with every supported Windows, so nothing is downloaded at
+// install time. Keep it to C# 5 (that compiler's level): no string interpolation, no ?., no =>.
 //
 // Settings come from <exe name>.xml next to the exe (written by install-agent.ps1):
 //   <service>
 //     <id>ReconSyncAgent</id>
 //     <executable>C:\Program Files\nodejs\node.exe</executable>
 //     <argument>...</argument>  (repeated, passed as separate argv entries)
+//     <stopgamesargument>...</stopgamesargument>  (repeated: node's arguments for `agent stop-games`)
 //     <workingdirectory>...</workingdirectory>
 //     <logpath>...</logpath> <logmaxbytes>10485760</logmaxbytes> <logkeep>5</logkeep>
-//     <stoptimeoutseconds>120</stoptimeoutseconds>
+//     <stoptimeoutseconds>120</stoptimeoutseconds>      (STOP: how long the agent may take)
+//     <stopgamestimeoutseconds>600</stopgamestimeoutseconds>  (PRESHUTDOWN: how long stop-games may take)
 //     <envfile>...</envfile>   (optional KEY=value lines: secrets for ${VAR} in agent.yaml)
 //     <env name="KEY" value="..."/>  (optional, repeated)
 //   </service>
@@ -36,7 +38,6 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
-using System.ServiceProcess;
 using System.Text;
 using System.Threading;
 using System.Xml;
@@ -53,6 +54,8 @@ namespace ReconSync
         public long LogMaxBytes = 10L * 1024 * 1024;
         public int LogKeep = 5;
         public int StopTimeoutSeconds = 120;
+        public List<string> StopGamesArguments = new List<string>();
+        public int StopGamesTimeoutSeconds = 600;
         public string EnvFile;
         public Dictionary<string, string> Env = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
@@ -78,6 +81,8 @@ namespace ReconSync
                     case "logmaxbytes": s.LogMaxBytes = long.Parse(text); break;
                     case "logkeep": s.LogKeep = int.Parse(text); break;
                     case "stoptimeoutseconds": s.StopTimeoutSeconds = int.Parse(text); break;
+                    case "stopgamesargument": s.StopGamesArguments.Add(el.InnerText); break;
+                    case "stopgamestimeoutseconds": s.StopGamesTimeoutSeconds = int.Parse(text); break;
                     case "envfile": s.EnvFile = text; break;
                     case "env": s.Env[el.GetAttribute("name")] = el.GetAttribute("value"); break;
                     default: throw new InvalidDataException(xmlPath + ": unknown element <" + el.Name + ">");
@@ -91,8 +96,13 @@ namespace ReconSync
 
         public string CommandLineArguments()
         {
+            return JoinArguments(Arguments);
+        }
+
+        public static string JoinArguments(List<string> arguments)
+        {
             var parts = new List<string>();
-            foreach (string a in Arguments) parts.Add(QuoteArgument(a));
+            foreach (string a in arguments) parts.Add(QuoteArgument(a));
             return string.Join(" ", parts.ToArray());
         }
 
@@ -143,6 +153,7 @@ namespace ReconSync
         private readonly int keep;
         private StreamWriter writer;
         private bool disposed;
+        private DateTime retryRollAt = DateTime.MinValue;
 
         public RollingLog(string dir, string name, long maxBytes, int keep)
         {
@@ -155,7 +166,7 @@ namespace ReconSync
 
         private void Open()
         {
-            writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite), new UTF8Encoding(false));
+            writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), new UTF8Encoding(false));
             writer.AutoFlush = true;
         }
 
@@ -167,18 +178,36 @@ namespace ReconSync
                 // Late output can arrive after the stop closed the log: drop it rather than crash.
                 if (disposed) return;
                 writer.WriteLine(text);
-                if (writer.BaseStream.Length < maxBytes) return;
+                if (writer.BaseStream.Length < maxBytes || DateTime.UtcNow < retryRollAt) return;
                 writer.Dispose();
-                for (int i = keep - 1; i >= 1; i--)
+                try
                 {
-                    string older = Rolled(i + 1), newer = Rolled(i);
-                    if (File.Exists(older)) File.Delete(older);
-                    if (File.Exists(newer)) File.Move(newer, older);
+                    Roll();
                 }
-                if (File.Exists(Rolled(1))) File.Delete(Rolled(1));
-                File.Move(path, Rolled(1));
+                catch (Exception e)
+                {
+                    // Someone tails the log, or an antivirus scanner holds it: keep writing to the
+                    // current file and try again later. This runs in node's output callbacks, and
+                    // an exception there would end the wrapper.
+                    retryRollAt = DateTime.UtcNow.AddMinutes(1);
+                    Open();
+                    writer.WriteLine("[wrapper] log rotation failed, retrying in a minute: " + e.Message);
+                    return;
+                }
                 Open();
             }
+        }
+
+        private void Roll()
+        {
+            for (int i = keep - 1; i >= 1; i--)
+            {
+                string older = Rolled(i + 1), newer = Rolled(i);
+                if (File.Exists(older)) File.Delete(older);
+                if (File.Exists(newer)) File.Move(newer, older);
+            }
+            if (File.Exists(Rolled(1))) File.Delete(Rolled(1));
+            File.Move(path, Rolled(1));
         }
 
         private string Rolled(int n)
@@ -197,154 +226,12 @@ namespace ReconSync
         }
     }
 
-    public sealed class AgentService : ServiceBase
-    {
-        // Exit codes of `reconsync` that restarting cannot fix (usage error, invalid config).
-        private static readonly int[] PermanentExitCodes = { 2, 3 };
-
-        [DllImport("kernel32.dll", SetLastError = true)]
-        private static extern bool AttachConsole(uint processId);
-        [DllImport("kernel32.dll", SetLastError = true)]
-        private static extern bool FreeConsole();
-        [DllImport("kernel32.dll", SetLastError = true)]
-        private static extern bool SetConsoleCtrlHandler(IntPtr handler, bool add);
-        [DllImport("kernel32.dll", SetLastError = true)]
-        private static extern bool GenerateConsoleCtrlEvent(uint ctrlEvent, uint processGroupId);
-        private const uint CtrlCEvent = 0;
-
-        private readonly WrapperSettings settings;
-        private RollingLog log;
-        private Process child;
-        private volatile bool stopping;
-
-        public AgentService(WrapperSettings settings)
-        {
-            this.settings = settings;
-            ServiceName = settings.Id;
-            CanStop = true;
-            CanShutdown = true;
-            AutoLog = true;
-        }
-
-        protected override void OnStart(string[] args)
-        {
-            log = new RollingLog(settings.LogPath, settings.Id, settings.LogMaxBytes, settings.LogKeep);
-            var psi = new ProcessStartInfo(settings.Executable);
-            psi.Arguments = settings.CommandLineArguments();
-            psi.WorkingDirectory = settings.WorkingDirectory;
-            psi.UseShellExecute = false;
-            // A console of its own (invisible in session 0) is what lets OnStop deliver Ctrl+C.
-            psi.CreateNoWindow = false;
-            psi.RedirectStandardOutput = true;
-            psi.RedirectStandardError = true;
-            psi.RedirectStandardInput = true;
-            psi.StandardOutputEncoding = Encoding.UTF8;
-            psi.StandardErrorEncoding = Encoding.UTF8;
-            if (!string.IsNullOrEmpty(settings.EnvFile) && File.Exists(settings.EnvFile))
-                foreach (var kv in WrapperSettings.ReadEnvFile(settings.EnvFile)) psi.EnvironmentVariables[kv.Key] = kv.Value;
-            foreach (var kv in settings.Env) psi.EnvironmentVariables[kv.Key] = kv.Value;
-
-            log.Line(Stamp() + " [wrapper] starting " + settings.Executable + " " + psi.Arguments);
-            child = new Process();
-            child.StartInfo = psi;
-            child.EnableRaisingEvents = true;
-            child.OutputDataReceived += delegate(object s, DataReceivedEventArgs e) { log.Line(e.Data); };
-            child.ErrorDataReceived += delegate(object s, DataReceivedEventArgs e) { log.Line(e.Data); };
-            child.Exited += OnChildExited;
-            child.Start();
-            child.BeginOutputReadLine();
-            child.BeginErrorReadLine();
-        }
-
-        private void OnChildExited(object sender, EventArgs e)
-        {
-            if (stopping) return;
-            int code = child.ExitCode;
-            log.Line(Stamp() + " [wrapper] the agent exited on its own with code " + code);
-            if (Array.IndexOf(PermanentExitCodes, code) >= 0)
-            {
-                // A clean, reported stop: the SCM does not run the recovery actions, so an
-                // invalid agent.yaml does not restart forever. Fix it, then start the service.
-                log.Line(Stamp() + " [wrapper] not restarting: fix the configuration, then start the service again");
-                ExitCode = code;
-                stopping = true;
-                Stop();
-                return;
-            }
-            // Ending the process without reporting SERVICE_STOPPED is a failure to the SCM,
-            // which then applies the recovery actions (restart with delay) set by the installer.
-            log.Dispose();
-            Environment.Exit(code == 0 ? 1 : code);
-        }
-
-        protected override void OnStop()
-        {
-            StopChild();
-        }
-
-        protected override void OnShutdown()
-        {
-            StopChild();
-        }
-
-        private void StopChild()
-        {
-            stopping = true;
-            Process p = child;
-            if (p == null || p.HasExited) return;
-            int timeoutMs = Math.Max(1, settings.StopTimeoutSeconds) * 1000;
-            RequestAdditionalTime(timeoutMs + 15000);
-            log.Line(Stamp() + " [wrapper] stopping: sending Ctrl+C, waiting up to " + settings.StopTimeoutSeconds + " s");
-            bool exited = SendCtrlC(p) && p.WaitForExit(timeoutMs);
-            if (!exited)
-            {
-                log.Line(Stamp() + " [wrapper] the agent did not stop in time; killing its process tree");
-                KillTree(p.Id);
-                p.WaitForExit(10000);
-            }
-            log.Line(Stamp() + " [wrapper] stopped");
-            log.Dispose();
-        }
-
-        private static bool SendCtrlC(Process p)
-        {
-            // We have no console (services don't); borrow the child's, send Ctrl+C to it
-            // while ignoring it ourselves, then let go of it.
-            FreeConsole();
-            if (!AttachConsole((uint)p.Id)) return false;
-            try
-            {
-                SetConsoleCtrlHandler(IntPtr.Zero, true);
-                return GenerateConsoleCtrlEvent(CtrlCEvent, 0);
-            }
-            finally
-            {
-                FreeConsole();
-                // Restored only after the event had time to be delivered to every attached process.
-                Thread.Sleep(500);
-                SetConsoleCtrlHandler(IntPtr.Zero, false);
-            }
-        }
-
-        private static void KillTree(int pid)
-        {
-            // .NET Framework's Process.Kill has no "entire tree"; taskkill does.
-            var psi = new ProcessStartInfo(Path.Combine(Environment.SystemDirectory, "taskkill.exe"), "/PID " + pid + " /T /F");
-            psi.UseShellExecute = false;
-            psi.CreateNoWindow = true;
-            using (Process k = Process.Start(psi)) { k.WaitForExit(15000); }
-        }
-
-        private static string Stamp()
-        {
-            return DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ");
-        }
-    }
-
     public static class Program
     {
         public static int Main(string[] args)
         {
+            // The game helpers need no settings: the agent runs them as the service account.
+            if (GameProcess.IsHelperMode(args)) return GameProcess.Run(args);
             // The entry assembly, not the process image: the same under a host such as mono.
             string exe = System.Reflection.Assembly.GetEntryAssembly().Location;
             string xml = Path.ChangeExtension(exe, ".xml");
@@ -364,6 +251,7 @@ namespace ReconSync
                 // prints the command line the service will run and the names of the variables it adds.
                 Console.WriteLine(settings.Id);
                 Console.WriteLine(WrapperSettings.QuoteArgument(settings.Executable) + " " + settings.CommandLineArguments());
+                Console.WriteLine("host shutdown: " + (settings.StopGamesArguments.Count == 0 ? "no stop-games command" : WrapperSettings.JoinArguments(settings.StopGamesArguments)));
                 var names = new List<string>();
                 if (!string.IsNullOrEmpty(settings.EnvFile) && File.Exists(settings.EnvFile))
                     names.AddRange(WrapperSettings.ReadEnvFile(settings.EnvFile).Keys);
@@ -377,7 +265,11 @@ namespace ReconSync
                 Console.Error.WriteLine("This is the " + settings.Id + " service host; start it with: Start-Service " + settings.Id + " (or --check to test its settings)");
                 return 2;
             }
-            ServiceBase.Run(new AgentService(settings));
+            if (!new ServiceHost(settings, exe).Run())
+            {
+                Console.Error.WriteLine("not started by the Service Control Manager; start it with: Start-Service " + settings.Id);
+                return 2;
+            }
             return 0;
         }
     }

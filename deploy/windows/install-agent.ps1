@@ -10,15 +10,16 @@
       downloaded at install time: a network and supply-chain dependency, and NSSM
       is unmaintained.
     - A PowerShell-hosted service still needs a real service exe to host it.
-  Instead this script compiles ReconSyncService.cs (next to it, ~300 lines, read it)
-  with csc.exe from the .NET Framework 4.x that every supported Windows ships with.
-  The wrapper runs node with the agent, forwards stop as Ctrl+C (the agent ends its
-  own work and exits), keeps rolling logs, and fails on an unexpected exit so the
-  recovery actions set below restart it. Its settings live in an XML file beside it.
+  Instead this script compiles the *.cs files next to it (read them) with csc.exe
+  from the .NET Framework 4.x that every supported Windows ships with. The wrapper
+  runs node with the agent, forwards stop as Ctrl+C (the agent ends its own work and
+  exits), keeps rolling logs, and fails on an unexpected exit so the recovery actions
+  set below restart it. Its settings live in an XML file beside it.
 
-  Game servers: on Linux stopping the agent leaves games running. On Windows they
-  still end with the service (hard, no save) until the Windows issue is fixed: stop
-  them with /server stop first (see README, "What stopping the agent does to games").
+  Game servers (README, "What stopping the agent does to games"): stopping or
+  restarting the service leaves games running (the next agent adopts them); a host
+  shutdown or reboot stops every game gracefully first. For that the service accepts
+  PRESHUTDOWN and this script raises its PreshutdownTimeout to -ShutdownTimeoutSeconds.
 
   Layout (defaults):
     program   <BundleDir> (the unpacked bundle), wrapper in <BundleDir>\service\
@@ -50,6 +51,8 @@ param(
   [string]$LogDir = (Join-Path $env:ProgramData 'ReconSync\logs'),
   [string]$EnvFile = '',
   [int]$StopTimeoutSeconds = 120,
+  # How long a host shutdown may wait for every game to save and stop (PRESHUTDOWN).
+  [int]$ShutdownTimeoutSeconds = 600,
   # The account the service and its games run as; default NT SERVICE\<ServiceName> (see Account above).
   [string]$Account = '',
   # Folders the agent writes, separated by ';' (dataDir, game install and save folders, path destinations).
@@ -114,15 +117,36 @@ if ([int]($nodeVersion.Split('.')[0]) -lt $MinNodeMajor) { Fail "Node.js $MinNod
 # Administrators only (plus the service account); a folder the operator chose keeps its ACL.
 New-Item -ItemType Directory -Force -Path $ConfigDir, $LogDir | Out-Null
 function Protect-Path([string]$path, [string]$inherit) {
-  & icacls.exe $path /inheritance:r /grant:r "*S-1-5-18:$($inherit)F" "*S-1-5-32-544:$($inherit)F" | Out-Null
+  $out = Invoke-Native { & icacls.exe $path /inheritance:r /grant:r "*S-1-5-18:$($inherit)F" "*S-1-5-32-544:$($inherit)F" }
+  if ($LASTEXITCODE -ne 0) { Fail "restricting $path to SYSTEM and Administrators failed: $($out -join ' ')" }
 }
 # The service account's own rights, granted once the service (and so its virtual account) exists.
 function Grant-Account([string]$path, [string]$rights) {
   $out = Invoke-Native { & icacls.exe $path /grant:r "$($Account):$rights" }
   if ($LASTEXITCODE -ne 0) { Fail "granting $Account $rights on $path failed: $($out -join ' ')" }
 }
+# What the service runs must not be changeable by ordinary users: whoever can write node.exe,
+# the wrapper or agent.yaml (start.command) runs code as the service account. A folder such
+# as C:\ReconSync inherits "Authenticated Users: Modify" from C:\ and fails here.
+$untrustedSids = @('S-1-1-0', 'S-1-5-11', 'S-1-5-32-545', 'S-1-5-4')  # Everyone, Authenticated Users, Users, INTERACTIVE
+# WriteData, AppendData, WriteExtendedAttributes, DeleteSubdirectoriesAndFiles, WriteAttributes, Delete, ChangePermissions, TakeOwnership
+$writeBits = 2 -bor 4 -bor 16 -bor 64 -bor 256 -bor 65536 -bor 262144 -bor 524288
+function Assert-NotUserWritable([string]$path, [string]$what) {
+  foreach ($rule in (Get-Acl -LiteralPath $path).Access) {
+    if ($rule.AccessControlType -ne 'Allow') { continue }
+    if ($rule.PropagationFlags -band [Security.AccessControl.PropagationFlags]::InheritOnly) { continue }
+    $sid = try { $rule.IdentityReference.Translate([Security.Principal.SecurityIdentifier]).Value } catch { '' }
+    if (($untrustedSids -contains $sid) -and ([int]$rule.FileSystemRights -band $writeBits)) {
+      Fail "$what $path can be changed by $($rule.IdentityReference) ($($rule.FileSystemRights)), and whoever changes it runs code as the service. Put it under $env:ProgramFiles or $env:ProgramData, or take that right away: icacls `"$path`" /inheritance:d /remove:g `"$($rule.IdentityReference)`""
+    }
+  }
+}
+Assert-NotUserWritable $NodePath 'node.exe'
+Assert-NotUserWritable (Split-Path -Parent $NodePath) 'the node.exe folder'
+Assert-NotUserWritable $BundleDir 'the program folder'
 $defaultConfigDir = Join-Path $env:ProgramData 'ReconSync'
 if ($ConfigDir -eq $defaultConfigDir) { Protect-Path $ConfigDir '(OI)(CI)' }
+Assert-NotUserWritable $ConfigDir 'the config folder'
 # Without a BOM: Windows PowerShell's -Encoding UTF8 would add one.
 $utf8 = New-Object Text.UTF8Encoding($false)
 if (-not (Test-Path -LiteralPath $ConfigPath)) {
@@ -165,11 +189,11 @@ $serviceDir = Join-Path $BundleDir 'service'
 New-Item -ItemType Directory -Force -Path $serviceDir | Out-Null
 $exe = Join-Path $serviceDir "$ServiceName.exe"
 $xml = Join-Path $serviceDir "$ServiceName.xml"
-$source = Join-Path $PSScriptRoot 'ReconSyncService.cs'
+$sources = @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.cs' | Sort-Object Name | ForEach-Object { $_.FullName })
 $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework64\v4.0.30319\csc.exe'
 if (-not (Test-Path -LiteralPath $csc)) { $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework\v4.0.30319\csc.exe' }
 if (-not (Test-Path -LiteralPath $csc)) { Fail ".NET Framework 4.x C# compiler not found at $csc (enable the .NET Framework 4.8 feature)" }
-$cscOut = Invoke-Native { & $csc /nologo /target:exe /optimize+ "/out:$exe" /reference:System.ServiceProcess.dll /reference:System.Xml.dll $source }
+$cscOut = Invoke-Native { & $csc /nologo /target:exe /optimize+ "/out:$exe" /reference:System.Xml.dll $sources }
 if ($LASTEXITCODE -ne 0) { Fail "compiling the service wrapper failed:`n$($cscOut -join "`n")" }
 
 # The wrapper's settings.
@@ -188,6 +212,9 @@ Add-Setting 'logpath' $LogDir
 Add-Setting 'logmaxbytes' '10485760'
 Add-Setting 'logkeep' '5'
 Add-Setting 'stoptimeoutseconds' ([string]$StopTimeoutSeconds)
+foreach ($a in @($Entry, 'agent', 'stop-games', '--config', $ConfigPath)) { Add-Setting 'stopgamesargument' $a }
+# The agent's own stop comes first within the same budget.
+Add-Setting 'stopgamestimeoutseconds' ([string]([Math]::Max(30, $ShutdownTimeoutSeconds - $StopTimeoutSeconds)))
 Add-Setting 'envfile' $EnvFile
 $envEl = $settings.CreateElement('env')
 $envEl.SetAttribute('name', 'NODE_ENV')
@@ -237,6 +264,11 @@ if ($Account -ne 'LocalSystem') {
     Grant-Account $p '(OI)(CI)M'
   }
 }
+# PRESHUTDOWN's budget (default 10 s on current Windows): the wrapper reports checkpoints while
+# the games save, but Windows stops waiting once this timeout has passed.
+$serviceKey = "HKLM:\SYSTEM\CurrentControlSet\Services\$ServiceName"
+try { Set-ItemProperty -LiteralPath $serviceKey -Name PreshutdownTimeout -Type DWord -Value ($ShutdownTimeoutSeconds * 1000) }
+catch { Fail "setting PreshutdownTimeout on $serviceKey failed: $($_.Exception.Message)" }
 # Start after the network and the other automatic services are up.
 & sc.exe config $ServiceName start= delayed-auto | Out-Null
 if ($LASTEXITCODE -ne 0) { Fail "sc.exe config failed ($LASTEXITCODE)" }

@@ -4,10 +4,10 @@
 
 .DESCRIPTION
   Stops the service (the wrapper sends the agent Ctrl+C and waits for it to exit;
-  on Windows the game servers it started still end with it, see README "What
-  stopping the agent does to games"), deletes the registration and the compiled
-  wrapper. agent.yaml,
-  agent.env, the data folder and the logs are kept unless -Purge is given.
+  game servers keep running, see README "What stopping the agent does to games":
+  stop them with /server stop first if they should not), deletes the registration
+  and the compiled wrapper. agent.yaml, agent.env, the data folder and the logs are
+  kept unless -Purge is given.
 
 .EXAMPLE
   powershell -ExecutionPolicy Bypass -File .\deploy\windows\uninstall-agent.ps1
@@ -16,7 +16,8 @@
 param(
   [string]$ServiceName = 'ReconSyncAgent',
   [string]$BundleDir = (Split-Path -Parent (Split-Path -Parent $PSScriptRoot)),
-  [int]$StopTimeoutSeconds = 150,
+  # Default: the installed wrapper's stop timeout (its XML) plus the time to kill node.
+  [int]$StopTimeoutSeconds = 0,
   # Also delete %ProgramData%\ReconSync (config, secrets, agent data, logs).
   [switch]$Purge
 )
@@ -28,6 +29,16 @@ $principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.
 if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {
   Write-Error 'uninstall-agent: run this from an elevated PowerShell (Run as Administrator)' -ErrorAction Continue
   exit 1
+}
+
+$serviceDir = Join-Path ($ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($BundleDir)) 'service'
+if ($StopTimeoutSeconds -le 0) {
+  $StopTimeoutSeconds = 150
+  $xmlPath = Join-Path $serviceDir "$ServiceName.xml"
+  if (Test-Path -LiteralPath $xmlPath) {
+    $node = ([xml](Get-Content -LiteralPath $xmlPath -Raw)).SelectSingleNode('/service/stoptimeoutseconds')
+    if ($node) { $StopTimeoutSeconds = [int]$node.InnerText + 30 }
+  }
 }
 
 $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
@@ -47,7 +58,6 @@ if ($service) {
   Write-Host "No $ServiceName service is registered."
 }
 
-$serviceDir = Join-Path ($ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($BundleDir)) 'service'
 foreach ($f in @("$ServiceName.exe", "$ServiceName.xml")) {
   $p = Join-Path $serviceDir $f
   if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force }
