@@ -195,8 +195,8 @@ function parseRefusal(text: string | null): ChannelRefusal | null {
 }
 
 /** What the admin reads when Discord refuses a board channel: what happened, what to fix, how to drop it. */
-export function boardRefusalText(channelId: string, r: ChannelRefusal): string {
-  return `The status board in <#${channelId}> stopped: Discord answered ${r.status} ${r.reason} (${r.code}). `
+export function boardRefusalText(channelId: string, r: ChannelRefusal, lead = `The status board in <#${channelId}> stopped`): string {
+  return `${lead}: Discord answered ${r.status} ${r.reason} (${r.code}). `
     + `To fix: ${r.fix}, then run \`/statusboard\` for <#${channelId}> again; `
     + `or drop it with \`/statusboard channel:${channelId} remove:True\`.`;
 }

@@ -50,7 +50,7 @@ export async function statusboard(ctx: BotContext, i: ChatInputCommandInteractio
   const r = await ctx.boards.add(channelId);
   if (!r.ok) {
     ctx.audit.record({ actor, action: 'statusboard', serverId: null, outcome: 'error', detail: `channel ${channelId}: ${r.refusal.status} ${r.refusal.code}` }, { toService: true });
-    await i.editReply({ content: `❌ ${boardRefusalText(channelId, r.refusal)}` });
+    await i.editReply({ content: `❌ ${boardRefusalText(channelId, r.refusal, `Cannot post the status board in <#${channelId}>`)}` });
     return;
   }
   ctx.audit.record({ actor, action: 'statusboard', serverId: null, outcome: 'ok', detail: `channel ${channelId}` }, { toService: true });
