@@ -17,3 +17,4 @@ export { DiscordMessagesTable } from './discord-messages.ts';
 export { AuditTable } from './audit.ts';
 export { ServerOwnersTable } from './server-owners.ts';
 export { OwnershipChangesTable } from './ownership-changes.ts';
+export { UpdatesTable } from './updates.ts';

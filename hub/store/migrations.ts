@@ -130,6 +130,20 @@ export const migrations: readonly Migration[] = [
       db.exec('INSERT INTO server_owners (server_id, agent_id, claimed_at) SELECT server_id, agent_id, updated_at FROM server_snapshots WHERE true ON CONFLICT(server_id) DO NOTHING');
     },
   },
+  {
+    version: 3,
+    name: 'game updates per server',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE server_updates (
+          server_id  TEXT PRIMARY KEY,
+          agent_id   TEXT NOT NULL,
+          info       TEXT NOT NULL,               -- JSON: UpdateInfo (design.md §10)
+          updated_at TEXT NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. Returns the final version. */

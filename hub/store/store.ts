@@ -12,6 +12,7 @@ import { RecordEventsTable } from './record-events.ts';
 import { ServerOwnersTable } from './server-owners.ts';
 import { SnapshotsTable } from './snapshots.ts';
 import { TokensTable } from './tokens.ts';
+import { UpdatesTable } from './updates.ts';
 
 export const STORE_FILE = 'hub.sqlite';
 /**
@@ -70,6 +71,7 @@ export class Store {
   readonly audit: AuditTable;
   readonly owners: ServerOwnersTable;
   readonly ownershipChanges: OwnershipChangesTable;
+  readonly updates: UpdatesTable;
   readonly schemaVersion: number;
   /** Failing operations: /healthz, the store metrics and the fault log line read this. */
   readonly health: StoreHealth;
@@ -108,6 +110,7 @@ export class Store {
     this.audit = new AuditTable(this.db);
     this.owners = new ServerOwnersTable(this.db);
     this.ownershipChanges = new OwnershipChangesTable(this.db);
+    this.updates = new UpdatesTable(this.db);
     this.#health = this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
   }
 
