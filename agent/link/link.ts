@@ -17,13 +17,9 @@ import {
   DefaultAgentLinkOptions, type AgentLinkEventsMap, type AgentLinkOptionalOptions, type AgentLinkOptions, type AgentLinkRequiredOptions,
 } from './link-options.ts';
 import { Outbox } from './outbox.ts';
-import { safeParse } from '../../protocol/safe-parse.ts';
-import { neutralValues, repairForSchema } from './repair.ts';
+import { EventGuard } from './repair.ts';
 
 export * from './link-options.ts';
-
-/** Distinct (topic, field) repairs remembered so each is logged once; beyond, repairs are not logged again. */
-const REPAIR_LOG_KEYS = 1000;
 
 /** How many bad frames per connection are logged one by one before logging only every 1000th. */
 const BAD_FRAME_LOG_BURST = 10;
@@ -59,14 +55,14 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   #badFrames = 0;
   /** Newest state frame per (topic, serverId) published while the link was down. */
   readonly #unsentStates = new Map<string, string>();
-  /** (topic, repaired fields) already logged: a status heartbeat must not log the same cut every few seconds. */
-  readonly #repairsLogged = new Set<string>();
+  readonly #guard: EventGuard;
 
   constructor(options: AgentLinkOptions) {
     super();
     this.#opts = { ...DefaultAgentLinkOptions, ...stripUndefined(options) };
     checkUrl(this.#opts.url);
     this.#log = this.#opts.logger.child({ component: 'link', agentId: this.#opts.agentId });
+    this.#guard = new EventGuard(this.#log);
     this.#backoff = new Backoff({ ...this.#opts.backoff, random: this.#opts.random });
     this.#peer = new RpcPeer<HubMethods, AgentMethods>({
       outgoing: hubMethods,
@@ -104,7 +100,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   publishState<T extends StateTopic>(topic: T, data: EventData<T>): void {
     const spec = eventTopics[topic];
     if (spec?.kind !== 'state') throw new ReconSyncError('INVALID_PARAMS', `${String(topic)} is not a state topic`);
-    const checked = this.#validOrRepaired(topic, spec.data, data);
+    const checked = this.#guard.check(topic, spec.data, data);
     if ('error' in checked) throw new ReconSyncError('INVALID_PARAMS', checked.error);
     const frame = JSON.stringify({ type: 'evt', topic, data: checked.data });
     // States do not wait for the outbox re-send: once welcomed they go straight out.
@@ -121,32 +117,11 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
     if (!this.#outbox) await this.start();
     // A record refused for one oversized field (an alert's message) would be lost: repair it first.
     const spec = eventTopics[topic];
-    const checked = spec ? this.#validOrRepaired(topic, spec.data, data) : null;
+    const checked = spec ? this.#guard.check(topic, spec.data, data) : null;
     // Unrepairable data goes on as it was: the outbox refuses it with its own error.
     return this.#outbox!.append(topic, (checked && 'data' in checked ? checked.data : data) as EventData<T>);
   }
 
-  /**
-   * The data as validated, or repaired without its offending fields (logged
-   * once per topic and field set), or why it cannot be repaired.
-   */
-  #validOrRepaired(topic: string, schema: z.ZodType, data: unknown): { data: unknown } | { error: string } {
-    const checked = safeParse(schema, data);
-    if (checked.success) return { data: checked.data };
-    const repaired = repairForSchema(schema, data, neutralValues[topic]);
-    if (!repaired) {
-      const issue = checked.error.issues[0];
-      return { error: `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
-    }
-    const owner = data as { serverId?: unknown; id?: unknown };
-    const key = `${topic}\u0000${repaired.fixes.map((f) => f.slice(0, f.indexOf(':'))).join(',')}`;
-    if (!this.#repairsLogged.has(key) && this.#repairsLogged.size < REPAIR_LOG_KEYS) {
-      this.#repairsLogged.add(key);
-      this.#log.warn({ topic, serverId: String(owner.serverId ?? owner.id ?? '').slice(0, 64), fixes: repaired.fixes },
-        `${topic}: published without the fields that broke its schema (logged once per field)`);
-    }
-    return repaired;
-  }
 
   callHub<M extends keyof HubMethods & string>(method: M, params: z.input<HubMethods[M]['params']>, options?: CallOptions): Promise<z.output<HubMethods[M]['result']>> {
     return this.#peer.call(method, params, options);

@@ -8,6 +8,7 @@
  * fails.
  */
 import type { z } from 'zod';
+import type { Logger } from '../../lib/logger.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
 
 /**
@@ -108,4 +109,37 @@ export function repairForSchema<S extends z.ZodType>(schema: S, data: unknown, n
     if (!fixed) return null;
   }
   return null;
+}
+
+/** Distinct (topic, field) repairs remembered so each is logged once; beyond, repairs are not logged again. */
+const REPAIR_LOG_KEYS = 1000;
+
+/**
+ * What the link runs on every outgoing event: the data as validated, or
+ * repaired without its offending fields (logged once per topic and field
+ * set, so a status heartbeat does not log the same cut every few seconds),
+ * or why it cannot be repaired.
+ */
+export class EventGuard {
+  private readonly logged = new Set<string>();
+
+  constructor(private readonly log: Logger) {}
+
+  check(topic: string, schema: z.ZodType, data: unknown): { data: unknown } | { error: string } {
+    const checked = safeParse(schema, data);
+    if (checked.success) return { data: checked.data };
+    const repaired = repairForSchema(schema, data, neutralValues[topic]);
+    if (!repaired) {
+      const issue = checked.error.issues[0];
+      return { error: `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+    }
+    const key = `${topic}\u0000${repaired.fixes.map((f) => f.slice(0, f.indexOf(':'))).join(',')}`;
+    if (!this.logged.has(key) && this.logged.size < REPAIR_LOG_KEYS) {
+      this.logged.add(key);
+      const owner = data as { serverId?: unknown; id?: unknown };
+      this.log.warn({ topic, serverId: String(owner.serverId ?? owner.id ?? '').slice(0, 64), fixes: repaired.fixes },
+        `${topic}: published without the fields that broke its schema (logged once per field)`);
+    }
+    return repaired;
+  }
 }
