@@ -53,7 +53,7 @@ export function parseGameProfile(text: string, file: string): GameProfile {
   // Aliases can nest deeper than the text does (and a self-referencing one forever): bound the value too.
   if (valueDepth(raw, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) throw new ConfigError(file, [`YAML: nested deeper than ${MAX_CONFIG_DEPTH} levels (through aliases)`]);
   const parsed = safeParse(GameProfileSchema, raw);
-  if (!parsed.success) throw new ConfigError(file, formatZodIssues(parsed.error));
+  if (!parsed.success) throw new ConfigError(file, formatZodIssues(parsed.error, GameProfileSchema, raw));
   const profile = parsed.data;
   const expectedId = path.basename(file, PROFILE_EXT);
   const problems = [...checkGamedigType(profile, 'query.gamedigType')];
@@ -120,9 +120,10 @@ export function mergeProfile(profile: GameProfile, overrides: Record<string, unk
   if ('id' in overrides && overrides.id !== profile.id) {
     throw new ConfigError(where, [`${keyPrefix}.id: cannot change the profile id (use the server's game key to pick another game)`]);
   }
-  const parsed = safeParse(GameProfileSchema, deepMerge(profile, overrides));
+  const merged = deepMerge(profile, overrides);
+  const parsed = safeParse(GameProfileSchema, merged);
   if (!parsed.success) {
-    throw new ConfigError(where, formatZodIssues(parsed.error).map((p) => `${keyPrefix}.${p}`));
+    throw new ConfigError(where, formatZodIssues(parsed.error, GameProfileSchema, merged).map((p) => `${keyPrefix}.${p}`));
   }
   const problems = checkGamedigType(parsed.data, `${keyPrefix}.query.gamedigType`);
   if (problems.length) throw new ConfigError(where, problems);

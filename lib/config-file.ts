@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Lexer, Parser, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
+import { describeIssues, keyPath } from './config-issues.ts';
 
 /** A config problem that names the file, the key path and what was expected. */
 export class ConfigError extends Error {
@@ -86,7 +87,13 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string
   return value;
 }
 
-export function formatZodIssues(error: z.ZodError): string[] {
+/**
+ * One line per problem. Given the schema and the document, list items are
+ * named by their id and unknown keys come with the nearest known one
+ * (config-issues.ts); without them, the plain dotted path.
+ */
+export function formatZodIssues(error: z.ZodError, schema?: z.ZodType, raw?: unknown): string[] {
+  if (schema) return describeIssues(error, schema, raw);
   return error.issues.map((issue) => {
     const where = issue.path.length ? issue.path.join('.') : '(root)';
     return `${where}: ${issue.message}`;
@@ -139,10 +146,10 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
   }
   const unset = missing
     .filter((m) => !opts.onlyKeys || (m.at[0] !== undefined && opts.onlyKeys.includes(m.at[0])))
-    .map((m) => `${m.at.join('.') || '(root)'}: environment variable ${m.name} is not set`);
+    .map((m) => `${keyPath(m.at.map((k) => (/^\d+$/.test(k) ? Number(k) : k)), raw)}: environment variable ${m.name} is not set`);
   const parsed = safeParse(schema, raw);
   // An unset variable is always an error: an optional secret must not silently become "".
-  if (!parsed.success || unset.length) throw new ConfigError(abs, [...unset, ...(parsed.success ? [] : formatZodIssues(parsed.error))]);
+  if (!parsed.success || unset.length) throw new ConfigError(abs, [...unset, ...(parsed.success ? [] : formatZodIssues(parsed.error, schema, raw))]);
   const configDir = path.dirname(abs);
   return deepFreeze({ ...(parsed.data as object), configDir, configFile: abs }) as z.output<S> & { configDir: string; configFile: string };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
 import { ConfigError, deepFreeze, parseYamlConfig, type LoadOptions } from './config-file.ts';
-import { describeIssues, keyPath } from './config-issues.ts';
+import { describeIssues } from './config-issues.ts';
 
 /**
  * A config file read for checking: the document (variables substituted), the
@@ -48,19 +48,11 @@ export function checkYamlFile<S extends z.ZodType>(file: string, schema: S, opts
     parseYamlConfig(text, abs, z.unknown(), opts);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems.map((p) => relabel(p, raw)));
+    problems.push(...err.problems);
   }
   const parsed = safeParse(schema, raw);
   if (!parsed.success) problems.push(...describeIssues(parsed.error, schema, raw));
   return { abs, configDir, raw, data: parsed.success ? parsed.data : undefined, problems: [...new Set(problems)] };
-}
-
-/** `servers.2.rcon.password: …` (config-file.ts's dotted form) → `servers[ark-island].rcon.password: …`. */
-function relabel(problem: string, raw: unknown): string {
-  const m = /^([A-Za-z0-9_.-]+): /.exec(problem);
-  if (!m) return problem;
-  const path = m[1]!.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-  return `${keyPath(path, raw)}${problem.slice(m[1]!.length)}`;
 }
 
 export function throwIfProblems(file: string, problems: readonly string[]): void {

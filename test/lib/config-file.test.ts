@@ -46,7 +46,7 @@ test('an unset variable is an error naming the file and the key, even for an opt
   assert.throws(() => parseYamlConfig(agentYaml.replace(':-fallback-pass', ''), '/etc/reconsync/agent.yaml', AgentConfigSchema, { env: { AGENT_TOKEN: 'rsa_0123456789abcdef0123' } }), (err: ConfigError) => {
     assert.ok(err instanceof ConfigError);
     assert.match(err.message, /\/etc\/reconsync\/agent\.yaml/);
-    assert.match(err.message, /servers\.0\.rcon\.password: environment variable RCON_PASSWORD is not set/);
+    assert.match(err.message, /servers\[ark-main\]\.rcon\.password: environment variable RCON_PASSWORD is not set/);
     return true;
   });
 });
@@ -58,8 +58,8 @@ test('schema errors name the key path and the expectation', () => {
     assert.match(text, /^id: /m);
     assert.match(text, /hub\.url: .*ws:\/\//);
     assert.match(text, /hub\.token: /);
-    assert.match(text, /servers\.0\.gamePort: /);
-    assert.match(text, /servers\.1\.id: duplicate server id "a"/);
+    assert.match(text, /servers\[a\]\.gamePort: /);
+    assert.match(text, /servers\[a\]\.id: duplicate server id "a"/);
     return true;
   });
 });
