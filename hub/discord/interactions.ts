@@ -2,6 +2,7 @@ import { MessageFlags, type ChatInputCommandInteraction, type Interaction } from
 import { ReconSyncError } from '../../protocol/index.ts';
 import { discordActor } from './audit.ts';
 import { commandLevels } from './commands.ts';
+import { customIdShape } from './confirm.ts';
 import type { BotContext } from './context.ts';
 import { describeError, userMessage } from './errors.ts';
 import { backupCreate, backupRestoreAsk, serverCancelRestart, serverStart, serverStopOrRestart } from './handlers/actions.ts';
@@ -31,6 +32,10 @@ const handlers: Record<string, Handler> = {
 export async function handleInteraction(ctx: BotContext, i: Interaction): Promise<void> {
   try {
     if (ctx.config.guildId && i.guildId !== ctx.config.guildId) {
+      // A button from elsewhere is a refused component interaction like any other: audited.
+      if (i.isButton()) {
+        ctx.audit.record({ actor: discordActor(i.user), action: 'button', serverId: null, outcome: 'denied', detail: `button ${customIdShape(i.customId)}: from another Discord server` }, { toService: true });
+      }
       if (i.isRepliable()) await i.reply({ content: 'This bot is set up for another Discord server.', flags: MessageFlags.Ephemeral });
       else if (i.isAutocomplete()) await i.respond([]);
       return;

@@ -90,3 +90,15 @@ test('every refused button press is audited (who, custom_id form, why), and a co
   assert.match(rows[3]!.detail ?? '', /already answered/);
   assert.deepEqual(h.fake.violations, []);
 });
+
+test('a button press from another Discord server is refused and audited', async (t) => {
+  const h = await startHarness(t, { config: { guildId: '100000000000000999', statusChannelId: AUDIT } });
+  h.service.addServer('s1');
+  const page = await h.fake.waitFor(() => h.fake.messagesIn(AUDIT)[0]);
+  const r = await h.fake.pressButton({ message: page, customId: 'rs:confirm:0123456789abcdef:yes', user: users.operator, forged: true }).reply();
+  assert.match(r.content, /another Discord server/);
+  const row = h.service.auditLog.find((a) => a.outcome === 'denied');
+  assert.match(row?.detail ?? '', /"rs:confirm:<hex>:yes" \(31 chars\): from another Discord server/);
+  assert.equal(row?.actor.id, users.operator.id);
+  assert.deepEqual(h.fake.violations, []);
+});
