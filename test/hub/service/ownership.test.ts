@@ -200,6 +200,27 @@ describe('server ownership', () => {
     }
   });
 
+  it('records and status about a server nobody registered yet are dropped: no squatting before the owner arrives', async () => {
+    const t = await tempDir();
+    const hub = await startHub(t.dir);
+    try {
+      const z = await FakeAgent.online(hub, 'box-z', newToken(hub, 'box-z'), [summary('z1')]);
+      z.agent.send({ type: 'evt', topic: 'status', data: status('future', { state: 'crashed' }) });
+      z.agent.send({ type: 'evt', seq: 1, topic: 'backup.completed', data: backup('planted', 'future', '2099-01-01T00:00:00.000Z') });
+      await ack(z.agent, 1);
+      assert.throws(() => hub.service.getServer('future'), { code: 'UNKNOWN_SERVER' });
+      const b = await FakeAgent.online(hub, 'box-b', newToken(hub, 'box-b'), [summary('future')]);
+      assert.equal(hub.service.getServer('future').agentId, 'box-b');
+      assert.equal(hub.service.getServer('future').lastKnownState, 'unknown');
+      assert.deepEqual(hub.service.listBackups('future'), []);
+      b.agent.close();
+      z.agent.close();
+    } finally {
+      await hub.close();
+      await t.cleanup();
+    }
+  });
+
   it('an RPC answer naming another server is not stored (backup create and lock)', async () => {
     const t = await tempDir();
     const hub = await startHub(t.dir);
