@@ -1,5 +1,5 @@
 import { createLogger } from '../lib/logger.ts';
-import { hubSecrets, loadHubConfig } from './config.ts';
+import { checkHubConfig, hubSecrets } from './config.ts';
 import { createHub, type HubExtension } from './hub.ts';
 
 export interface RunHubOptions {
@@ -13,7 +13,8 @@ export interface RunHubOptions {
  * SIGINT/SIGTERM. Resolves with the exit code once the hub has stopped.
  */
 export async function runHub(configPath: string, opts: RunHubOptions = {}): Promise<number> {
-  const config = loadHubConfig(configPath, opts.env ? { env: opts.env } : {});
+  // The same checks as `config check` (schema, TLS files): anything it reports, the hub refuses (exit 3).
+  const config = checkHubConfig(configPath, opts.env ? { env: opts.env } : {});
   const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub', secrets: hubSecrets(config) });
   const extensions = [...(opts.extensions ?? [])];
   if (config.discord) {

@@ -107,6 +107,16 @@ test('hub config: every problem at once, unknown keys with the near miss', { tim
     assert.match(text, /lisen: unknown key \(did you mean "listen"\?\)/);
     assert.match(text, /api\.token: at least 16 characters/);
     assert.match(text, /discord\.rolse: unknown key \(did you mean "roles"\?\)/);
+
+    // Files the hub opens at start are checked too, and the hub refuses the same file.
+    const tls = path.join(dir, 'hub-tls.yaml');
+    await writeFile(tls, 'listen: { host: 127.0.0.1, port: 0, tls: { cert: ./missing-cert.pem, key: ./missing-key.pem } }\ndataDir: ./hub-data\napi: { token: 0123456789abcdef0123 }\n');
+    for (const args of [['config', 'check', tls], ['hub', '--config', tls]]) {
+      const r = await cli(args);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /listen\.tls\.cert: cannot read ".*missing-cert\.pem" \(ENOENT\)/);
+      assert.match(r.stderr, /listen\.tls\.key: cannot read ".*missing-key\.pem" \(ENOENT\)/);
+    }
   } finally {
     await cleanup();
   }
