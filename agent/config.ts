@@ -37,6 +37,18 @@ export const BackupConfigSchema = z.object({
   settleTimeoutMs: duration.default(60_000).describe('Longest wait for the save files to settle, in ms'),
 }).strict();
 
+/** Updates through SteamCMD (design.md §10); needs the game profile's steam.appId. */
+export const UpdateConfigSchema = z.object({
+  policy: z.enum(['notify', 'auto']).default('notify').describe('notify: report a new build (alert, board, API); auto: also apply it'),
+  branch: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a Steam branch name such as public or experimental').default('public').describe('Steam branch (beta) to follow'),
+  betaPassword: z.string().optional().describe('Password of a protected beta branch: ${BETA_PW}'),
+  check: z.string().min(1).default('*/30 * * * *').describe('When to look for a new build: a cron expression (croner syntax); each server is offset by a random jitter'),
+  warnAt: z.array(z.number().positive().max(1440)).max(10).default([15, 5, 1]).describe('Minutes before the update at which players are warned; [] = no warnings'),
+  waitForEmptyMinutes: z.number().min(0).max(1440).default(60).describe('After the warnings, wait up to this many minutes for the server to empty'),
+  validate: z.boolean().default(false).describe('Let SteamCMD verify every file (slower)'),
+  keepPreviousBuild: z.boolean().default(true).describe('Copy the install folder (without the saves) before updating, so a broken build can be put back'),
+}).strict();
+
 export const ServerConfigSchema = z.object({
   id: id.describe('Unique server id on this agent; the id people type in Discord and the API'),
   game: z.string().min(1).describe('Game profile id (`reconsync games` lists them), e.g. valheim, ark, minecraft'),
@@ -89,6 +101,7 @@ export const ServerConfigSchema = z.object({
     timeoutMs: duration.default(60_000).describe('Time a graceful stop (save, stop command, soft signal) may take before a hard kill, in ms'),
   }).strict().default({ timeoutMs: 60_000 }).describe('Graceful stop'),
   backup: BackupConfigSchema.default(BackupConfigSchema.parse({})).describe('Backups of this server\'s world'),
+  update: UpdateConfigSchema.optional().describe('Game updates through SteamCMD; needs installDir and a game with steam.appId'),
   /** Overrides of any game-profile field for this server (deep-merged, then validated). */
   profile: z.record(z.string(), z.unknown()).optional().describe('Overrides of any game-profile field for this server, deep-merged, e.g. { saves: { exclude: ["**/*.old"] } }'),
 }).strict();
@@ -108,6 +121,15 @@ export const AgentConfigSchema = z.object({
     config: z.string().optional().describe('rclone.conf with the remotes (default: rclone\'s own)'),
     timeoutMs: duration.default(600_000).describe('Time limit of one rclone command, in ms'),
   }).strict().default({ binary: 'rclone', timeoutMs: 600_000 }).describe('rclone, for backups to remotes'),
+  steamcmd: z.object({
+    path: z.string().optional().describe('SteamCMD program (default: steamcmd or steamcmd.sh on PATH, steamcmd.exe on Windows)'),
+    /** Folder of SteamCMD's app-info cache, cleared when an answer may be stale (default: next to the program, and ~/Steam/appcache). */
+    appCacheDir: z.string().optional().describe('SteamCMD\'s appcache folder (default: next to the program, and ~/Steam/appcache)'),
+    timeoutMs: duration.default(3_600_000).describe('Time limit of one app_update run, in ms (first runs also update SteamCMD itself)'),
+    infoTimeoutMs: duration.default(180_000).describe('Time limit of one app-info query, in ms'),
+    retries: z.number().int().min(0).max(10).default(3).describe('Further attempts of app_update after a transient failure (0x402, 0x602, time-outs)'),
+    retryDelayMs: duration.default(30_000).describe('Wait before the first retry of app_update, in ms; doubled for each further one'),
+  }).strict().default({ timeoutMs: 3_600_000, infoTimeoutMs: 180_000, retries: 3, retryDelayMs: 30_000 }).describe('SteamCMD, for game installs and updates'),
   /** Folder with extra or replacement game profiles (<id>.yaml). */
   gamesDir: z.string().optional().describe('Folder with extra or replacement game profiles (<id>.yaml)'),
   servers: z.array(ServerConfigSchema).default([]).describe('The game servers on this machine'),
@@ -115,6 +137,7 @@ export const AgentConfigSchema = z.object({
   const seen = new Set<string>();
   cfg.servers.forEach((s, i) => {
     if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['servers', i, 'id'], message: `duplicate server id "${s.id}"` });
+    if (s.update && !s.installDir) ctx.addIssue({ code: 'custom', path: ['servers', i, 'update'], message: 'updates need installDir (where SteamCMD installs the game)' });
     seen.add(s.id);
   });
 });
@@ -122,6 +145,7 @@ export const AgentConfigSchema = z.object({
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
 export type BackupConfig = z.output<typeof BackupConfigSchema>;
+export type UpdateConfig = z.output<typeof UpdateConfigSchema>;
 export type AgentConfig = z.output<typeof AgentConfigSchema> & { configDir: string; configFile: string };
 
 /** Loads agent.yaml; relative paths are resolved against its folder. */
@@ -133,7 +157,7 @@ export function loadAgentConfig(file: string, opts: LoadOptions = {}): AgentConf
 export function agentSecrets(cfg: AgentConfig): string[] {
   return [
     cfg.hub.token,
-    ...cfg.servers.flatMap((s) => [s.rcon?.password ?? '', ...Object.entries(s.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v)]),
+    ...cfg.servers.flatMap((s) => [s.rcon?.password ?? '', s.update?.betaPassword ?? '', ...Object.entries(s.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v)]),
   ].filter((v) => v !== '');
 }
 
@@ -185,6 +209,7 @@ export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath 
     gamesDir: r(cfg.gamesDir),
     hub: { ...cfg.hub, ca: r(cfg.hub.ca) },
     rclone: { ...cfg.rclone, config: r(cfg.rclone.config) },
+    steamcmd: { ...cfg.steamcmd, path: cfg.steamcmd.path === undefined || !/[\\/]/.test(cfg.steamcmd.path) ? cfg.steamcmd.path : r(cfg.steamcmd.path), appCacheDir: r(cfg.steamcmd.appCacheDir) },
     servers: cfg.servers.map((s) => resolveServerPaths(s, cfg.configDir, pathImpl)),
   }) as AgentConfig;
 }

@@ -20,6 +20,8 @@ Usage:
   reconsync token revoke <agentId> --config hub.yaml   revoke it; a connected agent is dropped
   reconsync token list --config hub.yaml           agents with a valid token: created, last used
   reconsync server forget <serverId> --config hub.yaml free a server id (its agent no longer owns it)
+  reconsync server install <serverId> --config agent.yaml
+                                                   install or update the server's game with SteamCMD
   reconsync agent forget <agentId> --config hub.yaml   remove a stale agent, its token and its servers
   reconsync config check <file>                    validate a hub or agent config (and its game profiles)
   reconsync config schema hub|agent|profile       print the JSON Schema of hub.yaml, agent.yaml or a game profile
@@ -80,7 +82,12 @@ const commands: Record<string, Handler> = {
     return runTokenCommand(args, requireConfig(flags, 'token'), { rotate: flags.rotate === true });
   },
   async server(args, flags) {
-    if (args[0] !== 'forget') throw new UsageError('usage: reconsync server forget <serverId> --config hub.yaml');
+    if (args[0] === 'install') {
+      if (args.length !== 2) throw new UsageError('usage: reconsync server install <serverId> --config agent.yaml');
+      const { runServerInstall } = await import('./server-install.ts');
+      return runServerInstall(args[1]!, requireConfig(flags, 'server install'));
+    }
+    if (args[0] !== 'forget') throw new UsageError('usage: reconsync server forget <serverId> --config hub.yaml | reconsync server install <serverId> --config agent.yaml');
     const { runServerForget } = await import('./hub-admin.ts');
     return runServerForget(args.slice(1), requireConfig(flags, 'server forget'));
   },

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { BackupRecordSchema, ServerStatusSchema, id } from './status.ts';
+import { UpdateProgressSchema, UpdateStateRecordSchema } from './update.ts';
 
 export const alertKinds = [
   'crashed', 'unresponsive', 'restarted', 'recovered', 'gave_up',
   'backup_failed', 'backup_overdue', 'backup_shrunk', 'upload_failed',
+  'update_available', 'update_ok', 'update_failed', 'update_rolled_back',
 ] as const;
 export const AlertKindSchema = z.enum(alertKinds);
 export type AlertKind = z.infer<typeof AlertKindSchema>;
@@ -50,6 +52,8 @@ export const eventTopics = {
   'backup.updated': { kind: 'record', data: BackupRecordSchema },
   'backup.removed': { kind: 'record', data: BackupRemovedSchema },
   'restore.completed': { kind: 'record', data: RestoreOutcomeSchema },
+  'update.state': { kind: 'record', data: UpdateStateRecordSchema },
+  'update.progress': { kind: 'state', data: UpdateProgressSchema },
 } as const;
 
 export type EventTopic = keyof typeof eventTopics;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BackupRecordSchema, ServerStateSchema, ServerStatusSchema, id } from './status.ts';
+import { UpdateInfoSchema } from './update.ts';
 
 const serverParams = z.object({ serverId: id });
 
@@ -50,6 +51,23 @@ export const agentMethods = {
     params: serverParams.extend({ backupId: z.string().min(1).max(128), locked: z.boolean() }),
     result: BackupRecordSchema,
   },
+  'update.status': {
+    params: serverParams,
+    result: UpdateInfoSchema,
+  },
+  'update.check': {
+    params: serverParams,
+    result: UpdateInfoSchema,
+  },
+  /** Starts the update pipeline and answers at once; the outcome comes as an `update.state` record. */
+  'update.apply': {
+    params: serverParams.extend({
+      /** Minutes before the update at which players are warned; default: the server's update.warnAt. */
+      warnMinutes: z.array(z.number().positive().max(1440)).max(10).optional(),
+      actor: z.string().max(200).optional(),
+    }),
+    result: z.object({ started: z.boolean(), from: z.string().nullable(), to: z.string().nullable() }),
+  },
   'agent.ping': {
     params: z.object({}),
     result: z.object({ now: z.number() }),
@@ -84,6 +102,9 @@ export const defaultTimeoutMs: Record<AgentMethod | HubMethod, number> = {
   'backup.list': 30_000,
   'backup.restore': 3_600_000,
   'backup.lock': 30_000,
+  'update.status': 10_000,
+  'update.check': 600_000,
+  'update.apply': 600_000,
   'agent.ping': 10_000,
   'hub.ping': 10_000,
 };

@@ -36,7 +36,7 @@ export const ResourcesSchema = z.object({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
-export const backupTriggers = ['manual', 'schedule', 'pre-restore', 'catch-up'] as const;
+export const backupTriggers = ['manual', 'schedule', 'pre-restore', 'catch-up', 'pre-update'] as const;
 export const BackupTriggerSchema = z.enum(backupTriggers);
 
 export const DestinationStateSchema = z.object({

@@ -16,13 +16,15 @@ import {
   type Frame,
   type Hello,
   type HubMethods,
+  type RecordTopic,
   type ServerSummary,
 } from '../../protocol/index.ts';
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { isStoreError } from '../store/health.ts';
 
-export type RecordEvt = Extract<EvtFrame, { topic: 'alert' | 'backup.completed' | 'backup.updated' | 'backup.removed' | 'restore.completed' }>;
+// Derived from the protocol's topic table, so a new record topic cannot be missed here.
+export type RecordEvt = Extract<EvtFrame, { topic: RecordTopic }>;
 export type StateEvt = Exclude<EvtFrame, RecordEvt>;
 
 /** What a session needs from the rest of the hub. */

@@ -258,7 +258,10 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       this.#dirty.set(evt.data.id, { agentId, status: evt.data });
       const entry = this.directory.get(evt.data.id);
       if (entry) this.#safeEmit('server', this.#view(entry));
-    } else {
+    } else if (evt.topic === 'update.progress') {
+      if (this.directory.agentOf(evt.data.serverId) !== agentId) return;
+      this.#safeEmit('updateProgress', { ...evt.data, agentId });
+    } else if (evt.topic === 'backup.progress') {
       const p = { ...evt.data, agentId };
       if (this.directory.agentOf(p.serverId) !== agentId) return;
       if (p.phase === 'done') this.#progress.delete(p.serverId);
@@ -308,6 +311,9 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
         return;
       case 'restoreCompleted':
         this.#safeEmit('restoreCompleted', { ...effect.outcome, agentId });
+        return;
+      case 'updateState':
+        this.#safeEmit('updateState', { ...effect.record, agentId });
         return;
     }
   }

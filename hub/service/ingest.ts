@@ -8,7 +8,8 @@ export type RecordEffect =
   | { kind: 'alert'; alert: Alert }
   | { kind: 'backupRecorded'; record: BackupRecord; completed: boolean }
   | { kind: 'backupRemoved'; serverId: string; backupId: string; remaining: BackupRecord | null }
-  | { kind: 'restoreCompleted'; outcome: EventData<'restore.completed'> };
+  | { kind: 'restoreCompleted'; outcome: EventData<'restore.completed'> }
+  | { kind: 'updateState'; record: EventData<'update.state'> };
 
 export interface IngestResult {
   accepted: boolean;
@@ -59,5 +60,20 @@ function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string):
         detail: `backup ${evt.data.backupId}${evt.data.rolledBack ? ' (rolled back)' : ''}: ${evt.data.message}`,
       });
       return { kind: 'restoreCompleted', outcome: evt.data };
+    case 'update.state': {
+      const { serverId, event, ...info } = evt.data;
+      store.updates.upsert(agentId, serverId, info, at);
+      if (event === 'outcome' && info.last) {
+        store.audit.append({
+          at,
+          actor: { kind: 'system', id: agentId },
+          action: 'update.completed',
+          serverId,
+          outcome: info.last.outcome === 'updated' || info.last.outcome === 'up_to_date' ? 'ok' : 'error',
+          detail: `${info.last.outcome} ${info.last.from ?? '?'} → ${info.last.to ?? '?'} at step ${info.last.step}: ${info.last.message}`,
+        });
+      }
+      return { kind: 'updateState', record: evt.data };
+    }
   }
 }

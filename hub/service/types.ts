@@ -54,6 +54,10 @@ export interface HubServiceEvents {
   /** A backup left a destination (remaining = null: it is gone from the catalog). */
   backupRemoved: [removed: { agentId: string; serverId: string; backupId: string; remaining: BackupRecord | null }];
   restoreCompleted: [outcome: EventData<'restore.completed'> & { agentId: string }];
+  /** A server's update facts changed (check, new build, pipeline outcome). */
+  updateState: [record: EventData<'update.state'> & { agentId: string }];
+  /** A running update pipeline moved to another step. */
+  updateProgress: [progress: EventData<'update.progress'> & { agentId: string }];
 }
 
 export interface AuditEntry {
