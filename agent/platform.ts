@@ -1,12 +1,14 @@
 import nodeOs from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
 import { createLinuxOps } from './platform/linux.ts';
-import { createWindowsOps } from './platform/windows.ts';
-import type { CommandRunner, KillFn, ProcessMatch, SoftStopResult } from './platform/common.ts';
+import { createWindowsOps, type GameLaunchSpec, type LaunchedGame } from './platform/windows.ts';
+import type { CommandRunner, KillFn, ProcessMatch, SoftStopResult, SyncCommandRunner } from './platform/common.ts';
 
-export type { CommandResult, CommandRunner, KillFn, ProcessMatch, SoftStopResult } from './platform/common.ts';
+export type { CommandResult, CommandRunner, KillFn, ProcessMatch, SoftStopResult, SyncCommandRunner } from './platform/common.ts';
+export type { GameLaunchSpec, LaunchedGame } from './platform/windows.ts';
 export { parseTasklistCsv } from './platform/windows.ts';
 
 /**
@@ -21,13 +23,20 @@ export interface SpawnOptions {
   /**
    * Linux: own session and process group, so a signal to -pid reaches the game's children (wrapper scripts,
    * java), and the game outlives the agent (no SIGHUP, no shared group with the agent's service manager).
-   * Windows: false for now, so the game stays in node's job object and ends with the agent; giving games their
-   * own lifetime and console there is the Windows issue's work (DETACHED_PROCESS alone would leave them no
-   * console for a Ctrl+C stop).
+   * Windows (only without the service wrapper, see launchGame): out of node's job object, so the game
+   * outlives the agent; DETACHED_PROCESS leaves it no console, hence no Ctrl+C stop.
    */
   detached: boolean;
   /** Windows: no console window pops up on the desktop. */
   windowsHide: boolean;
+}
+
+/** What to spawn for a start command: a batch file runs through cmd.exe, its arguments passed verbatim. */
+export interface SpawnCommand {
+  file: string;
+  args: string[];
+  /** Windows: the arguments are already a quoted command line (windowsVerbatimArguments). */
+  verbatim: boolean;
 }
 
 /** Folders the game profiles refer to as ${home}, ${appData}, ${localAppData}, ${userProfile}. */
@@ -57,6 +66,13 @@ export interface Platform {
   /** The pid in a pid file, or null when the file is missing or holds no valid pid. */
   readPidFile(file: string): Promise<number | null>;
   spawnOptions(): SpawnOptions;
+  spawnCommand(command: string, args: readonly string[]): SpawnCommand;
+  /**
+   * Windows under the service wrapper: starts the game in a lifetime and console of its own
+   * (the wrapper's --launch) and returns its pid; the game is not node's child. Null elsewhere:
+   * spawn spawnCommand() with spawnOptions().
+   */
+  readonly launchGame: ((spec: GameLaunchSpec) => Promise<LaunchedGame>) | null;
 }
 
 export interface PlatformOptions {
@@ -68,15 +84,19 @@ export interface PlatformOptions {
   homeDir?: string;
   /** Default: execa. Tests inject a runner to assert exact command lines. */
   run?: CommandRunner;
+  /** Default: execFileSync. Windows: the wrapper's --start-time. */
+  runSync?: SyncCommandRunner;
   /** Default: process.kill. */
   kill?: KillFn;
   /** Linux: where /proc is (tests may point it at a fixture). */
   procDir?: string;
   /**
-   * Windows: a console Ctrl+C helper (AttachConsole + GenerateConsoleCtrlEvent), run as `<helper> <pid>`.
-   * Without it, a Windows game with no admin channel can only be hard-stopped.
+   * Windows: the service wrapper exe (deploy/windows), which launches games (`--launch`), sends one
+   * game Ctrl+C (`--ctrl-c <pid>`) and tells process start times. Default: RECONSYNC_WINDOWS_HELPER,
+   * which the wrapper sets for the agent it runs. Without it, games start detached and a Windows
+   * game with no admin channel can only be hard-stopped.
    */
-  windowsCtrlCHelper?: string;
+  windowsHelper?: string;
   /** Upper bound for taskkill / tasklist / the helper. */
   commandTimeoutMs?: number;
 }
@@ -93,12 +113,21 @@ export const execaRunner: CommandRunner = async (file, args, opts = {}) => {
     stripFinalNewline: false,
     ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+    ...(opts.env ? { env: opts.env, extendEnv: false } : {}),
   });
   return {
     exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
     stdout: typeof r.stdout === 'string' ? r.stdout : '',
     stderr: typeof r.stderr === 'string' && r.stderr !== '' ? r.stderr : (r.failed ? String(r.message ?? '') : ''),
   };
+};
+
+export const execFileSyncRunner: SyncCommandRunner = (file, args, timeoutMs) => {
+  try {
+    return execFileSync(file, [...args], { encoding: 'utf8', timeout: timeoutMs, windowsHide: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return null;
+  }
 };
 
 export function hostOs(): OsName {
@@ -114,9 +143,11 @@ export function createPlatform(opts: PlatformOptions = {}): Platform {
   const commandTimeoutMs = opts.commandTimeoutMs ?? DefaultPlatformOptions.commandTimeoutMs;
   const dirs = platformDirs(os, env, opts.homeDir ?? nodeOs.homedir(), pathImpl);
 
-  const ops = os === 'windows'
-    ? createWindowsOps({ run, kill, commandTimeoutMs, ctrlCHelper: opts.windowsCtrlCHelper ?? null })
-    : createLinuxOps({ kill, procDir: opts.procDir ?? DefaultPlatformOptions.procDir });
+  const helper = opts.windowsHelper ?? (env.RECONSYNC_WINDOWS_HELPER || null);
+  const windows = os === 'windows'
+    ? createWindowsOps({ run, runSync: opts.runSync ?? execFileSyncRunner, kill, commandTimeoutMs, helper, comspec: windowsComspec(env) })
+    : null;
+  const ops = windows ?? createLinuxOps({ kill, procDir: opts.procDir ?? DefaultPlatformOptions.procDir });
 
   return {
     os,
@@ -129,8 +160,16 @@ export function createPlatform(opts: PlatformOptions = {}): Platform {
     processStartTime: ops.processStartTime,
     findProcessByName: ops.findProcessByName,
     readPidFile,
-    spawnOptions: () => (os === 'windows' ? { detached: false, windowsHide: true } : { detached: true, windowsHide: false }),
+    spawnOptions: () => ({ detached: true, windowsHide: os === 'windows' }),
+    spawnCommand: (command, args) => windows?.spawnCommand(command, args) ?? { file: command, args: [...args], verbatim: false },
+    launchGame: windows?.launchGame ?? null,
   };
+}
+
+/** cmd.exe as Windows names it (ComSpec), else the system one. Environment names are case-insensitive there. */
+function windowsComspec(env: Readonly<Record<string, string | undefined>>): string {
+  const get = (name: string) => Object.entries(env).find(([k]) => k.toUpperCase() === name)?.[1];
+  return get('COMSPEC') || path.win32.join(get('SYSTEMROOT') || 'C:\\Windows', 'System32', 'cmd.exe');
 }
 
 function platformDirs(os: OsName, env: Readonly<Record<string, string | undefined>>, homeDir: string, p: path.PlatformPath): PlatformDirs {

@@ -7,7 +7,10 @@ export interface CommandResult {
 }
 
 /** Runs an external command (taskkill, tasklist, a Ctrl+C helper). Never rejects on a non-zero exit. */
-export type CommandRunner = (file: string, args: readonly string[], opts?: { timeoutMs?: number; signal?: AbortSignal }) => Promise<CommandResult>;
+export type CommandRunner = (file: string, args: readonly string[], opts?: { timeoutMs?: number; signal?: AbortSignal; env?: Record<string, string> }) => Promise<CommandResult>;
+
+/** Runs a short command synchronously (where the caller's API is synchronous); null when it failed or could not run. */
+export type SyncCommandRunner = (file: string, args: readonly string[], timeoutMs: number) => string | null;
 
 /** `process.kill` shape, injectable so liveness checks can be faked for the Windows branch. */
 export type KillFn = (pid: number, signal?: NodeJS.Signals | number) => boolean;

@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { Platform } from '../platform.ts';
 import type { ResolvedServer } from '../types.ts';
 import { isSecretName, redactCommandLine } from '../../lib/redact.ts';
+import { gameEnvironment } from '../platform/game-env.ts';
 import { DefaultLogRotation, openProcessLog, rotateIfLarge, type LogRotation } from './process-log.ts';
 
 export interface ExitInfo {
@@ -91,15 +92,23 @@ export class ProcessLauncher implements Launcher {
     await mkdir(path.dirname(pidFile), { recursive: true });
     await rotateIfLarge(log, this.#rotation, 'rename');
 
+    // Only what the OS and runtimes need plus start.env: never the agent's token or agent.env secrets.
+    const env = gameEnvironment(process.env, start.env, this.#platform.os);
     const out = await openProcessLog(log, this.#rotation);
     let pid: number;
+    let startTime: string | null = null;
     const exit = deferred<ExitInfo>();
     try {
       await out.write(`--- reconsync ${new Date(this.#clock.now()).toISOString()}: starting ${redactCommandLine(start.command, start.args, serverSecrets(server))}\n`);
-      const child = spawnChild(start.command, start.args, {
+      if (this.#platform.launchGame) {
+        return await this.#launchDetached(server, this.#platform.launchGame, env, log, pidFile);
+      }
+      const cmd = this.#platform.spawnCommand(start.command, start.args);
+      const child = spawnChild(cmd.file, cmd.args, {
         cwd: start.cwd,
-        env: { ...process.env, ...start.env },
+        env,
         stdio: ['ignore', out.fd, out.fd],
+        windowsVerbatimArguments: cmd.verbatim,
         ...this.#platform.spawnOptions(),
       });
       pid = await new Promise<number>((resolve, reject) => {
@@ -118,10 +127,11 @@ export class ProcessLauncher implements Launcher {
       // The child has its own copy of the descriptor.
       await out.close();
     }
+    startTime = this.#platform.processStartTime(pid);
 
     // "<pid> <start time>": the next agent adopts the game from this file, and the start
     // time tells a reused pid (after a crash or a power loss) from the game ("-": unknown).
-    const record = `${pid} ${this.#platform.processStartTime(pid) ?? '-'}\n`;
+    const record = `${pid} ${startTime ?? '-'}\n`;
     await writeFile(pidFile, record);
     const watch = new AbortController();
     let gone = false;
@@ -142,6 +152,28 @@ export class ProcessLauncher implements Launcher {
       isAlive: () => !gone && this.#platform.isAlive(pid),
       release: () => watch.abort(),
     };
+  }
+
+  /**
+   * Windows under the service wrapper: the game is not our child (so node's exit cannot
+   * end it), hence no exit event and no exit code; it is watched by pid like an adopted one.
+   */
+  async #launchDetached(server: ResolvedServer, launch: NonNullable<Platform['launchGame']>, env: Record<string, string>, log: string, pidFile: string): Promise<ProcessHandle> {
+    const start = server.start!;
+    const game = await launch({ command: start.command, args: start.args, cwd: start.cwd ?? process.cwd(), log, env }).catch((err: unknown) => {
+      throw new ReconSyncError('INTERNAL', `cannot start ${server.id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    const record = `${game.pid} ${game.startTime}\n`;
+    await writeFile(pidFile, record);
+    const handle = this.#watchAdopted(game.pid, 'spawned', false);
+    const watch = new AbortController();
+    void handle.exited.then(async () => {
+      watch.abort();
+      if ((await readFile(pidFile, 'utf8').catch(() => '')) === record) await unlink(pidFile).catch(() => undefined);
+    });
+    void this.#watchLog(log, watch.signal);
+    this.#logger.info({ pid: game.pid, command: start.command, log }, 'game process launched through the service wrapper');
+    return { ...handle, release: () => { handle.release(); watch.abort(); } };
   }
 
   /**
@@ -198,7 +230,7 @@ export class ProcessLauncher implements Launcher {
     return false;
   }
 
-  #watchAdopted(pid: number, origin: string): ProcessHandle {
+  #watchAdopted(pid: number, origin: string, adopted = true): ProcessHandle {
     const watch = new AbortController();
     const exit = deferred<ExitInfo>();
     let gone = false;
@@ -213,11 +245,11 @@ export class ProcessLauncher implements Launcher {
       }
     };
     void poll();
-    this.#logger.info({ pid, origin }, 'adopted running game process');
+    if (adopted) this.#logger.info({ pid, origin }, 'adopted running game process');
     return {
       pid,
       startedAt: this.#clock.now(),
-      adopted: true,
+      adopted,
       origin,
       exited: exit.promise,
       isAlive: () => !gone && this.#platform.isAlive(pid),

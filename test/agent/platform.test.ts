@@ -5,7 +5,9 @@ import os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createPlatform, parseTasklistCsv, readPidFile, type CommandRunner, type KillFn } from '../../agent/platform.ts';
+import { createPlatform, parseTasklistCsv, readPidFile, type CommandRunner, type KillFn, type SyncCommandRunner } from '../../agent/platform.ts';
+import { batchArgs, quoteWindowsArg, windowsCommandLine } from '../../agent/platform/windows-cmdline.ts';
+import { parseWindowsCommandLine } from './windows-cmdline-oracle.ts';
 
 const children: ChildProcess[] = [];
 let tmp: string | null = null;
@@ -135,32 +137,38 @@ describe('Linux platform (real processes)', () => {
 });
 
 describe('Windows platform (injected runner)', () => {
-  function windows(opts: { runner?: CommandRunner; helper?: string; kill?: KillFn } = {}) {
+  function windows(opts: { runner?: CommandRunner; helper?: string; kill?: KillFn; runSync?: SyncCommandRunner; env?: Record<string, string> } = {}) {
     const calls: Array<[string, string[]]> = [];
+    const envs: Array<Record<string, string> | undefined> = [];
     const killed: Array<[number, NodeJS.Signals | number | undefined]> = [];
     const runner: CommandRunner = opts.runner ?? (async () => ({ exitCode: 0, stdout: '', stderr: '' }));
     const p = createPlatform({
       os: 'windows',
-      env: { USERPROFILE: 'C:\\Users\\game', APPDATA: 'D:\\Roaming' },
+      env: opts.env ?? { USERPROFILE: 'C:\\Users\\game', APPDATA: 'D:\\Roaming' },
       run: async (file, args, o) => {
         calls.push([file, [...args]]);
+        envs.push(o?.env);
         return runner(file, args, o);
       },
+      runSync: opts.runSync ?? (() => { throw new Error('no synchronous command expected'); }),
       kill: opts.kill ?? ((pid, sig) => {
         killed.push([pid, sig]);
         return true;
       }),
-      ...(opts.helper ? { windowsCtrlCHelper: opts.helper } : {}),
+      ...(opts.helper ? { windowsHelper: opts.helper } : {}),
     });
-    return { p, calls, killed };
+    return { p, calls, killed, envs };
   }
 
   test('path.win32, dirs from the environment with defaults, spawn options', () => {
     const { p } = windows();
     assert.equal(p.path, path.win32);
     assert.deepEqual(p.dirs, { home: 'C:\\Users\\game', userProfile: 'C:\\Users\\game', appData: 'D:\\Roaming', localAppData: 'C:\\Users\\game\\AppData\\Local' });
-    assert.deepEqual(p.spawnOptions(), { detached: false, windowsHide: true });
+    // Detached: out of node's job object (KILL_ON_JOB_CLOSE), so the game outlives the agent.
+    assert.deepEqual(p.spawnOptions(), { detached: true, windowsHide: true });
     assert.equal(p.canSoftStop, false);
+    assert.equal(p.launchGame, null, 'no wrapper, no launch through it');
+    assert.equal(p.processStartTime(10), null, 'no wrapper, no start times');
   });
 
   test('softStop without a console helper: unsupported, and no signal is ever sent', async () => {
@@ -172,11 +180,11 @@ describe('Windows platform (injected runner)', () => {
     assert.deepEqual(killed, []);
   });
 
-  test('softStop with a console helper runs `<helper> <pid>`', async () => {
+  test('softStop with the wrapper runs `<wrapper> --ctrl-c <pid>`', async () => {
     const { p, calls } = windows({ helper: 'C:\\tools\\ctrlc.exe' });
     assert.equal(p.canSoftStop, true);
     assert.deepEqual(await p.softStop(4321), { supported: true, message: 'Ctrl+C via console helper' });
-    assert.deepEqual(calls, [['C:\\tools\\ctrlc.exe', ['4321']]]);
+    assert.deepEqual(calls, [['C:\\tools\\ctrlc.exe', ['--ctrl-c', '4321']]]);
     const failing = windows({ helper: 'ctrlc.exe', runner: async () => ({ exitCode: 5, stdout: '', stderr: 'AttachConsole failed\r\n' }) });
     const r = await failing.p.softStop(1);
     assert.equal(r.supported, false);
@@ -228,5 +236,78 @@ describe('Windows platform (injected runner)', () => {
     assert.deepEqual(parseTasklistCsv('"a ""quoted"", name.exe","12","Console","1","1,000 K"\n"bad","x","","",""\nnot csv'), [
       { name: 'a "quoted", name.exe', pid: 12 },
     ]);
+  });
+});
+
+describe('Windows game launch through the service wrapper (injected runner)', () => {
+  const wrapper = 'C:\\Program Files\\ReconSync\\service\\ReconSyncAgent.exe';
+  function platform(runner: CommandRunner, runSync: SyncCommandRunner = () => null) {
+    const calls: Array<{ file: string; args: string[]; env: Record<string, string> | undefined }> = [];
+    const p = createPlatform({
+      os: 'windows',
+      // Names in Windows' own casing: ComSpec is found case-insensitively.
+      env: { USERPROFILE: 'C:\\Users\\svc', ComSpec: 'C:\\WINDOWS\\system32\\cmd.exe', RECONSYNC_WINDOWS_HELPER: wrapper },
+      run: async (file, args, o) => {
+        calls.push({ file, args: [...args], env: o?.env });
+        return runner(file, args, o);
+      },
+      runSync,
+    });
+    return { p, calls };
+  }
+
+  test('the wrapper comes from RECONSYNC_WINDOWS_HELPER; launch passes the quoted command line, the log, the cwd and the cleaned env', async () => {
+    const { p, calls } = platform(async () => ({ exitCode: 0, stdout: '5120 133774416000000000\r\n', stderr: '' }));
+    assert.equal(p.canSoftStop, true);
+    assert.ok(p.launchGame);
+    const env = { PATH: 'C:\\Windows', SteamAppId: '892970' };
+    const game = await p.launchGame({
+      command: 'D:\\Games\\Valheim\\valheim_server.exe',
+      args: ['-name', 'My "best" world', '-password', 'a b\\', '-public', '1'],
+      cwd: 'D:\\Games\\Valheim', log: 'C:\\ProgramData\\ReconSync\\agent-data\\logs\\valheim.log', env,
+    });
+    assert.deepEqual(game, { pid: 5120, startTime: '133774416000000000' });
+    assert.equal(calls.length, 1);
+    const call = calls[0]!;
+    assert.equal(call.file, wrapper);
+    assert.deepEqual(call.args.slice(0, 6), ['--launch', '--log', 'C:\\ProgramData\\ReconSync\\agent-data\\logs\\valheim.log', '--cwd', 'D:\\Games\\Valheim', '--cmdline']);
+    assert.equal(call.args[6], 'D:\\Games\\Valheim\\valheim_server.exe -name "My \\"best\\" world" -password "a b\\\\" -public 1');
+    assert.deepEqual(parseWindowsCommandLine(call.args[6]!), ['D:\\Games\\Valheim\\valheim_server.exe', '-name', 'My "best" world', '-password', 'a b\\', '-public', '1']);
+    assert.deepEqual(call.env, env);
+  });
+
+  test('a .bat start goes through cmd.exe /d /s /c with every special character escaped', async () => {
+    const { p, calls } = platform(async () => ({ exitCode: 0, stdout: '77 1\n', stderr: '' }));
+    await p.launchGame!({ command: 'C:\\Zomboid Server\\StartServer64.bat', args: ['-servername', 'a&b|c', '%PATH%', ''], cwd: 'C:\\Zomboid Server', log: 'x.log', env: {} });
+    assert.equal(calls[0]!.args[6],
+      'C:\\WINDOWS\\system32\\cmd.exe /d /s /c "C:\\Zomboid^ Server\\StartServer64.bat ^"-servername^" ^"a^&b^|c^" ^"^%PATH^%^" ^"^""');
+    // Without the wrapper (agent run by hand), a direct spawn of the same: cmd.exe with verbatim arguments.
+    const direct = createPlatform({ os: 'windows', env: { SystemRoot: 'C:\\Windows' } });
+    assert.deepEqual(direct.spawnCommand('C:\\Zomboid Server\\StartServer64.bat', ['-servername', 'x']), {
+      file: 'C:\\Windows\\System32\\cmd.exe', args: ['/d', '/s', '/c', '"C:\\Zomboid^ Server\\StartServer64.bat ^"-servername^" ^"x^""'], verbatim: true,
+    });
+    assert.deepEqual(direct.spawnCommand('D:\\Games\\game.EXE', ['a b']), { file: 'D:\\Games\\game.EXE', args: ['a b'], verbatim: false });
+    // A quote inside an argument cannot survive the script's own %1/%* parsing: refused, saying why.
+    assert.throws(() => batchArgs('start.cmd', ['ok', 'pass"word']), /start\.args\[1\] holds a double quote.*start\.cmd.*start\.env/);
+  });
+
+  test('a failed launch says why; start times come from `<wrapper> --start-time <pid>`', async () => {
+    const failing = platform(async () => ({ exitCode: 1, stdout: '', stderr: '--launch: The system cannot find the file specified\r\n' }));
+    await assert.rejects(failing.p.launchGame!({ command: 'missing.exe', args: [], cwd: 'C:\\', log: 'x.log', env: {} }), /cannot start missing\.exe \(wrapper --launch exit 1\): --launch: The system cannot find the file specified$/);
+    const asked: Array<[string, string[]]> = [];
+    const { p } = platform(async () => ({ exitCode: 0, stdout: '', stderr: '' }), (file, args) => {
+      asked.push([file, [...args]]);
+      return args[1] === '42' ? '133774416000000000\r\n' : null;
+    });
+    assert.equal(p.processStartTime(42), '133774416000000000');
+    assert.equal(p.processStartTime(43), null, 'gone or not ours: unknown, never a guess');
+    assert.deepEqual(asked, [[wrapper, ['--start-time', '42']], [wrapper, ['--start-time', '43']]]);
+  });
+
+  test('quoteWindowsArg round-trips through the MSVC rules', () => {
+    const samples = ['', 'plain', 'a b', 'tab\there', 'quote"inside', 'trailing\\', 'C:\\Program Files\\x\\', 'back\\\\"slash', '\\\\server\\share', '"', '\\"', 'ends with space '];
+    const line = samples.map(quoteWindowsArg).join(' ');
+    assert.deepEqual(parseWindowsCommandLine(line), samples);
+    assert.equal(windowsCommandLine('C:\\a b\\g.exe', ['x'], 'cmd.exe'), '"C:\\a b\\g.exe" x');
   });
 });

@@ -1,13 +1,18 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createPlatform, type CommandRunner } from '../../../agent/platform.ts';
+import { parseWindowsCommandLine } from '../windows-cmdline-oracle.ts';
 import { Supervisor } from '../../../agent/supervisor/supervisor.ts';
 import { LineAdmin, UdpPingProbe, makeSandbox, makeServer, readCommands, waitGameUp, waitState, type Sandbox, memoryLogger } from './helpers.ts';
 
 /**
  * The Windows stop path, run on Linux: the platform is the Windows branch with
  * an injected command runner that records the exact command lines and carries
- * out taskkill (SIGKILL) and the Ctrl+C helper (SIGINT) on the real child.
+ * out taskkill (SIGKILL) and the service wrapper's modes on a real child: --launch
+ * (the command line split by the MSVC rules, started detached with the given env,
+ * output to the log) and --ctrl-c (SIGINT to that one game).
  */
 describe('Supervisor stop on Windows (injected platform)', () => {
   let box: Sandbox;
@@ -15,7 +20,7 @@ describe('Supervisor stop on Windows (injected platform)', () => {
   let logs: ReturnType<typeof memoryLogger>;
   let calls: Array<[string, string[]]>;
 
-  const run: CommandRunner = async (file, args) => {
+  const run: CommandRunner = async (file, args, o) => {
     calls.push([file, [...args]]);
     if (file === 'taskkill') {
       process.kill(Number(args[1]), 'SIGKILL');
@@ -24,9 +29,17 @@ describe('Supervisor stop on Windows (injected platform)', () => {
     if (file === 'tasklist') {
       return { exitCode: 0, stdout: '"System Idle Process","0","Services","0","8 K"\r\n"explorer.exe","4242","Console","1","120,312 K"\r\n', stderr: '' };
     }
-    if (file === 'C:\\reconsync\\ctrlc.exe') {
-      process.kill(Number(args[0]), 'SIGINT');
+    if (file === 'C:\\reconsync\\ReconSyncAgent.exe' && args[0] === '--ctrl-c') {
+      process.kill(Number(args[1]), 'SIGINT');
       return { exitCode: 0, stdout: '', stderr: '' };
+    }
+    if (file === 'C:\\reconsync\\ReconSyncAgent.exe' && args[0] === '--launch') {
+      const [command, ...rest] = parseWindowsCommandLine(args[6]!);
+      const out = openSync(args[2]!, 'a');
+      const game = spawn(command!, rest, { cwd: args[4], env: o?.env, detached: true, stdio: ['ignore', out, out] });
+      closeSync(out);
+      game.unref();
+      return { exitCode: 0, stdout: `${game.pid} 1\r\n`, stderr: '' };
     }
     return { exitCode: 1, stdout: '', stderr: 'unexpected command' };
   };
@@ -43,7 +56,7 @@ describe('Supervisor stop on Windows (injected platform)', () => {
     await box.cleanup();
   });
 
-  async function runningOn(platformOpts: { windowsCtrlCHelper?: string }, withAdmin: boolean): Promise<Supervisor> {
+  async function runningOn(platformOpts: { windowsHelper?: string }, withAdmin: boolean): Promise<Supervisor> {
     const platform = createPlatform({ os: 'windows', run, env: { USERPROFILE: 'C:\\Users\\game' }, ...platformOpts });
     sup = new Supervisor({
       server: makeServer(box, { platform: 'windows', processNames: ['game.exe'] }),
@@ -82,12 +95,13 @@ describe('Supervisor stop on Windows (injected platform)', () => {
     assert.deepEqual(await readCommands(box.gameDir), ['save', 'stop']);
   });
 
-  test('with a console Ctrl+C helper: graceful soft stop through the helper', async () => {
-    const s = await runningOn({ windowsCtrlCHelper: 'C:\\reconsync\\ctrlc.exe' }, false);
+  test('under the service wrapper: launched through it, stopped gracefully with its --ctrl-c <pid>', async () => {
+    const s = await runningOn({ windowsHelper: 'C:\\reconsync\\ReconSyncAgent.exe' }, false);
     const { pid } = await waitGameUp(box.gameDir);
+    assert.equal(calls[1]![1][0], '--launch');
     const out = await s.stop();
     assert.deepEqual(out, { graceful: true, message: 'stopped with Ctrl+C via console helper' });
-    assert.deepEqual(calls.slice(1), [['C:\\reconsync\\ctrlc.exe', [String(pid)]]]);
+    assert.deepEqual(calls.slice(2), [['C:\\reconsync\\ReconSyncAgent.exe', ['--ctrl-c', String(pid)]]]);
     assert.deepEqual(await readCommands(box.gameDir), ['SIGINT']);
   });
 });
