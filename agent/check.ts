@@ -105,6 +105,18 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
     }));
   }
 
+  // SteamCMD: needed by servers with `update:`; a configured path must work even before one is added.
+  const steamPath = str(obj(raw.steamcmd).path);
+  const updaters = rawServers.filter((item) => obj(item).update !== undefined).map((item, i) => serverKey(str(obj(item).id) ?? String(i)));
+  if (steamPath !== undefined || updaters.length) {
+    const program = steamPath === undefined ? undefined : /[\\/]/.test(steamPath) ? r(steamPath) : steamPath;
+    const found = program === undefined ? defaultSteamCmd(platform) : programProblem(program) === undefined;
+    if (!found) {
+      const why = updaters.length ? `needed by ${updaters.map((k) => `${k}.update`).join(', ')}` : 'set in steamcmd.path';
+      problems.push(`steamcmd.path: ${program === undefined ? 'steamcmd (or steamcmd.sh) is not on PATH' : `"${program}" ${programProblem(program)}`}, ${why}; install SteamCMD (https://developer.valvesoftware.com/wiki/SteamCMD) or set steamcmd.path`);
+    }
+  }
+
   throwIfProblems(checked.abs, problems);
   // No problems means the schema passed (its failures are problems).
   const config = resolveAgentPaths(deepFreeze({ ...checked.data!, configDir: checked.configDir, configFile: checked.abs }) as AgentConfig);
@@ -154,6 +166,26 @@ function writableDirProblem(key: string, dir: string): string | undefined {
     }
     return undefined;
   }
+}
+
+/** Why a program cannot be run: a path must be an executable file, a bare name must be on PATH. */
+function programProblem(program: string): string | undefined {
+  const candidates = /[\\/]/.test(program) ? [program] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, program));
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) {
+        accessSync(c, process.platform === 'win32' ? constants.R_OK : constants.X_OK);
+        return undefined;
+      }
+    } catch {
+      // not this one
+    }
+  }
+  return /[\\/]/.test(program) ? 'does not exist or is not executable' : 'is not on PATH';
+}
+
+function defaultSteamCmd(platform: AgentPlatformOs): boolean {
+  return (platform === 'windows' ? ['steamcmd.exe'] : ['steamcmd', 'steamcmd.sh']).some((n) => programProblem(n) === undefined);
 }
 
 function readableFileProblem(key: string, file: string): string[] {

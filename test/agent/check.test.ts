@@ -96,6 +96,24 @@ test('a folder destination needs no rclone; a remote one names the missing binar
   }
 });
 
+test('servers with update: need SteamCMD; a missing program is reported, an executable one passes', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'agent.yaml');
+    const yaml = (program: string) => `id: box-1\nhub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }\nsteamcmd: { path: ${program} }\nservers:\n  - id: vh\n    game: valheim\n    installDir: ./vh\n    saveDir: ./w\n    update: { policy: notify }\n`;
+    await writeFile(file, yaml('./no-steamcmd.sh'));
+    const bad = await cli(['config', 'check', file]);
+    assert.equal(bad.code, 3, bad.stderr);
+    assert.match(bad.stderr, /steamcmd\.path: ".*no-steamcmd\.sh" does not exist or is not executable, needed by servers\[vh\]\.update/);
+    await writeFile(path.join(dir, 'steamcmd.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    await writeFile(file, yaml('./steamcmd.sh'));
+    const ok = await cli(['config', 'check', file]);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('hub config: every problem at once, unknown keys with the near miss', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tempDir('reconsync-check-');
   try {
