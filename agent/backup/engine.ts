@@ -159,10 +159,29 @@ export class BackupEngine {
   async create(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest): Promise<BackupRecord> {
     const release = this.acquire(server.id, 'backup');
     try {
-      return publicRecord(await runBackup(this, server, control, admin, req, {}));
+      return await this.createClaimed(server, control, admin, req);
     } finally {
       release();
     }
+  }
+
+  /**
+   * Holds the server's job slot for a longer job (a game update) that runs a
+   * backup and maybe a restore inside it: meanwhile other backups and restores
+   * of the server are refused with BUSY. Returns the release.
+   */
+  claim(serverId: string, kind: string): () => void {
+    return this.acquire(serverId, kind);
+  }
+
+  /** A backup inside a job that holds the slot (claim). */
+  async createClaimed(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest): Promise<BackupRecord> {
+    return publicRecord(await runBackup(this, server, control, admin, req, {}));
+  }
+
+  /** A restore inside a job that holds the slot (claim). */
+  async restoreClaimed(server: ResolvedServer, control: ServerControl | null, req: RestoreRequest): Promise<RestoreResult> {
+    return restoreBackup(this, server, control, req, () => this.preRestoreBackup(server));
   }
 
   /** Newest first, as the hub and the API show them (destination targets without credentials). */
@@ -191,7 +210,7 @@ export class BackupEngine {
   async restore(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: RestoreRequest): Promise<RestoreResult> {
     const release = this.acquire(server.id, 'restore');
     try {
-      return await restoreBackup(this, server, control, req, () => this.preRestoreBackup(server));
+      return await this.restoreClaimed(server, control, req);
     } finally {
       release();
     }
