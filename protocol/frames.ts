@@ -4,7 +4,7 @@ import { eventTopics, type EventTopic } from './events.ts';
 import { ServerSummarySchema, id } from './status.ts';
 import { safeParse } from './safe-parse.ts';
 import { fastFrame } from './frame-fast-path.ts';
-import { parseJsonBounded } from './json-bounds.ts';
+import { parseJsonBounded, topLevelStrings } from './json-bounds.ts';
 
 const requestId = z.string().min(1).max(64);
 const seq = z.number().int().positive();
@@ -80,7 +80,15 @@ const frameSchemas = {
   cancel: CancelSchema,
 } as const satisfies Record<Frame['type'], z.ZodType>;
 
-export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: string };
+/** `requestId`: the refused frame is a `req` with a usable id, so the receiver can answer it instead of leaving the caller to time out. */
+export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: string; requestId?: string };
+
+const isRequestId = (v: unknown): v is string => typeof v === 'string' && requestId.safeParse(v).success;
+
+/** A refusal, with the request id when the frame names one (read from the value, never by parsing again). */
+function refuse(error: string, fields: { type?: unknown; id?: unknown } | undefined): FrameParseResult {
+  return fields?.type === 'req' && isRequestId(fields.id) ? { ok: false, error, requestId: fields.id } : { ok: false, error };
+}
 
 /**
  * Parses one text frame. Never throws: malformed input becomes a message the
@@ -88,8 +96,13 @@ export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: 
  */
 export function parseFrame(raw: string | Buffer): FrameParseResult {
   // Depth first: everything after JSON.parse (zod, JSON.stringify, the store, the logger) may recurse over the value.
-  const json = parseJsonBounded(typeof raw === 'string' ? raw : raw.toString('utf8'), 'frame');
-  if (!json.ok) return { ok: false, error: json.error };
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const json = parseJsonBounded(text, 'frame');
+  if (!json.ok) {
+    // Too deep to parse, but its top level can still name a request to answer.
+    const top = json.reason === 'depth' ? topLevelStrings(text) : undefined;
+    return refuse(json.error, top && { type: top.get('type'), id: top.get('id') });
+  }
   const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: 'frame must be a JSON object' };
@@ -98,13 +111,14 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
   if (typeof type !== 'string' || !Object.hasOwn(frameSchemas, type)) {
     return { ok: false, error: `unknown frame type ${describeType(type)}` };
   }
+  const fields = value as { type?: unknown; id?: unknown };
   // The hot RPC frames skip zod when a hand-written check proves them valid; anything else (and every error) is zod's.
   const fast = fastFrame(type, value as Record<string, unknown>);
   if (fast) return { ok: true, frame: fast };
   const parsed = safeParse(frameSchemas[type as Frame['type']], value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+    return refuse(`invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, fields);
   }
   return { ok: true, frame: parsed.data as Frame };
 }

@@ -28,14 +28,9 @@ export function jsonTextDepth(text: string, max = MAX_JSON_DEPTH): number {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // A string: jump to its closing quote, the first one after an even run of backslashes (indexOf: about twice as fast as a char loop).
-      for (;;) {
-        i = text.indexOf('"', i + 1);
-        if (i < 0) return deepest;
-        let b = i - 1;
-        while (text.charCodeAt(b) === 0x5c) b--;
-        if ((i - 1 - b) % 2 === 0) break;
-      }
+      const end = stringEnd(text, i);
+      if (end < 0) return deepest;
+      i = end - 1;
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > deepest) {
         deepest = depth;
@@ -85,4 +80,91 @@ export function valueDepth(value: unknown, max = MAX_JSON_DEPTH): number {
     }
   }
   return deepest;
+}
+
+/**
+ * Index just past the string that opens at `i` (a quote), or -1 when it never
+ * closes: the first quote after an even run of backslashes (indexOf is about
+ * twice as fast as a loop over every character).
+ */
+function stringEnd(text: string, i: number): number {
+  for (;;) {
+    i = text.indexOf('"', i + 1);
+    if (i < 0) return -1;
+    let b = i - 1;
+    while (text.charCodeAt(b) === 0x5c) b--;
+    if ((i - 1 - b) % 2 === 0) return i + 1;
+  }
+}
+
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * The string-valued fields of a top-level JSON object, read without building
+ * (or even fully checking) its nested values: they are skipped by counting
+ * brackets. For a frame refused before JSON.parse (too deep) this still finds
+ * its `type` and `id`, so a request gets its error answer; JSON.parse of a
+ * 1 MiB `[[[…` (500 000 arrays) holds the event loop for hundreds of ms, so
+ * it is never used for that. Strings longer than `maxLen` are left out; undefined when the
+ * top level is not an object of this shape.
+ */
+export function topLevelStrings(text: string, maxLen = 256): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  const n = text.length;
+  let i = 0;
+  const skipSpace = () => {
+    while (i < n && isSpace(text.charCodeAt(i))) i++;
+  };
+  skipSpace();
+  if (text.charCodeAt(i) !== 0x7b) return undefined;
+  i++;
+  skipSpace();
+  if (text.charCodeAt(i) === 0x7d) return out;
+  for (;;) {
+    if (text.charCodeAt(i) !== 0x22) return undefined;
+    const keyEnd = stringEnd(text, i);
+    if (keyEnd < 0) return undefined;
+    const keyText = text.slice(i, keyEnd);
+    i = keyEnd;
+    skipSpace();
+    if (text.charCodeAt(i) !== 0x3a) return undefined;
+    i++;
+    skipSpace();
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const end = stringEnd(text, i);
+      if (end < 0) return undefined;
+      if (end - i <= maxLen + 2 && keyText.length <= maxLen + 2) {
+        try {
+          out.set(JSON.parse(keyText) as string, JSON.parse(text.slice(i, end)) as string);
+        } catch {
+          return undefined;
+        }
+      }
+      i = end;
+    } else if (c === 0x5b || c === 0x7b) {
+      // A nested value: skip to its matching bracket, strings included.
+      let depth = 0;
+      for (; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x22) {
+          const end = stringEnd(text, i);
+          if (end < 0) return undefined;
+          i = end - 1;
+        } else if (d === 0x5b || d === 0x7b) depth++;
+        else if ((d === 0x5d || d === 0x7d) && --depth === 0) break;
+      }
+      if (i >= n) return undefined;
+      i++;
+    } else {
+      // A number, true, false or null: up to the next separator.
+      while (i < n && !isSpace(text.charCodeAt(i)) && text.charCodeAt(i) !== 0x2c && text.charCodeAt(i) !== 0x7d) i++;
+    }
+    skipSpace();
+    const sep = text.charCodeAt(i);
+    i++;
+    if (sep === 0x7d) return out;
+    if (sep !== 0x2c) return undefined;
+    skipSpace();
+  }
 }

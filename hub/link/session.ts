@@ -205,7 +205,7 @@ export class Session {
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const parsed = parseFrame(raw);
     if (!parsed.ok) {
-      this.#malformedFrame(parsed.error, raw);
+      this.#malformedFrame(parsed.error, parsed.requestId ?? null);
       return;
     }
     const frame = parsed.frame;
@@ -283,7 +283,7 @@ export class Session {
     this.send({ type: 'ack', seq: ackSeq });
   }
 
-  #malformedFrame(error: string, raw: Buffer | null): void {
+  #malformedFrame(error: string, reqId: string | null): void {
     this.#opts.metrics.malformedFrames.inc();
     this.logger.warn({ error }, 'malformed frame from agent');
     const now = performance.now();
@@ -299,21 +299,8 @@ export class Session {
       this.close(CloseCode.BadHello, 'the first frame must be a valid hello');
       return;
     }
-    // A request we can identify gets an answer, so the caller is not left waiting for its timeout.
-    const reqId = raw ? malformedRequestId(raw) : null;
+    // A request parseFrame could identify gets an answer, so the caller is not left waiting for its timeout.
+    // (Never parse the frame again here: JSON.parse of a refused 1 MiB `[[[…` frame holds the event loop for hundreds of ms.)
     if (reqId) this.send({ type: 'res', id: reqId, ok: false, error: { code: 'INVALID_PARAMS', message: error.slice(0, 500), retryable: false } });
   }
-}
-
-function malformedRequestId(raw: Buffer): string | null {
-  try {
-    const v = JSON.parse(raw.toString('utf8')) as unknown;
-    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'req') {
-      const id = (v as { id?: unknown }).id;
-      if (typeof id === 'string' && id.length > 0 && id.length <= 64) return id;
-    }
-  } catch {
-    // not JSON: nothing to answer
-  }
-  return null;
 }

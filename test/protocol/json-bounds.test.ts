@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_JSON_DEPTH, jsonTextDepth, parseFrame, parseJsonBounded, valueDepth } from '../../protocol/index.ts';
+import { MAX_JSON_DEPTH, jsonTextDepth, parseFrame, parseJsonBounded, topLevelStrings, valueDepth } from '../../protocol/index.ts';
 import { createRng } from '../fuzz/fuzz-kit.ts';
 
 const arrays = (n: number, inner = '1') => '['.repeat(n) + inner + ']'.repeat(n);
@@ -60,7 +60,8 @@ test('parseFrame refuses deep nesting in `type` and anywhere else, before any wa
       arrays(depth),
     ]) {
       const r = parseFrame(text);
-      assert.deepEqual(r, { ok: false, error: `frame nested deeper than ${MAX_JSON_DEPTH} levels` }, text.slice(0, 60));
+      assert.equal(r.ok, false, text.slice(0, 60));
+      assert.equal((r as { error: string }).error, `frame nested deeper than ${MAX_JSON_DEPTH} levels`, text.slice(0, 60));
     }
   }
   // A non-string type is named by its kind, never serialized into the error.
@@ -85,5 +86,44 @@ test('jsonTextDepth agrees with the parsed value on random JSON (strings full of
     const v = value(rng.int(12));
     const text = JSON.stringify(v);
     assert.equal(jsonTextDepth(text), valueDepth(v), text);
+  }
+});
+
+test('topLevelStrings reads the top-level string fields without parsing nested values', () => {
+  assert.deepEqual(topLevelStrings(`{"type":"req","id":"a\\"b","params":${arrays(500_000)},"n":1.5e3,"t":true,"o":{"id":"inner"}}`), new Map([['type', 'req'], ['id', 'a"b']]));
+  assert.deepEqual(topLevelStrings(' { } '), new Map());
+  assert.deepEqual(topLevelStrings('{"id":"x","id":"y"}')?.get('id'), 'y', 'the last duplicate wins, as in JSON.parse');
+  assert.equal(topLevelStrings(`{"id":"${'x'.repeat(300)}"}`)?.has('id'), false, 'long strings are left out');
+  for (const bad of ['', '[]', '"x"', '{"a"}', '{"a":1', '{"a":"x', '{"a":[1}', '{a:1}', '{"a":1,}']) assert.equal(topLevelStrings(bad), undefined, bad);
+  // Agrees with JSON.parse on random objects (nested values full of quotes, brackets and backslashes).
+  const rng = createRng(7);
+  const nasty = ['\\', '"', '[', ']', '{', '}', ',', ':', 'x'];
+  const str = () => Array.from({ length: rng.int(5) }, () => rng.pick(nasty)).join('');
+  const value = (d: number): unknown => {
+    const k = rng.int(d > 0 ? 6 : 4);
+    if (k === 0) return str();
+    if (k === 1) return rng.int(1000) - 500;
+    if (k === 2) return rng.pick([true, false, null]);
+    if (k === 3) return rng.next();
+    if (k === 4) return Array.from({ length: rng.int(3) }, () => value(d - 1));
+    return Object.fromEntries(Array.from({ length: rng.int(3) }, () => [str(), value(d - 1)]));
+  };
+  for (let i = 0; i < 3_000; i++) {
+    const obj = Object.fromEntries(Array.from({ length: rng.int(5) }, () => [str(), value(3)]));
+    const text = JSON.stringify(obj, null, rng.chance(0.3) ? 1 : undefined);
+    const expected = new Map(Object.entries(obj).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    assert.deepEqual(topLevelStrings(text), expected, text);
+  }
+});
+
+test('parseFrame names the request of a refused frame (deep or invalid), so it can be answered', () => {
+  const deepReq = `{"type":"req","id":"r1","method":"hub.ping","params":${arrays(500_000)},"timeoutMs":5}`;
+  assert.deepEqual(parseFrame(deepReq), { ok: false, error: `frame nested deeper than ${MAX_JSON_DEPTH} levels`, requestId: 'r1' });
+  const badReq = parseFrame('{"type":"req","id":"r2","method":"","params":{},"timeoutMs":5}');
+  assert.equal(badReq.ok === false && badReq.requestId, 'r2');
+  for (const text of [`{"type":"res","id":"r3","ok":true,"result":${arrays(100)}}`, `{"type":"req","id":"${'x'.repeat(65)}","params":${arrays(100)}}`, `{"type":${arrays(100)},"id":"r4"}`]) {
+    const r = parseFrame(text);
+    assert.equal(r.ok, false);
+    assert.equal((r as { requestId?: string }).requestId, undefined, text.slice(0, 50));
   }
 });
