@@ -72,6 +72,7 @@ class Bot {
   private readonly ctx: BotContext;
   private readonly alerts: AlertRouter | null;
   private readonly boards: BoardManager;
+  private readonly poster: ChannelPoster;
   private client: Client | null = null;
   private loop: Promise<void> = Promise.resolve();
   private readonly counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
@@ -86,7 +87,8 @@ class Bot {
     this.logger = deps.logger.child({ component: 'discord' });
     const { config, service, store } = deps;
     const signal = this.abort.signal;
-    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null, this.logger);
+    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null, this.logger, this.clock);
+    this.poster = poster;
     const throttle = new EditThrottle(this.clock, config.boardEditIntervalMs, signal, this.logger);
     this.boards = new BoardManager({
       poster, store, throttle, clock: this.clock, signal, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
@@ -210,6 +212,7 @@ class Bot {
     } catch (err) {
       this.logger.error({ err: describeError(err) }, 'discord: registering slash commands failed; existing commands stay as they were');
     }
+    this.poster.loggedIn();
     this.boards.refresh();
     this.alerts?.resync();
     this.ready = true;

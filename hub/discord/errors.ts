@@ -27,13 +27,15 @@ export interface ChannelRefusal {
 }
 
 /**
- * A 401/403/404 about a channel is not going to pass on a retry: retrying only
+ * A 403/404 about a channel is not going to pass on a retry: retrying only
  * counts towards Discord's 10,000 invalid requests per 10 minutes (then the IP
  * is banned). A message that is gone (10008) is not a refusal: it is re-posted.
+ * A 401 is about the token, not the channel: the poster stops every request
+ * until the next login instead (see ChannelPoster).
  */
 export function channelRefusal(err: unknown): ChannelRefusal | null {
   if (err instanceof ChannelRefusedError) return err.refusal;
-  if (!(err instanceof DiscordAPIError) || ![401, 403, 404].includes(err.status) || err.code === DiscordCode.UnknownMessage) return null;
+  if (!(err instanceof DiscordAPIError) || ![403, 404].includes(err.status) || err.code === DiscordCode.UnknownMessage) return null;
   const code = typeof err.code === 'number' ? err.code : 0;
   switch (code) {
     case DiscordCode.MissingPermissions:
@@ -43,9 +45,7 @@ export function channelRefusal(err: unknown): ChannelRefusal | null {
     case DiscordCode.UnknownChannel:
       return { status: err.status, code, reason: 'Unknown Channel', fix: 'the channel was deleted or the id is wrong: pick an existing channel' };
     default:
-      return err.status === 401
-        ? { status: err.status, code, reason: 'Unauthorized', fix: 'Discord rejected the bot token: check discord.token in hub.yaml' }
-        : { status: err.status, code, reason: err.message.slice(0, 100), fix: 'check the bot\'s permissions in that channel' };
+      return { status: err.status, code, reason: err.message.slice(0, 100), fix: 'check the bot\'s permissions in that channel' };
   }
 }
 

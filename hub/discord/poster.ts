@@ -1,11 +1,15 @@
 import { Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
+import type { Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { apiCode, channelRefusal, ChannelRefusedError, DiscordCode, NotConnectedError, type ChannelRefusal } from './errors.ts';
+import { apiCode, channelRefusal, ChannelRefusedError, DiscordCode, isInvalidToken, NotConnectedError, type ChannelRefusal } from './errors.ts';
 
 export interface MessageBody {
   content?: string;
   embeds?: APIEmbed[];
 }
+
+/** How long a 401 silences the poster when no fresh login comes first. */
+const UNAUTHORIZED_PAUSE_MS = 60_000;
 
 export type EditOutcome = 'ok' | 'gone' | 'too_old';
 
@@ -25,8 +29,24 @@ export interface DiscordMetrics {
  */
 export class ChannelPoster {
   private readonly refused = new Map<string, ChannelRefusal>();
+  /**
+   * Set by a 401: the token no longer works, so nothing is sent until the bot
+   * has logged in again, or for UNAUTHORIZED_PAUSE_MS (a 401 on one request
+   * while the session lives must not silence the bot for good).
+   */
+  private unauthorizedUntil = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly rest: () => REST | null, private readonly metrics: DiscordMetrics | null, private readonly logger: Logger) {}
+  constructor(
+    private readonly rest: () => REST | null,
+    private readonly metrics: DiscordMetrics | null,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  /** After a (re)login: a 401 seen with the old session no longer applies. */
+  loggedIn(): void {
+    this.unauthorizedUntil = Number.NEGATIVE_INFINITY;
+  }
 
   /** Try a refused channel again (the admin says it is fixed, or dropped it). */
   allow(channelId: string): void {
@@ -40,6 +60,11 @@ export class ChannelPoster {
     try {
       return await fn();
     } catch (err) {
+      if (isInvalidToken(err)) {
+        if (this.clock.now() >= this.unauthorizedUntil) this.logger.error('discord: Discord answered 401 (token rejected); requests pause until the bot has logged in again. Check discord.token in hub.yaml');
+        this.unauthorizedUntil = this.clock.now() + UNAUTHORIZED_PAUSE_MS;
+        throw new NotConnectedError();
+      }
       const refusal = channelRefusal(err);
       if (refusal && !this.refused.has(channelId)) {
         this.refused.set(channelId, refusal);
@@ -56,7 +81,7 @@ export class ChannelPoster {
 
   private api(): REST {
     const r = this.rest();
-    if (!r) throw new NotConnectedError();
+    if (!r || this.clock.now() < this.unauthorizedUntil) throw new NotConnectedError();
     return r;
   }
 
