@@ -10,6 +10,7 @@ import { redactSecrets } from '../lib/rclone-redact.ts';
 import { AgentConfigSchema, destinationKind, remoteName, resolveAgentPaths, resolveServerPaths, ServerConfigSchema, type AgentConfig } from './config.ts';
 import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem, type AgentPlatformOs } from './resolve-servers.ts';
 import type { ResolvedServer } from './types.ts';
+import { serviceProfileSaveProblems } from './platform/service-profile.ts';
 
 /**
  * Everything the agent checks before it starts, in one place: `reconsync
@@ -87,6 +88,7 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
     if (parsed.success && profiles.has(parsed.data.game)) {
       const one = resolveOne(resolveServerPaths(parsed.data, checked.configDir), profiles, platform);
       problems.push(...one.problems);
+      if (one.server) problems.push(...serviceProfileSaveProblems(key, one.server, platform));
       if (one.server) resolved.push(one.server);
     }
   });
