@@ -144,6 +144,32 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'events and webhook delivery cursors',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE hub_events (
+          id        INTEGER PRIMARY KEY AUTOINCREMENT,   -- the events API's cursor: never reused
+          at        TEXT NOT NULL,
+          kind      TEXT NOT NULL,
+          severity  TEXT NOT NULL,
+          agent_id  TEXT,
+          server_id TEXT,
+          message   TEXT NOT NULL,
+          data      TEXT NOT NULL                        -- JSON object
+        ) STRICT;
+        CREATE INDEX hub_events_server ON hub_events(server_id, id);
+        CREATE INDEX hub_events_kind ON hub_events(kind, id);
+
+        CREATE TABLE webhook_cursors (
+          key           TEXT PRIMARY KEY,                -- sha256 of the webhook's url and format, never the url (it can hold a token)
+          last_event_id INTEGER NOT NULL,
+          updated_at    TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. Returns the final version. */

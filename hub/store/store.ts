@@ -6,6 +6,7 @@ import { AuditTable } from './audit.ts';
 import { BackupsTable } from './backups.ts';
 import { DiscordMessagesTable } from './discord-messages.ts';
 import { StoreHealth, isStoreError, storeErrorCode, type StoreHealthOptions } from './health.ts';
+import { HubEventsTable } from './hub-events.ts';
 import { migrate } from './migrations.ts';
 import { OwnershipChangesTable } from './ownership-changes.ts';
 import { RecordEventsTable } from './record-events.ts';
@@ -72,6 +73,8 @@ export class Store {
   readonly owners: ServerOwnersTable;
   readonly ownershipChanges: OwnershipChangesTable;
   readonly updates: UpdatesTable;
+  /** Events (alerts and outcomes) for the events API, its stream and webhooks. */
+  readonly hubEvents: HubEventsTable;
   readonly schemaVersion: number;
   /** Failing operations: /healthz, the store metrics and the fault log line read this. */
   readonly health: StoreHealth;
@@ -111,6 +114,7 @@ export class Store {
     this.owners = new ServerOwnersTable(this.db);
     this.ownershipChanges = new OwnershipChangesTable(this.db);
     this.updates = new UpdatesTable(this.db);
+    this.hubEvents = new HubEventsTable(this.db);
     this.#health = this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
   }
 
