@@ -55,7 +55,6 @@ interface PassResult {
 class StatusBoard {
   /** Last body written per page (JSON), to skip edits that change nothing. */
   private readonly written = new Map<number, string>();
-  private latest: MessageBody[] = [];
   private lastChecked = Number.NEGATIVE_INFINITY;
   /** Passes run one at a time: the throttled ones and /statusboard's own. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -110,7 +109,6 @@ class StatusBoard {
     if (this.refused) return { wrote: false, error: null };
     const { store, poster, logger, clock } = this.deps;
     const pages = renderBoard(this.deps.listServers());
-    this.latest = pages;
     const now = clock.now();
     const check = now - this.lastChecked >= this.deps.checkIntervalMs;
     let wrote = false;
