@@ -59,4 +59,9 @@ export interface ServerControl {
   waitFor(state: ServerState, signal: AbortSignal): Promise<void>;
   /** While held, the supervisor does not treat a stop as a crash or restart the game. */
   hold(reason: string): () => void;
+  /**
+   * False when a stop could only be a hard kill (Windows without the service wrapper's Ctrl+C
+   * and no admin channel), losing what the game did not save yet. Absent: a graceful stop is possible.
+   */
+  readonly canStopGracefully?: boolean;
 }

@@ -8,7 +8,8 @@ import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
  *   `save-off`, `save-all flush`), then its save command; after the copy the
  *   post-backup commands (`save-on`), whatever happened;
  * - without one, when `backup.stopIfNoSaveChannel` is set and the agent
- *   manages the server: stop it (holding the supervisor), start it afterwards;
+ *   manages the server: stop it gracefully (holding the supervisor), start it
+ *   afterwards; where only a hard kill could stop it, it is not stopped;
  * - otherwise the game's own last save is copied live.
  */
 
@@ -58,6 +59,13 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
     };
   }
 
+  if (server.config.backup.stopIfNoSaveChannel && control?.managed && control.canStopGracefully === false) {
+    // A hard kill loses everything since the game's last autosave; its last save on disk is worth more.
+    const msg = 'not stopped for the backup: this game can only be hard-stopped here (Windows: run the agent as the service, whose Ctrl+C stops it gracefully); archived its last save instead';
+    warnings.push(msg);
+    opts.logger.warn(msg);
+    return { method: 'live', warnings, resume: async () => undefined };
+  }
   if (server.config.backup.stopIfNoSaveChannel && control?.managed) {
     const release = control.hold('backup');
     try {

@@ -73,6 +73,10 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
     return this.server.managed && this.server.start !== null;
   }
 
+  get canStopGracefully(): boolean {
+    return this.#o.admin !== null || this.#o.platform.canSoftStop;
+  }
+
   /** The watched process, if any. */
   get pid(): number | null {
     return this.#handle?.pid ?? null;
