@@ -1,13 +1,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ConfigError } from '../lib/config-file.ts';
+import { ConfigError, yamlBoundsProblem } from '../lib/config-file.ts';
 
 /** Tells a hub config from an agent config by its keys, so `config check` needs no flag. */
 function detectKind(file: string): 'hub' | 'agent' {
   let doc: unknown;
+  let text: string;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  // Bounded before yaml's recursive composer, as every config read is (lib/config-file.ts).
+  const tooBig = yamlBoundsProblem(text);
+  if (tooBig) throw new ConfigError(path.resolve(file), [tooBig]);
+  try {
+    doc = parse(text);
   } catch (err) {
     throw new ConfigError(path.resolve(file), [`cannot read or parse: ${(err as Error).message.split('\n')[0]}`]);
   }

@@ -7,8 +7,12 @@
  *   FUZZ_SEED=123 FUZZ_ITERATIONS=100000 node --import tsx --test test/fuzz/config.test.ts
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { AgentConfigSchema } from '../../agent/config.ts';
+import { checkConfigFile } from '../../cli/config-check.ts';
 import { HubConfigSchema } from '../../hub/config.ts';
 import { ConfigError, MAX_CONFIG_DEPTH, parseYamlConfig } from '../../lib/config-file.ts';
 import { fuzzRun, iterationRng, preview, protoGuard } from './fuzz-kit.ts';
@@ -138,5 +142,15 @@ test('deep nesting in any position ends as a ConfigError naming the limit, befor
         }
       }
     }
+  }
+});
+
+test('`config check` refuses a deep config with the depth error, before any YAML parse', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-deep-check-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const [i, style] of DEEP_YAML_STYLES.entries()) {
+    const file = join(dir, `c${i}.yaml`);
+    await writeFile(file, HUB_YAML.replace(/^dataDir: .*$/m, `dataDir: ${deepYaml(5_000, style)}`));
+    await assert.rejects(checkConfigFile(file), (err: unknown) => err instanceof ConfigError && new RegExp(`nested deeper than ${MAX_CONFIG_DEPTH} levels`).test(err.message), style);
   }
 });
