@@ -3,7 +3,7 @@ import { spawn as spawnChild } from 'node:child_process';
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform, ProcessMatch } from '../platform.ts';
 import type { ResolvedServer } from '../types.ts';
 import { isSecretName, redactCommandLine } from '../../lib/redact.ts';
 import { gameEnvironment } from '../platform/game-env.ts';
@@ -210,6 +210,8 @@ export class ProcessLauncher implements Launcher {
     const found = await this.#platform.findProcessByName(names);
     const first = found[0];
     if (!first) return null;
+    const pair = launcherPair(found, names);
+    if (pair) return this.#watchAdopted(pair.pid, `process name ${pair.name}`);
     if (found.length > 1) {
       const pids = found.map((p) => p.pid);
       if (server.managed) {
@@ -268,6 +270,28 @@ export class ProcessLauncher implements Launcher {
       }
     }
   }
+}
+
+/**
+ * Palworld and Satisfactory on Windows run as a launcher (PalServer.exe) and its
+ * console child (PalServer-Win64-Shipping-Cmd.exe), both in the profile's names:
+ * one match per name, several names, is one game. The launcher (listed first) is
+ * adopted; a taskkill /T or a Ctrl+C to its console reaches the child too. The
+ * same name twice means two games, and nothing is guessed.
+ */
+function launcherPair(found: readonly ProcessMatch[], names: readonly string[]): ProcessMatch | null {
+  if (found.length < 2) return null;
+  const byName = new Map<string, ProcessMatch>();
+  for (const p of found) {
+    const key = p.name.toLowerCase();
+    if (byName.has(key)) return null;
+    byName.set(key, p);
+  }
+  for (const n of names) {
+    const hit = byName.get(n.toLowerCase());
+    if (hit) return hit;
+  }
+  return null;
 }
 
 /** Values from the server's config that must never be printed: the admin password and secret-named env values. */
