@@ -15,6 +15,7 @@ import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
 import { createHandlers } from './handlers.ts';
 import { IntentStore } from './intent.ts';
+import { Updater, type UpdaterOptions } from './update/updater.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -29,6 +30,8 @@ export interface AgentDeps {
   overdueCheckMs?: number;
   /** Backup engine tuning (upload retries, progress rate) for tests and benchmarks. */
   backup?: Partial<Pick<BackupEngineOptions, 'uploadAttempts' | 'uploadBackoffMs' | 'progressIntervalMs'>>;
+  /** Update tuning (check jitter, polling) and seams for failures that cannot be made on demand (a full disk). */
+  update?: Partial<Pick<UpdaterOptions, 'freeSpace' | 'runner' | 'random' | 'jitterMs' | 'pollMs'>>;
 }
 
 /** One watched game server and everything the agent holds for it. */
@@ -43,6 +46,7 @@ export interface Agent {
   readonly id: string;
   readonly link: AgentLink;
   readonly engine: BackupEngine;
+  readonly updater: Updater;
   readonly units: ReadonlyMap<string, ServerUnit>;
   /** Why the link gave up for good (revoked, replaced...), also when that happened while the agent was starting; null while it runs. */
   readonly linkStopped: LinkStopped | null;
@@ -115,6 +119,16 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     return u;
   };
 
+  const updater = new Updater({
+    ...deps.update,
+    config, os: platform.os, units, engine, clock,
+    logger: logger.child({ component: 'update' }),
+    publishRecord: async (topic, data) => {
+      await link.publishRecord(topic, data);
+    },
+    publishState: (topic, data) => link.publishState(topic, data),
+  });
+
   link = new AgentLink({
     ...deps.link,
     url: config.hub.url,
@@ -126,7 +140,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     logger: logger.child({ component: 'link' }),
     clock,
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
-    handlers: createHandlers({ unit, units, engine, intent }),
+    handlers: createHandlers({ unit, units, engine, intent, updater }),
   });
   let linkStopped: LinkStopped | null = null;
   link.once('stopped', (event) => {
@@ -141,10 +155,12 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   }
 
   await link.start();
+  for (const u of units.values()) await u.supervisor.open();
+  // An update the last agent died in is finished (or rolled back) first; those servers are started by it, not here.
+  const updating = await updater.recover();
   for (const u of units.values()) {
-    await u.supervisor.open();
     const auto = u.server.config.start?.autoStart ?? false;
-    if (auto && u.supervisor.state === 'stopped' && !(await intent.stoppedByOperator(u.server.id))) {
+    if (auto && !updating.has(u.server.id) && u.supervisor.state === 'stopped' && !(await intent.stoppedByOperator(u.server.id))) {
       void u.supervisor.start().catch((err: unknown) => logger.error({ err, serverId: u.server.id }, 'could not start the game'));
     }
   }
@@ -166,12 +182,14 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     }
   }, deps.overdueCheckMs ?? DEFAULT_OVERDUE_CHECK_MS);
   overdueTimer.unref();
+  updater.start();
 
   let closing: Promise<void> | undefined;
   return {
     id: config.id,
     link,
     engine,
+    updater,
     units,
     get linkStopped() {
       return linkStopped;
@@ -180,6 +198,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
       closing ??= (async () => {
         clearInterval(overdueTimer);
         await scheduler.stop();
+        await updater.close();
         // Supervisors stop watching but leave the game running: an agent restart must not take the server down.
         await Promise.allSettled([...units.values()].map((u) => u.supervisor.close()));
         await Promise.allSettled([...units.values()].flatMap((u) => [u.probe?.close(), u.admin?.close()]));

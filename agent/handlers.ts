@@ -2,16 +2,18 @@ import type { AgentMethods, Handlers } from '../protocol/index.ts';
 import type { BackupEngine } from './backup/engine.ts';
 import type { ServerUnit } from './agent.ts';
 import type { IntentStore } from './intent.ts';
+import type { Updater } from './update/updater.ts';
 
 interface HandlerDeps {
   unit(serverId: string): ServerUnit;
   units: ReadonlyMap<string, ServerUnit>;
   engine: BackupEngine;
   intent: IntentStore;
+  updater: Updater;
 }
 
 /** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
-export function createHandlers({ unit, units, engine, intent }: HandlerDeps): Handlers<AgentMethods> {
+export function createHandlers({ unit, units, engine, intent, updater }: HandlerDeps): Handlers<AgentMethods> {
   return {
     'agent.ping': async () => ({ now: Date.now() }),
     'server.status': async ({ serverId }) => ({
@@ -54,6 +56,13 @@ export function createHandlers({ unit, units, engine, intent }: HandlerDeps): Ha
     'backup.restore': async ({ serverId, backupId, from, paths }, ctx) => {
       const u = unit(serverId);
       return engine.restore(u.server, u.supervisor, u.admin, { backupId, ...(from ? { from } : {}), ...(paths ? { paths } : {}), signal: ctx.signal });
+    },
+    'update.status': async ({ serverId }) => updater.status(serverId),
+    'update.check': async ({ serverId }, ctx) => updater.check(serverId, ctx.signal),
+    'update.apply': async ({ serverId, warnMinutes, actor }) => {
+      const before = await updater.status(serverId);
+      updater.apply(serverId, { ...(warnMinutes ? { warnMinutes } : {}), actor: actor ?? 'operator' });
+      return { started: true, from: before.installedBuild, to: before.latestBuild };
     },
     'backup.lock': async ({ serverId, backupId, locked }) => engine.lock(unit(serverId).server, backupId, locked),
   };

@@ -4,10 +4,12 @@ import { ReconSyncError, id as idSchema } from '../../protocol/index.ts';
 import type { Actor, HubService } from '../service/types.ts';
 import { HttpError, readJsonBody, sendJson } from './respond.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { listAudit, listEvents, type EventsApi } from './events-api.ts';
 
 const API_PREFIX = '/api/v1';
 
 const EmptyBody = z.object({}).strict();
+const UpdateBody = z.object({ warnMinutes: z.array(z.number().positive().max(1440)).max(10).optional() }).strict();
 const BackupBody = z.object({ note: z.string().max(500).optional() }).strict();
 const RestartBody = z.object({ warnAt: z.array(z.number().int().positive().max(3600)).max(10).optional() }).strict();
 const RestoreBody = z
@@ -48,10 +50,24 @@ function forgetting<K extends 'forgetServer' | 'forgetAgent'>(service: HubServic
   return fn.bind(service) as NonNullable<HubService[K]>;
 }
 
+/** The update commands are optional on HubService (adapter test doubles); the hub's own service has them. */
+function updating<K extends 'getUpdate' | 'checkUpdate' | 'applyUpdate'>(service: HubService, name: K): NonNullable<HubService[K]> {
+  const fn = service[name];
+  if (!fn) throw new ReconSyncError('NOT_SUPPORTED', 'this hub service cannot manage game updates');
+  return fn.bind(service) as NonNullable<HubService[K]>;
+}
+
 export interface ApiContext {
   service: HubService;
   actor: Actor;
   maxBodyBytes: number;
+  /** The events API (events, audit); absent in adapter tests without a store. */
+  events?: EventsApi;
+}
+
+function eventsOf(c: ApiContext): EventsApi {
+  if (!c.events) throw new ReconSyncError('NOT_SUPPORTED', 'this hub has no event store');
+  return c.events;
 }
 
 type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Promise<unknown>;
@@ -62,6 +78,8 @@ interface Route {
   handler: Handler;
   /** Actions answer { ok: true, result }; reads answer the resource itself (design.md §4a). */
   envelope: boolean;
+  /** HTTP status of a success; 200 unless given (an update answers 202: started, outcome later). */
+  status?: number;
 }
 
 const seg = '([^/]+)';
@@ -69,6 +87,8 @@ const seg = '([^/]+)';
 const routes: Route[] = [
   { method: 'GET', pattern: /^\/agents$/, envelope: false, handler: async (c) => c.service.listAgents() },
   { method: 'DELETE', pattern: new RegExp(`^/agents/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetAgent')(agentIdFrom(id!), c.actor) },
+  { method: 'GET', pattern: /^\/events$/, envelope: false, handler: async (c, req) => listEvents(eventsOf(c), req.url) },
+  { method: 'GET', pattern: /^\/audit$/, envelope: false, handler: async (c, req) => listAudit(eventsOf(c), req.url) },
   { method: 'GET', pattern: /^\/servers$/, envelope: false, handler: async (c) => c.service.listServers() },
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}$`), envelope: false, handler: async (c, _r, [id]) => c.service.getServer(serverIdFrom(id!)) },
   { method: 'DELETE', pattern: new RegExp(`^/servers/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetServer')(serverIdFrom(id!), c.actor) },
@@ -90,6 +110,28 @@ const routes: Route[] = [
       }
       parseBody(EmptyBody, raw);
       return c.service.serverAction(serverId, action as 'start' | 'stop', c.actor);
+    },
+  },
+  { method: 'GET', pattern: new RegExp(`^/servers/${seg}/update$`), envelope: false, handler: async (c, _r, [id]) => updating(c.service, 'getUpdate')(serverIdFrom(id!)) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/actions/check-update$`),
+    envelope: false,
+    handler: async (c, req, [id]) => {
+      const serverId = serverIdFrom(id!);
+      parseBody(EmptyBody, await readJsonBody(req, { maxBytes: c.maxBodyBytes }));
+      return updating(c.service, 'checkUpdate')(serverId, c.actor);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/servers/${seg}/actions/update$`),
+    envelope: true,
+    status: 202,
+    handler: async (c, req, [id]) => {
+      const serverId = serverIdFrom(id!);
+      const body = parseBody(UpdateBody, await readJsonBody(req, { maxBytes: c.maxBodyBytes }));
+      return updating(c.service, 'applyUpdate')(serverId, c.actor, body.warnMinutes ? { warnMinutes: body.warnMinutes } : {});
     },
   },
   {
@@ -162,5 +204,5 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     });
   }
   const result = await hit.r.handler(ctx, req, hit.m.slice(1));
-  sendJson(res, 200, hit.r.envelope ? { ok: true, result } : result);
+  sendJson(res, hit.r.status ?? 200, hit.r.envelope ? { ok: true, result } : result);
 }

@@ -8,6 +8,7 @@ import {
   type Clock,
   type Hello,
   type ServerStatus,
+  type UpdateInfo,
 } from '../../protocol/index.ts';
 import type { SessionRegistry } from '../link/registry.ts';
 import type { LinkSink } from '../link/link-server.ts';
@@ -220,6 +221,28 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     // Only the verb is audited, as the agent logs it and the Discord audit channel shows it: arguments can hold secrets (a new password).
     const verb = (command.trim().split(/\s+/)[0] ?? '').slice(0, 100);
     return this.#audited(actor, 'server.rcon', serverId, verb, () => this.router.call({ serverId }, 'server.rcon', { serverId, command }));
+  }
+
+  // ---- game updates (issue 11) --------------------------------------------
+
+  async getUpdate(serverId: string): Promise<UpdateInfo> {
+    this.getServer(serverId);
+    const agentId = this.directory.agentOf(serverId);
+    if (agentId && this.#liveSession(agentId)) return this.router.call({ serverId }, 'update.status', { serverId });
+    const stored = this.#store.updates.get(serverId);
+    if (stored) return stored;
+    throw new ReconSyncError('AGENT_OFFLINE', `the agent of ${serverId} is offline and has not reported update facts yet`);
+  }
+
+  checkUpdate(serverId: string, actor: Actor): Promise<UpdateInfo> {
+    return this.#audited(actor, 'server.check-update', serverId, null, () => this.router.call({ serverId }, 'update.check', { serverId }));
+  }
+
+  applyUpdate(serverId: string, actor: Actor, opts: { warnMinutes?: number[] } = {}): Promise<{ started: boolean; from: string | null; to: string | null }> {
+    const who = `${actor.kind}:${actor.name ?? actor.id}`.slice(0, 200);
+    return this.#audited(actor, 'server.update', serverId, opts.warnMinutes ? `warnMinutes=${opts.warnMinutes.join(',')}` : null, () =>
+      this.router.call({ serverId }, 'update.apply', { serverId, actor: who, ...(opts.warnMinutes ? { warnMinutes: opts.warnMinutes } : {}) }),
+    );
   }
 
   audit(entry: Omit<AuditEntry, 'at'>): void {

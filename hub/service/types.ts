@@ -1,4 +1,4 @@
-import type { Alert, BackupProgress, BackupRecord, EventData, ServerStatus } from '../../protocol/index.ts';
+import type { Alert, BackupProgress, BackupRecord, EventData, ServerStatus, UpdateInfo } from '../../protocol/index.ts';
 import type { ForgottenAgent, ForgottenServer } from './forget.ts';
 
 /** Who asked: shown in the audit log. */
@@ -96,6 +96,12 @@ export interface HubService {
   forgetServer?(serverId: string, actor: Actor): ForgottenServer;
   /** Removes an agent, its tokens (a live session is closed) and its servers; throws UNKNOWN_AGENT. Audited. */
   forgetAgent?(agentId: string, actor: Actor): ForgottenAgent;
+  /** The server's update facts (design.md §10): from its agent when online, else as last reported. */
+  getUpdate?(serverId: string): Promise<UpdateInfo>;
+  /** Asks Steam now (through the agent). */
+  checkUpdate?(serverId: string, actor: Actor): Promise<UpdateInfo>;
+  /** Starts the update pipeline on the agent; the outcome arrives as an `update.state` record. Audited. */
+  applyUpdate?(serverId: string, actor: Actor, opts?: { warnMinutes?: number[] }): Promise<{ started: boolean; from: string | null; to: string | null }>;
   on<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
   off<E extends keyof HubServiceEvents>(event: E, listener: (...args: HubServiceEvents[E]) => void): unknown;
 }
