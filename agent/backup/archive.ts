@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { FrameWriter, type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './compress.ts';
 import { errnoCode, fsyncDir } from './fs-util.ts';
+import { renameRetrying } from './rename-retry.ts';
 import { ChunkSink, FileChangedError, readStable, RetryBudget, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
 import { archiveFileName } from './manifest.ts';
 import { summarize } from './names.ts';
@@ -217,7 +218,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
       await fs.rm(partial, { force: true });
       return { result: undefined as unknown as ArchiveResult, dirty };
     }
-    await fs.rename(partial, finalPath);
+    await renameRetrying(partial, finalPath);
     await fsyncDir(opts.dir);
     const roots: ArchiveResult['roots'] = {};
     for (const r of plan.roots as PlanRoot[]) roots[r.name] = { path: r.path, kind: r.kind };

@@ -5,6 +5,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { ReconSyncError } from '../../protocol/index.ts';
 import { LOCAL_TARGET, sortNewestFirst, type Destination } from './destination.ts';
 import { exists, fsyncDir, isErrno, readdirOrEmpty, sha256File } from './fs-util.ts';
+import { renameRetrying } from './rename-retry.ts';
 import { archiveFileName, manifestFileName, parseManifest, writeManifest, type Manifest } from './manifest.ts';
 
 export function localBackupDir(dataDir: string, serverId: string): string {
@@ -51,7 +52,7 @@ export class LocalDestination implements Destination {
         await fs.copyFile(localArchive, partial);
         const fh = await fs.open(partial, 'r+');
         await fh.sync().finally(() => fh.close());
-        await fs.rename(partial, dest);
+        await renameRetrying(partial, dest);
       } catch (err) {
         // A full disk mid-copy must not leave a half archive taking the space (the start-up sweep is the fallback).
         await fs.rm(partial, { force: true }).catch(() => undefined);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { exists, fsyncDir, isErrno, readdirOrEmpty, readJsonFile, writeFileAtomic } from './fs-util.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { renameRetrying } from './rename-retry.ts';
 
 /**
  * Crash-safe replacement of save folders by their restored copies. A journal
@@ -78,13 +79,13 @@ export async function swapIn(dataDir: string, journal: Journal, hook?: SwapHook)
   await writeJournal(dataDir, j);
   for (const step of j.steps) {
     if (step.hadOld) {
-      await fs.rename(step.target, step.aside);
+      await renameRetrying(step.target, step.aside);
       await hook?.('aside', step);
     } else {
       // Nothing was there when we looked; anything there now is not ours to keep.
       await fs.rm(step.target, { recursive: true, force: true });
     }
-    await fs.rename(step.staging, step.target);
+    await renameRetrying(step.staging, step.target);
     await hook?.('in-place', step);
   }
   await syncParents(j.steps);
@@ -98,7 +99,7 @@ export async function rollBack(dataDir: string, journal: Journal): Promise<void>
   for (const step of journal.steps) {
     if (await exists(step.aside)) {
       if (await exists(step.target)) await fs.rm(step.target, { recursive: true, force: true });
-      await fs.rename(step.aside, step.target);
+      await renameRetrying(step.aside, step.target);
     } else if (!step.hadOld && journal.phase !== 'staging') {
       await fs.rm(step.target, { recursive: true, force: true });
     }
