@@ -6,6 +6,8 @@ import { VERSION } from '../cli/version.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { systemClock, type Clock } from '../protocol/index.ts';
 import { HubConfigSchema, type HubConfig } from './config.ts';
+import { EventLog } from './events/event-log.ts';
+import type { EventsApiLimits } from './http/events-api.ts';
 import { createHttpServer, type HttpLimits } from './http/server.ts';
 import { LinkServer, type LinkTuning } from './link/link-server.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
@@ -32,6 +34,8 @@ export interface HubDeps {
   /** Store tuning (busy timeouts, integrity check at open). */
   store?: StoreOptions;
   extensions?: HubExtension[];
+  /** Events API and stream limits (heartbeat, slow-reader buffer, page sizes). */
+  events?: Partial<EventsApiLimits>;
 }
 
 export interface Hub {
@@ -45,6 +49,8 @@ export interface Hub {
   store: Store;
   metrics: HubMetrics;
   link: LinkServer;
+  /** Alerts and outcomes as events (API, stream, webhooks). */
+  events: EventLog;
   close(): Promise<void>;
 }
 
@@ -98,6 +104,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     handlers: { 'hub.ping': async () => ({ now: clock.now() }) },
   });
   service.bind(link.registry);
+  const events = new EventLog({ store, service, logger, clock });
 
   let server: Server;
   try {
@@ -110,6 +117,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       apiToken: config.api.token,
       trustProxy: config.listen.trustProxy,
       tls: config.listen.tls,
+      events: { log: events, store, clock, logger, ...(deps.events ? { limits: deps.events } : {}) },
       onUpgrade: link.handleUpgrade,
     });
     await new Promise<void>((resolve, reject) => {
@@ -120,6 +128,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       });
     });
   } catch (err) {
+    events.close();
     service.close();
     await link.close();
     store.close();
@@ -142,11 +151,14 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     store,
     metrics,
     link,
+    events,
     close: () => {
       closing ??= (async () => {
         for (const ext of started.reverse()) {
           await ext.close().catch((err: unknown) => logger.warn({ err }, 'hub extension failed to close'));
         }
+        // Ends the event streams: an open stream would otherwise hold server.close() until closeAllConnections.
+        events.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await link.close();
         server.closeAllConnections();

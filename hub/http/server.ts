@@ -10,6 +10,7 @@ import type { HubService } from '../service/types.ts';
 import type { Store } from '../store/index.ts';
 import { secretsEqual } from '../tokens.ts';
 import { handleApi, isApiPath } from './api.ts';
+import { streamEvents, type EventsApi } from './events-api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 
 export interface HttpLimits {
@@ -39,6 +40,8 @@ export interface HttpServerOptions extends HttpLimits {
   apiToken: string;
   trustProxy: boolean;
   tls?: { cert: string; key: string } | undefined;
+  /** Events, audit and the event stream under /api/v1. */
+  events?: EventsApi;
   onUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
 }
 
@@ -87,7 +90,12 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
         opts.service.audit({ actor: { kind: 'api', id: 'unauthenticated', name: address }, action: 'api.login', serverId: null, outcome: 'denied', detail: `${req.method ?? '?'} ${pathname.slice(0, 200)}` });
         throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <api token> (api.token in hub.yaml)', { 'WWW-Authenticate': 'Bearer' });
       }
-      await handleApi({ service: opts.service, actor: { kind: 'api', id: 'api-token', name: address }, maxBodyBytes: opts.maxBodyBytes }, req, res, pathname);
+      // The stream writes as events happen, so it is not one of the request/answer routes.
+      if (pathname === '/api/v1/events/stream' && req.method === 'GET' && opts.events) {
+        streamEvents(opts.events, req, res);
+        return;
+      }
+      await handleApi({ service: opts.service, actor: { kind: 'api', id: 'api-token', name: address }, maxBodyBytes: opts.maxBodyBytes, ...(opts.events ? { events: opts.events } : {}) }, req, res, pathname);
       return;
     }
     throw new HttpError(404, 'INVALID_PARAMS', `nothing at ${pathname}; try /healthz, /metrics or /api/v1`);

@@ -2,6 +2,7 @@ import type { Alert, BackupRecord, EventData } from '../../protocol/index.ts';
 import type { RecordEvt } from '../link/session.ts';
 import type { Store } from '../store/index.ts';
 import { redactDeep } from '../../lib/rclone-redact.ts';
+import { eventForEffect } from '../events/derive.ts';
 
 /** What a stored record means for the rest of the hub; emitted only after the transaction committed. */
 export type RecordEffect =
@@ -33,6 +34,9 @@ export function ingestRecord(store: Store, agentId: string, received: RecordEvt,
     store.events.insert(agentId, evt.seq, evt.topic, evt.data, at);
     // An agent speaks only for its own servers: a record about another agent's server is kept (and acked) but has no effect.
     const effect = owns(evt.data.serverId) ? applyEffect(store, agentId, evt, at) : null;
+    // The event (API, stream, webhooks) commits with the record: an acked outcome always has its event.
+    const event = effect ? eventForEffect(agentId, effect, at) : null;
+    if (event) store.hubEvents.append(event);
     store.agents.raiseAckedSeq(agentId, evt.seq);
     return { accepted: true, ackedSeq: evt.seq, effect };
   }, 'record');

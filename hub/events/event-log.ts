@@ -1,0 +1,130 @@
+import type { Logger } from '../../lib/logger.ts';
+import type { Clock } from '../../protocol/index.ts';
+import type { HubService, HubServiceEvents } from '../service/types.ts';
+import type { Store } from '../store/index.ts';
+import type { HubEvent, NewHubEvent } from './kinds.ts';
+
+export interface EventLogOptions {
+  store: Store;
+  service: Pick<HubService, 'on' | 'off'>;
+  logger: Logger;
+  clock: Clock;
+}
+
+export type EventListener = (event: HubEvent) => void;
+
+/** Rows read per pass when passing new events on. */
+const PUMP_PAGE = 500;
+
+/**
+ * The hub's event feed. Records write their events inside their own
+ * transaction (ingest.ts); the hub's own events (agent online/offline,
+ * conflicts, players) are appended here. Either way, listeners (the SSE
+ * stream, webhooks) learn of a row by reading the table after the last id
+ * they were given: the store is the one source, so nothing is passed on
+ * that was not committed, and nothing committed is skipped.
+ */
+export class EventLog {
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #listeners = new Set<EventListener>();
+  readonly #closers = new Set<() => void>();
+  readonly #unhook: (() => void)[] = [];
+  #lastId: number;
+  #closed = false;
+
+  constructor(opts: EventLogOptions) {
+    this.#store = opts.store;
+    this.#log = opts.logger.child({ component: 'events' });
+    this.#clock = opts.clock;
+    this.#lastId = this.#store.hubEvents.maxId();
+    const service = opts.service;
+    const hook = <E extends keyof HubServiceEvents>(event: E, fn: (...args: HubServiceEvents[E]) => void) => {
+      service.on(event, fn);
+      this.#unhook.push(() => service.off(event, fn));
+    };
+    hook('alert', (a) => {
+      // Agents' alerts were stored with their record; only the hub's own (ownership conflicts) are written here.
+      if (a.kind === 'server_conflict') this.append({ at: a.at, kind: 'server_conflict', agentId: a.agentId, serverId: a.serverId, message: a.message, data: {} });
+      else this.pump();
+    });
+    hook('backupRecorded', () => this.pump());
+    hook('restoreCompleted', () => this.pump());
+    hook('agentOnline', (agentId) => this.append({ at: this.#iso(), kind: 'agent_online', agentId, serverId: null, message: `agent ${agentId} connected`, data: {} }));
+    hook('agentOffline', (agentId) => this.append({ at: this.#iso(), kind: 'agent_offline', agentId, serverId: null, message: `agent ${agentId} disconnected`, data: {} }));
+  }
+
+  /** The newest event id (a new stream or webhook starts after it). */
+  get lastId(): number {
+    return this.#lastId;
+  }
+
+  /** Live subscribers (streams and webhook queues). */
+  get subscribers(): number {
+    return this.#listeners.size;
+  }
+
+  /** Stores one event and passes it on. A store failure is logged: an event must not fail what caused it. */
+  append(e: NewHubEvent): HubEvent | null {
+    if (this.#closed || !this.#store.open) return null;
+    let stored: HubEvent;
+    try {
+      stored = this.#store.transaction(() => this.#store.hubEvents.append(e), 'event');
+    } catch (err) {
+      this.#log.error({ err, kind: e.kind, serverId: e.serverId }, 'could not store an event');
+      return null;
+    }
+    this.pump();
+    return stored;
+  }
+
+  /** Passes on every committed event not yet passed on. */
+  pump(): void {
+    if (this.#closed || !this.#store.open) return;
+    for (;;) {
+      let page: HubEvent[];
+      try {
+        page = this.#store.hubEvents.list({ since: this.#lastId, limit: PUMP_PAGE });
+      } catch (err) {
+        this.#log.warn({ err }, 'could not read new events; they are passed on with the next one');
+        return;
+      }
+      for (const e of page) {
+        this.#lastId = e.id;
+        for (const l of this.#listeners) {
+          try {
+            l(e);
+          } catch (err) {
+            this.#log.error({ err, eventId: e.id }, 'event listener failed');
+          }
+        }
+      }
+      if (page.length < PUMP_PAGE) return;
+    }
+  }
+
+  /** Live events from now on; `onClose` runs when the hub closes the log. Returns the unsubscribe. */
+  subscribe(listener: EventListener, onClose?: () => void): () => void {
+    this.#listeners.add(listener);
+    if (onClose) this.#closers.add(onClose);
+    return () => {
+      this.#listeners.delete(listener);
+      if (onClose) this.#closers.delete(onClose);
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const u of this.#unhook) u();
+    const closers = [...this.#closers];
+    this.#listeners.clear();
+    this.#closers.clear();
+    for (const c of closers) c();
+  }
+
+  #iso(): string {
+    return new Date(this.#clock.now()).toISOString();
+  }
+}

@@ -1,0 +1,67 @@
+// A minimal Server-Sent Events reader for tests: real HTTP on loopback, frames parsed as they arrive.
+import http from 'node:http';
+
+export interface SseFrame { id?: string; event?: string; data?: string; comment?: string }
+
+export class SseClient {
+  readonly frames: SseFrame[] = [];
+  readonly res: http.IncomingMessage;
+  readonly ended: Promise<void>;
+  #buf = '';
+  #waiters: (() => void)[] = [];
+
+  private constructor(readonly req: http.ClientRequest, res: http.IncomingMessage) {
+    this.res = res;
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      this.#buf += chunk;
+      let i: number;
+      while ((i = this.#buf.indexOf('\n\n')) >= 0) {
+        const block = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 2);
+        const f: SseFrame = {};
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) f.comment = line.slice(1).trim();
+          else {
+            const c = line.indexOf(':');
+            const key = line.slice(0, c) as 'id' | 'event' | 'data';
+            f[key] = line.slice(c + 1).replace(/^ /, '');
+          }
+        }
+        this.frames.push(f);
+      }
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.ended = new Promise((resolve) => {
+      res.on('close', () => { for (const w of this.#waiters.splice(0)) w(); resolve(); });
+    });
+  }
+
+  static open(url: string, headers: Record<string, string>): Promise<SseClient> {
+    return new Promise((resolve, reject) => {
+      const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(new SseClient(req, res)));
+      req.on('error', reject);
+    });
+  }
+
+  /** Resolves once pred holds over the frames received so far. */
+  async until(pred: (frames: SseFrame[]) => boolean, ms = 5000): Promise<SseFrame[]> {
+    const deadline = Date.now() + ms;
+    while (!pred(this.frames)) {
+      if (Date.now() > deadline) throw new Error(`SSE: timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    return this.frames;
+  }
+
+  events(): { id: number; kind: string; data: Record<string, unknown> }[] {
+    return this.frames.filter((f) => f.data !== undefined).map((f) => ({ id: Number(f.id), kind: f.event ?? '', data: JSON.parse(f.data!) as Record<string, unknown> }));
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
