@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { systemClock, ReconSyncError, type Clock, type EventData, type RecordTopic, type ServerStatus } from '../protocol/index.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { VERSION } from '../cli/version.ts';
+import { VERSION } from '../lib/version.ts';
 import type { AgentConfig } from './config.ts';
 import type { AdminChannel, ResolvedServer } from './types.ts';
 import { resolveAgentServers } from './resolve-servers.ts';

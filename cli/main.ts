@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../lib/config-file.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../lib/version.ts';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2, ConfigInvalid: 3 } as const;

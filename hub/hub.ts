@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { z } from 'zod';
-import { VERSION } from '../cli/version.ts';
+import { VERSION } from '../lib/version.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { systemClock, type Clock } from '../protocol/index.ts';
 import { HubConfigSchema, type HubConfig } from './config.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { VERSION } from '../../cli/version.ts';
+import { VERSION } from '../../lib/version.ts';
 import { ReconSyncError, type BackupRecord } from '../../protocol/index.ts';
 import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
 import { createArchive } from './archive.ts';
