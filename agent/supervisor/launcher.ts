@@ -7,6 +7,7 @@ import type { Platform, ProcessMatch } from '../platform.ts';
 import type { ResolvedServer } from '../types.ts';
 import { isSecretName, redactCommandLine } from '../../lib/redact.ts';
 import { gameEnvironment } from '../platform/game-env.ts';
+import { isBatchFile } from '../platform/windows-cmdline.ts';
 import { DefaultLogRotation, openProcessLog, rotateIfLarge, type LogRotation } from './process-log.ts';
 
 export interface ExitInfo {
@@ -201,7 +202,9 @@ export class ProcessLauncher implements Launcher {
     const own = launcherPaths(this.#dataDir, server.id).pidFile;
     const ownPid = await this.#platform.readPidFile(own).catch(() => null);
     if (ownPid !== null && this.#platform.isAlive(ownPid) && (await this.#sameStart(own, ownPid))) {
-      const expected = [...known, ...(server.start ? [this.#platform.path.basename(server.start.command)] : [])];
+      // A .bat start on Windows recorded cmd.exe's pid (the script runs in it).
+      const runner = server.start && this.#platform.os === 'windows' && isBatchFile(server.start.command) ? ['cmd.exe'] : [];
+      const expected = [...known, ...(server.start ? [this.#platform.path.basename(server.start.command)] : []), ...runner];
       const found = await this.#platform.findProcessByName(expected);
       if (found.some((p) => p.pid === ownPid)) return this.#watchAdopted(ownPid, `pid file ${own}`);
     }
