@@ -5,11 +5,12 @@
  * Measured on Node 20.20 / V8 11.3 / zod 4.6.7 with `[[[…]]]` nesting:
  * JSON.parse is iterative and takes 1 000 000 levels; JSON.stringify and
  * structuredClone throw RangeError from about 5 000 levels, z.json() from
- * about 3 000, and every recursive walker of ours (and pino's serializers)
- * fails somewhere in between, earlier still when called deep in a stack. So
- * parsing is safe and everything after it is not: the depth is counted on
- * the text, in one loop without recursion, and deeper text is refused before
- * JSON.parse builds the value.
+ * about 3 000, and any recursive walker (ours, a logger's serializer) fails
+ * at a depth that shrinks with the stack already in use. So parsing is safe
+ * and everything after it is not. Parsing is not cheap either: a 1 MiB
+ * `[[[…` is 500 000 arrays and holds the event loop for hundreds of ms. The
+ * depth is therefore counted on the text, in one loop without recursion, and
+ * deeper text is refused before JSON.parse builds anything.
  */
 
 /** Deepest array/object nesting accepted from outside; our own frames and bodies stay under 10. */
