@@ -57,7 +57,7 @@ export async function stopGames(deps: StopGamesDeps): Promise<GameStopReport[]> 
     agentPid = await runningAgent(config.dataDir, platform);
   }
   if (agentPid !== null) {
-    throw new ReconSyncError('BUSY', `an agent (pid ${agentPid}) still runs on ${config.dataDir}; it would restart the games this stops. Stop it first (systemctl stop reconsync-agent), then run stop-games again`);
+    throw new ReconSyncError('BUSY', `an agent (pid ${agentPid}) still runs on ${config.dataDir}; it would restart the games this stops. Stop it first (${platform.os === 'windows' ? 'Stop-Service ReconSyncAgent' : 'systemctl stop reconsync-agent'}), then run stop-games again`);
   }
 
   const managed = servers.filter((s) => s.managed && s.start !== null);
