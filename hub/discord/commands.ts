@@ -15,6 +15,7 @@ export const commandLevels: Record<string, Level> = {
   'server stop': 'operator',
   'server restart': 'operator',
   'server cancel': 'operator',
+  'server update': 'operator',
   'backup create': 'operator',
   'backup list': 'viewer',
   'backup restore': 'admin',
@@ -37,7 +38,9 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
       .addSubcommand((s) => s.setName('stop').setDescription('Stop a server (asks for confirmation)').addStringOption(serverOption(true)))
       .addSubcommand((s) => s.setName('restart').setDescription('Restart a server (asks for confirmation)').addStringOption(serverOption(true))
         .addIntegerOption((o) => o.setName('warn').setDescription('Warn players this many minutes before (then at 5 min, 1 min, 10 s)').setMinValue(1).setMaxValue(60)))
-      .addSubcommand((s) => s.setName('cancel').setDescription('Cancel a restart that is still warning players').addStringOption(serverOption(true))),
+      .addSubcommand((s) => s.setName('cancel').setDescription('Cancel a restart that is still warning players').addStringOption(serverOption(true)))
+      .addSubcommand((s) => s.setName('update').setDescription('Update the game through SteamCMD, backup first (asks for confirmation)').addStringOption(serverOption(true))
+        .addIntegerOption((o) => o.setName('warn').setDescription('Warn players this many minutes before (default: the server\'s update.warnAt)').setMinValue(0).setMaxValue(60))),
     new SlashCommandBuilder().setName('backup').setDescription('World backups').setContexts(guildOnly)
       .addSubcommand((s) => s.setName('create').setDescription('Back up a server now').addStringOption(serverOption(true))
         .addStringOption((o) => o.setName('note').setDescription('A note kept with the backup').setMaxLength(200)))

@@ -6,6 +6,7 @@ import { customIdShape } from './confirm.ts';
 import type { BotContext } from './context.ts';
 import { describeError, userMessage } from './errors.ts';
 import { backupCreate, backupRestoreAsk, serverCancelRestart, serverStart, serverStopOrRestart } from './handlers/actions.ts';
+import { serverUpdateAsk } from './handlers/update.ts';
 import { rcon, statusboard } from './handlers/admin.ts';
 import { autocomplete } from './handlers/autocomplete.ts';
 import { onButton } from './handlers/buttons.ts';
@@ -20,6 +21,7 @@ const handlers: Record<string, Handler> = {
   'server stop': (ctx, i) => serverStopOrRestart(ctx, i, 'stop'),
   'server restart': (ctx, i) => serverStopOrRestart(ctx, i, 'restart'),
   'server cancel': serverCancelRestart,
+  'server update': serverUpdateAsk,
   'backup create': backupCreate,
   'backup list': backupList,
   'backup restore': backupRestoreAsk,

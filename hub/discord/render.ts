@@ -38,7 +38,7 @@ export function serverEmbed(s: ServerView, opts: { withPlayers?: boolean } = {})
     field('State', s.agentOnline ? `${st.icon} ${st.label}` : `📴 agent offline (last: ${stateStyle[s.lastKnownState].label})`),
     field('Players', `${s.players.online}/${s.players.max}`),
     field('Map', escapeText(s.map ?? '—')),
-    field('Version', escapeText(s.version ?? '—')),
+    field('Version', `${escapeText(s.version ?? s.update?.installedBuild ?? '—')}${s.update?.available && s.update.latestBuild ? ` · 🆕 build ${escapeText(s.update.latestBuild)} available` : ''}`),
     field('Uptime', started === null ? '—' : `since ${relativeTime(started)}`),
     field('Last backup', backupAge(s)),
     field('Agent', `${s.agentOnline ? '🟢' : '🔴'} ${inlineCode(s.agentId)}`),

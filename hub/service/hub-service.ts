@@ -335,9 +335,13 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       case 'restoreCompleted':
         this.#safeEmit('restoreCompleted', { ...effect.outcome, agentId });
         return;
-      case 'updateState':
+      case 'updateState': {
         this.#safeEmit('updateState', { ...effect.record, agentId });
+        // The board shows the build and "update available": refresh the server's view.
+        const entry = this.directory.get(effect.record.serverId);
+        if (entry) this.#safeEmit('server', this.#view(entry));
         return;
+      }
     }
   }
 
@@ -396,7 +400,13 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       resources: s?.resources ?? null,
       lastBackup: s?.lastBackup ?? this.#catalogLastBackup(e.serverId),
       updatedAt: s?.updatedAt ?? null,
+      update: this.#updateOf(e.serverId),
     };
+  }
+
+  #updateOf(serverId: string): ServerView['update'] {
+    const u = this.#store.updates.get(serverId);
+    return u ? { installedBuild: u.installedBuild, latestBuild: u.latestBuild, available: u.available } : null;
   }
 
   #catalogLastBackup(serverId: string): ServerView['lastBackup'] {

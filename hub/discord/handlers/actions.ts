@@ -12,6 +12,7 @@ import { escapeText, formatBytes, inlineCode, relativeTime } from '../format.ts'
 import { cut } from '../limits.ts';
 import { backupResultEmbed, progressLine } from '../render.ts';
 import { ReplyEditor } from '../reply-editor.ts';
+import { runUpdateConfirmed } from './update.ts';
 
 /** Commands that reach an agent: they defer (or confirm first) and edit the reply with the outcome. */
 
@@ -69,7 +70,7 @@ export async function serverStart(ctx: BotContext, i: ChatInputCommandInteractio
   await runServerAction(ctx, discordActor(i.user), s, 'start', (p) => i.editReply(p));
 }
 
-async function askConfirm(ctx: BotContext, i: ChatInputCommandInteraction, action: ConfirmAction, prompt: string, yesLabel: string): Promise<void> {
+export async function askConfirm(ctx: BotContext, i: ChatInputCommandInteraction, action: ConfirmAction, prompt: string, yesLabel: string): Promise<void> {
   const p = ctx.confirms.create(i.user.id, action, async () => {
     await i.editReply({ content: `⌛ ${prompt}\nNot confirmed in time; nothing was done.`, components: [] })
       .catch((err: unknown) => ctx.logger.debug({ err: describeError(err) }, 'discord: could not mark a confirmation expired'));
@@ -141,6 +142,10 @@ export async function runConfirmed(ctx: BotContext, b: ButtonInteraction, p: Pen
     const action = p.action.action;
     await b.update({ content: `⏳ ${verbing[action]} ${label(s)}…`, components: [] });
     await runServerAction(ctx, actor, s, action, (x) => b.editReply(x), p.action.warnAt);
+    return;
+  }
+  if (p.action.kind === 'update') {
+    await runUpdateConfirmed(ctx, b, s, p.action.warnMinutes);
     return;
   }
   const { backupId } = p.action;

@@ -6,7 +6,9 @@ import { allows, levelOf, memberRoles, type Level } from '../permissions.ts';
 import { runConfirmed } from './actions.ts';
 
 const needed = (a: ConfirmAction): { level: Level; action: string } =>
-  a.kind === 'restore' ? { level: 'admin', action: 'backup.restore' } : { level: 'operator', action: `server.${a.action}` };
+  a.kind === 'restore' ? { level: 'admin', action: 'backup.restore' }
+    : a.kind === 'update' ? { level: 'operator', action: 'server.update' }
+      : { level: 'operator', action: `server.${a.action}` };
 
 const EXPIRED = '⌛ This confirmation expired or was already answered; run the command again.';
 
