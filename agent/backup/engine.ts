@@ -15,7 +15,7 @@ import { exists } from './fs-util.ts';
 import { sweepStaleTemps } from '../../lib/durable-file.ts';
 import { DefaultRcloneSettings, RcloneDestination, redactSecrets, type RcloneSettings } from './rclone.ts';
 import { planRetention } from './retention.ts';
-import { journalDir, recoverSwaps, type RecoveredRestore } from './swap.ts';
+import { recoverSwaps, type RecoveredRestore } from './swap.ts';
 import { planSaves } from './walk.ts';
 import { restoreBackup, type RestoreRequest, type RestoreResult } from './engine-restore.ts';
 import { defaultBackupId, runBackup } from './engine-backup.ts';
@@ -89,11 +89,9 @@ export class BackupEngine {
    */
   async init(servers: ResolvedServer[]): Promise<RecoveredRestore[]> {
     await fs.rm(this.tmpDir(), { recursive: true, force: true });
-    // Temp files of atomic writes that a kill interrupted.
-    for (const dir of [this.catalog.dir, journalDir(this.opts.dataDir)]) {
-      const swept = await sweepStaleTemps(dir);
-      if (swept.length) this.logger.warn({ dir, files: swept }, 'removed temp files left by an interrupted write');
-    }
+    // Temp files of catalog writes that a kill interrupted (recoverSwaps and local.sweep do the same for their folders).
+    const swept = await sweepStaleTemps(this.catalog.dir);
+    if (swept.length) this.logger.warn({ dir: this.catalog.dir, files: swept }, 'removed temp files left by an interrupted write');
     const recovered = await recoverSwaps(this.opts.dataDir);
     for (const r of recovered) {
       await this.record('restore.completed', {
@@ -267,7 +265,7 @@ export class BackupEngine {
   }
 
   destinations(server: ResolvedServer, includeLocal: boolean): Destination[] {
-    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.filter((t) => t !== LOCAL_TARGET)])];
+    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.map(targetOf).filter((t) => t !== LOCAL_TARGET)])];
     return targets.map((t) => this.destination(t, server));
   }
 
