@@ -63,7 +63,9 @@ export function createWindowsOps(deps: WindowsDeps): WindowsOps {
       const r = await run(helper, ['--launch', '--log', spec.log, '--cwd', spec.cwd, '--cmdline', cmdline], { ...timeout, env: spec.env });
       const m = /^(\d+) (\d+)\s*$/.exec(r.stdout);
       if (r.exitCode !== 0 || !m) {
-        throw new ReconSyncError('INTERNAL', `cannot start ${spec.command} (wrapper --launch exit ${r.exitCode}): ${firstLine(r.stderr || r.stdout)}`);
+        // execa's own failure text (wrapper missing, timeout) repeats the arguments, passwords included.
+        const why = firstLine((r.stderr || r.stdout).split(cmdline).join('<command line>'));
+        throw new ReconSyncError('INTERNAL', `cannot start ${spec.command} (wrapper --launch exit ${r.exitCode}): ${why}`);
       }
       return { pid: Number(m[1]), startTime: m[2]! };
     },

@@ -38,7 +38,7 @@ namespace ReconSync
         private const short SW_HIDE = 0;
         private const int ERROR_ACCESS_DENIED = 5;
         private const uint PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
-        private const uint FILE_APPEND_DATA = 0x0004;
+        private const uint FILE_APPEND_DATA = 0x0004, FILE_READ_ATTRIBUTES = 0x0080, SYNCHRONIZE = 0x00100000;
         private const uint FILE_SHARE_ALL = 0x1 | 0x2 | 0x4;
         private const uint OPEN_ALWAYS = 4;
         private const uint CtrlCEvent = 0;
@@ -149,7 +149,7 @@ namespace ReconSync
             sa.bInheritHandle = true;
             // Append-only and fully shared: the agent rotates the log (copy + truncate) while
             // the game writes, and someone may tail it.
-            using (SafeFileHandle log = CreateFileW(logFile, FILE_APPEND_DATA, FILE_SHARE_ALL, ref sa, OPEN_ALWAYS, 0, IntPtr.Zero))
+            using (SafeFileHandle log = CreateFileW(logFile, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_SHARE_ALL, ref sa, OPEN_ALWAYS, 0, IntPtr.Zero))
             {
                 if (log.IsInvalid) throw new Win32Exception(Marshal.GetLastWin32Error(), "cannot open " + logFile);
                 var si = new STARTUPINFO();
@@ -167,10 +167,12 @@ namespace ReconSync
                 PROCESS_INFORMATION pi;
                 uint flags = CREATE_NEW_CONSOLE | CREATE_UNICODE_ENVIRONMENT;
                 bool ok = CreateProcessW(null, new StringBuilder(commandLine), IntPtr.Zero, IntPtr.Zero, true, flags | CREATE_BREAKAWAY_FROM_JOB, IntPtr.Zero, cwd, ref si, out pi);
-                // A job that forbids breakaway refuses the flag; outside such a job the game is still free.
+                // A job that forbids breakaway (not node's: libuv allows it, nor the wrapper's) refuses the
+                // flag. Then the game starts inside that job rather than not at all.
                 if (!ok && Marshal.GetLastWin32Error() == ERROR_ACCESS_DENIED)
                     ok = CreateProcessW(null, new StringBuilder(commandLine), IntPtr.Zero, IntPtr.Zero, true, flags, IntPtr.Zero, cwd, ref si, out pi);
-                if (!ok) throw new Win32Exception(Marshal.GetLastWin32Error(), "cannot start " + commandLine);
+                // Not the command line: it may hold passwords, and this message reaches the agent's log.
+                if (!ok) throw new Win32Exception(Marshal.GetLastWin32Error());
                 try
                 {
                     long exit, kernel, user;

@@ -294,6 +294,13 @@ describe('Windows game launch through the service wrapper (injected runner)', ()
   test('a failed launch says why; start times come from `<wrapper> --start-time <pid>`', async () => {
     const failing = platform(async () => ({ exitCode: 1, stdout: '', stderr: '--launch: The system cannot find the file specified\r\n' }));
     await assert.rejects(failing.p.launchGame!({ command: 'missing.exe', args: [], cwd: 'C:\\', log: 'x.log', env: {} }), /cannot start missing\.exe \(wrapper --launch exit 1\): --launch: The system cannot find the file specified$/);
+    // The wrapper could not run at all: execa's message repeats the arguments; the password must not reach the log.
+    const missing = platform(async (file, args) => ({ exitCode: -1, stdout: '', stderr: `Command failed with ENOENT: ${file} ${args.join(' ')}\nspawn ENOENT` }));
+    await assert.rejects(missing.p.launchGame!({ command: 'C:\\g\\game.exe', args: ['-password', 'hunter2'], cwd: 'C:\\', log: 'x.log', env: {} }), (err: Error) => {
+      assert.doesNotMatch(err.message, /hunter2/);
+      assert.match(err.message, /Command failed with ENOENT: .*ReconSyncAgent\.exe --launch .*<command line>/);
+      return true;
+    });
     const asked: Array<[string, string[]]> = [];
     const { p } = platform(async () => ({ exitCode: 0, stdout: '', stderr: '' }), (file, args) => {
       asked.push([file, [...args]]);
