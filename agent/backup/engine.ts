@@ -265,7 +265,7 @@ export class BackupEngine {
   }
 
   destinations(server: ResolvedServer, includeLocal: boolean): Destination[] {
-    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.map(targetOf).filter((t) => t !== LOCAL_TARGET)])];
+    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.filter((t) => t !== LOCAL_TARGET)])];
     return targets.map((t) => this.destination(t, server));
   }
 
