@@ -67,9 +67,9 @@ export const GameProfileSchema = z.object({
   }).strict(), 'Typical start line').optional().describe('Typical start line per OS, shown to operators; a server is managed only when its config has start:'),
   /** How a graceful stop works: via the admin channel, a console interrupt (Ctrl+C / SIGINT), or not at all. */
   stop: z.object({
+    // Every game gets a console of its own on Windows (the service wrapper's --launch), so the
+    // interrupt needs nothing per game there: the former windowsInterruptNeedsConsole is gone.
     method: z.enum(['admin', 'interrupt']).describe('Graceful stop through the admin channel\'s stopCommand, or a console interrupt (Ctrl+C / SIGINT)'),
-    /** On Windows an interrupt needs a console helper; without one only a hard stop is possible. */
-    windowsInterruptNeedsConsole: z.boolean().default(true).describe('On Windows the interrupt needs a console helper; without one only a hard stop is possible'),
   }).strict().describe('How a graceful stop works'),
   /** The dedicated server's Steam app (games.md "SteamCMD"); absent for games not on Steam (Minecraft). */
   steam: z.object({
