@@ -3,6 +3,8 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import pidusage from 'pidusage';
 import type { Resources } from '../../protocol/index.ts';
+import { execaRunner } from '../platform.ts';
+import { windowsUsageSampler } from '../platform/windows-usage.ts';
 
 /** What the resource figures are about: the game's process and the volume its saves live on. */
 export interface ResourceTarget {
@@ -63,8 +65,13 @@ export function resourceSamplerWarning(env: NodeJS.ProcessEnv = process.env, pla
 }
 const lastSampled = new Map<number, number>();
 
+/** Windows under the service wrapper: its --usage, not pidusage's WMIC/PowerShell per sample. */
+const windowsHelper = process.platform === 'win32' ? process.env.RECONSYNC_WINDOWS_HELPER : undefined;
+const windowsUsage = windowsHelper ? windowsUsageSampler(windowsHelper, execaRunner, 10_000) : null;
+
 export const defaultResourceDeps: ResourceDeps = {
   async usage(pid) {
+    if (windowsUsage) return windowsUsage(pid);
     const now = Date.now();
     const previous = lastSampled.get(pid);
     const s = await pidusage(pid, { maxage: PIDUSAGE_HISTORY_MS });

@@ -15,6 +15,10 @@
 //   --start-time <pid>
 //       prints the process creation time (FILETIME ticks): pid files record it, so a pid
 //       reused after a crash or a reboot is never taken for the game.
+//   --usage <pid>
+//       prints "<creation> <cpu> <working set bytes> <now>" (creation and now as FILETIME,
+//       cpu = kernel + user time in 100 ns units) for the agent's CPU/memory figures: one
+//       cheap call instead of a PowerShell/WMI query per sample (WMIC is gone from Windows 11 24H2).
 //
 // Keep it to C# 5 (see ReconSyncService.cs).
 
@@ -82,6 +86,16 @@ namespace ReconSync
         [DllImport("kernel32.dll", SetLastError = true)]
         private static extern bool CloseHandle(IntPtr handle);
         [DllImport("kernel32.dll", SetLastError = true)]
+        private static extern bool K32GetProcessMemoryInfo(IntPtr process, out PROCESS_MEMORY_COUNTERS counters, int size);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct PROCESS_MEMORY_COUNTERS
+        {
+            public int cb, PageFaultCount;
+            public UIntPtr PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
+                QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage, PeakPagefileUsage;
+        }
+        [DllImport("kernel32.dll", SetLastError = true)]
         private static extern IntPtr GetStdHandle(int which);
         [DllImport("kernel32.dll", SetLastError = true)]
         private static extern bool SetHandleInformation(IntPtr handle, uint mask, uint flags);
@@ -105,6 +119,11 @@ namespace ReconSync
                     Console.WriteLine(StartTime(ParsePid(args[1])));
                     return 0;
                 }
+                if (args.Length == 2 && args[0] == "--usage")
+                {
+                    Console.WriteLine(Usage(ParsePid(args[1])));
+                    return 0;
+                }
                 if (args.Length == 7 && args[0] == "--launch" && args[1] == "--log" && args[3] == "--cwd" && args[5] == "--cmdline")
                 {
                     long start;
@@ -118,13 +137,13 @@ namespace ReconSync
                 Console.Error.WriteLine(args[0] + ": " + e.Message);
                 return 1;
             }
-            Console.Error.WriteLine("usage: --launch --log <file> --cwd <dir> --cmdline <command line> | --ctrl-c <pid> | --start-time <pid>");
+            Console.Error.WriteLine("usage: --launch --log <file> --cwd <dir> --cmdline <command line> | --ctrl-c <pid> | --start-time <pid> | --usage <pid>");
             return 2;
         }
 
         public static bool IsHelperMode(string[] args)
         {
-            return args.Length > 0 && (args[0] == "--launch" || args[0] == "--ctrl-c" || args[0] == "--start-time");
+            return args.Length > 0 && (args[0] == "--launch" || args[0] == "--ctrl-c" || args[0] == "--start-time" || args[0] == "--usage");
         }
 
         private static int ParsePid(string text)
@@ -196,6 +215,24 @@ namespace ReconSync
                 long creation, exit, kernel, user;
                 if (!GetProcessTimes(h, out creation, out exit, out kernel, out user)) throw new Win32Exception(Marshal.GetLastWin32Error(), "GetProcessTimes " + pid);
                 return creation;
+            }
+            finally
+            {
+                CloseHandle(h);
+            }
+        }
+
+        public static string Usage(int pid)
+        {
+            IntPtr h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid);
+            if (h == IntPtr.Zero) throw new Win32Exception(Marshal.GetLastWin32Error(), "cannot open process " + pid);
+            try
+            {
+                long creation, exit, kernel, user;
+                if (!GetProcessTimes(h, out creation, out exit, out kernel, out user)) throw new Win32Exception(Marshal.GetLastWin32Error(), "GetProcessTimes " + pid);
+                PROCESS_MEMORY_COUNTERS mem;
+                if (!K32GetProcessMemoryInfo(h, out mem, Marshal.SizeOf(typeof(PROCESS_MEMORY_COUNTERS)))) throw new Win32Exception(Marshal.GetLastWin32Error(), "GetProcessMemoryInfo " + pid);
+                return creation + " " + (kernel + user) + " " + mem.WorkingSetSize.ToUInt64() + " " + DateTime.UtcNow.ToFileTimeUtc();
             }
             finally
             {

@@ -318,3 +318,28 @@ describe('Windows game launch through the service wrapper (injected runner)', ()
     assert.equal(windowsCommandLine('C:\\a b\\g.exe', ['x'], 'cmd.exe'), '"C:\\a b\\g.exe" x');
   });
 });
+
+test('Windows resource figures through `<wrapper> --usage <pid>`: CPU % between two samples, working set, age; a reused pid starts over', async () => {
+  const { windowsUsageSampler } = await import('../../agent/platform/windows-usage.ts');
+  // creation, kernel+user, working set, now: FILETIME / 100 ns units.
+  const replies = [
+    '132000000000000000 50000000 104857600 132000000600000000\r\n', // 60 s old, 5 s of CPU
+    '132000000000000000 70000000 115343360 132000000650000000\r\n', // +5 s wall, +2 s CPU: 40 %
+    '132000000900000000 10000 1024 132000000660000000\r\n', // same pid, another process
+  ];
+  const calls: string[][] = [];
+  const sample = windowsUsageSampler('C:\\ReconSync\\service\\ReconSyncAgent.exe', async (_f, args) => {
+    calls.push([...args]);
+    return { exitCode: 0, stdout: replies.shift() ?? '', stderr: '' };
+  }, 1000);
+  const first = await sample(4242);
+  assert.ok(Number.isNaN(first.cpuPercent), 'no CPU figure from one sample');
+  assert.equal(first.rssBytes, 104857600);
+  assert.equal(first.elapsedMs, 60_000);
+  const second = await sample(4242);
+  assert.equal(second.cpuPercent, 40);
+  assert.equal(second.rssBytes, 115343360);
+  assert.ok(Number.isNaN((await sample(4242)).cpuPercent));
+  assert.deepEqual(calls[0], ['--usage', '4242']);
+  await assert.rejects(sample(1), /--usage 1 failed \(exit 0\)/);
+});
