@@ -232,6 +232,7 @@ namespace ReconSync
         {
             // The game helpers need no settings: the agent runs them as the service account.
             if (GameProcess.IsHelperMode(args)) return GameProcess.Run(args);
+            if (args.Length > 0 && args[0] == "--grant-service-logon") return AccountRights.Run(args);
             // The entry assembly, not the process image: the same under a host such as mono.
             string exe = System.Reflection.Assembly.GetEntryAssembly().Location;
             string xml = Path.ChangeExtension(exe, ".xml");

@@ -248,6 +248,11 @@ if ($existing) {
   if ($Credential) { $params.Credential = $Credential }
   New-Service @params | Out-Null
 }
+# A named account needs "Log on as a service", which neither New-Service nor Win32_Service.Change grants.
+if ($Credential) {
+  $rightOut = Invoke-Native { & $exe --grant-service-logon $Credential.UserName }
+  if ($LASTEXITCODE -ne 0) { Fail "granting $($Credential.UserName) 'Log on as a service' failed: $($rightOut -join ' ')" }
+}
 # The account (a virtual account needs no password; sc.exe sets it on new and existing services alike).
 if (-not $Credential) {
   $objOut = Invoke-Native { & sc.exe config $ServiceName obj= $Account }

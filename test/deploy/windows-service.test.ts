@@ -90,6 +90,8 @@ test('install-agent.ps1 registers recovery actions, delayed start and the compil
   assert.match(install, /-Name PreshutdownTimeout -Type DWord -Value \(\$ShutdownTimeoutSeconds \* 1000\)/);
   assert.match(install, /@\(\$Entry, 'agent', 'stop-games', '--config', \$ConfigPath\)\) \{ Add-Setting 'stopgamesargument'/);
   // What the service runs is checked for user-writable ACLs before anything is registered.
+  // A named account gets "Log on as a service" from the wrapper, and a failure stops the install.
+  assert.match(install, /& \$exe --grant-service-logon \$Credential\.UserName \}\r?\n\s+if \(\$LASTEXITCODE -ne 0\) \{ Fail/);
   for (const what of ['\\$NodePath', '\\$BundleDir', '\\$ConfigDir']) assert.match(install, new RegExp(`Assert-NotUserWritable ${what} `));
   assert.ok(!/icacls\.exe[^\n]*\| Out-Null/.test(install), 'every icacls failure is surfaced');
   const uninstall = await readFile(path.join(windowsDir, 'uninstall-agent.ps1'), 'utf8');
