@@ -8,6 +8,7 @@ import { safeParse } from '../protocol/safe-parse.ts';
 import { didYouMean } from '../lib/suggest.ts';
 import { redactSecrets } from '../lib/rclone-redact.ts';
 import { AgentConfigSchema, destinationKind, remoteName, resolveAgentPaths, resolveServerPaths, ServerConfigSchema, type AgentConfig } from './config.ts';
+import { gamedigTypeProblems } from '../games/gamedig-check.ts';
 import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem, type AgentPlatformOs } from './resolve-servers.ts';
 import type { ResolvedServer } from './types.ts';
 import { serviceProfileSaveProblems } from './platform/service-profile.ts';
@@ -92,6 +93,8 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
       if (one.server) resolved.push(one.server);
     }
   });
+
+  for (const server of resolved) problems.push(...await gamedigTypeProblems(server.profile, `${serverKey(server.id)}.query.gamedigType`));
 
   const dataDirProblem = writableDirProblem('dataDir', r(str(raw.dataDir) ?? './agent-data'));
   if (dataDirProblem) problems.push(dataDirProblem);

@@ -2,7 +2,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { games as gamedigGames, protocols as gamedigProtocols } from 'gamedig';
 import { ConfigError, MAX_CONFIG_DEPTH, deepFreeze, formatZodIssues, yamlBoundsProblem } from '../lib/config-file.ts';
 import { valueDepth } from '../protocol/json-bounds.ts';
 import { GameProfileSchema, type GameProfile } from './profile.ts';
@@ -56,9 +55,8 @@ export function parseGameProfile(text: string, file: string): GameProfile {
   if (!parsed.success) throw new ConfigError(file, formatZodIssues(parsed.error, GameProfileSchema, raw));
   const profile = parsed.data;
   const expectedId = path.basename(file, PROFILE_EXT);
-  const problems = [...checkGamedigType(profile, 'query.gamedigType')];
-  if (profile.id !== expectedId) problems.unshift(`id: "${profile.id}" must match the file name (expected "${expectedId}")`);
-  if (problems.length) throw new ConfigError(file, problems);
+  // A stale query.gamedigType is config check's (games/gamedig-check.ts): checking it here would load gamedig into every agent.
+  if (profile.id !== expectedId) throw new ConfigError(file, [`id: "${profile.id}" must match the file name (expected "${expectedId}")`]);
   return deepFreeze(profile);
 }
 
@@ -125,21 +123,7 @@ export function mergeProfile(profile: GameProfile, overrides: Record<string, unk
   if (!parsed.success) {
     throw new ConfigError(where, formatZodIssues(parsed.error, GameProfileSchema, merged).map((p) => `${keyPrefix}.${p}`));
   }
-  const problems = checkGamedigType(parsed.data, `${keyPrefix}.query.gamedigType`);
-  if (problems.length) throw new ConfigError(where, problems);
   return deepFreeze(parsed.data);
-}
-
-/** gamedig renamed several ids (arkse → ase, 7d2d → sdtd, przomboid → projectzomboid): catch stale ones at load. */
-function checkGamedigType(profile: GameProfile, key: string): string[] {
-  const type = profile.query.gamedigType;
-  if (type === undefined) return [];
-  if (type.startsWith('protocol-')) {
-    return type.slice('protocol-'.length) in gamedigProtocols ? [] : [`${key}: "${type}" is not a protocol of the installed gamedig`];
-  }
-  if (type in gamedigGames) return [];
-  const renamed = Object.entries(gamedigGames).find(([, g]) => g.extra?.old_id === type)?.[0];
-  return [`${key}: "${type}" is not a game id of the installed gamedig${renamed ? `; it was renamed to "${renamed}"` : ' (see node_modules/gamedig/lib/games.js)'}`];
 }
 
 export interface GameListing {

@@ -17,8 +17,8 @@ export const GameProfileSchema = z.object({
   query: z.object({
     /** gamedig type, or the game's own status source. */
     kind: z.enum(['a2s', 'gamedig', 'minecraft', 'palworld-rest', 'rcon', 'satisfactory', 'none']).describe('How the status (players, map, version) is read'),
-    /** gamedig game id when kind is gamedig (checked against the installed gamedig at load). */
-    gamedigType: z.string().optional().describe('gamedig game id, required when kind is a2s or gamedig'),
+    /** gamedig game id when kind is gamedig (checked against the installed gamedig by config check); informational for a2s. */
+    gamedigType: z.string().optional().describe('gamedig game id, required when kind is gamedig'),
     defaultPort: port.describe('Query port when neither the server config nor portOffset gives one'),
     /**
      * Query port = gamePort + portOffset when the server config gives a gamePort and no query.port.
@@ -81,7 +81,7 @@ export const GameProfileSchema = z.object({
   const need = (cond: boolean, path: (string | number)[], message: string) => {
     if (!cond) ctx.addIssue({ code: 'custom', path, message });
   };
-  need(!['a2s', 'gamedig'].includes(p.query.kind) || !!p.query.gamedigType, ['query', 'gamedigType'], `required when query.kind is ${p.query.kind}`);
+  need(p.query.kind !== 'gamedig' || !!p.query.gamedigType, ['query', 'gamedigType'], 'required when query.kind is gamedig');
   need(p.query.kind !== 'rcon' || p.admin.kind !== 'none', ['query', 'kind'], 'query.kind rcon needs an admin channel (admin.kind)');
   need(p.admin.kind === 'none' || p.admin.defaultPort !== undefined, ['admin', 'defaultPort'], `required when admin.kind is ${p.admin.kind}`);
   need(p.admin.kind !== 'source-rcon' || p.admin.dialect !== undefined, ['admin', 'dialect'], 'required for source-rcon: srcds, minecraft or ark');

@@ -11,6 +11,7 @@ import { createAdminChannel } from './admin/index.ts';
 import { AdminChannelError, cancelled, withDeadline } from './admin/common.ts';
 import { PalworldRestClient } from './admin/palworld-rest.ts';
 import { SatisfactoryApiClient } from './admin/satisfactory-api.ts';
+import { queryA2s } from './query/a2s.ts';
 import { queryOverRcon, queryPalworld, querySatisfactory } from './query/admin-status.ts';
 import { cleanQueryResult } from './query/clean.ts';
 import { pingMinecraft } from './query/minecraft-ping.ts';
@@ -59,8 +60,10 @@ export function createStatusProbe(server: ResolvedServer, opts: StatusProbeOptio
 
   switch (server.query.kind) {
     case 'a2s':
+      query = (signal) => queryA2s(server, timeoutMs, signal);
+      break;
     case 'gamedig':
-      // gamedig (~30 MiB once loaded) is imported on the first query, so agents whose games never use it do not pay for it.
+      // gamedig (~30 MiB once loaded) is imported on the first query, so agents without such a server never pay for it.
       query = async () => (await import('./query/gamedig-probe.ts')).queryGamedig(server, timeoutMs);
       break;
     case 'minecraft':

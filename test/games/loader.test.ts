@@ -7,6 +7,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { ConfigError } from '../../lib/config-file.ts';
 import { defaultGamesDir, listGames, loadGameProfile, loadGameProfiles, mergeProfile } from '../../games/loader.ts';
+import { gamedigTypeProblems } from '../../games/gamedig-check.ts';
 import { gameIds, type GameProfile } from '../../games/profile.ts';
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -143,13 +144,17 @@ test('YAML syntax errors, unknown keys and cross-field rules are reported precis
   });
 });
 
-test("a stale gamedig id is caught at load, with gamedig's new name", async () => {
-  await withDir(async (dir) => {
-    const file = path.join(dir, 'ark.yaml');
-    const text = await readFile(path.join(defaultGamesDir(), 'ark.yaml'), 'utf8');
-    await writeFile(file, text.replace('gamedigType: ase', 'gamedigType: arkse'));
-    assert.deepEqual(problemsOf(() => loadGameProfile(file)).problems, ['query.gamedigType: "arkse" is not a game id of the installed gamedig; it was renamed to "ase"']);
-  });
+test("a stale gamedig id (query.kind gamedig) is caught by config check, with gamedig's new name", async () => {
+  const ark = get('ark');
+  const asGamedig = (gamedigType: string) => mergeProfile(ark, { query: { kind: 'gamedig', gamedigType } });
+  assert.deepEqual(await gamedigTypeProblems(asGamedig('arkse'), 'servers[a].query.gamedigType'), ['servers[a].query.gamedigType: "arkse" is not a game id of the installed gamedig; it was renamed to "ase"']);
+  assert.match((await gamedigTypeProblems(asGamedig('7d2d'), 'k'))[0]!, /renamed to "sdtd"/);
+  assert.deepEqual(await gamedigTypeProblems(asGamedig('ase'), 'k'), []);
+  assert.deepEqual(await gamedigTypeProblems(asGamedig('protocol-valve'), 'k'), []);
+  assert.match((await gamedigTypeProblems(asGamedig('protocol-nope'), 'k'))[0]!, /not a protocol of the installed gamedig/);
+  // kind a2s uses our own client: its gamedigType is not read, so not checked (and gamedig is not loaded for it).
+  assert.deepEqual(await gamedigTypeProblems(mergeProfile(ark, { query: { gamedigType: 'arkse' } }), 'k'), []);
+  assert.deepEqual(problemsOf(() => mergeProfile(get('minecraft'), { query: { kind: 'gamedig' } })).problems, ['profile.query.gamedigType: required when query.kind is gamedig']);
 });
 
 test('extraDir adds games and replaces built-in ones', async () => {
@@ -192,5 +197,4 @@ test('mergeProfile errors name the agent config key', () => {
   assert.match(unknown[0]!, /^servers\.2\.profile\.query\.bogus: unknown key/);
   assert.match(problemsOf(() => mergeProfile(base, { id: 'valheim' }, 'servers.2.profile')).problems[0]!, /^servers\.2\.profile\.id: cannot change/);
   assert.match(problemsOf(() => mergeProfile(base, { admin: { kind: 'none', stopCommand: undefined } })).problems.join('\n'), /^profile\.stop\.method: method admin needs/m);
-  assert.match(problemsOf(() => mergeProfile(get('ark'), { query: { gamedigType: '7d2d' } }, 'servers.0.profile')).problems[0]!, /^servers\.0\.profile\.query\.gamedigType: .*renamed to "sdtd"/);
 });

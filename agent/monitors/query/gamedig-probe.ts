@@ -1,12 +1,16 @@
 /**
- * Status over gamedig (A2S for Valheim, Rust, ARK, 7DTD, Enshrouded, Project
- * Zomboid). Always the real query port with givenPortOnly: gamedig's own port
- * offsets are stale for several games (games.md).
+ * Status over gamedig, for query.kind gamedig: a game without a profile of its
+ * own, watched for status only. Profiled A2S games use our own client
+ * (a2s.ts). This module is imported lazily, on the first such query, so an
+ * agent that has no such server never loads gamedig (~30 MiB). Always the real
+ * query port with givenPortOnly: gamedig's own port offsets are stale for
+ * several games (games.md).
  */
 import { GameDig, type GameDigResult } from 'gamedig';
 import { StatusLimits } from '../../../protocol/status.ts';
 import type { QueryResult, ResolvedServer } from '../../types.ts';
 import { cleanCount, cleanNames, cleanText } from './clean.ts';
+import { playersFromKeywords, versionFromKeywords } from './keywords.ts';
 
 /**
  * One GameDig instance for the agent: it owns a single UDP socket for every
@@ -16,29 +20,6 @@ let shared: GameDig | null = null;
 function gamedig(): GameDig {
   shared ??= new GameDig();
   return shared;
-}
-
-/** Rust: `cp<n>` current and `mp<n>` max players in the keywords (A2S_INFO player byte caps at 255). */
-export function playersFromKeywords(tags: readonly string[]): { online?: number; max?: number } {
-  const out: { online?: number; max?: number } = {};
-  for (const t of tags) {
-    const m = /^(cp|mp)(\d+)$/.exec(t.trim());
-    if (!m) continue;
-    if (m[1] === 'cp') out.online = Number(m[2]);
-    else out.max = Number(m[2]);
-  }
-  return out;
-}
-
-/**
- * Valheim: keywords were the bare version ("0.217.46"); since late 2023 they
- * are "g=<game version>,n=<network version>,m=...". Prefer g=.
- */
-export function versionFromKeywords(tags: readonly string[]): string | null {
-  const trimmed = tags.map((t) => t.trim());
-  const g = trimmed.find((t) => /^g=\S+/.test(t));
-  if (g) return g.slice(2);
-  return trimmed.find((t) => /^v?\d+\.\d+(\.\d+)*$/.test(t)) ?? null;
 }
 
 /** Maps a gamedig result to our shape; exported for tests. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { createStatusProbe } from '../../../agent/monitors/query.ts';
-import { playersFromKeywords, versionFromKeywords } from '../../../agent/monitors/query/gamedig-probe.ts';
+import { playersFromKeywords, versionFromKeywords } from '../../../agent/monitors/query/keywords.ts';
 import { parseArkPlayers } from '../../../agent/monitors/query/admin-status.ts';
 import { parseStatusReply, encodeVarInt, decodeVarInt } from '../../../agent/monitors/query/minecraft-ping.ts';
 import { ReconSyncError } from '../../../protocol/errors.ts';
