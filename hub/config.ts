@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { resolveFrom, type LoadOptions } from '../lib/config-file.ts';
 import { checkYamlFile, loadCheckedYaml, throwIfProblems } from '../lib/config-validate.ts';
+import { EventKindSchema, severities } from './events/kinds.ts';
 
 const snowflake = z.string().regex(/^\d{1,20}$/, 'a Discord id (digits, as a quoted string)');
 
@@ -19,11 +20,21 @@ export const DiscordConfigSchema = z.object({
   statusChannelId: snowflake.optional().describe('Channel for the live status board, edited in place'),
   alertChannelId: snowflake.optional().describe('Channel for alerts: crashes, failed backups, agents offline'),
   auditChannelId: snowflake.optional().describe('Channel that records who did what'),
+  eventsChannelId: snowflake.optional().describe('Channel for player joins and leaves (batched)'),
+  alertRoles: z.partialRecord(z.enum(severities), snowflake).optional().describe('Role id mentioned on alerts of that severity, e.g. { critical: "111" }'),
   /** An agent must be gone this long before an "agent offline" alert. */
   offlineGraceMs: z.number().int().nonnegative().default(60_000).describe('How long an agent must be gone before an "agent offline" alert, in ms'),
   /** Minimum time between two edits of one status message. */
   boardEditIntervalMs: z.number().int().positive().default(5000).describe('Minimum time between two edits of one status message, in ms (Discord rate limits)'),
 }).strict();
+
+export const WebhookConfigSchema = z.object({
+  url: z.url({ protocol: /^https?$/ }).describe('Where events are POSTed (http or https)'),
+  format: z.enum(['json', 'discord', 'slack']).default('json').describe('json: the event, signed; discord: a Discord webhook URL; slack: a Slack incoming webhook'),
+  secret: z.string().min(16, 'at least 16 characters; use a long random string').optional().describe('HMAC-SHA256 key for X-ReconSync-Signature (format json): ${WEBHOOK_SECRET}'),
+  events: z.array(EventKindSchema).min(1).optional().describe('Event kinds to send (default: all), e.g. [crash, gave_up, backup_failed]'),
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Time allowed for one delivery, in ms'),
+}).strict().refine((w) => w.format !== 'json' || w.secret !== undefined, { message: 'format json needs a secret (receivers check X-ReconSync-Signature with it)', path: ['secret'] });
 
 export const HubConfigSchema = z.object({
   listen: z.object({
@@ -42,10 +53,17 @@ export const HubConfigSchema = z.object({
   }).strict().describe('The HTTP API under /api/v1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe log level written'),
   discord: DiscordConfigSchema.optional().describe('The Discord bot; without this section the hub runs without one'),
+  alerts: z.object({
+    webhooks: z.array(WebhookConfigSchema).max(32).default([]).describe('Endpoints every event (or the kinds listed) is POSTed to, with retries'),
+  }).strict().refine((a) => new Set(a.webhooks.map((w) => `${w.format} ${w.url}`)).size === a.webhooks.length, {
+    message: 'the same url and format appear twice; list each endpoint once (its events filter can name several kinds)',
+    path: ['webhooks'],
+  }).default({ webhooks: [] }).describe('Alerts without Discord'),
 }).strict();
 
 export type HubConfig = z.output<typeof HubConfigSchema> & { configDir: string; configFile: string };
 export type DiscordConfig = z.output<typeof DiscordConfigSchema>;
+export type WebhookConfig = z.output<typeof WebhookConfigSchema>;
 
 export function loadHubConfig(file: string, opts: LoadOptions = {}): HubConfig {
   return resolveHubPaths(loadCheckedYaml(file, HubConfigSchema, opts));
@@ -83,5 +101,7 @@ export function checkHubConfig(file: string, opts: LoadOptions = {}): HubConfig 
 
 /** The secret values of a hub config, scrubbed from every log line (lib/logger.ts). */
 export function hubSecrets(cfg: HubConfig): string[] {
-  return [cfg.api.token, cfg.discord?.token ?? ''].filter((s) => s !== '');
+  // Discord and Slack webhook URLs are credentials themselves (anyone holding one can post).
+  const hooks = cfg.alerts.webhooks.flatMap((w) => [w.secret ?? '', w.format === 'json' ? '' : w.url]);
+  return [cfg.api.token, cfg.discord?.token ?? '', ...hooks].filter((s) => s !== '');
 }

@@ -12,6 +12,8 @@ import { createHttpServer, type HttpLimits } from './http/server.ts';
 import { LinkServer, type LinkTuning } from './link/link-server.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { HubServiceImpl } from './service/hub-service.ts';
+import type { WebhookLimits } from './webhooks/queue.ts';
+import { Webhooks } from './webhooks/webhooks.ts';
 import type { HubService } from './service/types.ts';
 import { Store, type StoreOptions } from './store/index.ts';
 
@@ -36,6 +38,8 @@ export interface HubDeps {
   extensions?: HubExtension[];
   /** Events API and stream limits (heartbeat, slow-reader buffer, page sizes). */
   events?: Partial<EventsApiLimits>;
+  /** Webhook retry timing (tests shorten it). */
+  webhooks?: Partial<WebhookLimits>;
 }
 
 export interface Hub {
@@ -51,6 +55,8 @@ export interface Hub {
   link: LinkServer;
   /** Alerts and outcomes as events (API, stream, webhooks). */
   events: EventLog;
+  /** hub.yaml alerts.webhooks, one delivery queue each. */
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -135,6 +141,10 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     throw err;
   }
   link.start();
+  const webhooks = new Webhooks({
+    hooks: config.alerts.webhooks, store, events, clock, logger, registry: metrics.registry, version: VERSION,
+    ...(deps.webhooks ? { limits: deps.webhooks } : {}),
+  });
 
   const port = (server.address() as AddressInfo).port;
   const scheme = config.listen.tls ? 'https' : 'http';
@@ -152,12 +162,14 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     metrics,
     link,
     events,
+    webhooks,
     close: () => {
       closing ??= (async () => {
         for (const ext of started.reverse()) {
           await ext.close().catch((err: unknown) => logger.warn({ err }, 'hub extension failed to close'));
         }
         // Ends the event streams: an open stream would otherwise hold server.close() until closeAllConnections.
+        await webhooks.close();
         events.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await link.close();
