@@ -59,11 +59,18 @@ test('heavy churn: vanished files are skipped at once, waits are capped for the 
 
   const pool = new ZstdPool({ size: 1 });
   t.after(() => pool.close());
-  const clock = countingClock();
-  const r = await createArchive({
-    source: { savePaths: [save], include: [], exclude: ['**/*.tmp'], sqlite: [] }, dir: path.join(dir, 'out'), id: 'b', format: 'tar.zst', pool, tmpDir: path.join(dir, 'tmp'), clock,
-  });
+  // On a loaded machine the churner may get no CPU during one archive: archive again (a few times at most) until files did vanish.
+  let clock = countingClock();
+  let r;
+  for (let i = 0; i < 5; i++) {
+    clock = countingClock();
+    r = await createArchive({
+      source: { savePaths: [save], include: [], exclude: ['**/*.tmp'], sqlite: [] }, dir: path.join(dir, 'out'), id: `b${i}`, format: 'tar.zst', pool, tmpDir: path.join(dir, 'tmp'), clock,
+    });
+    if (r.skipped.vanished.length > 0) break;
+  }
   child.kill('SIGKILL');
+  r = r!;
 
   assert.ok(r.files.some((f) => f.path === 'saves/world.dat'), 'the stable file is archived');
   const vanishedWarnings = r.warnings.filter((w) => /vanished/.test(w));
@@ -88,11 +95,16 @@ test('the engine reports the one summary warning in the backup record the hub an
   const engine = new BackupEngine({ dataDir: path.join(dir, 'data'), logger: silentLogger, publishRecord: pub.publishRecord, publishState: pub.publishState, zstdPoolSize: 1 });
   t.after(() => engine.close());
   await engine.init([server]);
-  const rec = await engine.create(server, new TestServerControl('running'), new TestAdminChannel(), { trigger: 'manual' });
+  let rec;
+  for (let i = 0; i < 5; i++) {
+    rec = await engine.create(server, new TestServerControl('running'), new TestAdminChannel(), { trigger: 'manual' });
+    if (rec.warnings?.some((w) => /vanished/.test(w))) break; // else the churner got no CPU during that one: again
+  }
   child.kill('SIGKILL');
+  rec = rec!;
   const vanished = (rec.warnings ?? []).filter((w) => /vanished/.test(w));
   assert.equal(vanished.length, 1, JSON.stringify(rec.warnings));
   assert.match(vanished[0]!, /^\d+ files? not archived \(vanished while the backup ran: renamed or deleted by the game\): saves\/churn-\d+\.sav/);
-  assert.deepEqual(pub.ofTopic('backup.completed').map((r) => r.warnings), [rec.warnings], 'the record queued for the hub carries it');
+  assert.deepEqual(pub.ofTopic('backup.completed').at(-1)!.warnings, rec.warnings, 'the record queued for the hub carries it');
   assert.deepEqual(rec.destinations, [{ target: 'local', verified: true }]);
 });
