@@ -11,6 +11,7 @@ import type { EventsApiLimits } from './http/events-api.ts';
 import { createHttpServer, type HttpLimits } from './http/server.ts';
 import { LinkServer, type LinkTuning } from './link/link-server.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
+import { registerServerMetrics } from './server-metrics.ts';
 import { HubServiceImpl } from './service/hub-service.ts';
 import type { WebhookLimits } from './webhooks/queue.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
@@ -111,6 +112,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   });
   service.bind(link.registry);
   const events = new EventLog({ store, service, logger, clock });
+  registerServerMetrics({ registry: metrics.registry, listServers: () => service.listServers(), store });
 
   let server: Server;
   try {
