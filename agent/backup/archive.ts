@@ -208,6 +208,8 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
     if (vanishedNote) warnings.push(vanishedNote);
     const unnamableNote = summarize('name is not valid UTF-8, so a restore could not recreate it', plan.unnamable);
     if (unnamableNote) warnings.push(unnamableNote);
+    const symlinkNote = summarize('symbolic link: links inside save folders are not followed; a restore keeps them in place', plan.symlinks);
+    if (symlinkNote) warnings.push(symlinkNote);
     await sink.write(END_OF_ARCHIVE);
     await sink.flush();
     await writer.end();

@@ -53,6 +53,8 @@ export interface Plan {
   unnamable: string[];
   /** Archive paths of files and folders that disappeared while the save folders were listed. */
   vanished: string[];
+  /** Archive paths of symlinks inside save folders: never followed, never archived (a restore carries them over). */
+  symlinks: string[];
 }
 
 const SQLITE_COMPANIONS = ['-wal', '-shm', '-journal'];
@@ -74,6 +76,7 @@ export async function planSaves(sel: SaveSelection): Promise<Plan> {
   const warnings: string[] = [];
   const unnamable: string[] = [];
   const vanished: string[] = [];
+  const symlinks: string[] = [];
   const roots: PlanRoot[] = [];
   const entries: Array<PlanFile | PlanDir> = [];
   const included = picomatch(sel.include.length ? sel.include : ['**/*'], { dot: true });
@@ -104,7 +107,7 @@ export async function planSaves(sel: SaveSelection): Promise<Plan> {
     }
     roots.push({ name, path: savePath, kind: 'dir' });
     entries.push({ kind: 'dir', archivePath: name, mode: st.mode, mtimeMs: st.mtimeMs });
-    await walkDir(savePath, '', name, { included, excluded, isSqlite, entries, warnings, unnamable, vanished });
+    await walkDir(savePath, '', name, { included, excluded, isSqlite, entries, warnings, unnamable, vanished, symlinks });
   }
   let totalBytes = 0;
   for (const e of entries) {
@@ -112,7 +115,7 @@ export async function planSaves(sel: SaveSelection): Promise<Plan> {
     totalBytes += e.size;
     for (const c of e.companions) totalBytes += c.size;
   }
-  return { roots, entries, totalBytes, warnings, unnamable, vanished };
+  return { roots, entries, totalBytes, warnings, unnamable, vanished, symlinks };
 }
 
 function fileEntry(archivePath: string, absPath: string, st: { size: number; mtimeMs: number; mode: number }, sqlite: boolean): PlanFile {
@@ -127,6 +130,7 @@ interface WalkCtx {
   warnings: string[];
   unnamable: string[];
   vanished: string[];
+  symlinks: string[];
 }
 
 async function walkDir(abs: string, rel: string, rootName: string, ctx: WalkCtx): Promise<void> {
@@ -150,7 +154,7 @@ async function walkDir(abs: string, rel: string, rootName: string, ctx: WalkCtx)
     const lossy = d.name.toString('utf8');
     const childRel = rel ? `${rel}/${lossy}` : lossy;
     if (!d.isDirectory() && !d.isFile()) {
-      if (d.isSymbolicLink()) ctx.warnings.push(`symlink ${path.join(abs, printableName(d.name))} not archived (links are not followed inside save folders)`);
+      if (d.isSymbolicLink()) ctx.symlinks.push(`${rootName}/${rel ? `${printableName(rel)}/` : ''}${printableName(d.name)}`);
       continue;
     }
     if (ctx.excluded(childRel) || (d.isDirectory() && ctx.excluded(`${childRel}/`)) || (d.isFile() && !ctx.included(childRel))) continue;

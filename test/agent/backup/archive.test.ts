@@ -166,3 +166,13 @@ test('no save files at all is a clear failure', async (t) => {
     (e: unknown) => e instanceof ReconSyncError && e.code === 'BACKUP_FAILED' && /no save files found/.test(e.message),
   );
 });
+
+test('symlinks in a save folder are named in one summary warning, not one warning each', async (t) => {
+  const dir = await tempDir(t);
+  const save = path.join(dir, 's');
+  await writeTree(save, { 'world.sav': 'w' });
+  for (let i = 0; i < 8; i++) await fs.symlink('world.sav', path.join(save, `link-${i}.sav`));
+  const r = await createArchive({ source: sel([save]), dir: path.join(dir, 'out'), id: 'b', format: 'tar.gz', pool: null, tmpDir: path.join(dir, 'tmp') });
+  assert.deepEqual(r.files.map((f) => f.path), ['s/world.sav']);
+  assert.deepEqual(r.warnings, ['8 files not archived (symbolic link: links inside save folders are not followed; a restore keeps them in place): s/link-0.sav, s/link-1.sav, s/link-2.sav, s/link-3.sav, s/link-4.sav, and 3 more']);
+});
