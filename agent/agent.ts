@@ -88,6 +88,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     ...deps.backup,
     dataDir: config.dataDir,
     rclone: config.rclone,
+    restic: { binary: config.restic.path, timeoutMs: config.restic.timeoutMs },
     clock,
     logger: logger.child({ component: 'backup' }),
     publishRecord,

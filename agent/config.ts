@@ -16,13 +16,28 @@ export const KeepSchema = z.object({
   monthly: z.number().int().min(0).max(10_000).default(0).describe('Also keep the newest backup of each of the last N months'),
 }).strict();
 
+/** A restic repository (design.md §10): anything restic accepts as `-r` (a folder, `rclone:remote:path`, `s3:…`, `sftp:…`). */
+export const ResticDestinationSchema = z.object({
+  restic: z.string().min(1).describe('The restic repository: a folder, rclone:<remote>:<path>, s3:…, sftp:…'),
+  password: z.string().min(1).describe('The repository password; keep it out of the file: ${RESTIC_PASSWORD}. It reaches restic through its environment only'),
+}).strict();
+export type ResticDestinationConfig = z.output<typeof ResticDestinationSchema>;
+
+/** The target string a restic destination is known by in records and the catalog (never its password). */
+export const RESTIC_PREFIX = 'restic:';
+
+/** The target string of a configured destination: the string itself, or `restic:<repository>`. */
+export function targetOf(d: string | ResticDestinationConfig): string {
+  return typeof d === 'string' ? d : `${RESTIC_PREFIX}${d.restic}`;
+}
+
 export const BackupConfigSchema = z.object({
   /** Cron expression (croner); omitted = manual backups only. */
   schedule: z.string().min(1).optional().describe('When to back up: a cron expression such as "0 */6 * * *" (croner syntax); omit for manual backups only'),
   timezone: z.string().optional().describe('IANA time zone of the schedule, e.g. Europe/Berlin (default: the machine\'s)'),
   keep: KeepSchema.default(KeepSchema.parse({})).describe('Retention per destination; the newest verified backup and locked ones are never removed'),
-  /** "local" = dataDir/backups; anything else is an rclone remote (`name:path`) or a path. */
-  destinations: z.array(z.string().min(1)).min(1).default(['local']).describe('Where archives go: "local" (dataDir/backups), an rclone remote ("b2:bucket/ark") or a folder path'),
+  /** "local" = dataDir/backups; a string is an rclone remote (`name:path`) or a path; `{ restic, password }` is a restic repository. */
+  destinations: z.array(z.union([z.string().min(1), ResticDestinationSchema])).min(1).default(['local']).describe('Where backups go: "local" (dataDir/backups), an rclone remote ("b2:bucket/ark"), a folder path, or { restic: <repository>, password: ${RESTIC_PASSWORD} }'),
   format: z.enum(['zstd', 'gzip']).default('zstd').describe('Archive compression: zstd (.tar.zst) or gzip (.tar.gz)'),
   /** Remove the local archive once an off-site copy is verified. */
   keepLocal: z.boolean().default(true).describe('false: remove the local archive once an off-site copy is verified'),
@@ -116,6 +131,12 @@ export const AgentConfigSchema = z.object({
   }).strict().describe('The hub this agent dials'),
   dataDir: z.string().default('./agent-data').describe('Folder for the outbox, staging and local backups; relative to this file'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe log level written'),
+  restic: z.object({
+    path: z.string().default('restic').describe('restic program (needed only for restic destinations; default: restic on PATH)'),
+    timeoutMs: duration.default(3_600_000).describe('Time limit of one restic command, in ms'),
+    check: z.string().min(1).default('0 4 * * 0').describe('When to run `restic check --read-data-subset` on each repository: a cron expression (default: weekly)'),
+    checkSubset: z.string().regex(/^\d{1,2}(\.\d+)?%$|^100%$/, 'a percentage such as "5%"').default('5%').describe('How much of the pack data each scheduled check reads'),
+  }).strict().default({ path: 'restic', timeoutMs: 3_600_000, check: '0 4 * * 0', checkSubset: '5%' }).describe('restic, for deduplicated encrypted backups'),
   rclone: z.object({
     binary: z.string().default('rclone').describe('rclone program (needed only for remote destinations)'),
     config: z.string().optional().describe('rclone.conf with the remotes (default: rclone\'s own)'),
@@ -157,7 +178,7 @@ export function loadAgentConfig(file: string, opts: LoadOptions = {}): AgentConf
 export function agentSecrets(cfg: AgentConfig): string[] {
   return [
     cfg.hub.token,
-    ...cfg.servers.flatMap((s) => [s.rcon?.password ?? '', s.update?.betaPassword ?? '', ...Object.entries(s.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v)]),
+    ...cfg.servers.flatMap((s) => [s.rcon?.password ?? '', ...s.backup.destinations.map((d) => (typeof d === 'string' ? '' : d.password)), s.update?.betaPassword ?? '', ...Object.entries(s.start?.env ?? {}).filter(([k]) => isSecretName(k)).map(([, v]) => v)]),
   ].filter((v) => v !== '');
 }
 
@@ -197,8 +218,14 @@ export function resolveServerPaths(s: ServerConfig, configDir: string, pathImpl:
     start: s.start ? { ...s.start, cwd: r(s.start.cwd) } : undefined,
     adopt: s.adopt ? { ...s.adopt, pidFile: r(s.adopt.pidFile) } : undefined,
     // Destinations that are plain relative paths (no rclone "remote:") resolve like other paths.
-    backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (isRemoteOrAbsolute(d, pathImpl) ? d : r(d)!)) },
+    backup: { ...s.backup, destinations: s.backup.destinations.map((d) => (typeof d !== 'string' ? resolveRestic(d, configDir, pathImpl) : isRemoteOrAbsolute(d, pathImpl) ? d : r(d)!)) },
   };
+}
+
+/** A restic repository that is a relative folder (no `backend:` prefix) resolves like other paths. */
+function resolveRestic(d: ResticDestinationConfig, configDir: string, pathImpl: path.PlatformPath): ResticDestinationConfig {
+  const isBackend = /^[a-z0-9]+:/i.test(d.restic) && !path.win32.isAbsolute(d.restic);
+  return isBackend || pathImpl.isAbsolute(d.restic) ? d : { ...d, restic: resolveFrom(configDir, d.restic, pathImpl) };
 }
 
 export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath = path): AgentConfig {
@@ -209,6 +236,7 @@ export function resolveAgentPaths(cfg: AgentConfig, pathImpl: path.PlatformPath 
     gamesDir: r(cfg.gamesDir),
     hub: { ...cfg.hub, ca: r(cfg.hub.ca) },
     rclone: { ...cfg.rclone, config: r(cfg.rclone.config) },
+    restic: { ...cfg.restic, path: /[\\/]/.test(cfg.restic.path) ? r(cfg.restic.path)! : cfg.restic.path },
     steamcmd: { ...cfg.steamcmd, path: cfg.steamcmd.path === undefined || !/[\\/]/.test(cfg.steamcmd.path) ? cfg.steamcmd.path : r(cfg.steamcmd.path), appCacheDir: r(cfg.steamcmd.appCacheDir) },
     servers: cfg.servers.map((s) => resolveServerPaths(s, cfg.configDir, pathImpl)),
   }) as AgentConfig;

@@ -124,7 +124,11 @@ export function agentWritablePaths(cfg: AgentConfig, extraSavePaths: string[] = 
   const out = new Set<string>([cfg.dataDir]);
   for (const s of cfg.servers) {
     for (const p of [s.installDir, s.saveDir, s.start?.cwd]) if (p) out.add(p);
-    for (const d of s.backup.destinations) if (path.isAbsolute(d)) out.add(d);
+    for (const d of s.backup.destinations) {
+      // A restic repository that is a folder is written by the agent's restic too.
+      const dir = typeof d === 'string' ? d : d.restic;
+      if (path.isAbsolute(dir)) out.add(dir);
+    }
   }
   for (const p of extraSavePaths) out.add(p);
   return [...out];

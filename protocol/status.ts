@@ -43,6 +43,8 @@ export const DestinationStateSchema = z.object({
   target: z.string().max(1024),
   verified: z.boolean(),
   error: z.string().max(2000).optional(),
+  /** The restic snapshot id holding this backup (restic destinations only). */
+  snapshot: z.string().regex(/^[0-9a-f]{8,64}$/).optional(),
 });
 
 /** A backup as the hub catalogs it and the API shows it (design.md §4a plus extras). */

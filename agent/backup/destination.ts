@@ -11,8 +11,11 @@ import type { Manifest } from './manifest.ts';
 export interface Destination {
   /** As written in the config ("local", "remote:bucket/path", "/mnt/backups"). */
   readonly target: string;
-  /** Copies the archive, then its manifest. */
-  put(localArchive: string, manifest: Manifest, signal?: AbortSignal): Promise<void>;
+  /**
+   * Copies the archive, then its manifest. A restic destination stores the
+   * archive's files as a snapshot instead and answers its id.
+   */
+  put(localArchive: string, manifest: Manifest, signal?: AbortSignal, onProgress?: (bytesDone: number, bytesTotal: number | null) => void): Promise<void | PutResult>;
   /** Replaces only the manifest (e.g. after lock/unlock). */
   putManifest(manifest: Manifest, signal?: AbortSignal): Promise<void>;
   /** True when the archive is there with exactly this size and sha256. */
@@ -24,9 +27,24 @@ export interface Destination {
    * return its own file instead of copying into `toDir`: callers must not
    * delete `archivePath` unless it is inside `toDir`.
    */
-  get(id: string, toDir: string, signal?: AbortSignal): Promise<{ archivePath: string; manifest: Manifest }>;
+  get(id: string, toDir: string, signal?: AbortSignal): Promise<Fetched>;
   /** Removes manifest then archive; a backup that is already gone is not an error. */
   remove(id: string, signal?: AbortSignal): Promise<void>;
+  /** After retention removed backups: reclaim their space where removal only unlinks them (restic prune). */
+  compact?(signal?: AbortSignal): Promise<void>;
+}
+
+export interface PutResult {
+  /** The restic snapshot id, recorded in the catalog per destination. */
+  snapshot?: string;
+}
+
+export interface Fetched {
+  /** The archive file, or with `tree` a folder holding `<root>/…` as the archive would unpack. */
+  archivePath: string;
+  manifest: Manifest;
+  /** The files are already unpacked (restic): restore places them instead of extracting an archive. */
+  tree?: boolean;
 }
 
 export const LOCAL_TARGET = 'local';

@@ -49,7 +49,7 @@ export async function restoreBackup(engine: BackupEngine, server: ResolvedServer
   const log = engine.logger.child({ serverId: server.id, backupId: req.backupId });
   try {
     // 1. Fetch the first copy that arrives and matches the catalog.
-    let fetched: { archivePath: string; manifest: Manifest; from: string } | null = null;
+    let fetched: { archivePath: string; manifest: Manifest; tree?: boolean; from: string } | null = null;
     const failures: string[] = [];
     for (const target of candidates) {
       try {
@@ -70,7 +70,7 @@ export async function restoreBackup(engine: BackupEngine, server: ResolvedServer
     const names = rootNames(server.savePaths);
     const currentRoots = Object.fromEntries(names.map((n, i) => [n, server.savePaths[i]!]));
     const result = await restoreWorld({
-      dataDir: engine.opts.dataDir, jobId, serverId: server.id, manifest: fetched.manifest, archivePath: fetched.archivePath,
+      dataDir: engine.opts.dataDir, jobId, serverId: server.id, manifest: fetched.manifest, archivePath: fetched.archivePath, tree: fetched.tree === true,
       pool: fetched.manifest.archive.format === 'tar.zst' ? engine.zstdPool() : null,
       control, clock: engine.clock, logger: log, currentRoots, preRestoreBackup: preRestore,
       keepUnselected: { include: server.include, exclude: server.exclude },

@@ -15,6 +15,9 @@ import { exists } from './fs-util.ts';
 import { sweepStaleTemps } from '../../lib/durable-file.ts';
 import { DefaultRcloneSettings, RcloneDestination, redactSecrets, type RcloneSettings } from './rclone.ts';
 import { planRetention } from './retention.ts';
+import { ResticDestination } from './restic.ts';
+import type { ResticSettings } from './restic-runner.ts';
+import { RESTIC_PREFIX, targetOf, type ResticDestinationConfig } from '../config.ts';
 import { recoverSwaps, type RecoveredRestore } from './swap.ts';
 import { planSaves } from './walk.ts';
 import { restoreBackup, type RestoreRequest, type RestoreResult } from './engine-restore.ts';
@@ -36,6 +39,7 @@ export const DefaultEngineOptions = {
 export interface BackupEngineOptions extends Partial<typeof DefaultEngineOptions> {
   dataDir: string;
   rclone?: Partial<RcloneSettings>;
+  restic?: Partial<ResticSettings>;
   clock?: Clock;
   logger?: Logger;
   publishRecord?: PublishRecord;
@@ -265,13 +269,21 @@ export class BackupEngine {
   }
 
   destinations(server: ResolvedServer, includeLocal: boolean): Destination[] {
-    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.filter((t) => t !== LOCAL_TARGET)])];
+    const targets = [...new Set([...(includeLocal ? [LOCAL_TARGET] : []), ...server.config.backup.destinations.map(targetOf).filter((t) => t !== LOCAL_TARGET)])];
     return targets.map((t) => this.destination(t, server));
   }
 
   destination(target: string, server: ResolvedServer): Destination {
     if (this.opts.destinationFor) return this.opts.destinationFor(target, server);
     if (target === LOCAL_TARGET) return new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id, logger: this.logger }) satisfies Destination;
+    if (target.startsWith(RESTIC_PREFIX)) {
+      const cfg = server.config.backup.destinations.find((d): d is ResticDestinationConfig => typeof d !== 'string' && targetOf(d) === target);
+      if (!cfg) throw new ReconSyncError('UNKNOWN_BACKUP', `${redactSecrets(target)} is no longer a destination of ${server.id} in agent.yaml; add it back to reach its backups`);
+      return new ResticDestination({
+        target, repository: cfg.restic, password: cfg.password, serverId: server.id, tmpDir: this.tmpDir(), logger: this.logger,
+        restic: { ...this.opts.restic, rcloneConfig: this.opts.rclone?.config }, pool: () => this.zstdPool(),
+      }) satisfies Destination;
+    }
     // A folder (config paths are absolute by now) is copied with file operations: no rclone needed, as `config check` says.
     if (path.isAbsolute(target) || path.win32.isAbsolute(target)) return new LocalDestination({ folder: target, serverId: server.id, logger: this.logger }) satisfies Destination;
     return new RcloneDestination({
@@ -361,6 +373,7 @@ export class BackupEngine {
     );
     for (const [target, ids] of plan) {
       const dest = this.destination(target, server);
+      let removed = 0;
       for (const id of ids) {
         try {
           await dest.remove(id);
@@ -376,6 +389,11 @@ export class BackupEngine {
         else await this.catalog.put(server.id, e);
         await this.record('backup.removed', { serverId: server.id, backupId: id, target: redactSecrets(target) });
         if (gone) await this.record('backup.removed', { serverId: server.id, backupId: id, target: null });
+        removed++;
+      }
+      // restic: forgotten snapshots free their space only when the repository is pruned.
+      if (removed > 0 && dest.compact) {
+        await dest.compact().catch((err: unknown) => this.logger.warn({ err, serverId: server.id, target: redactSecrets(target) }, 'reclaiming the space of removed backups failed; it is tried again after the next retention run'));
       }
     }
   }

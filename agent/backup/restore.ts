@@ -6,6 +6,7 @@ import type { ServerControl } from '../types.ts';
 import type { ZstdPool } from './compress.ts';
 import { extractArchive, safeSegments } from './extract.ts';
 import { exists, sha256File } from './fs-util.ts';
+import { placeTree } from './place-tree.ts';
 import { listUnselected } from './walk.ts';
 import type { Manifest } from './manifest.ts';
 import { complete, planStep, rollBack, swapIn, writeJournal, type Journal, type SwapHook } from './swap.ts';
@@ -40,6 +41,8 @@ export interface RestoreWorldOptions extends Partial<typeof DefaultRestoreOption
   serverId: string;
   manifest: Manifest;
   archivePath: string;
+  /** `archivePath` is a folder of already unpacked files (a restored restic snapshot), placed instead of extracted. */
+  tree?: boolean;
   pool: ZstdPool | null;
   control: ServerControl | null;
   clock: Clock;
@@ -87,7 +90,8 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
   const opts = { ...DefaultRestoreOptions, ...o };
   const { manifest, control, logger } = opts;
   opts.onPhase?.('verifying', 0, manifest.archive.size);
-  const actual = await sha256File(opts.archivePath, opts.signal);
+  // An unpacked tree was read back against its repository's checksums (restic restore --verify); placeTree checks each file's size.
+  const actual = opts.tree ? { sha256: manifest.archive.sha256, size: manifest.archive.size } : await sha256File(opts.archivePath, opts.signal);
   if (actual.sha256 !== manifest.archive.sha256 || actual.size !== manifest.archive.size) {
     throw new ReconSyncError('RESTORE_FAILED', `backup ${manifest.id} is corrupt: its archive has sha256 ${actual.sha256.slice(0, 12)}… and ${actual.size} bytes, the manifest says ${manifest.archive.sha256.slice(0, 12)}… and ${manifest.archive.size}; nothing was changed. Restore from another destination.`);
   }
@@ -127,12 +131,16 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
       }
     }
     opts.onPhase?.('extracting', 0, manifest.archive.unpackedSize);
-    const extracted = await extractArchive({
+    const staging = Object.fromEntries(steps.map((s) => [s.root, s.step.staging]));
+    const extracted = opts.tree ? await placeTree({
+      tree: opts.archivePath, manifest, staging, ...(only ? { only } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (n) => opts.onPhase?.('extracting', n, manifest.archive.unpackedSize),
+    }) : await extractArchive({
       archivePath: opts.archivePath,
       format: manifest.archive.format,
       pool: opts.pool,
       roots: manifest.roots,
-      staging: Object.fromEntries(steps.map((s) => [s.root, s.step.staging])),
+      staging,
       ...(only ? { only } : {}),
       maxBytes: manifest.archive.unpackedSize + opts.unpackSlackBytes,
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupProgress } from '../../protocol/index.ts';
+import { targetOf } from '../config.ts';
 import type { ResolvedServer } from '../types.ts';
 import type { CatalogEntry } from './catalog.ts';
 import type { Destination } from './destination.ts';
@@ -11,15 +12,22 @@ import { redactSecrets } from './rclone.ts';
 
 type Progress = (phase: BackupProgress['phase'], bytesDone: number, bytesTotal: number | null, target?: string) => void;
 
-/** put → verify, retried with backoff. Resolves to null when verified, else the last error message. */
-async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Manifest, archivePath: string, attempts: number, progress: Progress, signal?: AbortSignal): Promise<string | null> {
+interface UploadOutcome {
+  /** Null when verified, else the last error message. */
+  error: string | null;
+  /** The restic snapshot holding it. */
+  snapshot?: string;
+}
+
+/** put → verify, retried with backoff. */
+async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Manifest, archivePath: string, attempts: number, progress: Progress, signal?: AbortSignal): Promise<UploadOutcome> {
   let lastError = 'not attempted';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       progress('uploading', 0, manifest.archive.size, dest.target);
-      await dest.put(archivePath, manifest, signal);
+      const put = await dest.put(archivePath, manifest, signal, (done, total) => progress('uploading', done, total, dest.target));
       progress('verifying', manifest.archive.size, manifest.archive.size, dest.target);
-      if (await dest.verify(manifest.id, { size: manifest.archive.size, sha256: manifest.archive.sha256 }, signal)) return null;
+      if (await dest.verify(manifest.id, { size: manifest.archive.size, sha256: manifest.archive.sha256 }, signal)) return { error: null, ...(put?.snapshot ? { snapshot: put.snapshot } : {}) };
       lastError = 'the uploaded copy does not match the archive (size or sha256 differ)';
     } catch (err) {
       if (signal?.aborted) throw err;
@@ -27,15 +35,17 @@ async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Mani
     }
     if (attempt < attempts) await engine.clock.sleep(engine.opts.uploadBackoffMs * 4 ** (attempt - 1), signal);
   }
-  return lastError;
+  return { error: lastError };
 }
 
-function setState(entry: CatalogEntry, target: string, error: string | null): void {
+function setState(entry: CatalogEntry, target: string, outcome: UploadOutcome): string | null {
+  const { error, snapshot } = outcome;
   entry.record = {
     ...entry.record,
-    destinations: entry.record.destinations.map((d) => (d.target === target ? (error === null ? { target, verified: true } : { target, verified: false, error: error.slice(0, 2000) }) : d)),
+    destinations: entry.record.destinations.map((d) => (d.target === target ? (error === null ? { target, verified: true, ...(snapshot ? { snapshot } : {}) } : { target, verified: false, error: error.slice(0, 2000) }) : d)),
   };
   if (error === null) entry.pending = entry.pending.filter((t) => t !== target);
+  return error;
 }
 
 /**
@@ -46,8 +56,7 @@ function setState(entry: CatalogEntry, target: string, error: string | null): vo
 export async function uploadAll(engine: BackupEngine, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<Set<string>> {
   const failed = new Set<string>();
   for (const dest of remotes) {
-    const error = await uploadOne(engine, dest, manifest, archivePath, engine.opts.uploadAttempts, progress, signal);
-    setState(entry, dest.target, error);
+    const error = setState(entry, dest.target, await uploadOne(engine, dest, manifest, archivePath, engine.opts.uploadAttempts, progress, signal));
     await engine.catalog.put(server.id, entry);
     if (error !== null) {
       failed.add(dest.target);
@@ -76,15 +85,14 @@ export async function retryPendingUploads(engine: BackupEngine, server: Resolved
       continue;
     }
     for (const target of [...entry.pending]) {
-      if (!server.config.backup.destinations.includes(target)) {
+      if (!server.config.backup.destinations.map(targetOf).includes(target)) {
         // The destination was removed from the config: stop waiting for it.
         entry.pending = entry.pending.filter((t) => t !== target);
         entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== target) };
         continue;
       }
       if (down.has(target)) continue;
-      const error = await uploadOne(engine, engine.destination(target, server), manifest, archivePath, 1, progress, signal);
-      setState(entry, target, error);
+      const error = setState(entry, target, await uploadOne(engine, engine.destination(target, server), manifest, archivePath, 1, progress, signal));
       if (error !== null) {
         down.add(target);
         continue;

@@ -39,7 +39,7 @@ test('deploy/examples/agent.yaml validates and resolves against the game profile
   // One rclone remote besides local, for both servers.
   for (const s of cfg.servers) {
     assert.equal(s.backup.destinations[0], 'local');
-    assert.match(s.backup.destinations[1]!, /^b2:my-reconsync-backups\//);
+    assert.match(String(s.backup.destinations[1]), /^b2:my-reconsync-backups\//);
   }
 });
 
