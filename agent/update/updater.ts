@@ -256,7 +256,9 @@ export class Updater {
       try {
         const next = cron.nextRun(new Date(this.#clock.now()));
         if (!next) return;
-        const at = next.getTime() + Math.floor(random() * this.#o.jitterMs);
+        // Jitter within the schedule's own period: a per-second test schedule gets at most a second, the 30-minute default up to jitterMs.
+        const period = (cron.nextRun(next)?.getTime() ?? Infinity) - next.getTime();
+        const at = next.getTime() + Math.floor(random() * Math.min(this.#o.jitterMs, period));
         for (let wait = at - this.#clock.now(); wait > 0; wait = at - this.#clock.now()) await this.#clock.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
         if (this.#running.has(serverId)) continue;
         const info = await this.check(serverId, signal);

@@ -10,7 +10,7 @@ export const BUILD_MARKER = 'reconsync-sim-build.json';
 
 export interface Branch { buildid: string; timeupdated?: number; pwd?: string }
 export interface StandInApp { name?: string; sizeBytes?: number; branches: Record<string, Branch> }
-export interface StandInFailure { op?: 'app_update' | 'app_info'; kind: '0x202' | '0x402' | '0x602' | 'nosub' | 'timeout' | 'hang'; touch?: boolean; atPercent?: number }
+export interface StandInFailure { op?: 'app_update' | 'app_info'; kind: '0x202' | '0x402' | '0x602' | 'nosub' | 'timeout' | 'hang'; touch?: boolean; atPercent?: number; afterInstall?: boolean }
 export interface StandInControl {
   apps: Record<string, StandInApp>;
   builds?: Record<string, { crash?: boolean }>;
@@ -72,7 +72,12 @@ export class SteamCmdStandIn {
 
   /** Every run's argv, oldest first. */
   async calls(): Promise<string[][]> {
+    return (await this.runs()).map((r) => r.argv);
+  }
+
+  /** Every run (argv and process id), oldest first. */
+  async runs(): Promise<{ argv: string[]; pid: number }[]> {
     const text = await readFile(path.join(this.home, 'calls.jsonl'), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { argv: string[]; pid: number });
   }
 }

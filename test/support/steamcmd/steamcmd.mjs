@@ -21,7 +21,8 @@
 //     "failures": [ { "op": "app_update", "kind": "0x402" }, ... ]   // consumed one per matching run
 //   }
 // failure kinds: 0x202 (disk), 0x402, 0x602 (transient), nosub, timeout, hang,
-// and `touch: true` makes app_update change the game files before failing.
+// and `touch: true` makes app_update change the game files before failing;
+// a hang with `afterInstall: true` installs the build fully, then never exits.
 // The Steam folder (appcache, logs, first-run marker) is env STEAMCMD_SIM_HOME
 // (default ~/Steam). Every run is appended to <home>/calls.jsonl.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -160,7 +161,7 @@ async function appUpdate(state, args) {
     out('ERROR! Timed out waiting for AppInfo update.');
     return 7;
   }
-  if (failure?.kind === 'hang') return hang();
+  if (failure?.kind === 'hang' && !failure.afterInstall) return hang();
   if (installed === String(branch.buildid) && !validate && !failure) {
     out(`Success! App '${appId}' already up to date.`);
     return 0;
@@ -168,13 +169,13 @@ async function appUpdate(state, args) {
   const size = Number(app.sizeBytes ?? 65536);
   mkdirSync(path.join(dir, 'steamapps'), { recursive: true });
   out(' Update state (0x3) reconfiguring, progress: 0.00 (0 / 0)');
-  const stopAt = failure ? Number(failure.atPercent ?? 45) : 100;
+  const stopAt = failure && failure.kind !== 'hang' ? Number(failure.atPercent ?? 45) : 100;
   for (let pct = 0; pct <= stopAt; pct += 15) {
     const done = Math.floor((size * pct) / 100);
     out(` Update state (0x61) downloading, progress: ${pct.toFixed(2)} (${done} / ${size})`);
     await sleep(stepMs);
   }
-  if (failure) {
+  if (failure && failure.kind !== 'hang') {
     if (failure.touch) {
       // SteamCMD has started replacing files: the folder is now neither build.
       writeFileSync(path.join(dir, 'game.bin'), `half of build ${branch.buildid}\n`);
@@ -188,6 +189,8 @@ async function appUpdate(state, args) {
   if (validate) out(` Update state (0x81) verifying update, progress: 100.00 (${size} / ${size})`);
   writeBuild(dir, appId, String(branch.buildid), control, size);
   writeFileSync(manifest, manifestText(appId, app, branch.buildid, beta, 4));
+  // Installed, but the process never ends (stuck on Steam's cleanup): the caller's timeout or death decides.
+  if (failure?.kind === 'hang') return hang();
   out(`Success! App '${appId}' fully installed.`);
   return 0;
 }
@@ -222,7 +225,7 @@ async function appInfoPrint(state, args) {
 
 async function main() {
   mkdirSync(home, { recursive: true });
-  appendFileSync(path.join(home, 'calls.jsonl'), `${JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), at: new Date().toISOString() })}\n`);
+  appendFileSync(path.join(home, 'calls.jsonl'), `${JSON.stringify({ argv: process.argv.slice(2), pid: process.pid, cwd: process.cwd(), at: new Date().toISOString() })}\n`);
   await selfUpdateBanner();
   const state = { installDir: undefined, loggedIn: false, appInfoUpdated: false };
   let code = 0;
