@@ -40,7 +40,7 @@ test('.ci/run installs a package whose file is missing even when another package
   await mkdir(bin);
   await mkdir(lib);
   // Every command is present, as on a machine with mono-mcs; of the libraries only System.Xml.
-  for (const cmd of ['rclone', 'zstd', 'openssl', 'systemd-analyze', 'shellcheck', 'mcs', 'mono']) {
+  for (const cmd of ['rclone', 'zstd', 'restic', 'openssl', 'systemd-analyze', 'shellcheck', 'mcs', 'mono']) {
     await writeFile(path.join(bin, cmd), '#!/bin/sh\n');
     await chmod(path.join(bin, cmd), 0o755);
   }
