@@ -2,6 +2,8 @@ import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { launcherPaths } from '../../../agent/supervisor/launcher.ts';
 import { createPlatform, type CommandRunner } from '../../../agent/platform.ts';
 import { parseWindowsCommandLine } from '../windows-cmdline-oracle.ts';
 import { Supervisor } from '../../../agent/supervisor/supervisor.ts';
@@ -99,6 +101,8 @@ describe('Supervisor stop on Windows (injected platform)', () => {
     const s = await runningOn({ windowsHelper: 'C:\\reconsync\\ReconSyncAgent.exe' }, false);
     const { pid } = await waitGameUp(box.gameDir);
     assert.equal(calls[1]![1][0], '--launch');
+    // The pid file records the start time the wrapper reported, for the next agent's adoption.
+    assert.equal(await readFile(launcherPaths(box.dataDir, 'test-1').pidFile, 'utf8'), `${pid} 1\n`);
     const out = await s.stop();
     assert.deepEqual(out, { graceful: true, message: 'stopped with Ctrl+C via console helper' });
     assert.deepEqual(calls.slice(2), [['C:\\reconsync\\ReconSyncAgent.exe', ['--ctrl-c', String(pid)]]]);
