@@ -90,6 +90,7 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
       const one = resolveOne(resolveServerPaths(parsed.data, checked.configDir), profiles, platform);
       problems.push(...one.problems);
       if (one.server) problems.push(...serviceProfileSaveProblems(key, one.server, platform));
+      if (one.server) problems.push(...updateProblems(key, one.server));
       if (one.server) resolved.push(one.server);
     }
   });
@@ -129,6 +130,20 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
 }
 
 /** croner is what the scheduler runs, so it is what decides; a timezone is checked the same way. */
+/** `update:` needs a Steam game and a valid check schedule (the updater refuses both at start). */
+function updateProblems(key: string, server: ResolvedServer): string[] {
+  const update = server.config.update;
+  if (!update) return [];
+  const problems: string[] = [];
+  if (server.profile.steam === undefined) problems.push(`${key}.update: game ${server.profile.id} is not installed through Steam (its profile has no steam.appId); remove update: and update it by hand`);
+  try {
+    new Cron(update.check, { paused: true }).nextRun();
+  } catch (err) {
+    problems.push(`${key}.update.check: "${update.check}" is not a cron expression (croner syntax, e.g. "*/30 * * * *"): ${(err as Error).message}`);
+  }
+  return problems;
+}
+
 function scheduleProblems(key: string, schedule: string | undefined, timezone: string | undefined): string[] {
   const problems: string[] = [];
   if (timezone !== undefined) {
