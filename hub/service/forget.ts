@@ -26,6 +26,7 @@ export interface ForgottenAgent {
 export function purgeServer(store: Store, serverId: string, agentId: string): number {
   store.owners.release(serverId, agentId);
   store.snapshots.remove(agentId, serverId);
+  store.updates.remove(serverId, agentId);
   return store.backups.removeServer(serverId, agentId);
 }
 

@@ -267,6 +267,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     for (const serverId of removed) {
       this.#dirty.delete(serverId);
       this.#store.snapshots.remove(agentId, serverId);
+      this.#store.updates.remove(serverId, agentId);
     }
     if (conflicts.length) this.#ownership.reportConflicts(session, conflicts);
     // A replacing connection: the agent stays online, but its server list may have changed.
@@ -400,6 +401,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       resources: s?.resources ?? null,
       lastBackup: s?.lastBackup ?? this.#catalogLastBackup(e.serverId),
       updatedAt: s?.updatedAt ?? null,
+      nextRestart: s?.nextRestart ?? null,
       update: this.#updateOf(e.serverId),
     };
   }

@@ -5,13 +5,13 @@ import { UpdateInfoSchema, type UpdateInfo } from '../../protocol/index.ts';
 export class UpdatesTable {
   readonly #upsert: Statement<[string, string, string, string]>;
   readonly #get: Statement<[string], { info: string }>;
-  readonly #remove: Statement<[string]>;
+  readonly #remove: Statement<[string, string]>;
 
   constructor(db: Database) {
     this.#upsert = db.prepare(`INSERT INTO server_updates (server_id, agent_id, info, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT(server_id) DO UPDATE SET agent_id = excluded.agent_id, info = excluded.info, updated_at = excluded.updated_at`);
     this.#get = db.prepare('SELECT info FROM server_updates WHERE server_id = ?');
-    this.#remove = db.prepare('DELETE FROM server_updates WHERE server_id = ?');
+    this.#remove = db.prepare('DELETE FROM server_updates WHERE server_id = ? AND agent_id = ?');
   }
 
   upsert(agentId: string, serverId: string, info: UpdateInfo, at: string): void {
@@ -25,7 +25,8 @@ export class UpdatesTable {
     return parsed.success ? parsed.data : null;
   }
 
-  remove(serverId: string): void {
-    this.#remove.run(serverId);
+  /** Conditional on the agent, like the other per-server rows: another agent's newer claim is kept. */
+  remove(serverId: string, agentId: string): void {
+    this.#remove.run(serverId, agentId);
   }
 }
