@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { probeAlive, type KillFn, type OsOps, type ProcessMatch } from './common.ts';
 
 /** Linux truncates /proc/<pid>/comm to 15 bytes ("valheim_server.x86_64" shows as "valheim_server."). */
@@ -59,15 +59,39 @@ export function createLinuxOps(deps: LinuxDeps): OsOps {
         return [];
       }
       const matches: ProcessMatch[] = [];
-      await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map(async (entry) => {
+      // One process at a time through one buffer: readFile() allocates 64 KiB for every
+      // /proc file (they report size 0), ~30 MiB of garbage per scan of a few hundred
+      // processes, which an idle agent kept in its RSS until the next major GC.
+      const buf = Buffer.allocUnsafe(PROC_READ_BYTES);
+      for (const entry of entries) {
+        if (!/^\d+$/.test(entry)) continue;
         const pid = Number(entry);
-        if (pid === process.pid) return;
-        const found = await matchProcess(procDir, pid, wanted);
+        if (pid === process.pid) continue;
+        const found = await matchProcess(procDir, pid, wanted, buf);
         if (found) matches.push({ pid, name: found });
-      }));
+      }
       return matches.sort((a, b) => a.pid - b.pid);
     },
   };
+}
+
+/** Enough of a command line for its first arguments; a longer one is cut (its tail names no program). */
+const PROC_READ_BYTES = 16 * 1024;
+
+/** Reads a /proc file into `buf` (at most its length) and decodes it; the buffer is the caller's, reused. */
+async function readProcFile(file: string, buf: Buffer): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    let used = 0;
+    while (used < buf.length) {
+      const { bytesRead } = await fh.read(buf, used, buf.length - used, null);
+      if (bytesRead === 0) break;
+      used += bytesRead;
+    }
+    return buf.toString('utf8', 0, used);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Index of starttime (field 22 of proc(5), clock ticks since boot) in statFields(): field 3 is index 0. */
@@ -93,16 +117,12 @@ function readState(procDir: string, pid: number): string | null {
  * confirms, or by the basename of argv[0]/argv[1] (covers `wine X.exe`, `bash start.sh`).
  * win32.basename splits on both separators, so Wine's "Z:\...\x.exe" works too.
  */
-async function matchProcess(procDir: string, pid: number, wanted: Set<string>): Promise<string | null> {
+async function matchProcess(procDir: string, pid: number, wanted: Set<string>, buf: Buffer): Promise<string | null> {
   let comm: string;
   let argv: string[];
   try {
-    const [c, cmd] = await Promise.all([
-      readFile(path.join(procDir, String(pid), 'comm'), 'utf8'),
-      readFile(path.join(procDir, String(pid), 'cmdline'), 'utf8'),
-    ]);
-    comm = c.replace(/\n$/, '');
-    argv = cmd.split('\0').filter((a) => a.length > 0);
+    comm = (await readProcFile(path.join(procDir, String(pid), 'comm'), buf)).replace(/\n$/, '');
+    argv = (await readProcFile(path.join(procDir, String(pid), 'cmdline'), buf)).split('\0').filter((a) => a.length > 0);
   } catch {
     return null; // gone meanwhile, or not ours to read
   }
