@@ -12,6 +12,7 @@ import { Supervisor, SupervisorEvents } from './supervisor/index.ts';
 import { createStatusProbe, type ClosableStatusProbe } from './monitors/query.ts';
 import { createAdminChannel } from './monitors/admin/index.ts';
 import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
+import { RestartScheduler } from './scheduler/restart-scheduler.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
 import { createHandlers } from './handlers.ts';
 import { IntentStore } from './intent.ts';
@@ -47,6 +48,8 @@ export interface Agent {
   readonly link: AgentLink;
   readonly engine: BackupEngine;
   readonly updater: Updater;
+  /** Scheduled restarts (restart.schedule). */
+  readonly restarts: RestartScheduler;
   readonly units: ReadonlyMap<string, ServerUnit>;
   /** Why the link gave up for good (revoked, replaced...), also when that happened while the agent was starting; null while it runs. */
   readonly linkStopped: LinkStopped | null;
@@ -97,6 +100,15 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   });
 
   const intent = new IntentStore(config.dataDir);
+  // Created before the supervisors: their status carries the next scheduled restart. Started with the other schedules.
+  const restarts = new RestartScheduler({
+    clock,
+    logger,
+    target: (serverId) => {
+      const u = unit(serverId);
+      return { running: () => u.supervisor.state === 'running', players: () => u.supervisor.status().players.online, restart: (o) => u.supervisor.restart(o) };
+    },
+  });
   const units = new Map<string, ServerUnit>();
   for (const server of servers) {
     const log = logger.child({ serverId: server.id });
@@ -106,7 +118,10 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
       server, probe, admin, platform, dataDir: config.dataDir, clock, logger: log,
       lastBackup: () => lastBackup.get(server.id) ?? null,
     });
-    supervisor.on(SupervisorEvents.Status, (status) => link.publishState('status', status));
+    supervisor.on(SupervisorEvents.Status, (status) => {
+      const next = restarts.nextRun(server.id);
+      link.publishState('status', next ? { ...status, nextRestart: next.toISOString() } : status);
+    });
     supervisor.on(SupervisorEvents.Alert, (alert) => {
       void link.publishRecord('alert', { serverId: server.id, kind: alert.kind, message: alert.message, at: alert.at })
         .catch((err: unknown) => log.error({ err }, 'could not store an alert in the outbox'));
@@ -141,7 +156,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     logger: logger.child({ component: 'link' }),
     clock,
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
-    handlers: createHandlers({ unit, units, engine, intent, updater }),
+    handlers: createHandlers({ unit, units, engine, intent, updater, restarts }),
   });
   let linkStopped: LinkStopped | null = null;
   link.once('stopped', (event) => {
@@ -177,6 +192,11 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   });
   scheduler.start(servers.filter((s) => s.config.backup.schedule).map((s) => ({ serverId: s.id, schedule: s.config.backup.schedule!, timezone: s.config.backup.timezone })));
 
+  restarts.start(servers.filter((s) => s.config.restart.schedule).map((s) => ({
+    serverId: s.id, schedule: s.config.restart.schedule!, timezone: s.config.restart.timezone, warnAt: s.config.restart.warnAt,
+    skipIfPlayersAbove: s.config.restart.skipIfPlayersAbove, waitForEmptyMinutes: s.config.restart.waitForEmptyMinutes,
+  })));
+
   const overdueTimer = setInterval(() => {
     for (const s of servers) {
       if (s.config.backup.maxAgeHours !== undefined) void engine.checkOverdue(s).catch((err: unknown) => logger.warn({ err, serverId: s.id }, 'overdue check failed'));
@@ -191,6 +211,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     link,
     engine,
     updater,
+    restarts,
     units,
     get linkStopped() {
       return linkStopped;
@@ -199,6 +220,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
       closing ??= (async () => {
         clearInterval(overdueTimer);
         await scheduler.stop();
+        await restarts.stop();
         await updater.close();
         // Supervisors stop watching but leave the game running: an agent restart must not take the server down.
         await Promise.allSettled([...units.values()].map((u) => u.supervisor.close()));

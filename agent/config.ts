@@ -103,7 +103,12 @@ export const ServerConfigSchema = z.object({
     onHang: z.boolean().default(true).describe('Restart a managed server whose query keeps failing (see health)'),
     maxPerHour: z.number().int().min(0).max(100).default(3).describe('At most this many automatic restarts per hour, then give up and alert'),
     backoffMs: duration.default(5000).describe('Wait before the first restart, in ms; doubles on each further one'),
-  }).strict().default({ onCrash: true, onHang: true, maxPerHour: 3, backoffMs: 5000 }).describe('Automatic restarts of a managed server'),
+    schedule: z.string().min(1).optional().describe('Scheduled restart: a cron expression (croner syntax), e.g. "0 5 * * *" for 05:00 daily'),
+    timezone: z.string().min(1).optional().describe('IANA timezone of restart.schedule, e.g. Europe/Berlin (default: the machine\'s)'),
+    warnAt: z.array(z.number().positive().max(1440)).max(10).default([15, 5, 1]).describe('Minutes before a scheduled restart at which players are warned; [] = no warnings'),
+    skipIfPlayersAbove: z.number().int().min(0).optional().describe('Skip a scheduled restart while more players than this are on (0 = only restart an empty server)'),
+    waitForEmptyMinutes: z.number().min(0).max(1440).default(0).describe('With skipIfPlayersAbove: wait up to this many minutes for players to leave before skipping'),
+  }).strict().default({ onCrash: true, onHang: true, maxPerHour: 3, backoffMs: 5000, warnAt: [15, 5, 1], waitForEmptyMinutes: 0 }).describe('Automatic restarts of a managed server, and scheduled ones'),
   health: z.object({
     intervalMs: duration.default(5000).describe('Time between two status queries, in ms'),
     /** After a start, failures are not counted for this long. */

@@ -3,6 +3,7 @@ import type { BackupEngine } from './backup/engine.ts';
 import type { ServerUnit } from './agent.ts';
 import type { IntentStore } from './intent.ts';
 import type { Updater } from './update/updater.ts';
+import type { RestartScheduler } from './scheduler/restart-scheduler.ts';
 
 interface HandlerDeps {
   unit(serverId: string): ServerUnit;
@@ -10,10 +11,11 @@ interface HandlerDeps {
   engine: BackupEngine;
   intent: IntentStore;
   updater: Updater;
+  restarts: RestartScheduler;
 }
 
 /** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
-export function createHandlers({ unit, units, engine, intent, updater }: HandlerDeps): Handlers<AgentMethods> {
+export function createHandlers({ unit, units, engine, intent, updater, restarts }: HandlerDeps): Handlers<AgentMethods> {
   return {
     'agent.ping': async () => ({ now: Date.now() }),
     'server.status': async ({ serverId }) => ({
@@ -43,6 +45,10 @@ export function createHandlers({ unit, units, engine, intent, updater }: Handler
       // Running again by an operator's word: an earlier operator stop no longer holds.
       await intent.markStarted(serverId);
       return { state: r.state, graceful: r.graceful };
+    },
+    'server.restart.cancel': async ({ serverId }) => {
+      unit(serverId);
+      return { cancelled: restarts.cancel(serverId) };
     },
     'server.rcon': async ({ serverId, command }, ctx) => ({ output: await unit(serverId).supervisor.rcon(command, ctx.signal) }),
     'backup.create': async ({ serverId, note }, ctx) => {

@@ -25,6 +25,11 @@ export const agentMethods = {
     }),
     result: z.object({ state: ServerStateSchema, graceful: z.boolean() }),
   },
+  /** Cancels a scheduled restart (restart.schedule) still warning players or waiting for them to leave. */
+  'server.restart.cancel': {
+    params: serverParams,
+    result: z.object({ cancelled: z.boolean() }),
+  },
   'server.rcon': {
     params: serverParams.extend({ command: z.string().min(1).max(1000) }),
     result: z.object({ output: z.string() }),
@@ -97,6 +102,7 @@ export const defaultTimeoutMs: Record<AgentMethod | HubMethod, number> = {
   'server.start': 120_000,
   'server.stop': 180_000,
   'server.restart': 3_900_000,
+  'server.restart.cancel': 10_000,
   'server.rcon': 15_000,
   'backup.create': 3_600_000,
   'backup.list': 30_000,

@@ -86,6 +86,8 @@ export const ServerStatusSchema = z.object({
   resources: ResourcesSchema,
   lastBackup: LastBackupSchema.nullable(),
   message: z.string().max(StatusLimits.message).optional(),
+  /** When the next scheduled restart takes the game down (ISO time); absent without restart.schedule. */
+  nextRestart: z.string().max(40).optional(),
   updatedAt: z.string(),
 });
 export type ServerStatus = z.infer<typeof ServerStatusSchema>;

@@ -30,11 +30,11 @@ export interface BackupSchedulerOptions {
 /** setTimeout overflows past ~24.8 days, and a long sleep misses clock jumps: wake at least this often. */
 const MAX_SLEEP_MS = 3_600_000;
 
-export function parseSchedule(entry: ScheduleEntry): Cron {
+export function parseSchedule(entry: ScheduleEntry, field = 'backup.schedule'): Cron {
   try {
     return new Cron(entry.schedule, { paused: true, ...(entry.timezone ? { timezone: entry.timezone } : {}) });
   } catch (err) {
-    throw new ReconSyncError('INVALID_PARAMS', `server ${entry.serverId}: backup.schedule "${entry.schedule}"${entry.timezone ? ` (timezone ${entry.timezone})` : ''} is not a valid cron expression: ${(err as Error).message}`);
+    throw new ReconSyncError('INVALID_PARAMS', `server ${entry.serverId}: ${field} "${entry.schedule}"${entry.timezone ? ` (timezone ${entry.timezone})` : ''} is not a valid cron expression: ${(err as Error).message}`);
   }
 }
 

@@ -40,6 +40,7 @@ export function serverEmbed(s: ServerView, opts: { withPlayers?: boolean } = {})
     field('Map', escapeText(s.map ?? '—')),
     field('Version', `${escapeText(s.version ?? s.update?.installedBuild ?? '—')}${s.update?.available && s.update.latestBuild ? ` · 🆕 build ${escapeText(s.update.latestBuild)} available` : ''}`),
     field('Uptime', started === null ? '—' : `since ${relativeTime(started)}`),
+    ...(s.nextRestart ? [field('Next restart', relativeTime(Date.parse(s.nextRestart)))] : []),
     field('Last backup', backupAge(s)),
     field('Agent', `${s.agentOnline ? '🟢' : '🔴'} ${inlineCode(s.agentId)}`),
   ];

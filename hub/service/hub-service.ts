@@ -184,7 +184,8 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     return this.#audited(actor, 'server.restart.cancel', serverId, null, async () => {
       this.getServer(serverId);
       const ctrl = this.#countdowns.get(serverId);
-      if (!ctrl) return { cancelled: false };
+      // No countdown started from here: it may be the agent's own scheduled restart (restart.schedule).
+      if (!ctrl) return this.router.call({ serverId }, 'server.restart.cancel', { serverId });
       ctrl.abort(new ReconSyncError('CANCELLED', 'restart cancelled by an operator'));
       return { cancelled: true };
     });

@@ -35,6 +35,8 @@ export interface ServerView {
   resources: ServerStatus['resources'] | null;
   lastBackup: ServerStatus['lastBackup'];
   updatedAt: string | null;
+  /** When the next scheduled restart takes the game down (agent.yaml restart.schedule), or null. */
+  nextRestart?: string | null;
   /** The game's builds as last reported (Steam games with `update:`), or null. */
   update?: { installedBuild: string | null; latestBuild: string | null; available: boolean } | null;
 }
