@@ -27,7 +27,9 @@ Usage:
   reconsync config schema hub|agent|profile       print the JSON Schema of hub.yaml, agent.yaml or a game profile
                                                    (--out <dir> writes them there; without a name, all three)
   reconsync games                                  list the game profiles
-  reconsync demo [--seconds N]                     hub + agent + simulated game server on loopback
+  reconsync demo [--seconds N] [--new-build-after S]
+                                                   hub + agent + simulated game server on loopback; the game
+                                                   gets a new build S seconds in (default 60) and is updated
 
 Options:
   -c, --config <file>   config file
@@ -44,6 +46,7 @@ interface Flags {
   config?: string;
   out?: string;
   seconds?: string;
+  'new-build-after'?: string;
   'dry-run'?: boolean;
   rotate?: boolean;
 }
@@ -128,7 +131,9 @@ const commands: Record<string, Handler> = {
     const { runDemo } = await import('../demo/demo.ts');
     const seconds = flags.seconds === undefined ? undefined : Number(flags.seconds);
     if (seconds !== undefined && !(seconds > 0)) throw new UsageError('--seconds must be a positive number');
-    return runDemo({ seconds });
+    const newBuildAfterSeconds = flags['new-build-after'] === undefined ? undefined : Number(flags['new-build-after']);
+    if (newBuildAfterSeconds !== undefined && !(newBuildAfterSeconds >= 0)) throw new UsageError('--new-build-after must be a number of seconds');
+    return runDemo({ seconds, newBuildAfterSeconds });
   },
 };
 
@@ -143,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         out: { type: 'string' },
         seconds: { type: 'string' },
+        'new-build-after': { type: 'string' },
         'dry-run': { type: 'boolean' },
         rotate: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },

@@ -191,8 +191,9 @@ async function warnPlayers(ctx: PipelineContext, req: PipelineRequest, build: st
   if (marks.length === 0 || !ctx.admin || ctx.supervisor.status().players.online === 0) return;
   for (let i = 0; i < marks.length; i += 1) {
     const m = marks[i]!;
-    ctx.progress('warn', `warning players: update in ${m} min`);
-    await ctx.admin.broadcast(`Server update (build ${build}) in ${m} minute${m === 1 ? '' : 's'}; the server restarts.`, req.signal).catch((err: unknown) => ctx.logger.warn({ err }, 'could not warn players'));
+    const when = m < 1 ? `${Math.round(m * 60)} seconds` : `${m} minute${m === 1 ? '' : 's'}`;
+    ctx.progress('warn', `warning players: update in ${when}`);
+    await ctx.admin.broadcast(`Server update (build ${build}) in ${when}; the server restarts.`, req.signal).catch((err: unknown) => ctx.logger.warn({ err }, 'could not warn players'));
     await ctx.clock.sleep((m - (marks[i + 1] ?? 0)) * 60_000, req.signal);
   }
 }
