@@ -17,6 +17,12 @@ export const CatalogEntrySchema = z.object({
   unpackedSize: z.number().int().nonnegative(),
   /** Destination targets whose upload has not been verified yet. */
   pending: z.array(z.string()),
+  /**
+   * Set while a backup is being made, cleared once its backup.completed record
+   * is in the outbox. An entry still marked at start was interrupted by a kill
+   * after its archive was whole: it is reported then (engine-backup.ts).
+   */
+  uncommitted: z.literal(true).optional(),
 });
 export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
 

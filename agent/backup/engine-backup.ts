@@ -100,6 +100,7 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
       record: toBackupRecord(manifest, [{ target: LOCAL_TARGET, verified: true }, ...remotes.map((d) => ({ target: d.target, verified: false }))]),
       unpackedSize: archived.unpackedSize,
       pending: remotes.map((d) => d.target),
+      uncommitted: true,
     };
     await engine.catalog.put(server.id, entry);
     log.info({ backupId: id, size: archived.size, files: archived.files.length, skipped: archived.skipped.vanished.length + archived.skipped.unnamable.length }, 'backup archived');
@@ -126,6 +127,9 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     // 7. Commit: the hub is told (the record is in the outbox), or the backup does not exist anywhere.
     await engine.record('backup.completed', entry.record, { required: true });
     reached.clear();
+    delete entry.uncommitted;
+    await engine.catalog.put(server.id, entry)
+      .catch((err: unknown) => log.warn({ err, backupId: id }, 'could not mark the backup as reported; it is reported again at the next start'));
 
     // 8. Older backups' pending uploads, then retention: only after a backup that counts, and their failures do not undo it.
     if (remotes.length) {
@@ -149,6 +153,27 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
 export function defaultBackupId(_serverId: string, nowMs: number): string {
   const iso = new Date(nowMs).toISOString(); // 2026-01-02T03:04:05.678Z
   return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * At start: a backup whose catalog entry is still marked uncommitted was
+ * interrupted (kill -9, power loss) after its archive was whole and verified,
+ * before the hub was told. It counts: report it now. Returns the ids reported.
+ */
+export async function reportUncommitted(engine: BackupEngine, serverId: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const entry of (await engine.catalog.entries(serverId)).values()) {
+    if (!entry.uncommitted) continue;
+    try {
+      await engine.record('backup.completed', entry.record, { required: true });
+      delete entry.uncommitted;
+      await engine.catalog.put(serverId, entry);
+      done.push(entry.record.id);
+    } catch (err) {
+      engine.logger.warn({ err, serverId, backupId: entry.record.id }, 'could not report an interrupted backup to the hub; trying again at the next start');
+    }
+  }
+  return done;
 }
 
 /** Removes every trace of a backup that did not make it: files on each destination it reached, its catalog entry. */

@@ -21,7 +21,7 @@ import { RESTIC_PREFIX, targetOf, type ResticDestinationConfig } from '../config
 import { recoverSwaps, type RecoveredRestore } from './swap.ts';
 import { planSaves } from './walk.ts';
 import { restoreBackup, type RestoreRequest, type RestoreResult } from './engine-restore.ts';
-import { defaultBackupId, runBackup } from './engine-backup.ts';
+import { defaultBackupId, reportUncommitted, runBackup } from './engine-backup.ts';
 
 export type PublishRecord = <T extends RecordTopic>(topic: T, data: EventData<T>) => void | Promise<void>;
 export type PublishState = (topic: 'backup.progress', data: BackupProgress) => void;
@@ -110,6 +110,8 @@ export class BackupEngine {
       if (swept.length) this.logger.warn({ serverId: server.id, files: swept }, 'removed unfinished backup files left by a crash');
       if (!(await this.catalog.load(server.id))) await this.rebuildCatalog(server);
       else await this.dropLost(server, local);
+      const reported = await reportUncommitted(this, server.id);
+      if (reported.length) this.logger.warn({ serverId: server.id, backups: reported }, 'reported backups a restart interrupted before the hub was told');
     }
     return recovered;
   }

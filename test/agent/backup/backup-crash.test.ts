@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BackupEngine } from '../../../agent/backup/engine.ts';
 import { sha256File } from '../../../agent/backup/fs-util.ts';
-import { makeServer, rcloneConfig, tempDir, writeTree } from './helpers.ts';
+import { makeServer, Published, rcloneConfig, tempDir, writeTree } from './helpers.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/backup-child.ts', import.meta.url));
 const REPO = path.resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -52,9 +52,11 @@ for (const p of points) {
 
     // The agent starts again.
     const server = makeServer({ savePaths: [saves], backup: { destinations: ['local', remote] } });
-    const engine = new BackupEngine({ dataDir, rclone: { binary: '/usr/bin/rclone', config, timeoutMs: 30_000 }, zstdPoolSize: 1 });
+    const pub = new Published();
+    const engine = new BackupEngine({ dataDir, rclone: { binary: '/usr/bin/rclone', config, timeoutMs: 30_000 }, zstdPoolSize: 1, publishRecord: pub.publishRecord });
     t.after(() => engine.close());
     await engine.init([server]);
+    const reportedAtStart = pub.ofTopic('backup.completed').map((r) => r.id);
     assert.deepEqual((await fs.readdir(localDir).catch(() => [])).filter((n) => n.endsWith('.partial')), [], 'leftovers deleted at start');
     const listed = await engine.list('srv1');
     for (const b of listed) {
@@ -66,8 +68,11 @@ for (const p of points) {
     if (p.killAt === 'uploading') {
       assert.equal(listed.length, 1, 'the archive was complete before the upload began: it counts (locally)');
       assert.deepEqual(listed[0]!.destinations.map((d) => [d.target, d.verified]), [['local', true], [remote, false]]);
+      // It counts, so the hub is told: the kill came before its record was queued, so the restart queues it.
+      assert.deepEqual(reportedAtStart, [listed[0]!.id]);
     } else {
       assert.deepEqual(listed, []);
+      assert.deepEqual(reportedAtStart, []);
     }
     // And the next backup works (and picks up the pending upload).
     const rec = await engine.create(server, null, null, { trigger: 'manual' });
