@@ -14,6 +14,8 @@ import { createAdminChannel } from './monitors/admin/index.ts';
 import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
 import { RestartScheduler } from './scheduler/restart-scheduler.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
+import { RepoCheckScheduler } from './scheduler/repo-check-scheduler.ts';
+import { checkRepositories } from './backup/repo-check.ts';
 import { createHandlers } from './handlers.ts';
 import { IntentStore } from './intent.ts';
 import { Updater, type UpdaterOptions } from './update/updater.ts';
@@ -197,6 +199,15 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     skipIfPlayersAbove: s.config.restart.skipIfPlayersAbove, waitForEmptyMinutes: s.config.restart.waitForEmptyMinutes,
   })));
 
+  // Integrity of restic repositories: a spot check of their pack data, alerting on any error.
+  const repoCheck = servers.some((s) => s.config.backup.destinations.some((d) => typeof d !== 'string'))
+    ? new RepoCheckScheduler({
+      schedule: config.restic.check, clock, logger: logger.child({ component: 'restic-check' }),
+      run: async (signal) => { await checkRepositories(engine, servers, config.restic.checkSubset, signal); },
+    })
+    : null;
+  repoCheck?.start();
+
   const overdueTimer = setInterval(() => {
     for (const s of servers) {
       if (s.config.backup.maxAgeHours !== undefined) void engine.checkOverdue(s).catch((err: unknown) => logger.warn({ err, serverId: s.id }, 'overdue check failed'));
@@ -220,6 +231,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
       closing ??= (async () => {
         clearInterval(overdueTimer);
         await scheduler.stop();
+        await repoCheck?.stop();
         await restarts.stop();
         await updater.close();
         // Supervisors stop watching but leave the game running: an agent restart must not take the server down.

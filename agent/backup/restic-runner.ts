@@ -67,6 +67,8 @@ export class ResticRepo {
     env.RESTIC_REPOSITORY = this.repository;
     if (this.settings.rcloneConfig) env.RCLONE_CONFIG = this.settings.rcloneConfig;
     if (this.settings.cacheDir) env.RESTIC_CACHE_DIR = this.settings.cacheDir;
+    // Without a terminal restic prints its status only at the end; progress events want a few a second.
+    env.RESTIC_PROGRESS_FPS = '2';
     return env;
   }
 

@@ -40,7 +40,7 @@ for (const kind of ['folder', 'rclone'] as const) {
       const conf = await rcloneConfig(dir, path.join(dir, 'remote-root'));
       return { repo: 'rclone:vault:restic-repo', rcloneConf: conf };
     }, { keepLocal: false });
-    const env = kind === 'rclone' ? { RCLONE_CONFIG: path.join(s.dir, 'rclone.conf') } : {};
+    const env: Record<string, string> = kind === 'rclone' ? { RCLONE_CONFIG: path.join(s.dir, 'rclone.conf') } : {};
     const target = `restic:${s.repo}`;
     const before = await readTree(s.saves);
 
