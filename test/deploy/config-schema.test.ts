@@ -30,7 +30,7 @@ test('writeConfigSchemas writes JSON Schema for hub.yaml, agent.yaml and game pr
     assert.equal(s.type, 'object');
     assert.equal(s.additionalProperties, false, 'unknown keys are errors, as in config check');
   }
-  assert.deepEqual(Object.keys(hub.properties!).sort(), ['api', 'dataDir', 'discord', 'listen', 'logLevel']);
+  assert.deepEqual(Object.keys(hub.properties!).sort(), ['alerts', 'api', 'dataDir', 'discord', 'listen', 'logLevel']);
   assert.deepEqual(hub.required, ['api'], 'keys with defaults are optional in what people write');
   assert.deepEqual(Object.keys(hub.properties!.discord!.properties!).filter((k) => ['token', 'applicationId', 'roles'].includes(k)).sort(), ['applicationId', 'roles', 'token']);
   for (const k of ['id', 'hub', 'dataDir', 'servers', 'rclone']) assert.ok(agent.properties![k], `agent.${k}`);
