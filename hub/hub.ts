@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../lib/logger.ts';
 import { systemClock, type Clock } from '../protocol/index.ts';
 import { HubConfigSchema, type HubConfig } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { PlayerTracker } from './events/players.ts';
 import type { EventsApiLimits } from './http/events-api.ts';
 import { createHttpServer, type HttpLimits } from './http/server.ts';
 import { LinkServer, type LinkTuning } from './link/link-server.ts';
@@ -58,6 +59,8 @@ export interface Hub {
   events: EventLog;
   /** hub.yaml alerts.webhooks, one delivery queue each. */
   webhooks: Webhooks;
+  /** Who is on each server (from status player names), and player_join/player_leave events. */
+  players: PlayerTracker;
   close(): Promise<void>;
 }
 
@@ -112,6 +115,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   });
   service.bind(link.registry);
   const events = new EventLog({ store, service, logger, clock });
+  const players = new PlayerTracker({ service, events, clock });
   registerServerMetrics({ registry: metrics.registry, listServers: () => service.listServers(), store });
 
   let server: Server;
@@ -125,7 +129,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       apiToken: config.api.token,
       trustProxy: config.listen.trustProxy,
       tls: config.listen.tls,
-      events: { log: events, store, clock, logger, ...(deps.events ? { limits: deps.events } : {}) },
+      events: { log: events, store, clock, logger, players, ...(deps.events ? { limits: deps.events } : {}) },
       onUpgrade: link.handleUpgrade,
     });
     await new Promise<void>((resolve, reject) => {
@@ -136,6 +140,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       });
     });
   } catch (err) {
+    players.close();
     events.close();
     service.close();
     await link.close();
@@ -165,6 +170,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     link,
     events,
     webhooks,
+    players,
     close: () => {
       closing ??= (async () => {
         for (const ext of started.reverse()) {
@@ -172,6 +178,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
         }
         // Ends the event streams: an open stream would otherwise hold server.close() until closeAllConnections.
         await webhooks.close();
+        players.close();
         events.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await link.close();

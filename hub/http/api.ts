@@ -92,6 +92,13 @@ const routes: Route[] = [
   { method: 'GET', pattern: /^\/servers$/, envelope: false, handler: async (c) => c.service.listServers() },
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}$`), envelope: false, handler: async (c, _r, [id]) => c.service.getServer(serverIdFrom(id!)) },
   { method: 'DELETE', pattern: new RegExp(`^/servers/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetServer')(serverIdFrom(id!), c.actor) },
+  {
+    method: 'GET', pattern: new RegExp(`^/servers/${seg}/players$`), envelope: false, handler: async (c, _r, [id]) => {
+      const serverId = serverIdFrom(id!);
+      c.service.getServer(serverId);
+      return eventsOf(c).players?.online(serverId) ?? [];
+    },
+  },
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}/backups$`), envelope: false, handler: async (c, _r, [id]) => c.service.listBackups(serverIdFrom(id!)) },
   {
     method: 'POST',

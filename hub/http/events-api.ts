@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { ReconSyncError, id as idSchema, type Clock } from '../../protocol/index.ts';
 import type { EventLog } from '../events/event-log.ts';
+import type { PlayerTracker } from '../events/players.ts';
 import { eventKinds, type HubEvent } from '../events/kinds.ts';
 import type { Store } from '../store/index.ts';
 
@@ -28,6 +29,8 @@ export interface EventsApi {
   clock: Clock;
   logger: Logger;
   limits?: Partial<EventsApiLimits>;
+  /** Who is on each server (GET /servers/{id}/players). */
+  players?: PlayerTracker;
 }
 
 const cursor = z.coerce.number().int().nonnegative();

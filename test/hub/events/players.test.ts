@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { API_TOKEN, FakeAgent, newToken, startHub, status, summary, tempDir, waitFor } from '../helpers.ts';
+
+test('player joins and leaves come from the difference between status polls, with session lengths', async (t) => {
+  const tmp = await tempDir();
+  const clock = new FakeClock(Date.parse('2026-01-01T12:00:00Z'));
+  const hub = await startHub(tmp.dir, { clock });
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('s1')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  const players = (names: string[]) => ({ players: { online: names.length, max: 10, names } });
+  const seen = () => hub.store.hubEvents.list({ since: 0, limit: 100, kinds: ['player_join', 'player_leave'] });
+
+  agent.send({ type: 'evt', topic: 'status', data: status('s1', players(['Ann', 'Bo'])) });
+  await waitFor(() => hub.players.online('s1')?.length === 2);
+  assert.deepEqual(seen(), [], 'players already on when the hub first hears of the server did not just join');
+
+  await clock.advance(90 * 60_000);
+  agent.send({ type: 'evt', topic: 'status', data: status('s1', players(['Bo', 'Cy'])) });
+  await waitFor(() => seen().length === 2);
+  const [leave, join] = seen();
+  assert.equal(leave!.kind, 'player_leave');
+  assert.deepEqual(leave!.data, { player: 'Ann', sessionSeconds: 5400 });
+  assert.equal(leave!.message, 'Ann left after 1 h 30 min');
+  assert.equal(join!.kind, 'player_join');
+  assert.equal(join!.serverId, 's1');
+  assert.deepEqual(join!.data, { player: 'Cy' });
+
+  await clock.advance(60_000);
+  assert.deepEqual(hub.players.online('s1')!.map((p) => [p.name, p.seconds]), [['Bo', 5460], ['Cy', 60]]);
+  const api = await fetch(`${hub.url}/api/v1/servers/s1/players`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+  assert.equal(api.status, 200);
+  assert.deepEqual((await api.json() as { name: string }[]).map((p) => p.name), ['Bo', 'Cy']);
+
+  // The game stops: everyone leaves.
+  agent.send({ type: 'evt', topic: 'status', data: status('s1', { state: 'stopped', ...players([]) }) });
+  await waitFor(() => seen().length === 4);
+  assert.deepEqual(seen().slice(2).map((e) => e.data.player).sort(), ['Bo', 'Cy']);
+});
