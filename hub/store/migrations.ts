@@ -170,6 +170,22 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: 'scoped API keys',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE api_keys (
+          name       TEXT PRIMARY KEY,                  -- what the audit log shows for the key's actions
+          hash       BLOB NOT NULL UNIQUE,              -- sha256 of the key; the key itself is never stored
+          scope      TEXT NOT NULL CHECK (scope IN ('read', 'operate', 'admin')),
+          created_at TEXT NOT NULL,
+          revoked_at TEXT,
+          last_used_at TEXT
+        ) STRICT, WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /** Applies every migration newer than the database, each in its own transaction. Returns the final version. */

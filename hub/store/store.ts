@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite, { type Database, type Statement } from 'better-sqlite3';
 import { AgentsTable } from './agents.ts';
+import { ApiKeysTable } from './api-keys.ts';
 import { AuditTable } from './audit.ts';
 import { BackupsTable } from './backups.ts';
 import { DiscordMessagesTable } from './discord-messages.ts';
@@ -75,6 +76,8 @@ export class Store {
   readonly updates: UpdatesTable;
   /** Events (alerts and outcomes) for the events API, its stream and webhooks. */
   readonly hubEvents: HubEventsTable;
+  /** Scoped API keys (hashes only). */
+  readonly apiKeys: ApiKeysTable;
   readonly schemaVersion: number;
   /** Failing operations: /healthz, the store metrics and the fault log line read this. */
   readonly health: StoreHealth;
@@ -115,6 +118,7 @@ export class Store {
     this.ownershipChanges = new OwnershipChangesTable(this.db);
     this.updates = new UpdatesTable(this.db);
     this.hubEvents = new HubEventsTable(this.db);
+    this.apiKeys = new ApiKeysTable(this.db);
     this.#health = this.db.prepare('INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
   }
 
