@@ -123,6 +123,16 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
     }
   }
 
+  // restic: needed by servers with a `{ restic, password }` destination (design.md §10).
+  const resticUsers = rawServers.filter((item) => (Array.isArray(obj(obj(item).backup).destinations) ? obj(obj(item).backup).destinations as unknown[] : []).some((d) => typeof d === 'object' && d !== null))
+    .map((item, i) => serverKey(str(obj(item).id) ?? String(i)));
+  if (resticUsers.length) {
+    const resticPath = str(obj(raw.restic).path) ?? 'restic';
+    const program = /[\\/]/.test(resticPath) ? r(resticPath) : resticPath;
+    const problem = programProblem(program);
+    if (problem !== undefined) problems.push(`restic.path: "${program}" ${problem}, needed by ${resticUsers.map((k) => `${k}.backup.destinations`).join(', ')}; install restic (apt install restic, or https://restic.net) or set restic.path`);
+  }
+
   throwIfProblems(checked.abs, problems);
   // No problems means the schema passed (its failures are problems).
   const config = resolveAgentPaths(deepFreeze({ ...checked.data!, configDir: checked.configDir, configFile: checked.abs }) as AgentConfig);

@@ -110,4 +110,9 @@ export async function runBackupBench(totalMiB = Number(process.env.BENCH_BACKUP_
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const r = await runBackupBench();
   for (const [k, v] of Object.entries(r)) console.log(`${k}: ${v.toFixed(k.endsWith('ratio') ? 3 : 1)}`);
+  // restic beside the archives (issue 12); loaded here so `npm run bench` prints both from this one child.
+  if (process.env.BENCH_RESTIC !== '0') {
+    const { runResticBench } = await import('./restic.ts');
+    for (const [k, v] of Object.entries(await runResticBench())) console.log(`${k}: ${v.toFixed(k.endsWith('ratio') ? 3 : 1)}`);
+  }
 }

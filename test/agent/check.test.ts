@@ -114,6 +114,24 @@ test('servers with update: need SteamCMD; a missing program is reported, an exec
   }
 });
 
+test('a restic destination needs restic: a missing program is reported, the installed one passes; the password stays out of the report', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'agent.yaml');
+    const yaml = (program: string) => `id: box-1\nhub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }\nrestic: { path: ${program} }\nservers:\n  - id: vh\n    game: valheim\n    saveDir: ./w\n    backup: { destinations: [local, { restic: ./repo, password: "s3cret-restic-pw" }] }\n`;
+    await writeFile(file, yaml('./no-restic'));
+    const bad = await cli(['config', 'check', file]);
+    assert.equal(bad.code, 3, bad.stderr);
+    assert.match(bad.stderr, /restic\.path: ".*no-restic" does not exist or is not executable, needed by servers\[vh\]\.backup\.destinations/);
+    assert.doesNotMatch(bad.stderr + bad.stdout, /s3cret-restic-pw/);
+    await writeFile(file, yaml('restic'));
+    const ok = await cli(['config', 'check', file]);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('hub config: every problem at once, unknown keys with the near miss', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tempDir('reconsync-check-');
   try {
