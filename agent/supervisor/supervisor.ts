@@ -8,7 +8,7 @@ import { sampleResources, unknownResources } from '../monitors/resources.ts';
 import { ServerStateMachine } from './state.ts';
 import { ProcessLauncher, type ExitInfo, type Launcher, type ProcessHandle } from './launcher.ts';
 import { RestartPolicy } from './restart-policy.ts';
-import { PowerLock } from './power-lock.ts';
+import { PowerLock, type PowerAction } from './power-lock.ts';
 import { runStopSequence, type StopOutcome } from './stop-sequence.ts';
 import { runCountdown } from './countdown.ts';
 import { DefaultSupervisorOptions, type RestartOptions, type SupervisorOptions } from './options.ts';
@@ -78,6 +78,11 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
   }
 
   /** The watched process, if any. */
+  /** The power action running now (a restart counting down, a stop...), or null: an update refuses to start meanwhile. */
+  get powerAction(): PowerAction | null {
+    return this.#lock.current;
+  }
+
   get pid(): number | null {
     return this.#handle?.pid ?? null;
   }

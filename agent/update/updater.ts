@@ -107,6 +107,8 @@ export class Updater {
   apply(serverId: string, opts: { warnMinutes?: readonly number[]; actor: string }): { started: true; done: Promise<UpdateLast> } {
     const { unit, target } = this.#unit(serverId);
     if (this.#running.has(serverId)) throw new ReconSyncError('BUSY', `an update of ${serverId} is already running; its outcome will show in GET /api/v1/servers/${serverId}/update`);
+    const power = unit.supervisor.powerAction;
+    if (power !== null) throw new ReconSyncError('BUSY', `cannot update ${serverId}: a ${power} is running${power === 'restart' ? ' (cancel it or wait for it)' : ''}`);
     const release = this.#o.engine.claim(serverId, 'update');
     const log = this.#o.logger.child({ serverId, component: 'update' });
     const ctx = this.#context(unit, target, log);
@@ -116,12 +118,24 @@ export class Updater {
         await this.#finish(serverId, target, last);
         return last;
       } catch (err) {
+        // The agent is closing: the journal stays, and the next start finishes the job.
         if (this.#ac.signal.aborted) throw err;
-        // An unexpected error mid-pipeline: the journal stays, so the next start finishes the job.
-        log.error({ err }, 'update pipeline failed unexpectedly');
+        // Anything else (a SteamCMD that cannot run, a stop refused as BUSY, a failed backup) is handled now,
+        // the way a restart would: finish the update or put the old build back, and report one outcome.
+        log.error({ err }, 'update pipeline failed; bringing the server back');
+        const why = (err as Error).message;
         const s = await this.store.get(serverId);
-        const last: UpdateLast = { from: s.journal?.from ?? s.installedBuild, to: s.journal?.to ?? s.latestBuild, outcome: 'failed', step: s.journal?.step ?? 'check', message: (err as Error).message.slice(0, 2000), at: this.#iso() };
-        if (!s.journal || s.journal.step === 'warn' || s.journal.step === 'wait-empty' || s.journal.step === 'check') await this.#finish(serverId, target, last);
+        let last: UpdateLast;
+        if (s.journal) {
+          const journal = s.journal;
+          const recovered = await this.#recoverOne(unit, target, journal, log).catch((e: unknown): UpdateLast => ({
+            from: journal.from, to: journal.to, outcome: 'failed', step: journal.step, message: `could not bring the server back: ${(e as Error).message}`, at: this.#iso(),
+          }));
+          last = { ...recovered, message: `${why}; ${recovered.message}`.slice(0, 2000) };
+        } else {
+          last = { from: s.installedBuild, to: s.latestBuild, outcome: 'failed', step: 'check', message: why.slice(0, 2000), at: this.#iso() };
+        }
+        await this.#finish(serverId, target, last);
         return last;
       } finally {
         release();
@@ -210,13 +224,13 @@ export class Updater {
         case 'check': case 'space': case 'warn': case 'wait-empty':
           return failed('the agent stopped before the server was stopped; nothing was changed');
         case 'stop': case 'backup': case 'keep-previous':
-          if (j.wasRunning && unit.supervisor.managed) await unit.supervisor.start();
+          if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
           return failed(`the agent stopped during step ${j.step}, before SteamCMD ran; the server runs build ${j.from ?? '?'} again`);
         case 'download': case 'confirm': {
           const m = await readManifest(target.installDir, target.appId).catch(() => null);
           if (m?.fullyInstalled && m.buildid === j.to) return await startNewBuild(ctx, j, step, j.wasRunning, base, m.buildid);
           if (j.previousDir && (await isCompleteCopy(j.previousDir))) await restorePreviousBuild(j.previousDir, target.installDir, savesInside(target.installDir, unit.server.savePaths));
-          if (j.wasRunning && unit.supervisor.managed) await unit.supervisor.start();
+          if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
           return failed(`the agent stopped while SteamCMD was installing build ${j.to}; ${j.previousDir ? `build ${j.from ?? '?'} was put back` : 'no copy of the previous build was kept'}`);
         }
         case 'start': case 'health':

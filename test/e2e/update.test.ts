@@ -134,6 +134,21 @@ test('updates through the API: available once per build, applied with a backup f
       assert.ok(audit.includes('server.update') && audit.includes('update.completed'));
     });
 
+    await t.test('an update while a restart counts down is BUSY, and nothing stops', async () => {
+      await standIn.publish(ARK, '104');
+      const sup = s.agent.units.get('ark')!.supervisor;
+      const pid = sup.pid;
+      const restart = api(s.hub, 'POST', '/api/v1/servers/ark/actions/restart', { warnAt: [600] });
+      await waitFor(() => sup.powerAction === 'restart', 10_000, 'the restart countdown');
+      const r = await api<{ ok: boolean; error?: { code: string; message: string } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/update');
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error?.code, 'BUSY');
+      assert.match(r.body.error?.message ?? '', /restart is running/);
+      assert.equal((await api<{ result: { cancelled: boolean } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/cancel-restart')).body.result.cancelled, true);
+      await restart;
+      assert.equal(s.agent.units.get('ark')!.supervisor.pid, pid);
+    });
+
     await t.test('one update at a time: a second request while one runs is BUSY', async () => {
       const [a, b] = await Promise.all([
         api<{ ok: boolean; error?: { code: string } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/update'),
