@@ -55,3 +55,26 @@ export async function runAgentForget(args: string[], configPath: string): Promis
   out('A running hub closes its session within seconds.');
   return ExitCode.Ok;
 }
+
+export async function runApiKeyCommand(args: string[], configPath: string, scope: string | undefined): Promise<number> {
+  const [sub, name, ...extra] = args;
+  const usage = 'usage: reconsync apikey create <name> --scope read|operate|admin | apikey revoke <name> | apikey list  (each with --config hub.yaml)';
+  const keys = await import('../hub/apikeys.ts');
+  if (sub === 'list' && name === undefined) {
+    const rows = keys.listApiKeysForConfig(configPath);
+    if (rows.length === 0) err('No API keys. Mint one with: reconsync apikey create <name> --scope read --config hub.yaml');
+    for (const r of rows) out(`${r.name}  ${r.scope}  created ${r.createdAt}${r.revokedAt ? `  revoked ${r.revokedAt}` : ''}`);
+    return ExitCode.Ok;
+  }
+  if ((sub !== 'create' && sub !== 'revoke') || !name || extra.length) throw new UsageError(usage);
+  if (sub === 'create') {
+    const key = keys.createApiKeyForConfig(configPath, name, keys.parseScope(scope));
+    err(`API key "${name}" (scope ${scope}; shown once; send it as Authorization: Bearer <key>):`);
+    out(key);
+    return ExitCode.Ok;
+  }
+  if (scope !== undefined) throw new UsageError('--scope goes with apikey create');
+  const revoked = keys.revokeApiKeyForConfig(configPath, name);
+  out(revoked ? `Revoked API key "${name}"; it stops working at once.` : `No valid API key named "${name}".`);
+  return revoked ? ExitCode.Ok : ExitCode.Failure;
+}

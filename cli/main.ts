@@ -19,6 +19,9 @@ Usage:
                                                    agent: --rotate replaces it and drops the old session
   reconsync token revoke <agentId> --config hub.yaml   revoke it; a connected agent is dropped
   reconsync token list --config hub.yaml           agents with a valid token: created, last used
+  reconsync apikey create <name> --scope read|operate|admin --config hub.yaml
+                                                   scoped API key (printed once, last line; stored hashed)
+  reconsync apikey revoke <name> --config hub.yaml   revoke it (at once); apikey list shows names and scopes
   reconsync server forget <serverId> --config hub.yaml free a server id (its agent no longer owns it)
   reconsync server install <serverId> --config agent.yaml
                                                    install or update the server's game with SteamCMD
@@ -49,6 +52,7 @@ interface Flags {
   'new-build-after'?: string;
   'dry-run'?: boolean;
   rotate?: boolean;
+  scope?: string;
 }
 
 function requireConfig(flags: Flags, what: string): string {
@@ -83,6 +87,10 @@ const commands: Record<string, Handler> = {
     if (!['create', 'revoke', 'list'].includes(args[0] ?? '')) throw new UsageError('usage: reconsync token create|revoke <agentId> | token list  (each with --config hub.yaml)');
     // Only dataDir is needed: the token commands work without the hub's secrets in the environment.
     return runTokenCommand(args, requireConfig(flags, 'token'), { rotate: flags.rotate === true });
+  },
+  async apikey(args, flags) {
+    const { runApiKeyCommand } = await import('./hub-admin.ts');
+    return runApiKeyCommand(args, requireConfig(flags, 'apikey'), flags.scope);
   },
   async server(args, flags) {
     if (args[0] === 'install') {
@@ -151,6 +159,7 @@ export async function main(argv: string[]): Promise<number> {
         'new-build-after': { type: 'string' },
         'dry-run': { type: 'boolean' },
         rotate: { type: 'boolean' },
+        scope: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },

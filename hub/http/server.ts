@@ -8,8 +8,10 @@ import { AuthThrottle } from '../link/throttle.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { HubService } from '../service/types.ts';
 import type { Store } from '../store/index.ts';
+import type { ApiScope } from '../store/api-keys.ts';
 import { secretsEqual } from '../tokens.ts';
 import { handleApi, isApiPath } from './api.ts';
+import { requiredScope, scopeAllows, verifyApiKey } from '../apikeys.ts';
 import { streamEvents, type EventsApi } from './events-api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 
@@ -84,18 +86,27 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       const wait = apiThrottle.retryAfterMs(address);
       if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', 'too many failed API logins; wait and retry', { 'Retry-After': String(Math.ceil(wait / 1000)) });
       const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
-      if (!secretsEqual(m?.[1] ?? '', opts.apiToken) || !m) {
+      const presented = m?.[1] ?? '';
+      // hub.yaml's api.token is the admin key; `reconsync apikey create` mints scoped ones.
+      const caller = m && secretsEqual(presented, opts.apiToken) ? { id: 'api-token', scope: 'admin' as const } : apiKeyCaller(opts.store, presented);
+      if (!caller) {
         apiThrottle.fail(address);
         // Throttled addresses are answered 429 above and not audited, so a flood cannot fill the log.
         opts.service.audit({ actor: { kind: 'api', id: 'unauthenticated', name: address }, action: 'api.login', serverId: null, outcome: 'denied', detail: `${req.method ?? '?'} ${pathname.slice(0, 200)}` });
-        throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <api token> (api.token in hub.yaml)', { 'WWW-Authenticate': 'Bearer' });
+        throw new HttpError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <api token> (api.token in hub.yaml, or a key from reconsync apikey create)', { 'WWW-Authenticate': 'Bearer' });
+      }
+      const actor = { kind: 'api' as const, id: caller.id, name: address };
+      const need = requiredScope(req.method, pathname);
+      if (!scopeAllows(caller.scope, need)) {
+        opts.service.audit({ actor, action: 'api.scope', serverId: null, outcome: 'denied', detail: `${req.method ?? '?'} ${pathname.slice(0, 200)} needs ${need}` });
+        throw new HttpError(403, 'FORBIDDEN', `this API key has scope ${caller.scope}; ${req.method ?? '?'} ${pathname} needs ${need} (reconsync apikey create <name> --scope ${need})`);
       }
       // The stream writes as events happen, so it is not one of the request/answer routes.
       if (pathname === '/api/v1/events/stream' && req.method === 'GET' && opts.events) {
         streamEvents(opts.events, req, res);
         return;
       }
-      await handleApi({ service: opts.service, actor: { kind: 'api', id: 'api-token', name: address }, maxBodyBytes: opts.maxBodyBytes, ...(opts.events ? { events: opts.events } : {}) }, req, res, pathname);
+      await handleApi({ service: opts.service, actor, maxBodyBytes: opts.maxBodyBytes, ...(opts.events ? { events: opts.events } : {}) }, req, res, pathname);
       return;
     }
     throw new HttpError(404, 'INVALID_PARAMS', `nothing at ${pathname}; try /healthz, /metrics or /api/v1`);
@@ -125,6 +136,13 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     }
   });
   return server;
+}
+
+/** The scoped key presented, as the actor id the audit log shows ("apikey:<name>"), or null. */
+function apiKeyCaller(store: Store, presented: string): { id: string; scope: ApiScope } | null {
+  if (!store.open) return null;
+  const key = verifyApiKey(store, presented);
+  return key ? { id: `apikey:${key.name}`, scope: key.scope } : null;
 }
 
 /**
