@@ -130,6 +130,14 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
     const resticPath = str(obj(raw.restic).path) ?? 'restic';
     const program = /[\\/]/.test(resticPath) ? r(resticPath) : resticPath;
     const problem = programProblem(program);
+    const check = str(obj(raw.restic).check);
+    if (check !== undefined) {
+      try {
+        new Cron(check, { paused: true }).nextRun();
+      } catch (err) {
+        problems.push(`restic.check: "${check}" is not a cron expression (${(err as Error).message.replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '')}); e.g. "0 4 * * 0" for Sundays at 04:00`);
+      }
+    }
     if (problem !== undefined) problems.push(`restic.path: "${program}" ${problem}, needed by ${resticUsers.map((k) => `${k}.backup.destinations`).join(', ')}; install restic (apt install restic, or https://restic.net) or set restic.path`);
   }
 

@@ -124,6 +124,10 @@ test('a restic destination needs restic: a missing program is reported, the inst
     assert.equal(bad.code, 3, bad.stderr);
     assert.match(bad.stderr, /restic\.path: ".*no-restic" does not exist or is not executable, needed by servers\[vh\]\.backup\.destinations/);
     assert.doesNotMatch(bad.stderr + bad.stdout, /s3cret-restic-pw/);
+    await writeFile(file, yaml('restic, check: "every sunday"'));
+    const badCron = await cli(['config', 'check', file]);
+    assert.equal(badCron.code, 3, badCron.stderr);
+    assert.match(badCron.stderr, /restic\.check: "every sunday" is not a cron expression/);
     await writeFile(file, yaml('restic'));
     const ok = await cli(['config', 'check', file]);
     assert.equal(ok.code, 0, ok.stderr);
