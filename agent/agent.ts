@@ -158,7 +158,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     logger: logger.child({ component: 'link' }),
     clock,
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
-    handlers: createHandlers({ unit, units, engine, intent, updater, restarts }),
+    handlers: createHandlers({ unit, units, engine, intent, updater, restarts, dataDir: config.dataDir, agentSecrets: [config.hub.token] }),
   });
   let linkStopped: LinkStopped | null = null;
   link.once('stopped', (event) => {

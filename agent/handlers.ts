@@ -4,6 +4,8 @@ import type { ServerUnit } from './agent.ts';
 import type { IntentStore } from './intent.ts';
 import type { Updater } from './update/updater.ts';
 import type { RestartScheduler } from './scheduler/restart-scheduler.ts';
+import { readLogTail } from './log-tail.ts';
+import { launcherPaths, serverSecrets } from './supervisor/launcher.ts';
 
 interface HandlerDeps {
   unit(serverId: string): ServerUnit;
@@ -12,10 +14,14 @@ interface HandlerDeps {
   intent: IntentStore;
   updater: Updater;
   restarts: RestartScheduler;
+  /** The agent's dataDir (game logs live in its logs/ folder). */
+  dataDir: string;
+  /** Secrets of the agent itself (its hub token), redacted from anything sent. */
+  agentSecrets: readonly string[];
 }
 
 /** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
-export function createHandlers({ unit, units, engine, intent, updater, restarts }: HandlerDeps): Handlers<AgentMethods> {
+export function createHandlers({ unit, units, engine, intent, updater, restarts, dataDir, agentSecrets }: HandlerDeps): Handlers<AgentMethods> {
   return {
     'agent.ping': async () => ({ now: Date.now() }),
     'server.status': async ({ serverId }) => ({
@@ -49,6 +55,10 @@ export function createHandlers({ unit, units, engine, intent, updater, restarts 
     'server.restart.cancel': async ({ serverId }) => {
       unit(serverId);
       return { cancelled: restarts.cancel(serverId) };
+    },
+    'server.log': async ({ serverId, lines }) => {
+      const u = unit(serverId);
+      return readLogTail(launcherPaths(dataDir, serverId).log, lines, [...serverSecrets(u.server), ...agentSecrets]);
     },
     'server.rcon': async ({ serverId, command }, ctx) => ({ output: await unit(serverId).supervisor.rcon(command, ctx.signal) }),
     'backup.create': async ({ serverId, note }, ctx) => {

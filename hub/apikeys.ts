@@ -18,10 +18,12 @@ export function scopeAllows(have: ApiScope, need: ApiScope): boolean {
 
 /**
  * The scope an API request needs: reading is `read`; actions (start, stop,
- * restart, backup, lock, update) are `operate`; restore and forgetting
- * servers or agents are `admin`.
+ * restart, backup, lock, update) are `operate`; restore, forgetting
+ * servers or agents and the console tail are `admin`.
  */
 export function requiredScope(method: string | undefined, pathname: string): ApiScope {
+  // The console tail shows what the game prints (IPs, chat, settings): admin, as /console in Discord.
+  if (/^\/api\/v1\/servers\/[^/]+\/log$/.test(pathname)) return 'admin';
   if (method === 'GET' || method === 'HEAD') return 'read';
   if (method === 'DELETE' || /\/restore$/.test(pathname)) return 'admin';
   return 'operate';

@@ -30,7 +30,7 @@ export function redactKnown(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-function redactKeyValues(arg: string): string {
+export function redactKeyValues(arg: string): string {
   return arg.replace(KEY_VALUE, (m, name: string, value: string) => (isSecretName(name) && value !== '' ? `${name}=${REDACTED}` : m));
 }
 

@@ -30,6 +30,11 @@ export const agentMethods = {
     params: serverParams,
     result: z.object({ cancelled: z.boolean() }),
   },
+  /** The last lines of the game's output (the agent's log of it), secrets redacted; bounded to fit one frame. */
+  'server.log': {
+    params: serverParams.extend({ lines: z.number().int().min(1).max(1000).default(100) }),
+    result: z.object({ lines: z.array(z.string().max(1100)).max(1000), truncated: z.boolean() }),
+  },
   'server.rcon': {
     params: serverParams.extend({ command: z.string().min(1).max(1000) }),
     result: z.object({ output: z.string() }),
@@ -103,6 +108,7 @@ export const defaultTimeoutMs: Record<AgentMethod | HubMethod, number> = {
   'server.stop': 180_000,
   'server.restart': 3_900_000,
   'server.restart.cancel': 10_000,
+  'server.log': 15_000,
   'server.rcon': 15_000,
   'backup.create': 3_600_000,
   'backup.list': 30_000,

@@ -93,6 +93,16 @@ const routes: Route[] = [
   { method: 'GET', pattern: new RegExp(`^/servers/${seg}$`), envelope: false, handler: async (c, _r, [id]) => c.service.getServer(serverIdFrom(id!)) },
   { method: 'DELETE', pattern: new RegExp(`^/servers/${seg}$`), envelope: true, handler: async (c, _r, [id]) => forgetting(c.service, 'forgetServer')(serverIdFrom(id!), c.actor) },
   {
+    method: 'GET', pattern: new RegExp(`^/servers/${seg}/log$`), envelope: false, handler: async (c, req, [id]) => {
+      const serverId = serverIdFrom(id!);
+      const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('lines');
+      const lines = raw === null ? 100 : Number(raw);
+      if (!Number.isInteger(lines) || lines < 1 || lines > 1000) throw new ReconSyncError('INVALID_PARAMS', 'query lines: a whole number from 1 to 1000');
+      if (!c.service.serverLog) throw new ReconSyncError('NOT_SUPPORTED', 'this hub service cannot read game logs');
+      return c.service.serverLog(serverId, lines);
+    },
+  },
+  {
     method: 'GET', pattern: new RegExp(`^/servers/${seg}/players$`), envelope: false, handler: async (c, _r, [id]) => {
       const serverId = serverIdFrom(id!);
       c.service.getServer(serverId);

@@ -246,6 +246,12 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     );
   }
 
+  /** The game's latest output (console tail), redacted by the agent. */
+  async serverLog(serverId: string, lines: number): Promise<{ lines: string[]; truncated: boolean }> {
+    this.getServer(serverId);
+    return this.router.call({ serverId }, 'server.log', { serverId, lines });
+  }
+
   audit(entry: Omit<AuditEntry, 'at'>): void {
     // Through transaction() so a failing audit write counts as a store fault.
     this.#store.transaction(() => this.#store.audit.append({ ...entry, at: this.#iso() }), 'audit');

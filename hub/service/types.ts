@@ -92,6 +92,8 @@ export interface HubService {
   rcon(serverId: string, command: string, actor: Actor): Promise<{ output: string }>;
   audit(entry: Omit<AuditEntry, 'at'>): void;
   // Added after the first cut; optional so existing implementations (test doubles) still compile.
+  /** The last `lines` lines of the game's output, secrets redacted (GET /servers/{id}/log, /console). */
+  serverLog?(serverId: string, lines: number): Promise<{ lines: string[]; truncated: boolean }>;
   /** Newest first. */
   recentAudit?(limit?: number, serverId?: string): AuditEntry[];
   /** The newest progress of a running backup/restore job on the server, or null. */
