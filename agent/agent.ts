@@ -34,7 +34,7 @@ export interface AgentDeps {
   /** Backup engine tuning (upload retries, progress rate) for tests and benchmarks. */
   backup?: Partial<Pick<BackupEngineOptions, 'uploadAttempts' | 'uploadBackoffMs' | 'progressIntervalMs'>>;
   /** Update tuning (check jitter, polling) and seams for failures that cannot be made on demand (a full disk). */
-  update?: Partial<Pick<UpdaterOptions, 'freeSpace' | 'runner' | 'random' | 'jitterMs' | 'pollMs'>>;
+  update?: Partial<Pick<UpdaterOptions, 'freeSpace' | 'runner' | 'random' | 'jitterMs' | 'pollMs' | 'os'>>;
 }
 
 /** One watched game server and everything the agent holds for it. */
@@ -138,8 +138,9 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   };
 
   const updater = new Updater({
+    os: platform.os,
     ...deps.update,
-    config, os: platform.os, units, engine, clock,
+    config, units, engine, clock,
     logger: logger.child({ component: 'update' }),
     publishRecord: async (topic, data) => {
       await link.publishRecord(topic, data);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ReconSyncError, type Clock, type ServerState, type UpdateLast, type UpdateStep } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { BackupEngine } from '../backup/engine.ts';
+import { planSaves } from '../backup/walk.ts';
 import type { Supervisor } from '../supervisor/index.ts';
 import type { AdminChannel, ResolvedServer } from '../types.ts';
 import { checkBuild } from './check.ts';
@@ -89,9 +90,16 @@ export async function runUpdate(ctx: PipelineContext, req: PipelineRequest): Pro
     if (supervisor.managed && wasRunning) await supervisor.stop({ reason: `update to build ${check.latestBuild}` });
 
     await step('backup');
-    ctx.progress('backup', 'backing up the world');
-    const backup = await ctx.engine.createClaimed(server, null, null, { trigger: 'pre-update', note: `before update ${check.installedBuild ?? 'none'} → ${check.latestBuild}`, ...(req.signal ? { signal: req.signal } : {}) });
-    await step('keep-previous', { backupId: backup.id });
+    // A server that has no world yet (a fresh install) has nothing to lose: no backup, and nothing to restore on a rollback.
+    let backupId: string | null = null;
+    if ((await planSaves(server)).roots.length > 0) {
+      ctx.progress('backup', 'backing up the world');
+      const backup = await ctx.engine.createClaimed(server, null, null, { trigger: 'pre-update', note: `before update ${check.installedBuild ?? 'none'} → ${check.latestBuild}`, ...(req.signal ? { signal: req.signal } : {}) });
+      backupId = backup.id;
+    } else {
+      ctx.progress('backup', 'no world files yet: nothing to back up');
+    }
+    await step('keep-previous', { backupId });
     if (previousDir) {
       ctx.progress('keep-previous', 'keeping a copy of the current build');
       await keepPreviousBuild(target.installDir, saves, previousDir);

@@ -222,21 +222,21 @@ export class Updater {
     try {
       switch (j.step) {
         case 'check': case 'space': case 'warn': case 'wait-empty':
-          return failed('the agent stopped before the server was stopped; nothing was changed');
+          return failed('the update was interrupted before the server was stopped; nothing was changed');
         case 'stop': case 'backup': case 'keep-previous':
           if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
-          return failed(`the agent stopped during step ${j.step}, before SteamCMD ran; the server runs build ${j.from ?? '?'} again`);
+          return failed(`the update was interrupted during step ${j.step}, before SteamCMD ran; the server runs build ${j.from ?? '?'} again`);
         case 'download': case 'confirm': {
           const m = await readManifest(target.installDir, target.appId).catch(() => null);
           if (m?.fullyInstalled && m.buildid === j.to) return await startNewBuild(ctx, j, step, j.wasRunning, base, m.buildid);
           if (j.previousDir && (await isCompleteCopy(j.previousDir))) await restorePreviousBuild(j.previousDir, target.installDir, savesInside(target.installDir, unit.server.savePaths));
           if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
-          return failed(`the agent stopped while SteamCMD was installing build ${j.to}; ${j.previousDir ? `build ${j.from ?? '?'} was put back` : 'no copy of the previous build was kept'}`);
+          return failed(`the update was interrupted while SteamCMD was installing build ${j.to}; ${j.previousDir ? `build ${j.from ?? '?'} was put back` : 'no copy of the previous build was kept'}`);
         }
         case 'start': case 'health':
           return await startNewBuild(ctx, j, step, j.wasRunning, base, j.to);
         case 'rollback':
-          return await rollBack(ctx, j, base, `the agent stopped while rolling back build ${j.to}`);
+          return await rollBack(ctx, j, base, `the update was interrupted while rolling back build ${j.to}`);
         case 'done': {
           const s = await this.store.get(unit.server.id);
           return s.last ?? { ...base, outcome: 'updated', step: 'done', message: `build ${j.to} installed`, at: this.#iso() };
