@@ -73,6 +73,9 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
     }
     const backup = obj(s.backup);
     problems.push(...scheduleProblems(key, str(backup.schedule), str(backup.timezone)));
+    const restart = obj(s.restart);
+    problems.push(...scheduleProblems(key, str(restart.schedule), str(restart.timezone), 'restart'));
+    if (str(restart.schedule) !== undefined && s.start === undefined) problems.push(`${key}.restart.schedule: only a managed server (one with start:) can be restarted; add start: or remove the schedule`);
     const destinations = Array.isArray(backup.destinations) ? backup.destinations : [];
     destinations.forEach((d, j) => {
       if (typeof d !== 'string' || d === '') return;
@@ -162,13 +165,13 @@ function updateProblems(key: string, server: ResolvedServer): string[] {
   return problems;
 }
 
-function scheduleProblems(key: string, schedule: string | undefined, timezone: string | undefined): string[] {
+function scheduleProblems(key: string, schedule: string | undefined, timezone: string | undefined, section: 'backup' | 'restart' = 'backup'): string[] {
   const problems: string[] = [];
   if (timezone !== undefined) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: timezone });
     } catch {
-      problems.push(`${key}.backup.timezone: "${timezone}" is not an IANA time zone (e.g. "Europe/Berlin", "UTC")`);
+      problems.push(`${key}.${section}.timezone: "${timezone}" is not an IANA time zone (e.g. "Europe/Berlin", "UTC")`);
       timezone = undefined;
     }
   }
@@ -177,7 +180,7 @@ function scheduleProblems(key: string, schedule: string | undefined, timezone: s
     new Cron(schedule, { paused: true, ...(timezone ? { timezone } : {}) }).nextRun();
   } catch (err) {
     const why = (err as Error).message.replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '');
-    problems.push(`${key}.backup.schedule: "${schedule}" is not a cron expression (${why}); e.g. "0 */4 * * *" for every 4 hours`);
+    problems.push(`${key}.${section}.schedule: "${schedule}" is not a cron expression (${why}); e.g. ${section === 'backup' ? '"0 */4 * * *" for every 4 hours' : '"0 5 * * *" for 05:00 daily'}`);
   }
   return problems;
 }

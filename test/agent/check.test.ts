@@ -161,3 +161,20 @@ test('hub config: every problem at once, unknown keys with the near miss', { tim
     await cleanup();
   }
 });
+
+test('restart.schedule is checked like backup.schedule, and only on a managed server (exit 3 from config check and the agent)', { timeout: 90_000 }, async () => {
+  const { dir, cleanup } = await tempDir('reconsync-check-');
+  try {
+    const file = path.join(dir, 'agent.yaml');
+    await writeFile(file, `id: box-1\nhub: { url: "ws://127.0.0.1:9/agent", token: rsa_0123456789abcdefghij }\nservers:\n  - id: vh\n    game: valheim\n    saveDir: ./w\n    restart: { schedule: "daily at 5", timezone: Mars/Olympus }\n`);
+    for (const args of [['config', 'check', file], ['agent', '--config', file]]) {
+      const res = await cli(args);
+      assert.equal(res.code, 3, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /servers\[vh\]\.restart\.timezone: "Mars\/Olympus" is not an IANA time zone/);
+      assert.match(res.stderr, /servers\[vh\]\.restart\.schedule: "daily at 5" is not a cron expression .*"0 5 \* \* \*"/);
+      assert.match(res.stderr, /servers\[vh\]\.restart\.schedule: only a managed server/);
+    }
+  } finally {
+    await cleanup();
+  }
+});
