@@ -9,7 +9,7 @@
  * Prints `name: value` lines. Skips the tar baselines (prints nothing for them) when tar/zstd are missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +65,52 @@ async function timeIt(fn: () => Promise<void> | void, runs = 2): Promise<number>
   return best;
 }
 
+/**
+ * Where a backup's time goes, each step alone on the same data (bench/README.md):
+ * read the files, tar them (GNU tar to /dev/null), compress the tar (zstd -1 one
+ * thread, and the WASM build), sha256 of the compressed bytes, write + fsync them.
+ * Every rate is per MiB of save data, so they compare with backup_mib_s directly.
+ */
+async function timeSplit(tmp: string, src: string, out: string, mib: number): Promise<Record<string, number>> {
+  const r: Record<string, number> = {};
+  const files: string[] = [];
+  const list = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await list(path.join(d, e.name));
+      else files.push(path.join(d, e.name));
+    }
+  };
+  await list(src);
+  r.split_read_mib_s = mib / await timeIt(async () => { for (const f of files) await fs.readFile(f); });
+  if (!haveTool('tar')) return r;
+  r.split_tar_mib_s = mib / await timeIt(() => void execFileSync('tar', ['-cf', '/dev/null', '-C', tmp, 'src']));
+  const tarFile = path.join(out, 'split.tar');
+  execFileSync('tar', ['-cf', tarFile, '-C', tmp, 'src']);
+  const tarBytes = await fs.readFile(tarFile);
+  if (haveTool('zstd')) r.split_zstd1_one_thread_mib_s = mib / await timeIt(() => void execFileSync('zstd', ['-1', '-T1', '-q', '-f', tarFile, '-o', `${tarFile}.zst`]));
+  const pool = new ZstdPool({ size: 1, native: null });
+  try {
+    const chunk = 4 * MiB;
+    r.split_zstd_wasm_one_worker_mib_s = mib / await timeIt(async () => {
+      for (let o = 0; o < tarBytes.length; o += chunk) await pool.compress(Uint8Array.prototype.slice.call(tarBytes, o, o + chunk), 1);
+    });
+  } finally {
+    await pool.close();
+  }
+  const compressed = haveTool('zstd') ? await fs.readFile(`${tarFile}.zst`) : tarBytes;
+  r.split_compressed_ratio = compressed.length / tarBytes.length;
+  // The archive hashes and writes compressed bytes; rates stay per MiB of save data, like the others.
+  r.split_sha256_mib_s = mib / await timeIt(() => void createHash('sha256').update(compressed).digest());
+  r.split_write_fsync_mib_s = mib / await timeIt(async () => {
+    const fh = await fs.open(path.join(out, 'split.out'), 'w');
+    for (let o = 0; o < compressed.length; o += 4 * MiB) await fh.write(compressed, o, Math.min(4 * MiB, compressed.length - o));
+    await fh.sync();
+    await fh.close();
+  });
+  await Promise.all(['split.tar', 'split.tar.zst', 'split.out'].map((f) => fs.rm(path.join(out, f), { force: true })));
+  return r;
+}
+
 export async function runBackupBench(totalMiB = Number(process.env.BENCH_BACKUP_MIB ?? 100)): Promise<Record<string, number>> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'reconsync-bench-backup-'));
   try {
@@ -76,14 +122,24 @@ export async function runBackupBench(totalMiB = Number(process.env.BENCH_BACKUP_
     execFileSync('tar', ['-cf', '/dev/null', '-C', tmp, 'src']); // warm the page cache for everyone alike
     const result: Record<string, number> = {};
 
-    const pool = new ZstdPool();
+    // The agent's default (the zstd binary when it is on PATH), then each path on its own.
     let n = 0;
-    const ours = await timeIt(async () => {
-      const r = await createArchive({ source: { savePaths: [src], include: [], exclude: [], sqlite: [] }, dir: out, id: `bench-${n++}`, format: 'tar.zst', pool, tmpDir: path.join(tmp, 'snap') });
-      await fs.rm(r.archivePath);
-    });
-    await pool.close();
-    result.backup_mib_s = mib / ours;
+    const archiveWith = async (pool: ZstdPool): Promise<number> => {
+      try {
+        return await timeIt(async () => {
+          const r = await createArchive({ source: { savePaths: [src], include: [], exclude: [], sqlite: [] }, dir: out, id: `bench-${n++}`, format: 'tar.zst', pool, tmpDir: path.join(tmp, 'snap') });
+          await fs.rm(r.archivePath);
+        });
+      } finally {
+        await pool.close();
+      }
+    };
+    const defaultPool = new ZstdPool();
+    const native = defaultPool.native;
+    result.backup_mib_s = mib / await archiveWith(defaultPool);
+    if (native) result.backup_native_mib_s = mib / await archiveWith(new ZstdPool({ native }));
+    result.backup_wasm_mib_s = mib / await archiveWith(new ZstdPool({ native: null }));
+    Object.assign(result, await timeSplit(tmp, src, out, mib));
 
     if (haveTool('tar') && haveTool('zstd')) {
       const zstdSecs = await timeIt(() => {

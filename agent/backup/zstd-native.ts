@@ -4,7 +4,7 @@
  * chunks go to zstd's stdin as they are made, its stdout goes to the same
  * output (sha256, file, fsync) as the WASM frames, in order.
  *
- * One zstd process per frame of `frameBytes` input, a few at once for the
+ * One zstd process per frame of `frameBytes` (32 MiB) input, a few at once for the
  * cores: the archive stays a concatenation of independent frames of bounded
  * size, which our own reader (compress.ts decompressStream, WASM) restores on
  * a machine without zstd. One `zstd -T0` over the whole archive would write a
@@ -17,8 +17,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 
 export const DefaultNativeZstdOptions = {
-  /** Input per frame (and per zstd process): bounds what a reader holds per frame. */
-  frameBytes: 16 * 1024 * 1024,
+  /**
+   * Input per frame (and per zstd process): bounds what a reader holds per frame.
+   * 32 MiB: fewer process starts; 16 MiB measured ~1.5× slower on a loaded machine.
+   */
+  frameBytes: 32 * 1024 * 1024,
   /** zstd processes at once; each is single-threaded. */
   processes: Math.max(1, os.availableParallelism()),
   /** Keeps this much of zstd's stderr for the error message. */
