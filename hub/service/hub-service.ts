@@ -6,6 +6,7 @@ import {
   type BackupProgress,
   type BackupRecord,
   type Clock,
+  type EventData,
   type Hello,
   type ServerStatus,
   type UpdateInfo,
@@ -52,6 +53,8 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
   readonly #progress = new Map<string, BackupProgress & { agentId: string }>();
   /** Restarts in their warning countdown, by server: `cancelRestart` aborts them. */
   readonly #countdowns = new Map<string, AbortController>();
+  /** The step each running update is in, so each step is audited once. */
+  readonly #updateSteps = new Map<string, string>();
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #ownership: Ownership;
 
@@ -291,6 +294,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       if (entry) this.#safeEmit('server', this.#view(entry));
     } else if (evt.topic === 'update.progress') {
       if (this.directory.agentOf(evt.data.serverId) !== agentId) return;
+      this.#auditUpdateStep(agentId, evt.data);
       this.#safeEmit('updateProgress', { ...evt.data, agentId });
     } else if (evt.topic === 'backup.progress') {
       const p = { ...evt.data, agentId };
@@ -344,6 +348,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
         this.#safeEmit('restoreCompleted', { ...effect.outcome, agentId });
         return;
       case 'updateState': {
+        if (effect.record.event === 'outcome') this.#updateSteps.delete(effect.record.serverId);
         this.#safeEmit('updateState', { ...effect.record, agentId });
         // The board shows the build and "update available": refresh the server's view.
         const entry = this.directory.get(effect.record.serverId);
@@ -358,6 +363,18 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
    * which carries the same data through the outbox). The agent has acted: a store failure here must not
    * turn its success into an error for the caller, who would then back up or lock again.
    */
+  /** Every step an update enters is audited once (its progress within a step, like download percent, is not). */
+  #auditUpdateStep(agentId: string, p: EventData<'update.progress'>): void {
+    if (this.#updateSteps.get(p.serverId) === p.step) return;
+    if (p.step === 'done') this.#updateSteps.delete(p.serverId);
+    else this.#updateSteps.set(p.serverId, p.step);
+    try {
+      this.audit({ actor: { kind: 'system', id: agentId }, action: 'update.step', serverId: p.serverId, outcome: 'ok', detail: `${p.step}: ${p.message}`.slice(0, 500) });
+    } catch (err) {
+      this.#log.warn({ err, serverId: p.serverId }, 'could not audit an update step');
+    }
+  }
+
   #catalogShortcut(agentId: string, record: BackupRecord): void {
     try {
       this.#store.transaction(() => this.#store.backups.upsert(agentId, record), 'catalog');

@@ -88,6 +88,8 @@ test('updates through the API: available once per build, applied with a backup f
       assert.ok(backups.some((b) => b.trigger === 'pre-update'), 'a pre-update backup');
       await waitFor(() => alerts(s, 'update_ok').length === 1, 10_000, 'update_ok alert');
       assert.equal((await update(s)).installedBuild, '101');
+      const steps = s.hub.store.audit.recent(100, 'ark').filter((e) => e.action === 'update.step').map((e) => e.detail?.split(':')[0]);
+      for (const step of ['check', 'stop', 'backup', 'keep-previous', 'download', 'start']) assert.ok(steps.includes(step), `step ${step} audited (${steps.join(', ')})`);
     });
 
     await t.test('already up to date: nothing stops', async () => {
