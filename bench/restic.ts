@@ -23,7 +23,7 @@ import { generateSaveData } from './backup.ts';
 const MiB = 1024 * 1024;
 /** Fraction of the world rewritten between two backups, and in how many contiguous regions. */
 const CHANGED_FRACTION = 0.02;
-const REGIONS = 4;
+const REGIONS = Number(process.env.BENCH_RESTIC_REGIONS ?? 4);
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
@@ -31,6 +31,22 @@ async function dirBytes(dir: string): Promise<number> {
     if (e.isFile()) total += (await fs.stat(path.join(e.parentPath, e.name))).size;
   }
   return total;
+}
+
+/**
+ * New contents for a rewritten region. Default: like the world's own pages
+ * (each 64 KiB half fresh noise, half structured text with a new variation),
+ * as a game rewrites pages of its own format. BENCH_RESTIC_NOISE=1: pure
+ * noise, the worst case (nothing of it compresses).
+ */
+function rewrite(bytes: number, seed: number): Buffer {
+  const buf = randomFillSync(Buffer.allocUnsafe(bytes));
+  if (process.env.BENCH_RESTIC_NOISE === '1') return buf;
+  const words = Buffer.from(`round ${seed} player inventory chunk terrain entity position health stamina structure `);
+  for (let base = 0; base < bytes; base += 64 * 1024) {
+    for (let i = base + 32 * 1024; i < Math.min(bytes, base + 64 * 1024); i++) buf[i] = words[(i * 7 + seed) % words.length]!;
+  }
+  return buf;
 }
 
 /** Rewrites REGIONS contiguous regions of the two big files with fresh noise, CHANGED_FRACTION of the world in all. */
@@ -43,7 +59,7 @@ async function mutate(src: string, worldBytes: number, round: number): Promise<v
     // Spread over the file, moving each round, as different pages of a world change.
     const offset = Math.floor(((r * 0.23 + round * 0.137) % 1) * (size - regionBytes));
     const fh = await fs.open(file, 'r+');
-    const buf = randomFillSync(Buffer.allocUnsafe(regionBytes));
+    const buf = rewrite(regionBytes, round * REGIONS + r);
     await fh.write(buf, 0, buf.length, offset);
     await fh.close();
   }

@@ -18,6 +18,11 @@ export interface Destination {
   put(localArchive: string, manifest: Manifest, signal?: AbortSignal, onProgress?: (bytesDone: number, bytesTotal: number | null) => void): Promise<void | PutResult>;
   /** Replaces only the manifest (e.g. after lock/unlock). */
   putManifest(manifest: Manifest, signal?: AbortSignal): Promise<void>;
+  /**
+   * Where the lock flag lives apart from the manifest (restic: a snapshot tag),
+   * so it can be set without the local manifest. Answers the id of the rewritten snapshot.
+   */
+  setLocked?(id: string, locked: boolean, signal?: AbortSignal): Promise<PutResult>;
   /** True when the archive is there with exactly this size and sha256. */
   verify(id: string, expected: { size: number; sha256: string }, signal?: AbortSignal): Promise<boolean>;
   /** Every valid manifest, newest first. Unreadable manifests are skipped (and logged by the implementation). */

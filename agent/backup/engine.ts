@@ -200,13 +200,18 @@ export class BackupEngine {
     // Carry the flag into every manifest so a rebuilt catalog still knows.
     const local = new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id });
     const manifest = await local.readManifest(backupId);
-    if (manifest) {
-      const updated = { ...manifest, locked };
-      for (const d of this.destinations(server, true)) {
-        if (!entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
-        await d.putManifest(updated).catch((err: unknown) => this.logger.warn({ err, serverId: server.id, target: redactSecrets(d.target) }, 'could not update the manifest on a destination after lock'));
+    for (const d of this.destinations(server, true)) {
+      if (!entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
+      const warn = (err: unknown) => this.logger.warn({ err, serverId: server.id, target: redactSecrets(d.target) }, 'could not update the manifest on a destination after lock');
+      if (d.setLocked) {
+        // restic: a tag, no manifest needed (keepLocal: false leaves none here); the re-tagged snapshot has a new id.
+        const put = await d.setLocked(backupId, locked).catch(warn);
+        if (put?.snapshot) entry.record = { ...entry.record, destinations: entry.record.destinations.map((x) => (x.target === d.target ? { ...x, snapshot: put.snapshot } : x)) };
+      } else if (manifest) {
+        await d.putManifest({ ...manifest, locked }).catch(warn);
       }
     }
+    await this.catalog.put(server.id, entry);
     await this.record('backup.updated', entry.record);
     return publicRecord(entry.record);
   }

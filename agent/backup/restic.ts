@@ -97,8 +97,14 @@ export class ResticDestination implements Destination {
 
   /** Snapshots are immutable: the lock flag is the `locked` tag (restic rewrites the snapshot under a new id). */
   async putManifest(manifest: Manifest, signal?: AbortSignal): Promise<void> {
+    await this.setLocked(manifest.id, manifest.locked, signal);
+  }
+
+  async setLocked(id: string, locked: boolean, signal?: AbortSignal): Promise<PutResult> {
     await this.repo.prepare(signal);
-    await this.repo.run(['tag', '--tag', this.tagOf(manifest.id), manifest.locked ? '--add' : '--remove', 'locked'], { signal });
+    await this.repo.run(['tag', '--tag', this.tagOf(id), locked ? '--add' : '--remove', 'locked'], { signal });
+    const snap = (await this.snapshots(signal, this.tagOf(id)))[0];
+    return snap ? { snapshot: snap.short_id ?? snap.id.slice(0, 8) } : {};
   }
 
   /** Verified: the snapshot is listed and holds the expected number of files and bytes. */

@@ -84,18 +84,22 @@ for (const kind of ['folder', 'rclone'] as const) {
 }
 
 test('restic retention: tiers applied per snapshot, a locked backup and the newest verified are kept, space pruned', async (t) => {
-  const s = await setup(t, async (dir) => ({ repo: path.join(dir, 'repo') }), { keep: { last: 1, hourly: 0, daily: 0, weekly: 0, monthly: 0 } });
+  const s = await setup(t, async (dir) => ({ repo: path.join(dir, 'repo') }), { keep: { last: 1, hourly: 0, daily: 0, weekly: 0, monthly: 0 }, keepLocal: false });
   const first = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
-  await s.engine.lock(s.server, first.id, true);
+  // No local manifest (keepLocal: false): the lock still reaches the repository, as a tag.
+  const locked = await s.engine.lock(s.server, first.id, true);
   await writeTree(s.saves, { 'TheIsland.ark': randomBytes(300_000) });
   const second = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
   await writeTree(s.saves, { 'TheIsland.ark': randomBytes(300_000) });
   const third = await s.engine.create(s.server, s.control, s.admin, { trigger: 'schedule' });
 
-  const snaps = JSON.parse(await restic(s.repo, ['snapshots', '--json'])) as Array<{ tags: string[] }>;
+  const snaps = JSON.parse(await restic(s.repo, ['snapshots', '--json'])) as Array<{ id: string; tags: string[] }>;
   const ids = snaps.map((x) => x.tags.find((tg) => tg.startsWith('backup='))!.slice(7)).sort();
   assert.deepEqual(ids, [first.id, third.id].sort());
-  assert.ok(snaps.find((x) => x.tags.includes(`backup=${first.id}`))!.tags.includes('locked'), 'the lock is a tag on the snapshot');
+  const lockedSnap = snaps.find((x) => x.tags.includes(`backup=${first.id}`))!;
+  assert.ok(lockedSnap.tags.includes('locked'), 'the lock is a tag on the snapshot');
+  // Re-tagging rewrote the snapshot: the record names the new one.
+  assert.ok(lockedSnap.id.startsWith(locked.destinations[0]!.snapshot!), `${lockedSnap.id} vs ${locked.destinations[0]!.snapshot}`);
   const removed = s.pub.ofTopic('backup.removed').map((x) => x.backupId);
   assert.ok(removed.includes(second.id));
   // Pruned: no snapshot references the second backup's data, and the repository is consistent.
