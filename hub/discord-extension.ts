@@ -11,6 +11,7 @@ export function discordExtension(config: DiscordConfig, logger: Logger): HubExte
       config,
       service: hub.service,
       metrics: hub.metrics,
+      activity: { players: (id) => hub.players.online(id), subscribe: (l) => hub.events.subscribe(l) },
       logger, // the bot adds its own component binding
       store: {
         get: (channelId, slot) => messages.get(channelId, slot),

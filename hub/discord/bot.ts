@@ -1,4 +1,7 @@
 import { once } from 'node:events';
+import type { EventListener } from '../events/event-log.ts';
+import type { OnlinePlayer } from '../events/players.ts';
+import { PlayerFeed } from './player-feed.ts';
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { systemClock, type Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -25,6 +28,11 @@ export interface DiscordBotDeps {
   clock?: Clock;
   metrics?: DiscordMetrics;
   options?: Partial<DiscordBotOptions>;
+  /** The hub's player tracking and events: /players and the events channel (discord.eventsChannelId). */
+  activity?: {
+    players: (serverId: string) => OnlinePlayer[] | null;
+    subscribe: (listener: EventListener) => () => void;
+  };
 }
 
 export interface DiscordBotStats {
@@ -104,7 +112,11 @@ class Bot {
         agentConnected: (id) => service.listAgents().find((a) => a.id === id)?.connected ?? false,
       })
       : null;
+    if (config.eventsChannelId && deps.activity) {
+      new PlayerFeed({ channelId: config.eventsChannelId, poster, clock: this.clock, logger: this.logger, batchMs: this.options.playerFeedBatchMs, subscribe: deps.activity.subscribe, signal });
+    }
     this.ctx = {
+      players: deps.activity?.players,
       config, service, clock: this.clock, logger: this.logger, options: this.options, signal, boards: this.boards,
       confirms: new ConfirmRegistry(this.clock, this.options.confirmTtlMs, signal),
       audit: new AuditTrail(service, poster, config.auditChannelId ?? null, this.logger),

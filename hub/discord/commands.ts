@@ -20,6 +20,7 @@ export const commandLevels: Record<string, Level> = {
   'backup list': 'viewer',
   'backup restore': 'admin',
   agents: 'viewer',
+  players: 'viewer',
   rcon: 'admin',
   statusboard: 'admin',
 };
@@ -47,6 +48,8 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
       .addSubcommand((s) => s.setName('list').setDescription('List backups, newest first').addStringOption(serverOption(true)))
       .addSubcommand((s) => s.setName('restore').setDescription('Restore a backup (asks for confirmation)').addStringOption(serverOption(true))
         .addStringOption((o) => o.setName('backup').setDescription('Backup id').setRequired(true).setAutocomplete(true).setMaxLength(128))),
+    new SlashCommandBuilder().setName('players').setDescription('Who is on a server, and for how long').setContexts(guildOnly)
+      .addStringOption(serverOption(true)),
     new SlashCommandBuilder().setName('agents').setDescription('Agents: online or not, version, last seen').setContexts(guildOnly),
     new SlashCommandBuilder().setName('rcon').setDescription('Run one admin-channel command on a server').setContexts(guildOnly)
       .addStringOption(serverOption(true))

@@ -1,6 +1,7 @@
 import type { Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DiscordConfig } from '../config.ts';
+import type { OnlinePlayer } from '../events/players.ts';
 import type { HubService } from '../service/types.ts';
 import type { AuditTrail } from './audit.ts';
 import type { BoardManager } from './board.ts';
@@ -17,6 +18,8 @@ export interface BotContext {
   confirms: ConfirmRegistry;
   audit: AuditTrail;
   boards: BoardManager;
+  /** Who is on a server and for how long (the hub's player tracking); absent without it. */
+  players?: ((serverId: string) => OnlinePlayer[] | null) | undefined;
   /** Aborted when the bot closes; passed to long service calls. */
   signal: AbortSignal;
 }

@@ -11,6 +11,7 @@ import { rcon, statusboard } from './handlers/admin.ts';
 import { autocomplete } from './handlers/autocomplete.ts';
 import { onButton } from './handlers/buttons.ts';
 import { agents, backupList, status } from './handlers/views.ts';
+import { players } from './handlers/players.ts';
 import { allows, levelOf, memberRoles } from './permissions.ts';
 
 type Handler = (ctx: BotContext, i: ChatInputCommandInteraction) => Promise<void>;
@@ -26,6 +27,7 @@ const handlers: Record<string, Handler> = {
   'backup list': backupList,
   'backup restore': backupRestoreAsk,
   agents,
+  players,
   rcon,
   statusboard,
 };

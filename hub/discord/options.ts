@@ -13,6 +13,8 @@ export interface DiscordBotOptions {
   maxQueuedPosts: number;
   /** How often the board checks that its pages still exist (one GET per unchanged page); 0 = never. */
   boardCheckIntervalMs: number;
+  /** Player joins and leaves within this window go to the events channel as one message. */
+  playerFeedBatchMs: number;
 }
 
 export const DefaultDiscordBotOptions = {
@@ -23,4 +25,5 @@ export const DefaultDiscordBotOptions = {
   loginRetryMaxMs: 10 * 60_000,
   maxQueuedPosts: 100,
   boardCheckIntervalMs: 5 * 60_000,
+  playerFeedBatchMs: 10_000,
 } as const satisfies DiscordBotOptions;

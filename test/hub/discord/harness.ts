@@ -5,6 +5,7 @@ import pino from 'pino';
 import type { DiscordConfig } from '../../../hub/config.ts';
 import type { Clock } from '../../../protocol/index.ts';
 import { MemoryMessageStore, startDiscordBot, type DiscordBot, type DiscordBotOptions } from '../../../hub/discord/index.ts';
+import type { DiscordBotDeps } from '../../../hub/discord/bot.ts';
 import { FakeDiscord, type FakeUser } from '../../support/fake-discord/index.ts';
 import { MemoryHubService } from '../../support/memory-hub-service.ts';
 
@@ -59,6 +60,7 @@ export interface HarnessOptions {
   fake?: FakeDiscord;
   clock?: Clock;
   waitReady?: boolean;
+  activity?: DiscordBotDeps['activity'];
 }
 
 export interface Harness {
@@ -83,7 +85,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
     offlineGraceMs: 200, boardEditIntervalMs: 300, ...opts.config,
   };
   const bot = await startDiscordBot({
-    config, service, store, logger, clock: opts.clock,
+    config, service, store, logger, clock: opts.clock, ...(opts.activity ? { activity: opts.activity } : {}),
     options: { confirmTtlMs: 60_000, progressEditIntervalMs: 50, loginRetryInitialMs: 50, loginRetryMaxMs: 200, ...opts.options },
   });
   t.after(async () => {
