@@ -1,5 +1,6 @@
 import type { AlertKind, Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { kindOfAlert, severityOf, type Severity } from '../events/kinds.ts';
 import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
 import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
@@ -37,6 +38,8 @@ interface Entry {
   messageId: string | null;
   /** The text last written to Discord; differs from render() while an update is due. */
   written: string | null;
+  /** Role mentioned for this alert's severity (discord.alertRoles), or null. */
+  role: string | null;
 }
 
 export interface AlertDeps {
@@ -51,6 +54,8 @@ export interface AlertDeps {
   getServer: (id: string) => ServerView | null;
   agentConnected: (id: string) => boolean;
   signal: AbortSignal;
+  /** discord.alertRoles: role id mentioned per severity. */
+  alertRoles?: Partial<Record<Severity, string>> | undefined;
 }
 
 const MESSAGE_MAX = 1500;
@@ -81,7 +86,7 @@ export class AlertRouter {
     const s = this.deps.getServer(alert.serverId);
     const who = s ? `**${escapeText(s.name)}** (${inlineCode(s.id)})` : inlineCode(alert.serverId);
     const detail = alert.message ? `: ${escapeText(cut(alert.message, MESSAGE_MAX))}` : '';
-    this.raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`);
+    this.raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`, severityOf[kindOfAlert(alert.kind)]);
   }
 
   onAgentOffline(agentId: string): void {
@@ -93,7 +98,7 @@ export class AlertRouter {
       this.offlineTimers.delete(agentId);
       if (this.deps.agentConnected(agentId)) return;
       this.offlinePosted.add(agentId);
-      this.raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.deps.graceMs / 1000)} s); its servers are shown as offline.`);
+      this.raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.deps.graceMs / 1000)} s); its servers are shown as offline.`, severityOf.agent_offline);
     }, () => this.offlineTimers.delete(agentId));
   }
 
@@ -101,7 +106,7 @@ export class AlertRouter {
     this.offlineTimers.get(agentId)?.abort();
     this.offlineTimers.delete(agentId);
     if (!this.offlinePosted.delete(agentId)) return;
-    this.raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`);
+    this.raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`, severityOf.agent_online);
   }
 
   /** After (re)login: write whatever could not be written while disconnected. */
@@ -109,7 +114,8 @@ export class AlertRouter {
     for (const e of this.entries.values()) if (e.written !== this.render(e)) this.schedule(e);
   }
 
-  private raise(key: string, text: string): void {
+  private raise(key: string, text: string, severity: Severity): void {
+    const role = this.deps.alertRoles?.[severity] ?? null;
     const now = this.deps.clock.now();
     let e = this.entries.get(key);
     if (e && now - e.firstAt < this.deps.cooldownMs) {
@@ -119,7 +125,7 @@ export class AlertRouter {
       this.suppressed += 1;
     } else {
       this.entries.delete(key);
-      e = { key, firstAt: now, lastAt: now, count: 1, text, messageId: null, written: null };
+      e = { key, firstAt: now, lastAt: now, count: 1, text, messageId: null, written: null, role };
       this.entries.set(key, e);
       this.prune(now);
     }
@@ -137,7 +143,8 @@ export class AlertRouter {
 
   private render(e: Entry): string {
     const repeat = e.count > 1 ? `\n-# ×${e.count} since ${relativeTime(e.firstAt)}, last ${relativeTime(e.lastAt)}` : '';
-    return cut(e.text, 2000 - repeat.length) + repeat;
+    const mention = e.role ? `<@&${e.role}> ` : '';
+    return mention + cut(e.text, 2000 - repeat.length - mention.length) + repeat;
   }
 
   private schedule(e: Entry): void {
@@ -156,7 +163,8 @@ export class AlertRouter {
           return true;
         }
       }
-      e.messageId = await poster.send(channelId, { content });
+      // Only a new message pings the role; an edit that counts repeats does not ping again.
+      e.messageId = await poster.send(channelId, { content, ...(e.role ? { mentionRoles: [e.role] } : {}) });
       e.written = content;
     } catch (err) {
       if (err instanceof NotConnectedError) return false;

@@ -110,6 +110,7 @@ class Bot {
         cooldownMs: this.options.alertCooldownMs, graceMs: config.offlineGraceMs, maxEntries: this.options.maxQueuedPosts,
         getServer: (id) => service.listServers().find((s) => s.id === id) ?? null,
         agentConnected: (id) => service.listAgents().find((a) => a.id === id)?.connected ?? false,
+        alertRoles: config.alertRoles,
       })
       : null;
     if (config.eventsChannelId && deps.activity) {

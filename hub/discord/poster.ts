@@ -6,6 +6,8 @@ import { apiCode, channelRefusal, ChannelRefusedError, DiscordCode, isInvalidTok
 export interface MessageBody {
   content?: string;
   embeds?: APIEmbed[];
+  /** Role ids the content may ping (discord.alertRoles); nothing else ever pings. */
+  mentionRoles?: string[];
 }
 
 /** How long a 401 silences the poster when no fresh login comes first. */
@@ -86,7 +88,8 @@ export class ChannelPoster {
   }
 
   async send(channelId: string, body: MessageBody): Promise<string> {
-    const msg = (await this.guarded(channelId, () => this.api().post(Routes.channelMessages(channelId), { body: { ...body, allowed_mentions: { parse: [] } } }))) as APIMessage;
+    const { mentionRoles, ...rest } = body;
+    const msg = (await this.guarded(channelId, () => this.api().post(Routes.channelMessages(channelId), { body: { ...rest, allowed_mentions: { parse: [], roles: mentionRoles ?? [] } } }))) as APIMessage;
     return msg.id;
   }
 

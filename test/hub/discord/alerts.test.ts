@@ -94,3 +94,22 @@ test('nothing secret reaches Discord or the log', async (t) => {
   assert.doesNotMatch(h.logs.raw.join(''), new RegExp(h.config.token));
   for (const i of h.fake.state.interactions.values()) assert.ok(!h.logs.raw.join('').includes(i.token), 'interaction tokens never logged');
 });
+
+test('discord.alertRoles: a critical alert pings its role (allowed only that role), an info one pings nobody', async (t) => {
+  const svc = new MemoryHubService();
+  svc.addServer('s1', { name: 'Valheim Main' });
+  const ROLE_ID = '900000000000000001';
+  const h = await startHarness(t, { service: svc, config: { alertChannelId: ALERTS, alertRoles: { critical: ROLE_ID } } });
+  h.service.alert('s1', 'crashed', 'exit code 1', new Date().toISOString());
+  h.service.alert('s1', 'restarted', '', new Date().toISOString());
+  const [crash, restart] = await h.fake.waitFor(() => {
+    const ms = h.fake.messagesIn(ALERTS);
+    return ms.length === 2 ? ms : null;
+  }, { what: 'two alerts' });
+  assert.match(crash!.content, new RegExp(`^<@&${ROLE_ID}> \\*\\*Valheim Main\\*\\*`));
+  assert.doesNotMatch(restart!.content, /<@&/);
+  const bodies = h.fake.callsMatching('POST', POSTS).map((c) => c.body as { content: string; allowed_mentions: { parse: string[]; roles?: string[] } });
+  const crashBody = bodies.find((b) => b.content.includes('crashed'))!;
+  assert.deepEqual(crashBody.allowed_mentions, { parse: [], roles: [ROLE_ID] });
+  assert.deepEqual(bodies.find((b) => b.content.includes('restarted'))!.allowed_mentions, { parse: [], roles: [] });
+});
