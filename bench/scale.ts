@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createToken } from '../hub/tokens.ts';
 import { Store } from '../hub/store/index.ts';
-import type { FanoutResult, HubStats } from './hub-proc.ts';
+import type { FanoutResult, HubStats, RawFanoutResult } from './hub-proc.ts';
 import { BenchChild } from './ipc.ts';
 import type { SimStats, SimTokens } from './sim-agents.ts';
-import { median, note } from './stats.ts';
+import { median, note, until } from './stats.ts';
 
 export interface ScaleOptions {
   agents: number;
@@ -61,6 +61,12 @@ export interface ScaleResult {
   /** Median hub CPU time per measured round. */
   fanoutHubCpuMs: number;
   fanoutFailures: number;
+  /** The same fan-out over bare `ws` connections from the same simulators (no RPC layer): median of the measured rounds. */
+  fanoutRawMs: number;
+  fanoutRawRoundsMs: number[];
+  fanoutRawHubCpuMs: number;
+  /** Why there is no raw figure (fd limit), else null. */
+  fanoutRawSkipped: string | null;
   stormS: number | null;
   stormHubDownS: number | null;
   stormRefusals: Record<string, number>;
@@ -150,10 +156,42 @@ export async function measureScale(options: Partial<ScaleOptions> = {}): Promise
     const loaded = await hub.call<HubStats>('stats');
     const simRss = simStats.reduce((sum, s) => sum + s.rss, 0);
 
-    // 5. Fan-out: one RPC to each of the first fanoutAgents, all at once.
+    // 5. Fan-out: one RPC to each of the first fanoutAgents, all at once; beside it the
+    // baseline, the same number of bare ws connections from the same simulator processes
+    // to a bare ws server in the hub process. Rounds alternate, so machine noise hits both.
     const fanIds = ids.slice(0, Math.min(opts.fanoutAgents, agents));
-    note(`fan-out to ${fanIds.length} agents: 1 warm-up + ${opts.fanoutRounds} rounds`);
-    const fan = await hub.call<FanoutResult>('fanout', { agentIds: fanIds, rounds: 1 + opts.fanoutRounds }, 300_000);
+    let fanoutRawSkipped: string | null = null;
+    if (limit !== null && agents + fanIds.length + FD_HEADROOM > limit) {
+      fanoutRawSkipped = `the hard fd limit (${limit}) leaves no room for ${fanIds.length} more sockets in the hub process`;
+    } else {
+      const rawUrl = (await hub.call<{ url: string }>('rawListen')).url;
+      await Promise.all(sims.map((sim, k) => {
+        const from = k * perProcess;
+        const count = Math.max(0, Math.min(from + perProcess, fanIds.length) - from);
+        return count ? sim.call('rawConnect', { url: rawUrl, count }, 120_000) : Promise.resolve(0);
+      }));
+      await until(async () => (await hub.call<number>('rawConnected')) >= fanIds.length, 30_000, `${fanIds.length} raw ws connections`, 50);
+    }
+    note(`fan-out to ${fanIds.length} agents: 1 warm-up + ${opts.fanoutRounds} rounds${fanoutRawSkipped ? '' : ', alternating with the raw ws baseline'}`);
+    const fan: FanoutResult = { roundsMs: [], cpuMs: [], failures: 0, firstError: null };
+    const rawFan: RawFanoutResult = { roundsMs: [], cpuMs: [], missing: 0 };
+    for (let r = 0; r < 1 + opts.fanoutRounds; r++) {
+      const one = await hub.call<FanoutResult>('fanout', { agentIds: fanIds, rounds: 1 }, 300_000);
+      fan.roundsMs.push(...one.roundsMs);
+      fan.cpuMs.push(...one.cpuMs);
+      fan.failures += one.failures;
+      fan.firstError ??= one.firstError;
+      if (fanoutRawSkipped) continue;
+      const rawOne = await hub.call<RawFanoutResult>('rawFanout', { rounds: 1, timeoutMs: 30_000 }, 60_000);
+      rawFan.roundsMs.push(...rawOne.roundsMs);
+      rawFan.cpuMs.push(...rawOne.cpuMs);
+      rawFan.missing += rawOne.missing;
+    }
+    if (rawFan.missing) fanoutRawSkipped = `${rawFan.missing} raw replies missing`;
+    if (!fanoutRawSkipped) {
+      await Promise.all(sims.map((sim) => sim.call('rawClose')));
+      await hub.call('rawClose');
+    }
 
     // 6. Reconnect storm: stop the hub (it closes every session, 1001), start a new one on the same port.
     let stormS: number | null = null;
@@ -200,6 +238,10 @@ export async function measureScale(options: Partial<ScaleOptions> = {}): Promise
       fanoutRoundsMs: measured,
       fanoutHubCpuMs: median(fan.cpuMs.slice(1)),
       fanoutFailures: fan.failures,
+      fanoutRawMs: fanoutRawSkipped ? Number.NaN : median(rawFan.roundsMs.slice(1)),
+      fanoutRawRoundsMs: rawFan.roundsMs.slice(1),
+      fanoutRawHubCpuMs: fanoutRawSkipped ? Number.NaN : median(rawFan.cpuMs.slice(1)),
+      fanoutRawSkipped,
       stormS,
       stormHubDownS,
       stormRefusals,

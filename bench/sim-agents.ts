@@ -135,7 +135,37 @@ function stats(): SimStats {
   return { agents: agents.length, connected, failedAttempts, refusals: { ...refusals }, reqsAnswered, rss: process.memoryUsage().rss };
 }
 
+/** Plain connections to the hub process's bare `ws` server (the fan-out baseline); they answer `req` as the agents do. */
+const rawClients: WebSocket[] = [];
+
+async function rawConnect(rawUrl: string, count: number): Promise<number> {
+  const one = () => new Promise<void>((resolve, reject) => {
+    const ws = new WebSocket(rawUrl, { perMessageDeflate: false });
+    rawClients.push(ws);
+    ws.on('message', (data) => {
+      const frame = JSON.parse((data as Buffer).toString('utf8')) as { type?: string; id?: string };
+      if (frame.type === 'req') ws.send(JSON.stringify({ type: 'res', id: frame.id, ok: true, result: { now: Date.now() } }));
+    });
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let next = 0;
+  // As many handshakes in flight as the agents' initial dial uses (under the listen backlog).
+  await Promise.all(Array.from({ length: Math.min(connectConcurrency, count) }, async () => {
+    while (next < count) {
+      next++;
+      await one();
+    }
+  }));
+  return rawClients.length;
+}
+
 serveParent({
+  rawConnect: ({ url: rawUrl, count }: { url: string; count: number }) => rawConnect(rawUrl, count),
+  rawClose: () => {
+    for (const ws of rawClients.splice(0)) ws.terminate();
+    return true;
+  },
   connectAll: async ({ timeoutMs }: { timeoutMs: number }) => {
     await connectAll();
     // Agents whose first try failed retry through backoff; wait for them too.
