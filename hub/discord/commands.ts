@@ -21,6 +21,7 @@ export const commandLevels: Record<string, Level> = {
   'backup restore': 'admin',
   agents: 'viewer',
   players: 'viewer',
+  console: 'admin',
   rcon: 'admin',
   statusboard: 'admin',
 };
@@ -50,6 +51,9 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
         .addStringOption((o) => o.setName('backup').setDescription('Backup id').setRequired(true).setAutocomplete(true).setMaxLength(128))),
     new SlashCommandBuilder().setName('players').setDescription('Who is on a server, and for how long').setContexts(guildOnly)
       .addStringOption(serverOption(true)),
+    new SlashCommandBuilder().setName('console').setDescription('Follow a server\'s console output here for some minutes').setContexts(guildOnly)
+      .addStringOption(serverOption(true))
+      .addIntegerOption((o) => o.setName('minutes').setDescription('How long to follow (default 5, at most 14); 0 stops').setMinValue(0).setMaxValue(14)),
     new SlashCommandBuilder().setName('agents').setDescription('Agents: online or not, version, last seen').setContexts(guildOnly),
     new SlashCommandBuilder().setName('rcon').setDescription('Run one admin-channel command on a server').setContexts(guildOnly)
       .addStringOption(serverOption(true))

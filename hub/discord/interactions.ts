@@ -12,6 +12,7 @@ import { autocomplete } from './handlers/autocomplete.ts';
 import { onButton } from './handlers/buttons.ts';
 import { agents, backupList, status } from './handlers/views.ts';
 import { players } from './handlers/players.ts';
+import { consoleFollow } from './handlers/console.ts';
 import { allows, levelOf, memberRoles } from './permissions.ts';
 
 type Handler = (ctx: BotContext, i: ChatInputCommandInteraction) => Promise<void>;
@@ -28,6 +29,7 @@ const handlers: Record<string, Handler> = {
   'backup restore': backupRestoreAsk,
   agents,
   players,
+  console: consoleFollow,
   rcon,
   statusboard,
 };

@@ -15,6 +15,8 @@ export interface DiscordBotOptions {
   boardCheckIntervalMs: number;
   /** Player joins and leaves within this window go to the events channel as one message. */
   playerFeedBatchMs: number;
+  /** Least time between two edits of a /console reply (Discord allows ~5 edits per 5 s per channel). */
+  consoleEditIntervalMs: number;
 }
 
 export const DefaultDiscordBotOptions = {
@@ -26,4 +28,5 @@ export const DefaultDiscordBotOptions = {
   maxQueuedPosts: 100,
   boardCheckIntervalMs: 5 * 60_000,
   playerFeedBatchMs: 10_000,
+  consoleEditIntervalMs: 3000,
 } as const satisfies DiscordBotOptions;

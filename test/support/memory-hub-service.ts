@@ -180,6 +180,14 @@ export class MemoryHubService implements HubService {
     return this.audited('rcon', serverId, actor, [command], () => this.onRcon(serverId, command));
   }
 
+  /** What serverLog answers (tests change it); a game's output, already redacted by the agent. */
+  logLines: string[] = [];
+
+  async serverLog(serverId: string, lines: number): Promise<{ lines: string[]; truncated: boolean }> {
+    this.getServer(serverId);
+    return { lines: this.logLines.slice(-lines), truncated: this.logLines.length > lines };
+  }
+
   audit(entry: Omit<AuditEntry, 'at'>): void {
     this.auditLog.push({ ...entry, at: new Date().toISOString() });
   }

@@ -13,7 +13,7 @@ test('commands are registered with one guild PUT, and not again when unchanged',
   const first = await startHarness(t, { fake, store });
   assert.equal(fake.callsMatching('PUT', COMMANDS_PUT).length, 1);
   const names = (fake.state.commands.get(fake.guildId) ?? []).map((c) => c.name).sort();
-  assert.deepEqual(names, ['agents', 'backup', 'players', 'rcon', 'server', 'status', 'statusboard']);
+  assert.deepEqual(names, ['agents', 'backup', 'console', 'players', 'rcon', 'server', 'status', 'statusboard']);
   await first.bot.close();
 
   const second = await startHarness(t, { fake, store });
