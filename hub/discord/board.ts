@@ -17,7 +17,7 @@ const BROKEN_SLOT = 'board:refused';
 export function renderBoard(servers: ServerView[]): MessageBody[] {
   const sorted = [...servers].sort((a, b) => a.id.localeCompare(b.id));
   const embeds: APIEmbed[] = sorted.length
-    ? sorted.map((s) => serverEmbed(s))
+    ? sorted.map((s) => serverEmbed(s, { withPlayers: true }))
     : [{ title: 'ReconSync', description: 'No servers yet: connect an agent with servers in its agent.yaml.' }];
   return packEmbeds(embeds).map((page) => ({ embeds: page }));
 }
