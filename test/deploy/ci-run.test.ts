@@ -32,24 +32,23 @@ function decisionPart(script: string): string {
   return `${script.slice(start, end)}\nprintf '%s\\n' "\${need_apt[@]}"\n`;
 }
 
-test('.ci/run installs a package whose file is missing even when another package of the same tool is there (mcs without System.ServiceProcess)', async (t) => {
+test('.ci/run installs a package whose file is missing even when another package of the same tool is there (mcs without System.Xml)', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'reconsync-ci-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const bin = path.join(dir, 'bin');
   const lib = path.join(dir, 'mono-lib');
   await mkdir(bin);
   await mkdir(lib);
-  // Every command is present, as on a machine with mono-mcs; of the libraries only System.Xml.
+  // Every command is present, as on a machine with mono-mcs; none of the libraries.
   for (const cmd of ['rclone', 'zstd', 'restic', 'openssl', 'systemd-analyze', 'shellcheck', 'mcs', 'mono']) {
     await writeFile(path.join(bin, cmd), '#!/bin/sh\n');
     await chmod(path.join(bin, cmd), 0o755);
   }
-  await writeFile(path.join(lib, 'System.Xml.dll'), '');
   const { script } = await wants();
   const part = decisionPart(script).replaceAll(MONO_LIB, lib);
   const r = await run('/bin/bash', ['-c', part], { PATH: bin });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.split('\n').filter(Boolean), ['libmono-system-serviceprocess4.0-cil']);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean), ['libmono-system-xml4.0-cil']);
 });
 
 test('.ci/run checks each package by one of its own files, and covers every library the Windows wrapper test compiles against', async () => {
@@ -62,7 +61,7 @@ test('.ci/run checks each package by one of its own files, and covers every libr
   // The -r: libraries of the mono compile in windows-service.test.ts.
   const winTest = await readFile(path.join(repo, 'test/deploy/windows-service.test.ts'), 'utf8');
   const refs = [...winTest.matchAll(/'-r:([\w.]+\.dll)'/g)].map((m) => m[1]!);
-  assert.ok(refs.includes('System.ServiceProcess.dll'));
+  assert.ok(refs.length > 0, 'the wrapper test names the libraries it compiles against');
   for (const dll of refs) assert.ok(all.some((w) => w.kind === 'file' && w.what === `${MONO_LIB}/${dll}`), `.ci/run installs ${dll}`);
 
   // Where the file is here and dpkg knows it, the package named is the one that owns it.

@@ -24,7 +24,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
 
 // Windows cannot run here; mono's C# compiler at C# 5 (the level of .NET Framework's
 // csc.exe that install-agent.ps1 uses) catches what a reader would miss.
-test('the service wrapper compiles at C# 5 and reads the XML install-agent.ps1 writes', { skip: mcs && mono ? false : 'mono-mcs is not installed (apt-get install mono-mcs libmono-system-serviceprocess4.0-cil)' }, async (t) => {
+test('the service wrapper compiles at C# 5 and reads the XML install-agent.ps1 writes', { skip: mcs && mono ? false : 'mono-mcs is not installed (apt-get install mono-mcs mono-runtime libmono-system-xml4.0-cil)' }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'reconsync-winsvc-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const exe = path.join(dir, 'ReconSyncAgent.exe');
