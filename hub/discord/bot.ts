@@ -1,8 +1,5 @@
 import { once } from 'node:events';
-import type { EventListener } from '../events/event-log.ts';
-import type { OnlinePlayer } from '../events/players.ts';
-import { PlayerFeed } from './player-feed.ts';
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { ActivityType, Client, Events, GatewayIntentBits } from 'discord.js';
 import { systemClock, type Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DiscordConfig } from '../config.ts';
@@ -19,6 +16,10 @@ import { handleInteraction } from './interactions.ts';
 import type { DiscordMessageStore } from './message-store.ts';
 import { DefaultDiscordBotOptions, type DiscordBotOptions } from './options.ts';
 import { ChannelPoster, type DiscordMetrics } from './poster.ts';
+import type { EventListener } from '../events/event-log.ts';
+import type { OnlinePlayer } from '../events/players.ts';
+import { PlayerFeed } from './player-feed.ts';
+import { PresenceUpdater } from './presence.ts';
 
 export interface DiscordBotDeps {
   config: DiscordConfig;
@@ -81,6 +82,7 @@ class Bot {
   private readonly alerts: AlertRouter | null;
   private readonly boards: BoardManager;
   private readonly poster: ChannelPoster;
+  private readonly presence: PresenceUpdater;
   private client: Client | null = null;
   private loop: Promise<void> = Promise.resolve();
   private readonly counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
@@ -116,6 +118,15 @@ class Bot {
     if (config.eventsChannelId && deps.activity) {
       new PlayerFeed({ channelId: config.eventsChannelId, poster, clock: this.clock, logger: this.logger, batchMs: this.options.playerFeedBatchMs, subscribe: deps.activity.subscribe, signal });
     }
+    this.presence = new PresenceUpdater({
+      clock: this.clock, intervalMs: this.options.presenceIntervalMs, signal, listServers: () => service.listServers(),
+      set: (text) => {
+        const user = this.client?.isReady() ? this.client.user : null;
+        if (!user) return false;
+        user.setPresence({ activities: [{ name: text, type: ActivityType.Watching }], status: 'online' });
+        return true;
+      },
+    });
     this.ctx = {
       players: deps.activity?.players,
       config, service, clock: this.clock, logger: this.logger, options: this.options, signal, boards: this.boards,
@@ -141,7 +152,10 @@ class Bot {
       service.on(event, fn);
       this.unsubscribe.push(() => service.off(event, fn));
     };
-    on('server', () => this.boards.refresh());
+    on('server', () => {
+      this.boards.refresh();
+      this.presence.request();
+    });
     on('backupRecorded', () => this.boards.refresh());
     on('backupRemoved', () => this.boards.refresh());
     on('agentOnline', (id) => {
@@ -228,6 +242,7 @@ class Bot {
     this.poster.loggedIn();
     this.boards.refresh();
     this.alerts?.resync();
+    this.presence.reset();
     this.ready = true;
     this.readyWaiters.splice(0).forEach((w) => w());
   }

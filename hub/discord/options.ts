@@ -17,6 +17,8 @@ export interface DiscordBotOptions {
   playerFeedBatchMs: number;
   /** Least time between two edits of a /console reply (Discord allows ~5 edits per 5 s per channel). */
   consoleEditIntervalMs: number;
+  /** Least time between two updates of the bot's presence (players online across servers). */
+  presenceIntervalMs: number;
 }
 
 export const DefaultDiscordBotOptions = {
@@ -29,4 +31,5 @@ export const DefaultDiscordBotOptions = {
   boardCheckIntervalMs: 5 * 60_000,
   playerFeedBatchMs: 10_000,
   consoleEditIntervalMs: 3000,
+  presenceIntervalMs: 30_000,
 } as const satisfies DiscordBotOptions;

@@ -25,6 +25,8 @@ export class FakeGateway {
   readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   identifies = 0;
+  /** Presence updates (op 3) the bot sent, oldest first. */
+  readonly presences: unknown[] = [];
 
   constructor(
     server: Server,
@@ -58,6 +60,10 @@ export class FakeGateway {
       if (msg.op === 1) this.send(conn, { op: 11 });
       else if (msg.op === 2) this.identify(conn);
       else if (msg.op === 6) this.send(conn, { op: 9, d: false }); // no resume: ask for a fresh IDENTIFY
+      else if (msg.op === 3) {
+        this.presences.push(msg.d);
+        this.state.changed();
+      }
     });
     this.send(conn, { op: 10, d: { heartbeat_interval: 41250 } });
   }

@@ -109,6 +109,11 @@ export class FakeDiscord {
     return this.gateway?.identifies ?? 0;
   }
 
+  /** Presence updates (gateway op 3) the bot sent, oldest first. */
+  get presences(): unknown[] {
+    return this.gateway?.presences ?? [];
+  }
+
   /** Ends every gateway session with `code` (e.g. 4004 authentication failed, which discord.js does not retry). */
   closeGatewaySessions(code: number): void {
     this.gateway?.closeSessions(code);
