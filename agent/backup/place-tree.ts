@@ -56,5 +56,16 @@ export async function placeTree(o: PlaceTreeOptions): Promise<{ files: number; b
     bytes += f.size;
     o.onProgress?.(bytes);
   }
+  // Folders without files (the manifest lists files only) come back too, as an archive's directory entries do.
+  if (!o.only) {
+    for (const [root, stagingRoot] of Object.entries(o.staging)) {
+      if (o.manifest.roots[root]?.kind !== 'dir') continue;
+      const from = path.join(o.tree, ...safeSegments(root));
+      const entries = await fs.readdir(from, { withFileTypes: true, recursive: true }).catch(() => []);
+      for (const e of entries) {
+        if (e.isDirectory()) await fs.mkdir(path.join(stagingRoot, path.relative(from, path.join(e.parentPath, e.name))), { recursive: true });
+      }
+    }
+  }
   return { files, bytes, warnings: [] };
 }

@@ -42,6 +42,7 @@ for (const kind of ['folder', 'rclone'] as const) {
     }, { keepLocal: false });
     const env: Record<string, string> = kind === 'rclone' ? { RCLONE_CONFIG: path.join(s.dir, 'rclone.conf') } : {};
     const target = `restic:${s.repo}`;
+    await fs.mkdir(path.join(s.saves, 'empty', 'deeper'), { recursive: true });
     const before = await readTree(s.saves);
 
     const rec = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
