@@ -21,8 +21,15 @@ describe('restart countdown', () => {
   let sup: Supervisor | null = null;
   let logs: ReturnType<typeof memoryLogger>;
   let clock: FakeClock;
+  /**
+   * The game child is unref'd (it outlives the agent) and every wait here is on the fake
+   * clock or an unref'd AbortSignal.timeout, so nothing would keep the event loop alive
+   * while the real game process saves and exits: node:test would cancel the test.
+   */
+  let loopAnchor: NodeJS.Timeout;
 
   beforeEach(async () => {
+    loopAnchor = setInterval(() => undefined, 60_000);
     box = await makeSandbox();
     logs = memoryLogger();
     clock = new FakeClock();
@@ -32,6 +39,7 @@ describe('restart countdown', () => {
     sup = null;
     assert.deepEqual(logs.errors(), [], 'no supervisor errors logged');
     await box.cleanup();
+    clearInterval(loopAnchor);
   });
 
   async function running(): Promise<Supervisor> {
