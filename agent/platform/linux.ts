@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { probeAlive, type KillFn, type OsOps, type ProcessMatch } from './common.ts';
 
@@ -100,10 +100,22 @@ const STAT_STARTTIME = 19;
 /** /proc/<pid>/stat from field 3 (state) on: split after the last ')', since comm may hold spaces or parens. */
 function statFields(procDir: string, pid: number): string[] | null {
   try {
-    const stat = readFileSync(path.join(procDir, String(pid), 'stat'), 'utf8');
+    const stat = readSmallSync(path.join(procDir, String(pid), 'stat'));
     return stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
   } catch {
     return null;
+  }
+}
+
+/** /proc/<pid>/stat is under 1 KiB; readFileSync would allocate 64 KiB per call (the file reports size 0). */
+const statBuf = Buffer.allocUnsafe(4096);
+
+function readSmallSync(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    return statBuf.toString('utf8', 0, readSync(fd, statBuf, 0, statBuf.length, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 
