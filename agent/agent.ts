@@ -122,7 +122,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     });
     supervisor.on(SupervisorEvents.Status, (status) => {
       const next = restarts.nextRun(server.id);
-      link.publishState('status', next ? { ...status, nextRestart: next.toISOString() } : status);
+      const connect = server.config.connect;
+      link.publishState('status', { ...status, ...(next ? { nextRestart: next.toISOString() } : {}), ...(connect ? { connect } : {}) });
     });
     supervisor.on(SupervisorEvents.Alert, (alert) => {
       void link.publishRecord('alert', { serverId: server.id, kind: alert.kind, message: alert.message, at: alert.at })

@@ -68,6 +68,7 @@ export const ServerConfigSchema = z.object({
   id: id.describe('Unique server id on this agent; the id people type in Discord and the API'),
   game: z.string().min(1).describe('Game profile id (`reconsync games` lists them), e.g. valheim, ark, minecraft'),
   name: z.string().min(1).max(128).optional().describe('Display name (default: the id)'),
+  connect: z.string().min(1).max(200).optional().describe('How players join, shown on the status card and in the API: an address such as play.example.org:2456, or a steam://connect/… link'),
   gamePort: port.optional().describe('The game\'s port; the query and admin ports follow from it per the profile'),
   query: z.object({
     host: z.string().default('127.0.0.1').describe('Host the status query goes to'),

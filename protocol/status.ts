@@ -88,6 +88,8 @@ export const ServerStatusSchema = z.object({
   message: z.string().max(StatusLimits.message).optional(),
   /** When the next scheduled restart takes the game down (ISO time); absent without restart.schedule. */
   nextRestart: z.string().max(40).optional(),
+  /** How players join (agent.yaml connect), shown on the card. */
+  connect: z.string().max(200).optional(),
   updatedAt: z.string(),
 });
 export type ServerStatus = z.infer<typeof ServerStatusSchema>;

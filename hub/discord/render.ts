@@ -41,6 +41,8 @@ export function serverEmbed(s: ServerView, opts: { withPlayers?: boolean } = {})
     field('Version', `${escapeText(s.version ?? s.update?.installedBuild ?? '—')}${s.update?.available && s.update.latestBuild ? ` · 🆕 build ${escapeText(s.update.latestBuild)} available` : ''}`),
     field('Uptime', started === null ? '—' : `since ${relativeTime(started)}`),
     ...(s.nextRestart ? [field('Next restart', relativeTime(Date.parse(s.nextRestart)))] : []),
+    // A steam:// link is clickable only as a bare URL; an address is shown to copy.
+    ...(s.connect ? [field('Connect', /^steam:\/\/connect\/[\w.:-]+$/.test(s.connect) ? s.connect : inlineCode(s.connect))] : []),
     field('Last backup', backupAge(s)),
     field('Agent', `${s.agentOnline ? '🟢' : '🔴'} ${inlineCode(s.agentId)}`),
   ];

@@ -426,6 +426,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       lastBackup: s?.lastBackup ?? this.#catalogLastBackup(e.serverId),
       updatedAt: s?.updatedAt ?? null,
       nextRestart: s?.nextRestart ?? null,
+      connect: s?.connect ?? null,
       update: this.#updateOf(e.serverId),
     };
   }

@@ -37,6 +37,8 @@ export interface ServerView {
   updatedAt: string | null;
   /** When the next scheduled restart takes the game down (agent.yaml restart.schedule), or null. */
   nextRestart?: string | null;
+  /** How players join (agent.yaml connect), or null. */
+  connect?: string | null;
   /** The game's builds as last reported (Steam games with `update:`), or null. */
   update?: { installedBuild: string | null; latestBuild: string | null; available: boolean } | null;
 }

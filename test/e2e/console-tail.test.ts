@@ -11,13 +11,17 @@ test('console tail through the API: the last lines of the game log, with the RCO
   try {
     const ports = await simPorts();
     stack = await startStack(dir, [{
-      id: 'ark', game: 'ark', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
+      id: 'ark', game: 'ark', connect: 'play.example.org:7777', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
       rcon: { host: '127.0.0.1', port: ports.rcon, password: 'sim-secret' }, saveDir: path.join(dir, 'ark-world'),
       start: { command: process.execPath, args: simArgs('ark', ports, path.join(dir, 'ark-world')), autoStart: true },
       health: { intervalMs: 200, startGraceMs: 8000, failures: 2, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
     }]);
     const s = stack;
-    await waitFor(async () => (await api<{ state: string }>(s.hub, 'GET', '/api/v1/servers/ark')).body.state === 'running', 30_000, 'ark running');
+    const view = await waitFor(async () => {
+      const r = await api<{ state: string; connect: string | null }>(s.hub, 'GET', '/api/v1/servers/ark');
+      return r.body.state === 'running' && r.body;
+    }, 30_000, 'ark running');
+    assert.equal(view.connect, 'play.example.org:7777', 'agent.yaml connect reaches the server view');
     // What the game prints lands in <dataDir>/logs/ark.log (the child writes to it directly).
     await appendFile(path.join(dir, 'agent-data', 'logs', 'ark.log'), 'Player Cy joined\nadmin typed: login sim-secret\nSaved world\n');
     const res = await api<{ lines: string[]; truncated: boolean }>(s.hub, 'GET', '/api/v1/servers/ark/log?lines=3');
