@@ -48,7 +48,8 @@ export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSO
         .addStringOption((o) => o.setName('note').setDescription('A note kept with the backup').setMaxLength(200)))
       .addSubcommand((s) => s.setName('list').setDescription('List backups, newest first').addStringOption(serverOption(true)))
       .addSubcommand((s) => s.setName('restore').setDescription('Restore a backup (asks for confirmation)').addStringOption(serverOption(true))
-        .addStringOption((o) => o.setName('backup').setDescription('Backup id').setRequired(true).setAutocomplete(true).setMaxLength(128))),
+        .addStringOption((o) => o.setName('backup').setDescription('Backup id').setRequired(true).setAutocomplete(true).setMaxLength(128))
+        .addStringOption((o) => o.setName('path').setDescription('Only this file or folder, as in the backup (e.g. SavedArks/TheIsland.ark); the rest stays').setMaxLength(1000))),
     new SlashCommandBuilder().setName('players').setDescription('Who is on a server, and for how long').setContexts(guildOnly)
       .addStringOption(serverOption(true)),
     new SlashCommandBuilder().setName('console').setDescription('Follow a server\'s console output here for some minutes').setContexts(guildOnly)

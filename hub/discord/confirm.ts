@@ -4,7 +4,7 @@ import { DiscordLimits } from './limits.ts';
 
 export type ConfirmAction =
   | { kind: 'server'; action: 'stop' | 'restart'; serverId: string; warnAt?: number[] }
-  | { kind: 'restore'; serverId: string; backupId: string }
+  | { kind: 'restore'; serverId: string; backupId: string; paths?: string[] }
   | { kind: 'update'; serverId: string; warnMinutes?: number[] };
 
 export interface PendingConfirm {

@@ -163,8 +163,8 @@ export class MemoryHubService implements HubService {
     return this.audited('backup.create', serverId, actor, [opts.note], () => this.onCreateBackup(serverId, this.progressFor(serverId), opts.note));
   }
 
-  restoreBackup(serverId: string, backupId: string, actor: Actor): Promise<RestoreResult> {
-    return this.audited('backup.restore', serverId, actor, [backupId], () => this.onRestore(serverId, backupId, this.progressFor(serverId)));
+  restoreBackup(serverId: string, backupId: string, actor: Actor, opts: { paths?: string[] } = {}): Promise<RestoreResult> {
+    return this.audited('backup.restore', serverId, actor, opts.paths ? [backupId, opts.paths] : [backupId], () => this.onRestore(serverId, backupId, this.progressFor(serverId)));
   }
 
   lockBackup(serverId: string, backupId: string, locked: boolean, actor: Actor): Promise<BackupRecord> {

@@ -112,9 +112,12 @@ export async function backupRestoreAsk(ctx: BotContext, i: ChatInputCommandInter
   const backupId = i.options.getString('backup', true);
   const b = ctx.service.listBackups(s.id).find((x) => x.id === backupId);
   if (!b) throw new ReconSyncError('UNKNOWN_BACKUP', `No backup ${cut(backupId, 130)} for ${s.id}; list them with /backup list.`);
-  const prompt = `Restore backup ${inlineCode(b.id)} (${relativeTime(Date.parse(b.createdAt))}, ${formatBytes(b.size)}) on ${label(s)}? `
+  // One file or folder (partial restore): the rest of the world stays as it is now.
+  const path = i.options.getString('path') ?? undefined;
+  const what = path === undefined ? 'backup' : `${inlineCode(cut(path, 200))} from backup`;
+  const prompt = `Restore ${what} ${inlineCode(b.id)} (${relativeTime(Date.parse(b.createdAt))}, ${formatBytes(b.size)}) on ${label(s)}? `
     + 'The server is stopped and its current world kept as a pre-restore backup.';
-  await askConfirm(ctx, i, { kind: 'restore', serverId: s.id, backupId: b.id }, prompt, 'Restore');
+  await askConfirm(ctx, i, { kind: 'restore', serverId: s.id, backupId: b.id, ...(path !== undefined ? { paths: [path] } : {}) }, prompt, 'Restore');
 }
 
 export async function backupCreate(ctx: BotContext, i: ChatInputCommandInteraction): Promise<void> {
@@ -148,12 +151,12 @@ export async function runConfirmed(ctx: BotContext, b: ButtonInteraction, p: Pen
     await runUpdateConfirmed(ctx, b, s, p.action.warnMinutes);
     return;
   }
-  const { backupId } = p.action;
-  const header = `♻️ Restoring ${inlineCode(backupId)} on ${label(s)}`;
+  const { backupId, paths } = p.action;
+  const header = `♻️ Restoring ${paths ? `${inlineCode(cut(paths[0]!, 200))} from ` : ''}${inlineCode(backupId)} on ${label(s)}`;
   await b.update({ content: `${header}\n⏳ starting`, components: [] });
   const editor = new ReplyEditor<Payload>((x) => b.editReply(x), ctx.clock, ctx.options.progressEditIntervalMs);
   try {
-    const r = await withProgress(ctx, s.id, editor, header, () => ctx.service.restoreBackup(s.id, backupId, actor, { signal: ctx.signal }));
+    const r = await withProgress(ctx, s.id, editor, header, () => ctx.service.restoreBackup(s.id, backupId, actor, { signal: ctx.signal, ...(paths ? { paths } : {}) }));
     auditOutcome(ctx, actor, 'backup.restore', s.id, null, backupId);
     const pre = r.preRestoreBackupId ? ` The world from before is kept as backup ${inlineCode(r.preRestoreBackupId)}.` : '';
     await editor.final({ content: `✅ Restored ${inlineCode(r.backupId)} on ${label(s)} from ${escapeText(r.from)}.${pre}`, embeds: [] });

@@ -182,6 +182,23 @@ test('/backup list shows newest first; /backup restore confirms and reports the 
   assert.deepEqual(h.fake.violations, []);
 });
 
+test('/backup restore path: one file or folder, named in the confirmation and passed to the restore (partial restore)', async (t) => {
+  const h = await startHarness(t);
+  h.service.addServer('valheim-main');
+  h.service.addBackup('valheim-main');
+  h.service.onRestore = async (_s, backupId) => ({ backupId, preRestoreBackupId: 'pre-1', from: 'restic:/srv/repo' });
+  const cmd = h.fake.command({ name: 'backup', subcommand: 'restore', options: { server: 'valheim-main', backup: 'b-valheim-main-1', path: 'worlds_local/Dedicated.db' }, user: users.admin });
+  const prompt = await cmd.reply((m) => m.components.length > 0);
+  assert.match(prompt.content, /Restore `worlds_local\/Dedicated\.db` from backup `b-valheim-main-1`/);
+  const press = h.fake.pressButton({ message: prompt, customId: buttonIds(prompt)[0]!, user: users.admin });
+  await press.replyMatching(/Restored `b-valheim-main-1`[\s\S]*restic:\/srv\/repo/);
+  assert.deepEqual(h.service.callsOf('backup.restore').map((c) => c.args), [['b-valheim-main-1', ['worlds_local/Dedicated.db']]]);
+  // A hostile 6000-character path still gets a prompt within Discord's limits.
+  const long = await h.fake.command({ name: 'backup', subcommand: 'restore', options: { server: 'valheim-main', backup: 'b-valheim-main-1', path: 'x'.repeat(6000) }, user: users.admin }).reply((m) => m.components.length > 0);
+  assert.ok(long.content.length <= 2000, `${long.content.length} characters`);
+  assert.deepEqual(h.fake.violations, []);
+});
+
 test('/rcon shows the output in a code block cut to 2000 characters; /agents lists agents', async (t) => {
   const h = await startHarness(t);
   h.service.addServer('valheim-main');
