@@ -6,6 +6,8 @@ import type { HubEvent, NewHubEvent } from './kinds.ts';
 
 export interface EventLogOptions {
   store: Store;
+  /** Events kept in the store (the newest); older ones are deleted as new ones arrive. */
+  maxEvents?: number;
   service: Pick<HubService, 'on' | 'off'>;
   logger: Logger;
   clock: Clock;
@@ -15,6 +17,10 @@ export type EventListener = (event: HubEvent) => void;
 
 /** Rows read per pass when passing new events on. */
 const PUMP_PAGE = 500;
+/** Default retention: at a few hundred bytes per event, tens of MB at most. */
+const DEFAULT_MAX_EVENTS = 100_000;
+/** Retention runs once this many events arrived since the last run, not per event. */
+const PRUNE_EVERY = 1000;
 
 /**
  * The hub's event feed. Records write their events inside their own
@@ -32,6 +38,8 @@ export class EventLog {
   readonly #closers = new Set<() => void>();
   readonly #unhook: (() => void)[] = [];
   #lastId: number;
+  #prunedAt = 0;
+  readonly #maxEvents: number;
   #closed = false;
 
   constructor(opts: EventLogOptions) {
@@ -39,6 +47,8 @@ export class EventLog {
     this.#log = opts.logger.child({ component: 'events' });
     this.#clock = opts.clock;
     this.#lastId = this.#store.hubEvents.maxId();
+    this.#maxEvents = opts.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.#prune();
     const service = opts.service;
     const hook = <E extends keyof HubServiceEvents>(event: E, fn: (...args: HubServiceEvents[E]) => void) => {
       service.on(event, fn);
@@ -100,7 +110,21 @@ export class EventLog {
           }
         }
       }
-      if (page.length < PUMP_PAGE) return;
+      if (page.length < PUMP_PAGE) break;
+    }
+    if (this.#lastId - this.#prunedAt >= PRUNE_EVERY) this.#prune();
+  }
+
+  /** Keeps the newest maxEvents. A webhook behind the cut resumes at the oldest kept event (its cursor reads id > n). */
+  #prune(): void {
+    this.#prunedAt = this.#lastId;
+    const cut = this.#lastId - this.#maxEvents;
+    if (cut <= 0) return;
+    try {
+      const n = this.#store.transaction(() => this.#store.hubEvents.pruneThrough(cut), 'event-retention');
+      if (n > 0) this.#log.info({ deleted: n, keep: this.#maxEvents }, 'old events deleted');
+    } catch (err) {
+      this.#log.warn({ err }, 'could not delete old events; tried again later');
     }
   }
 

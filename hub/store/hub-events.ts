@@ -29,11 +29,13 @@ export class HubEventsTable {
   readonly #maxId: Statement<[], { id: number | null }>;
   readonly #cursor: Statement<[string], { last_event_id: number }>;
   readonly #setCursor: Statement<[string, number, string]>;
+  readonly #prune: Statement<[number]>;
 
   constructor(db: Database) {
     this.#db = db;
     this.#insert = db.prepare('INSERT INTO hub_events (at, kind, severity, agent_id, server_id, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#maxId = db.prepare('SELECT max(id) AS id FROM hub_events');
+    this.#prune = db.prepare('DELETE FROM hub_events WHERE id <= ?');
     this.#cursor = db.prepare('SELECT last_event_id FROM webhook_cursors WHERE key = ?');
     this.#setCursor = db.prepare('INSERT INTO webhook_cursors (key, last_event_id, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET last_event_id = excluded.last_event_id, updated_at = excluded.updated_at');
   }
@@ -62,6 +64,11 @@ export class HubEventsTable {
     // Kinds are a closed set (zod-checked by every caller), so the statement count stays small; prepare is cached by SQLite's text anyway.
     const rows = this.#db.prepare(`SELECT * FROM hub_events WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`).all(...args) as Raw[];
     return rows.map(toEvent);
+  }
+
+  /** Deletes events with an id at or below `id` (retention); returns how many. */
+  pruneThrough(id: number): number {
+    return this.#prune.run(id).changes;
   }
 
   maxId(): number {
