@@ -7,7 +7,7 @@ import { api, simArgs, simPorts, startStack, tempDir, waitFor, type Stack } from
 
 const fastHealth = { intervalMs: 200, startGraceMs: 8000, failures: 2, queryTimeoutMs: 800 };
 
-test('restart.schedule: warns at warnAt, restarts the game, and the server view carries nextRestart', { timeout: 90_000 }, async () => {
+test('restart.schedule: warns at warnAt, the API cancels one run, the next restarts the game; the server view carries nextRestart', { timeout: 90_000 }, async () => {
   const { dir, cleanup } = await tempDir();
   let stack: Stack | undefined;
   try {
@@ -17,8 +17,8 @@ test('restart.schedule: warns at warnAt, restarts the game, and the server view 
       id: 'ark', game: 'ark', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
       rcon: { host: '127.0.0.1', port: ports.rcon, password: 'sim-secret' }, saveDir: path.join(dir, 'ark-world'),
       start: { command: process.execPath, args: simArgs('ark', ports, path.join(dir, 'ark-world'), ['--command-log', commandLog]), autoStart: true },
-      // Every 15 seconds (croner's six-field form), warned 3 s before.
-      restart: { schedule: '*/15 * * * * *', timezone: 'UTC', warnAt: [0.05] }, health: fastHealth, stop: { timeoutMs: 5000 },
+      // Every 15 seconds (croner's six-field form), warned 6 s before.
+      restart: { schedule: '*/15 * * * * *', timezone: 'UTC', warnAt: [0.1] }, health: fastHealth, stop: { timeoutMs: 5000 },
     }]);
     const s = stack;
     const view = await waitFor(async () => {
@@ -30,7 +30,16 @@ test('restart.schedule: warns at warnAt, restarts the game, and the server view 
     const sup = s.agent.units.get('ark')!.supervisor;
     const pid = sup.pid;
     const commands = async () => (await readFile(commandLog, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { command: string });
-    await waitFor(async () => (await commands()).some((c) => /^broadcast .*restart in 3 seconds/i.test(c.command)), 30_000, 'the restart warning');
+    const warnings = async () => (await commands()).filter((c) => /^broadcast .*restart in 6 seconds/i.test(c.command)).length;
+    await waitFor(async () => (await warnings()) === 1, 30_000, 'the first restart warning');
+    // The API's cancel reaches the agent's own countdown: players are told, nothing is stopped.
+    const cancel = await api<{ ok: boolean; result: { cancelled: boolean } }>(s.hub, 'POST', '/api/v1/servers/ark/actions/cancel-restart');
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    assert.equal(cancel.body.result.cancelled, true);
+    await waitFor(async () => (await commands()).some((c) => /^broadcast .*cancel/i.test(c.command)), 10_000, 'the cancellation broadcast');
+    assert.equal(sup.pid, pid, 'the cancelled run did not restart the game');
+    // The next scheduled run goes ahead.
+    await waitFor(async () => (await warnings()) === 2, 30_000, 'the next restart warning');
     await waitFor(() => sup.pid !== null && sup.pid !== pid && sup.state === 'running', 30_000, 'the game restarted');
   } finally {
     await stack?.close();
