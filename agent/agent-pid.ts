@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Platform } from './platform.ts';
+import { ReconSyncError } from '../protocol/index.ts';
 
 /**
  * `<dataDir>/run/agent.pid` holds "<pid> <start time>" of the agent process that
@@ -17,6 +18,21 @@ export async function writeAgentPid(dataDir: string, platform: Platform, pid: nu
   const file = agentPidFile(dataDir);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${pid} ${platform.processStartTime(pid) ?? '-'}\n`);
+}
+
+/**
+ * Takes the dataDir for this process before anything in it is touched: a second
+ * agent on the same dataDir would adopt the same games, sweep the other's
+ * backups in progress and append to the same outbox. Refused (BUSY, naming
+ * the other pid) while the agent named in the pid file is alive; a file left by
+ * an agent that is gone is taken over.
+ */
+export async function claimAgentPid(dataDir: string, platform: Platform, pid: number = process.pid): Promise<void> {
+  const other = await runningAgent(dataDir, platform);
+  if (other !== null && other !== pid) {
+    throw new ReconSyncError('BUSY', `another agent (pid ${other}) already runs on dataDir ${dataDir} (${agentPidFile(dataDir)}); stop it first, or give this agent its own dataDir`);
+  }
+  await writeAgentPid(dataDir, platform, pid);
 }
 
 /** Removes the file if it still names `pid` (a newer agent may have replaced it). */

@@ -3,9 +3,10 @@ import { checkAgentConfig } from './check.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { createPlatform } from './platform.ts';
-import { removeAgentPid, writeAgentPid } from './agent-pid.ts';
+import { claimAgentPid, removeAgentPid } from './agent-pid.ts';
 import { stopGames } from './stop-games.ts';
 import { resourceSamplerWarning } from './monitors/resources.ts';
+import { takeStopSignals } from '../lib/graceful-stop.ts';
 
 /**
  * How long a stopping agent may take. Games run outside the agent (see
@@ -27,71 +28,41 @@ export async function runAgent(configPath: string): Promise<number> {
   const { config, servers } = await checkAgentConfig(configPath);
   const logger = createLogger({ level: config.logLevel, name: 'agent', secrets: agentSecrets(config) });
 
-  // Signals are taken from the first moment: one that arrives while the agent is
-  // still starting must stop it the same way, not kill it half-started.
-  let stopRequested: string | null = null;
-  let exitCode = 0;
-  let requestStop: (why: string) => void = (why) => {
-    stopRequested ??= why;
-  };
-  const onSignal = (signal: NodeJS.Signals) => requestStop(signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  // Taken from the first moment: a signal during start stops the agent once it is up (lib/graceful-stop.ts).
+  const stop = takeStopSignals({ logger, deadlineMs: AGENT_STOP_DEADLINE_MS, secondSignal: 'ignore' });
   const platform = createPlatform();
   let agent: Agent;
   try {
-    agent = await createAgent({ config, logger, platform, servers });
-    await writeAgentPid(config.dataDir, platform);
+    await claimAgentPid(config.dataDir, platform);
   } catch (err) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
+    throw err;
+  }
+  try {
+    agent = await createAgent({ config, logger, platform, servers });
+  } catch (err) {
+    stop.dispose();
+    await removeAgentPid(config.dataDir);
     throw err;
   }
   logger.info({ servers: [...agent.units.keys()], hub: config.hub.url }, 'agent started');
   const samplerWarning = resourceSamplerWarning();
   if (samplerWarning) logger.warn(samplerWarning);
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ why }, 'agent stopping; managed games keep running');
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      // A stop that hangs (a backup step that ignores its abort signal) must not keep the
-      // service manager waiting: everything the agent leaves half-done is swept at its next start.
-      const deadline = setTimeout(() => {
-        logger.error({ deadlineMs: AGENT_STOP_DEADLINE_MS }, 'agent did not stop in time; exiting anyway');
-        finish(1);
-      }, AGENT_STOP_DEADLINE_MS);
-      deadline.unref();
-      void agent.close().then(() => removeAgentPid(config.dataDir)).then(() => finish(exitCode), (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        finish(1);
-      }).finally(() => clearTimeout(deadline));
-    };
-    const finish = (code: number) => {
-      resolve(code);
-      // A forgotten handle (socket, timer, worker) must not keep a stopped agent alive.
-      // Unref'd: it only fires when something else still holds the event loop.
-      setTimeout(() => {
-        logger.warn('something still held the event loop after the agent stopped; exiting');
-        process.exit(code);
-      }, 1000).unref();
-    };
-    requestStop = shutdown;
-    // Replaced (4000), revoked (4001) or a version mismatch: reconnecting cannot help, so exit non-zero for the service manager to show.
-    const onLinkStopped = (event: { reason: string }) => {
-      if (event.reason === 'closed') return;
-      exitCode = 1;
-      shutdown(`link stopped: ${event.reason}`);
-    };
-    agent.link.on('stopped', onLinkStopped);
-    // It may have given up while the agent was still starting (e.g. a revoked token at the first dial).
-    if (agent.linkStopped) onLinkStopped(agent.linkStopped);
-    if (stopRequested !== null) shutdown(stopRequested);
+  // Replaced (4000), revoked (4001) or a version mismatch: reconnecting cannot help, so exit non-zero for the service manager to show.
+  const onLinkStopped = (event: { reason: string }) => {
+    if (event.reason === 'closed') return;
+    stop.request(`link stopped: ${event.reason}`, 1);
+  };
+  agent.link.on('stopped', onLinkStopped);
+  // It may have given up while the agent was still starting (e.g. a revoked token at the first dial).
+  if (agent.linkStopped) onLinkStopped(agent.linkStopped);
+  // A stop that hangs (a backup step that ignores its abort signal) ends at the deadline:
+  // everything the agent leaves half-done is swept at its next start.
+  return stop.serve(async (why) => {
+    logger.info({ why }, 'agent stopping; managed games keep running');
+    await agent.close();
+    await removeAgentPid(config.dataDir);
   });
 }
 

@@ -1,6 +1,14 @@
 import { createLogger } from '../lib/logger.ts';
 import { checkHubConfig, hubSecrets } from './config.ts';
-import { createHub, type HubExtension } from './hub.ts';
+import { createHub, type Hub, type HubExtension } from './hub.ts';
+import { takeStopSignals } from '../lib/graceful-stop.ts';
+
+/**
+ * How long a stopping hub may take before it exits anyway. Stopping closes the
+ * links, the HTTP server and the store; what is not yet acknowledged the agents
+ * send again. The systemd unit's TimeoutStopSec (30 s) is longer.
+ */
+export const HUB_STOP_DEADLINE_MS = 10_000;
 
 export interface RunHubOptions {
   /** Started with the hub (the CLI passes the Discord bot here when discord: is configured). */
@@ -16,37 +24,24 @@ export async function runHub(configPath: string, opts: RunHubOptions = {}): Prom
   // The same checks as `config check` (schema, TLS files): anything it reports, the hub refuses (exit 3).
   const config = checkHubConfig(configPath, opts.env ? { env: opts.env } : {});
   const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub', secrets: hubSecrets(config) });
-  const extensions = [...(opts.extensions ?? [])];
-  if (config.discord) {
-    const { discordExtension } = await import('./discord-extension.ts');
-    extensions.push(discordExtension(config.discord, logger));
+  // Taken from the first moment: a signal while the store opens or the ports bind stops the hub
+  // once it is up instead of killing it half-started, and a close that hangs ends at the deadline.
+  const stop = takeStopSignals({ logger, deadlineMs: HUB_STOP_DEADLINE_MS, secondSignal: 'exit' });
+  let hub: Hub;
+  try {
+    const extensions = [...(opts.extensions ?? [])];
+    if (config.discord) {
+      const { discordExtension } = await import('./discord-extension.ts');
+      extensions.push(discordExtension(config.discord, logger));
+    }
+    hub = await createHub({ config, logger, extensions });
+  } catch (err) {
+    stop.dispose();
+    throw err;
   }
-  const hub = await createHub({ config, logger, extensions });
   logger.info({ url: hub.url, agentUrl: hub.agentUrl }, 'ReconSync hub ready');
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal: sig }, 'second signal: exiting now');
-        process.exit(130);
-      }
-      stopping = true;
-      logger.info({ signal: sig }, 'stopping hub');
-      const done = (code: number) => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve(code);
-      };
-      hub.close().then(
-        () => done(0),
-        (err: unknown) => {
-          logger.error({ err }, 'hub did not stop cleanly');
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  return stop.serve(async (why) => {
+    logger.info({ why }, 'stopping hub');
+    await hub.close();
   });
 }
