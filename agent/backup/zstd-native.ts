@@ -43,6 +43,10 @@ export interface NativeZstdOptions {
   processes?: number;
 }
 
+const OUTPUT_BATCH_BYTES = 4 * 1024 * 1024;
+/** Input queued for one zstd process before write() waits for it to drain. */
+const STDIN_WINDOW_BYTES = 16 * 1024 * 1024;
+
 /** The zstd binary on PATH, or null: then the WASM pool compresses. */
 export function findZstd(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | null {
   const names = platform === 'win32' ? ['zstd.exe'] : ['zstd'];
@@ -92,7 +96,11 @@ class Frame {
   async write(chunk: Buffer): Promise<void> {
     this.#armIdle();
     this.bytesIn += chunk.length;
-    if (this.#proc.stdin.write(chunk)) return;
+    // Queue up to a window before waiting: the pipe takes 64 KiB at a time, and waiting
+    // for every chunk to drain kept the file reads from overlapping with zstd (measured ~3× slower).
+    // The archiver gives every chunk its own buffer, so queued chunks are never overwritten.
+    this.#proc.stdin.write(chunk);
+    if (this.#proc.stdin.writableLength < STDIN_WINDOW_BYTES) return;
     // Backpressure, unless zstd is gone: then its exit says why better than EPIPE does.
     try {
       await Promise.race([once(this.#proc.stdin, 'drain'), this.done.then(() => { throw new Error('zstd exited before reading its input'); })]);
@@ -155,7 +163,20 @@ export class NativeZstdWriter {
     this.#tail = this.#tail.then(async () => {
       await frame.done;
       if (this.#error !== null) return;
-      for (const part of frame.parts) await this.opts.output(part);
+      // zstd's stdout arrives in 64 KiB reads: hand them on in batches of about a chunk,
+      // so hashing and the file write cost a few calls per frame, not one per pipe read.
+      let batch: Buffer[] = [];
+      let bytes = 0;
+      for (const part of frame.parts) {
+        batch.push(part);
+        bytes += part.length;
+        if (bytes >= OUTPUT_BATCH_BYTES) {
+          await this.opts.output(Buffer.concat(batch, bytes));
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (bytes) await this.opts.output(Buffer.concat(batch, bytes));
       frame.parts.length = 0;
     }).catch((err: unknown) => {
       this.#error ??= err;
