@@ -158,6 +158,8 @@ await phase('scale', ['agents_connected', 'hub_rss_per_agent_kib', 'fanout_5000_
     figure(`fanout_raw_${r.fanoutAgents}_hub_cpu_ms`, r.fanoutRawHubCpuMs);
     report(`fanout_raw_${r.fanoutAgents}_rounds_ms`, r.fanoutRawRoundsMs.map((v) => round(v, 1)).join(' '));
     figure('fanout_vs_raw_ratio', r.fanoutMs / r.fanoutRawMs, 2);
+    // The hub's own CPU per round, RPC over raw: steadier than wall time on a loaded machine.
+    figure('fanout_vs_raw_hub_cpu_ratio', r.fanoutHubCpuMs / r.fanoutRawHubCpuMs, 2);
   }
   if (r.fanoutFailures) report('fanout_failures', r.fanoutFailures);
   // The issue's key is fanout_5000_ms: say why when a smaller fan-out was all this machine allowed.
