@@ -199,7 +199,7 @@ export class BackupEngine {
     await this.catalog.put(server.id, entry);
     // Carry the flag into every manifest so a rebuilt catalog still knows.
     const local = new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id });
-    const manifest = await local.readManifest(backupId);
+    const manifest = await local.readManifest(backupId) ?? await this.remoteManifest(server, entry, backupId);
     for (const d of this.destinations(server, true)) {
       if (!entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
       const warn = (err: unknown) => this.logger.warn({ err, serverId: server.id, target: redactSecrets(d.target) }, 'could not update the manifest on a destination after lock');
@@ -214,6 +214,16 @@ export class BackupEngine {
     await this.catalog.put(server.id, entry);
     await this.record('backup.updated', entry.record);
     return publicRecord(entry.record);
+  }
+
+  /** With keepLocal: false there is no local manifest to carry a lock flag: read it from the first verified copy that has one. */
+  private async remoteManifest(server: ResolvedServer, entry: CatalogEntry, backupId: string): Promise<Manifest | null> {
+    for (const d of this.destinations(server, false)) {
+      if (d.setLocked || !entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
+      const found = (await d.list().catch(() => [])).find((m) => m.id === backupId);
+      if (found) return found;
+    }
+    return null;
   }
 
   async restore(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: RestoreRequest): Promise<RestoreResult> {

@@ -35,6 +35,10 @@ test('a folder destination is written, verified and restored from with no rclone
   assert.ok((await fs.readdir(path.join(nas, server.id))).includes(`${rec.id}.manifest.json`));
   assert.deepEqual(pub.alerts(), []);
 
+  // A lock reaches the folder's manifest although no local manifest is left to carry it (keepLocal: false).
+  await engine.lock(server, rec.id, true);
+  assert.equal(JSON.parse(await fs.readFile(path.join(nas, server.id, `${rec.id}.manifest.json`), 'utf8')).locked, true);
+
   await writeTree(saves, { 'TheIsland.ark': 'griefed' });
   const r = await engine.restore(server, control, admin, { backupId: rec.id });
   assert.equal(r.from, nas);
