@@ -119,6 +119,23 @@ describe('agent lifecycle: games outlive the agent', () => {
     assert.deepEqual(alerts('restarted'), [], 'no restart alert');
   });
 
+  it('a second agent on the same dataDir is refused at start, naming the running one; the first keeps its game', async () => {
+    const first = agent!;
+    const second = startAgentChild(configFile, token);
+    try {
+      await within(second.exited(), 15_000, `the second agent exiting (stderr: ${second.stderr()})`);
+    } finally {
+      await second.kill9();
+    }
+    assert.equal(second.child.exitCode, 1, second.stderr());
+    assert.match(second.stderr(), new RegExp(`another agent \\(pid ${first.child.pid}\\) already runs on dataDir`));
+    assert.equal(first.child.exitCode, null, 'the first agent still runs');
+    assert.equal((await readFile(path.join(dataDir, 'run', 'agent.pid'), 'utf8')).split(/\s+/)[0], String(first.child.pid), 'the pid file still names the first agent');
+    assert.equal(await readPid(), gamePid);
+    assert.ok(alive(gamePid!));
+    assert.deepEqual(alerts('crashed'), [], 'the second agent touched no game');
+  });
+
   it('SIGINT stops the agent the same way', async () => {
     assert.equal(await stopAgent('SIGINT'), 0);
     assert.ok(alive(gamePid!));
