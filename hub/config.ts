@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { resolveFrom, type LoadOptions } from '../lib/config-file.ts';
 import { checkYamlFile, loadCheckedYaml, throwIfProblems } from '../lib/config-validate.ts';
-import { EventKindSchema, severities } from './events/kinds.ts';
+import { EventKindSchema, severities } from '../protocol/event-kinds.ts';
 
 const snowflake = z.string().regex(/^\d{1,20}$/, 'a Discord id (digits, as a quoted string)');
 

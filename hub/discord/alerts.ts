@@ -1,6 +1,6 @@
 import type { AlertKind, Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { kindOfAlert, severityOf, type Severity } from '../events/kinds.ts';
+import { kindOfAlert, severityOf, type Severity } from '../../protocol/event-kinds.ts';
 import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
 import { channelRefusal, describeError, NotConnectedError } from './errors.ts';

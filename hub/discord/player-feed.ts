@@ -1,7 +1,7 @@
 import type { Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { EventListener } from '../events/event-log.ts';
-import type { HubEvent } from '../events/kinds.ts';
+import type { HubEvent } from '../../protocol/event-kinds.ts';
 import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
 import { escapeText, inlineCode } from './format.ts';
 import type { ChannelPoster } from './poster.ts';

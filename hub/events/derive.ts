@@ -1,5 +1,5 @@
 import type { RecordEffect } from '../service/ingest.ts';
-import { kindOfAlert, type NewHubEvent } from './kinds.ts';
+import { kindOfAlert, type NewHubEvent } from '../../protocol/event-kinds.ts';
 
 /**
  * The event an agent's record means, or null (progress-like records such as

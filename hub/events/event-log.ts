@@ -2,7 +2,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Clock } from '../../protocol/index.ts';
 import type { HubService, HubServiceEvents } from '../service/types.ts';
 import type { Store } from '../store/index.ts';
-import type { HubEvent, NewHubEvent } from './kinds.ts';
+import type { HubEvent, NewHubEvent } from '../../protocol/event-kinds.ts';
 
 export interface EventLogOptions {
   store: Store;

@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { ReconSyncError, id as idSchema, type Clock } from '../../protocol/index.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { PlayerTracker } from '../events/players.ts';
-import { eventKinds, type HubEvent } from '../events/kinds.ts';
+import { eventKinds, type HubEvent } from '../../protocol/event-kinds.ts';
 import type { Store } from '../store/index.ts';
 
 /** Limits of the events API and its stream; named so no bare number hides in the code. */

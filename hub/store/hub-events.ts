@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { severityOf, type EventKind, type HubEvent, type NewHubEvent, type Severity } from '../events/kinds.ts';
+import { severityOf, type EventKind, type HubEvent, type NewHubEvent, type Severity } from '../../protocol/event-kinds.ts';
 
 type Raw = { id: number; at: string; kind: string; severity: string; agent_id: string | null; server_id: string | null; message: string; data: string };
 

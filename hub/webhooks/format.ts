@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookConfig } from '../config.ts';
-import type { HubEvent, Severity } from '../events/kinds.ts';
+import type { HubEvent, Severity } from '../../protocol/event-kinds.ts';
 
 /** Discord caps a message's content at 2000 characters; Slack's text is kept to the same. */
 const TEXT_MAX = 2000;

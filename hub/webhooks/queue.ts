@@ -3,7 +3,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Clock } from '../../protocol/index.ts';
 import type { WebhookConfig } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
-import type { HubEvent } from '../events/kinds.ts';
+import type { HubEvent } from '../../protocol/event-kinds.ts';
 import type { Store } from '../store/index.ts';
 import { webhookRequest } from './format.ts';
 

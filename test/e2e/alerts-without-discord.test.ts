@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { HubEvent } from '../../hub/events/kinds.ts';
+import type { HubEvent } from '../../protocol/event-kinds.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 import { API_TOKEN, api, simArgs, simPorts, startStack, tempDir, waitFor, type Stack } from '../support/stack.ts';
 

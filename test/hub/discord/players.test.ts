@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventListener } from '../../../hub/events/event-log.ts';
-import type { HubEvent } from '../../../hub/events/kinds.ts';
+import type { HubEvent } from '../../../protocol/event-kinds.ts';
 import type { OnlinePlayer } from '../../../hub/events/players.ts';
 import { messageText } from '../../support/fake-discord/index.ts';
 import { startHarness, users } from './harness.ts';

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { HubConfigSchema } from '../../../hub/config.ts';
 import type { Hub } from '../../../hub/hub.ts';
-import type { HubEvent } from '../../../hub/events/kinds.ts';
+import type { HubEvent } from '../../../protocol/event-kinds.ts';
 import { WebhookReceiver } from '../../support/webhook-receiver.ts';
 import { startHub, tempDir, waitFor } from '../helpers.ts';
 

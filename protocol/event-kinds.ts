@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AlertKind } from '../../protocol/index.ts';
+import type { AlertKind } from './index.ts';
 
 /**
- * Event kinds (design.md §10, fixed) plus the agents' other alert kinds, so
+ * Event kinds of the hub API and webhooks (design.md §10, fixed) plus the agents' other alert kinds, so
  * that every alert becomes an event under a name of its own.
  */
 export const fixedEventKinds = [
