@@ -22,6 +22,7 @@ import { recoverSwaps, type RecoveredRestore } from './swap.ts';
 import { planSaves } from './walk.ts';
 import { restoreBackup, type RestoreRequest, type RestoreResult } from './engine-restore.ts';
 import { defaultBackupId, reportUncommitted, runBackup } from './engine-backup.ts';
+import { lockBackup } from './engine-lock.ts';
 
 export type PublishRecord = <T extends RecordTopic>(topic: T, data: EventData<T>) => void | Promise<void>;
 export type PublishState = (topic: 'backup.progress', data: BackupProgress) => void;
@@ -194,36 +195,7 @@ export class BackupEngine {
   }
 
   async lock(server: ResolvedServer, backupId: string, locked: boolean): Promise<BackupRecord> {
-    const entry = await this.entry(server.id, backupId);
-    entry.record = { ...entry.record, locked };
-    await this.catalog.put(server.id, entry);
-    // Carry the flag into every manifest so a rebuilt catalog still knows.
-    const local = new LocalDestination({ dataDir: this.opts.dataDir, serverId: server.id });
-    const manifest = await local.readManifest(backupId) ?? await this.remoteManifest(server, entry, backupId);
-    for (const d of this.destinations(server, true)) {
-      if (!entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
-      const warn = (err: unknown) => this.logger.warn({ err, serverId: server.id, target: redactSecrets(d.target) }, 'could not update the manifest on a destination after lock');
-      if (d.setLocked) {
-        // restic: a tag, no manifest needed (keepLocal: false leaves none here); the re-tagged snapshot has a new id.
-        const put = await d.setLocked(backupId, locked).catch(warn);
-        if (put?.snapshot) entry.record = { ...entry.record, destinations: entry.record.destinations.map((x) => (x.target === d.target ? { ...x, snapshot: put.snapshot } : x)) };
-      } else if (manifest) {
-        await d.putManifest({ ...manifest, locked }).catch(warn);
-      }
-    }
-    await this.catalog.put(server.id, entry);
-    await this.record('backup.updated', entry.record);
-    return publicRecord(entry.record);
-  }
-
-  /** With keepLocal: false there is no local manifest to carry a lock flag: read it from the first verified copy that has one. */
-  private async remoteManifest(server: ResolvedServer, entry: CatalogEntry, backupId: string): Promise<Manifest | null> {
-    for (const d of this.destinations(server, false)) {
-      if (d.setLocked || !entry.record.destinations.some((x) => x.target === d.target && x.verified)) continue;
-      const found = (await d.list().catch(() => [])).find((m) => m.id === backupId);
-      if (found) return found;
-    }
-    return null;
+    return publicRecord(await lockBackup(this, server, backupId, locked));
   }
 
   async restore(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: RestoreRequest): Promise<RestoreResult> {
