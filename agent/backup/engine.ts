@@ -270,7 +270,8 @@ export class BackupEngine {
       if (!cfg) throw new ReconSyncError('UNKNOWN_BACKUP', `${redactSecrets(target)} is no longer a destination of ${server.id} in agent.yaml; add it back to reach its backups`);
       return new ResticDestination({
         target, repository: cfg.restic, password: cfg.password, serverId: server.id, tmpDir: this.tmpDir(), logger: this.logger,
-        restic: { ...this.opts.restic, rcloneConfig: this.opts.rclone?.config }, pool: () => this.zstdPool(),
+        // The cache under dataDir: the service's home may be read-only (systemd ProtectHome), and restic without a cache re-reads the repository's index every run.
+        restic: { cacheDir: path.join(this.opts.dataDir, 'restic-cache'), ...this.opts.restic, rcloneConfig: this.opts.rclone?.config }, pool: () => this.zstdPool(),
       }) satisfies Destination;
     }
     // A folder (config paths are absolute by now) is copied with file operations: no rclone needed, as `config check` says.
