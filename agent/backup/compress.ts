@@ -15,9 +15,10 @@ import { NativeZstdWriter, findZstd } from './zstd-native.ts';
  * into its own zstd frame; frames are written in order, and a concatenation of
  * frames is a valid zstd stream (`zstd -d` reads it). gzip does the same with
  * gzip members on zlib's thread pool (a multi-member .gz is valid too).
- * Where the `zstd` binary is installed, backups compress through it instead
- * (zstd-native.ts: same frames, about twice the speed); restores and verifies
- * always read with the WASM pool, so any archive restores on any agent.
+ * A pool made with `native: 'auto'` compresses backups through the `zstd` binary
+ * when it is installed (zstd-native.ts: same bounded frames); not the default,
+ * as it measured slower (see the constructor). Restores and verifies always read
+ * with the WASM pool, so any archive restores on any agent.
  */
 
 export type ArchiveFormat = 'tar.zst' | 'tar.gz';
@@ -74,11 +75,16 @@ export class ZstdPool {
   /** Input per native frame (zstd-native.ts); tests make it small. */
   readonly nativeFrameBytes: number | undefined;
 
-  /** `native`: a zstd binary, null for WASM only; default: zstd on PATH (`env`'s), if any. */
-  constructor(opts: { size?: number; zstdEntry?: string; native?: string | null; env?: NodeJS.ProcessEnv; nativeFrameBytes?: number } = {}) {
+  /**
+   * `native`: a zstd binary, 'auto' for zstd on PATH (`env`'s) if any, null (the default)
+   * for the WASM workers only. WASM is the default because it measured faster: 295 vs
+   * 78 MiB/s for the binary through pipes on the same data in the same run (bench/README.md,
+   * issue 14), where every byte crosses node's main thread twice in 64 KiB pipe reads.
+   */
+  constructor(opts: { size?: number; zstdEntry?: string; native?: string | null | 'auto'; env?: NodeJS.ProcessEnv; nativeFrameBytes?: number } = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(2, os.availableParallelism()));
     this.zstdEntry = opts.zstdEntry ?? resolveZstdEntry();
-    this.native = opts.native !== undefined ? opts.native : findZstd(opts.env);
+    this.native = opts.native === 'auto' ? findZstd(opts.env) : (opts.native ?? null);
     this.nativeFrameBytes = opts.nativeFrameBytes;
     for (let i = 0; i < this.size; i++) this.workers.push(this.spawn());
   }

@@ -46,7 +46,7 @@ test('zstd on PATH: found, used for backups in bounded frames, and the archive r
   assert.ok(zstd, 'this test needs zstd on PATH (it is installed on CI)');
   const dir = await tempDir(t);
   const w = await world(dir);
-  const pool = new ZstdPool({ size: 1, nativeFrameBytes: MiB });
+  const pool = new ZstdPool({ size: 1, native: 'auto', nativeFrameBytes: MiB });
   t.after(() => pool.close());
   assert.equal(pool.native, zstd);
 
@@ -73,9 +73,12 @@ test('zstd not on PATH: the WASM pool compresses (one frame per chunk), and the 
   await fs.mkdir(bin);
   assert.equal(findZstd({ PATH: bin }), null);
   assert.equal(findZstd({ PATH: '' }), null);
-  const pool = new ZstdPool({ size: 1, env: { PATH: bin } });
+  const pool = new ZstdPool({ size: 1, native: 'auto', env: { PATH: bin } });
   t.after(() => pool.close());
   assert.equal(pool.native, null);
+  const plain = new ZstdPool({ size: 1 });
+  await plain.close();
+  assert.equal(plain.native, null, 'WASM unless asked for native');
 
   const r = await createArchive({ source: sel([w]), dir: path.join(dir, 'out'), id: 'w1', format: 'tar.zst', pool, tmpDir: path.join(dir, 'tmp'), chunkBytes: MiB });
   assert.equal((await framesOf(r.archivePath)).length, 6, 'one WASM frame per 1 MiB chunk');
