@@ -25,6 +25,8 @@ describe('/server update in Discord', () => {
   const logs = new LogSink();
   const [commandChannel, statusChannel, alertChannel] = ['100000000000000401', '100000000000000402', '100000000000000403'];
   const version = () => stack.hub.service.listServers().find((s) => s.id === SERVER)?.version;
+  /** The audited update steps, newest first: what a timed-out wait was stuck on. */
+  const steps = () => (stack.hub.service.recentAudit?.(30, SERVER) ?? []).filter((e) => e.action.startsWith('update.')).map((e) => e.detail).join(' | ');
 
   before(async () => {
     fake = await FakeDiscord.start({ roles: Object.values(ROLE), channels: [commandChannel, statusChannel, alertChannel] });
@@ -48,7 +50,7 @@ describe('/server update in Discord', () => {
       id: SERVER, game: 'ark', name: 'Update ARK', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
       rcon: { host: '127.0.0.1', port: ports.rcon, password: 'sim-secret' }, installDir, saveDir,
       start: { command: process.execPath, args: simArgs('ark', ports, saveDir, ['--build-file', path.join(installDir, BUILD_MARKER)]) },
-      health: { intervalMs: 200, startGraceMs: 10_000, failures: 2, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
+      health: { intervalMs: 200, startGraceMs: 60_000, failures: 2, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
       update: { policy: 'notify', check: '0 0 1 1 *', warnAt: [], waitForEmptyMinutes: 0 },
     }], {
       config: { steamcmd: { appCacheDir: standIn.appCacheDir, retries: 0, retryDelayMs: 10 } },
@@ -79,7 +81,7 @@ describe('/server update in Discord', () => {
     assert.equal(version(), '100', 'nothing happens before the button');
     const yes = buttonIds(prompt).find((id) => id.endsWith(':yes'))!;
     const press = fake.pressButton({ message: prompt, customId: yes, user: users.operator });
-    const result = await press.replyMatching(/✅ Updated/, 60_000);
+    const result = await press.replyMatching(/✅ Updated/, 150_000).catch((err: Error) => { throw new Error(`${err.message}; update steps: ${steps()}`); });
     assert.match(result.content, /`100` → `101`/);
     assert.deepEqual(buttonIds(result), []);
     await waitFor(() => version() === '101', 20_000, 'the game running build 101');
@@ -93,7 +95,7 @@ describe('/server update in Discord', () => {
     await standIn.publish(ARK, '102', 'public', { crash: true });
     const prompt = await fake.command({ name: 'server', subcommand: 'update', options: { server: SERVER }, user: users.operator }).reply();
     const press = fake.pressButton({ message: prompt, customId: buttonIds(prompt).find((id) => id.endsWith(':yes'))!, user: users.operator });
-    const result = await press.replyMatching(/↩️ Update rolled back/, 90_000);
+    const result = await press.replyMatching(/↩️ Update rolled back/, 150_000).catch((err: Error) => { throw new Error(`${err.message}; update steps: ${steps()}`); });
     assert.match(result.content, /build 101 put back/);
     await waitFor(() => stack.hub.service.listServers().find((s) => s.id === SERVER)?.state === 'running' && version() === '101', 20_000, 'the game running build 101 again');
     await fake.waitFor(() => fake.messagesIn(alertChannel).find((m) => /rolled back/.test(messageText(m))), { timeoutMs: 20_000, what: 'an update_rolled_back alert' });

@@ -43,7 +43,7 @@ async function setup(update: Record<string, unknown>): Promise<Setup> {
       id: 'ark', game: 'ark', gamePort: ports.game, query: { host: '127.0.0.1', port: ports.query },
       rcon: { host: '127.0.0.1', port: ports.rcon, password: 'sim-secret' }, installDir, saveDir,
       start: { command: process.execPath, args: simArgs('ark', ports, saveDir, ['--build-file', path.join(installDir, BUILD_MARKER)]) },
-      health: { intervalMs: 200, startGraceMs: 10_000, failures: 2, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
+      health: { intervalMs: 200, startGraceMs: 60_000, failures: 2, queryTimeoutMs: 800 }, stop: { timeoutMs: 5000 },
       update: { policy: 'notify', check: '0 0 1 1 *', warnAt: [], waitForEmptyMinutes: 0, ...update },
     }],
   }));
@@ -87,7 +87,7 @@ async function killDuringDownload(s: Setup, agent: ChildProcess, runsBefore: num
   process.kill(run.pid, 'SIGKILL');
 }
 
-test('an agent killed mid-update: the next start puts the old build back (SteamCMD died half way) or finishes the update (the build was installed)', { timeout: 180_000 }, async () => {
+test('an agent killed mid-update: the next start puts the old build back (SteamCMD died half way) or finishes the update (the build was installed)', { timeout: 400_000 }, async () => {
   const s = await setup({});
   const hub = await startHubOn(s);
   const token = createToken(hub.store, 'box');
@@ -104,7 +104,7 @@ test('an agent killed mid-update: the next start puts the old build back (SteamC
     assert.equal((await api(hub, 'POST', '/api/v1/servers/ark/actions/update')).status, 202);
     await killDuringDownload(s, child, runs);
     child = agentProcess(s, token);
-    const failed = await waitFor(async () => (await updateInfo(hub)).last?.outcome === 'failed' && (await updateInfo(hub)).last, 60_000, 'the interrupted update to end as failed');
+    const failed = await waitFor(async () => (await updateInfo(hub)).last?.outcome === 'failed' && (await updateInfo(hub)).last, 150_000, 'the interrupted update to end as failed');
     assert.equal(failed.step, 'download');
     assert.match(failed.message, /build 100 was put back/);
     await waitFor(async () => (await view(hub)).state === 'running' && (await view(hub)).version === '100', 30_000, 'ark running build 100 again');
@@ -117,7 +117,7 @@ test('an agent killed mid-update: the next start puts the old build back (SteamC
     await killDuringDownload(s, child, runs, async () => /"buildid"\s+"101"/.test(await readFile(manifest, 'utf8')));
     child = undefined;
     agent = await inProcessAgent(s, token);
-    const done = await waitFor(async () => (await updateInfo(hub)).last?.outcome === 'updated' && (await updateInfo(hub)).last, 60_000, 'the interrupted update to be finished');
+    const done = await waitFor(async () => (await updateInfo(hub)).last?.outcome === 'updated' && (await updateInfo(hub)).last, 150_000, 'the interrupted update to be finished');
     assert.deepEqual([done.from, done.to], ['100', '101']);
     await waitFor(async () => (await view(hub)).state === 'running' && (await view(hub)).version === '101', 30_000, 'ark running build 101');
     assert.equal(await journalStep(s), null, 'the journal is cleared');
@@ -130,7 +130,7 @@ test('an agent killed mid-update: the next start puts the old build back (SteamC
   }
 });
 
-test('the hub is down during an automatic update: the outcome and its alerts reach it when it is back', { timeout: 120_000 }, async () => {
+test('the hub is down during an automatic update: the outcome and its alerts reach it when it is back', { timeout: 300_000 }, async () => {
   const s = await setup({ policy: 'auto', check: '*/1 * * * * *' });
   let hub = await startHubOn(s);
   const token = createToken(hub.store, 'box');
@@ -141,7 +141,7 @@ test('the hub is down during an automatic update: the outcome and its alerts rea
     await hub.close();
     await s.standIn.publish(ARK, '101');
     const a = agent;
-    await waitFor(async () => (await a.updater.status('ark')).last?.outcome === 'updated', 60_000, 'the automatic update while the hub is down');
+    await waitFor(async () => (await a.updater.status('ark')).last?.outcome === 'updated', 150_000, 'the automatic update while the hub is down');
     assert.equal(a.units.get('ark')!.supervisor.status().version, '101');
     hub = await startHubOn(s);
     const h = hub;

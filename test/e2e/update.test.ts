@@ -13,7 +13,7 @@ import { api, simArgs, simPorts, startStack, tempDir, waitFor, type Stack } from
 import { BUILD_MARKER, SteamCmdStandIn, standInProgram } from '../support/steamcmd/index.ts';
 
 const ARK = 376030;
-const fastHealth = { intervalMs: 200, startGraceMs: 10_000, failures: 2, queryTimeoutMs: 800 };
+const fastHealth = { intervalMs: 200, startGraceMs: 60_000, failures: 2, queryTimeoutMs: 800 };
 
 async function view(s: Stack): Promise<ServerView> {
   return (await api<ServerView>(s.hub, 'GET', '/api/v1/servers/ark')).body;
@@ -32,14 +32,14 @@ async function applied(s: Stack, body: object = {}): Promise<NonNullable<UpdateI
   const info = await waitFor(async () => {
     const u = await update(s);
     return u.last && u.last.at > before && !s.agent.updater.busy('ark') && u;
-  }, 60_000, 'an update outcome');
+  }, 150_000, 'an update outcome');
   return info.last!;
 }
 function alerts(s: Stack, kind: string): string[] {
   return s.hub.store.events.list('e2e-agent').filter((e) => e.topic === 'alert' && (e.data as { kind: string }).kind === kind).map((e) => (e.data as { message: string }).message);
 }
 
-test('updates through the API: available once per build, applied with a backup first, up to date, refused for disk space, failed download, broken build rolled back', { timeout: 240_000 }, async (t) => {
+test('updates through the API: available once per build, applied with a backup first, up to date, refused for disk space, failed download, broken build rolled back', { timeout: 600_000 }, async (t) => {
   const { dir, cleanup } = await tempDir();
   let stack: Stack | undefined;
   try {
