@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { createStatusProbe } from '../../../../agent/monitors/query.ts';
 import { A2sClient, queryA2s } from '../../../../agent/monitors/query/a2s.ts';
 import { A2sError, A2sLimits, SplitAssembler, decodeInfo, decodePlayers, decodeRules } from '../../../../agent/monitors/query/a2s-wire.ts';
 import { encodeInfo, encodePlayers, encodeRules, splitPacket } from '../../../../sim/a2s-codec.ts';
@@ -198,6 +199,19 @@ test('an empty player name and a name full of controls come out cleaned, through
   try {
     const r = await queryA2s(resolvedFor('ark', { queryPort: port }), 1500, WAIT());
     assert.deepEqual(r, { players: { online: 3, max: 4, names: ['Bad Name X'] }, map: 'Map', version: 'v1 2' });
+  } finally {
+    await fake.close();
+  }
+});
+
+test('query.kind gamedig (a game without a profile) still queries through gamedig, imported on demand', async () => {
+  const fake = new A2sFake({ info: { name: 'G', map: 'TheIsland', folder: 'ark', game: 'ARK', appId: 346110, players: 1, maxPlayers: 70, version: '358.24' }, players: [{ name: 'Survivor' }] });
+  const port = await fake.start();
+  try {
+    const server = resolvedFor('ark', { queryPort: port, profile: { query: { kind: 'gamedig', gamedigType: 'ase' } } });
+    assert.equal(server.query.kind, 'gamedig');
+    const r = await createStatusProbe(server, { timeoutMs: 1500 }).query();
+    assert.deepEqual(r, { players: { online: 1, max: 70, names: ['Survivor'] }, map: 'TheIsland', version: '358.24' });
   } finally {
     await fake.close();
   }
