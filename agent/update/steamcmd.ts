@@ -5,6 +5,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import type { Logger } from '../../lib/logger.ts';
+import { gameEnvironment } from '../platform/game-env.ts';
+import type { OsName } from '../platform.ts';
 import { explainInstallError, explainState, parseSteamLine, type UpdateFailureKind } from './output.ts';
 import { parseAppInfo, type BranchInfo } from './vdf.ts';
 
@@ -19,9 +21,21 @@ export type SteamCmdRunner = (file: string, args: readonly string[], opts: RunOp
 /** Lines kept per run: enough for the verdict and a log excerpt, bounded for a chatty first run. */
 const MAX_LINES = 2000;
 
+/**
+ * SteamCMD's environment: what a game gets (the OS and runtime names, see game-env.ts)
+ * plus variables an operator set for it (`STEAMCMD_…`). Never the agent's whole
+ * environment: it holds RECONSYNC_AGENT_TOKEN and every agent.env secret.
+ */
+export function steamCmdEnvironment(hostEnv: Readonly<Record<string, string | undefined>>, os: OsName): Record<string, string> {
+  const env = gameEnvironment(hostEnv, {}, os);
+  for (const [name, value] of Object.entries(hostEnv)) if (value !== undefined && name.toUpperCase().startsWith('STEAMCMD_')) env[name] = value;
+  return env;
+}
+
 /** execa, never a shell: arguments (install paths with spaces, passwords) reach SteamCMD as given. */
 export const execaSteamCmd: SteamCmdRunner = async (file, args, opts) => {
   const child = execa(file, [...args], {
+    env: steamCmdEnvironment(process.env, process.platform === 'win32' ? 'windows' : 'linux'), extendEnv: false,
     reject: false, stdin: 'ignore', windowsHide: true, timeout: opts.timeoutMs, forceKillAfterDelay: 5000,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
