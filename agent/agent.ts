@@ -236,6 +236,9 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
         await repoCheck?.stop();
         await restarts.stop();
         await updater.close();
+        // The hub's calls still running here (an API-started backup or restore) are aborted and
+        // awaited while the engine and the outbox still work: each backup's outcome is recorded.
+        await link.abortCalls();
         // Supervisors stop watching but leave the game running: an agent restart must not take the server down.
         await Promise.allSettled([...units.values()].map((u) => u.supervisor.close()));
         await Promise.allSettled([...units.values()].flatMap((u) => [u.probe?.close(), u.admin?.close()]));

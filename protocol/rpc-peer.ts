@@ -184,6 +184,17 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     for (const id of [...this.#pending.keys()]) this.#settle(id, new ReconSyncError('DISCONNECTED', reason));
   }
 
+  /**
+   * Aborts every running handler and resolves once each has finished, closing
+   * nothing: an owner whose handlers record their outcome on abort (the agent's
+   * backups, into its outbox) calls this before it closes what they write to.
+   */
+  async abortRunning(reason = 'shutting down'): Promise<void> {
+    const ids = [...this.#running.keys()];
+    for (const ctrl of this.#running.values()) ctrl.abort(new ReconSyncError('CANCELLED', reason));
+    await Promise.allSettled(ids.map((id) => this.#seen.get(id)));
+  }
+
   /** Stop everything: pending calls fail and running handlers are aborted. */
   close(): void {
     this.disconnect('peer closed');

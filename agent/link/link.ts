@@ -127,6 +127,16 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
     return this.#peer.call(method, params, options);
   }
 
+  /**
+   * Aborts the hub's calls that are running here (an API-started backup or
+   * restore) and resolves once their handlers are done, so what they record on
+   * the way out is in the outbox. The agent calls it before closing what those
+   * handlers use (the backup engine); close() does it too.
+   */
+  abortCalls(): Promise<void> {
+    return this.#peer.abortRunning('the agent is shutting down');
+  }
+
   /** Graceful stop: close 1000, stop timers, fail calls in flight, flush and close the outbox. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -382,6 +392,8 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
     }
     await this.#starting?.catch(() => undefined);
     await this.#loop;
+    // Handlers still running record their outcome (into the outbox) before it closes.
+    await this.abortCalls();
     this.#peer.close();
     await this.#outbox?.close();
     this.#emit('stopped', { reason: 'closed', message: 'link closed by the agent', end: null });
