@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { echo, issueMessage } from '../../lib/echo.ts';
 import { z } from 'zod';
 import { ReconSyncError, id as idSchema } from '../../protocol/index.ts';
 import type { Actor, HubService } from '../service/types.ts';
@@ -24,7 +25,7 @@ function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const r = safeParse(schema, raw ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ReconSyncError('INVALID_PARAMS', `body ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new ReconSyncError('INVALID_PARAMS', `body ${echo(issue?.path.join('.') || '(root)')}: ${issueMessage(issue)}`);
   }
   return r.data;
 }
@@ -36,7 +37,7 @@ function idFrom(segment: string, unknown: (id: string) => ReconSyncError): strin
   } catch {
     decoded = segment;
   }
-  if (!idSchema.safeParse(decoded).success) throw unknown(decoded.slice(0, 64));
+  if (!idSchema.safeParse(decoded).success) throw unknown(echo(decoded));
   return decoded;
 }
 
@@ -213,10 +214,10 @@ export function isApiPath(pathname: string): boolean {
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
   const sub = pathname.slice(API_PREFIX.length);
   const matching = routes.map((r) => ({ r, m: r.pattern.exec(sub) })).filter((x) => x.m !== null);
-  if (matching.length === 0) throw new HttpError(404, 'INVALID_PARAMS', `no API endpoint ${pathname}; the endpoints are ${routes.map(describeRoute).join(', ')} (README.md, "HTTP API")`);
+  if (matching.length === 0) throw new HttpError(404, 'INVALID_PARAMS', `no API endpoint ${echo(pathname)}; the endpoints are ${routes.map(describeRoute).join(', ')} (README.md, "HTTP API")`);
   const hit = matching.find((x) => x.r.method === req.method);
   if (!hit || !hit.m) {
-    throw new HttpError(405, 'INVALID_PARAMS', `use ${[...new Set(matching.map((x) => x.r.method))].join(' or ')} for ${pathname}`, {
+    throw new HttpError(405, 'INVALID_PARAMS', `use ${[...new Set(matching.map((x) => x.r.method))].join(' or ')} for ${echo(pathname)}`, {
       Allow: [...new Set(matching.map((x) => x.r.method))].join(', '),
     });
   }

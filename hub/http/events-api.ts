@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { echo, issueMessage } from '../../lib/echo.ts';
 import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { ReconSyncError, id as idSchema, type Clock } from '../../protocol/index.ts';
@@ -54,7 +55,7 @@ function parseQuery<S extends z.ZodObject>(schema: S, url: string | undefined, w
     const issue = r.error.issues[0];
     const key = issue?.path.join('.') || '(query)';
     const hint = issue?.code === 'unrecognized_keys' ? `; ${what} takes ${Object.keys(schema.shape).join(', ')}` : '';
-    throw new ReconSyncError('INVALID_PARAMS', `query ${key}: ${issue?.message ?? 'invalid'}${hint}`);
+    throw new ReconSyncError('INVALID_PARAMS', `query ${echo(key)}: ${issueMessage(issue)}${hint}`);
   }
   return r.data;
 }

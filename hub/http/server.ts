@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { echo } from '../../lib/echo.ts';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -99,7 +100,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       const need = requiredScope(req.method, pathname);
       if (!scopeAllows(caller.scope, need)) {
         opts.service.audit({ actor, action: 'api.scope', serverId: null, outcome: 'denied', detail: `${req.method ?? '?'} ${pathname.slice(0, 200)} needs ${need}` });
-        throw new HttpError(403, 'FORBIDDEN', `this API key has scope ${caller.scope}; ${req.method ?? '?'} ${pathname} needs ${need} (reconsync apikey create <name> --scope ${need})`);
+        throw new HttpError(403, 'FORBIDDEN', `this API key has scope ${caller.scope}; ${req.method ?? '?'} ${echo(pathname)} needs ${need} (reconsync apikey create <name> --scope ${need})`);
       }
       // The stream writes as events happen, so it is not one of the request/answer routes.
       if (pathname === '/api/v1/events/stream' && req.method === 'GET' && opts.events) {
@@ -109,7 +110,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       await handleApi({ service: opts.service, actor, maxBodyBytes: opts.maxBodyBytes, ...(opts.events ? { events: opts.events } : {}) }, req, res, pathname);
       return;
     }
-    throw new HttpError(404, 'INVALID_PARAMS', `nothing at ${pathname}; try /healthz, /metrics or /api/v1`);
+    throw new HttpError(404, 'INVALID_PARAMS', `nothing at ${echo(pathname)}; try /healthz, /metrics or /api/v1`);
   }
 
   const server = opts.tls

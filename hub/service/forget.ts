@@ -1,4 +1,5 @@
 import { ReconSyncError } from '../../protocol/index.ts';
+import { echo } from '../../lib/echo.ts';
 import type { Store } from '../store/index.ts';
 import type { Actor } from './types.ts';
 
@@ -51,7 +52,7 @@ export function forgetServer(store: Store, serverId: string, actor: Actor, at: s
   try {
     return store.transaction(() => {
       const owner = store.owners.ownerOf(serverId);
-      if (owner === null) throw new ReconSyncError('UNKNOWN_SERVER', `no agent owns server "${serverId}"; list servers with GET /api/v1/servers`);
+      if (owner === null) throw new ReconSyncError('UNKNOWN_SERVER', `no agent owns server "${echo(serverId)}"; list servers with GET /api/v1/servers`);
       const backups = purgeServer(store, serverId, owner);
       store.ownershipChanges.append('server', serverId, owner, at);
       store.audit.append({ at, actor, action: 'server.forget', serverId, outcome: 'ok', detail: `owned by agent ${owner}; ${backups} catalog row(s) dropped` });
@@ -71,7 +72,7 @@ export function forgetAgent(store: Store, agentId: string, actor: Actor, at: str
   try {
     return store.transaction(() => {
       const known = store.agents.get(agentId) !== null || store.tokens.activeFor(agentId).length > 0 || store.owners.ownedBy(agentId).length > 0;
-      if (!known) throw new ReconSyncError('UNKNOWN_AGENT', `no agent "${agentId}"; list agents with reconsync token list or GET /api/v1/agents`);
+      if (!known) throw new ReconSyncError('UNKNOWN_AGENT', `no agent "${echo(agentId)}"; list agents with reconsync token list or GET /api/v1/agents`);
       const purged = purgeAgent(store, agentId, at);
       store.ownershipChanges.append('agent', agentId, agentId, at);
       const servers = purged.servers.length ? purged.servers.join(', ') : 'none';

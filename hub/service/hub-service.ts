@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { echo } from '../../lib/echo.ts';
 import { redactSecrets } from '../../lib/rclone-redact.ts';
 import type { Logger } from '../../lib/logger.ts';
 import {
@@ -177,7 +178,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
           }
         }
         default:
-          throw new ReconSyncError('INVALID_PARAMS', `unknown action "${String(action)}"; use start, stop or restart`);
+          throw new ReconSyncError('INVALID_PARAMS', `unknown action "${echo(action)}"; use start, stop or restart`);
       }
     });
   }
@@ -235,7 +236,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
     if (agentId && this.#liveSession(agentId)) return this.router.call({ serverId }, 'update.status', { serverId });
     const stored = this.#store.updates.get(serverId);
     if (stored) return stored;
-    throw new ReconSyncError('AGENT_OFFLINE', `the agent of ${serverId} is offline and has not reported update facts yet`);
+    throw new ReconSyncError('AGENT_OFFLINE', `the agent of ${echo(serverId)} is offline and has not reported update facts yet`);
   }
 
   checkUpdate(serverId: string, actor: Actor): Promise<UpdateInfo> {
@@ -470,10 +471,10 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
 
 /** An answer is stored under the server it names: it must be the server that was asked about, or an agent could write another agent's catalog. */
 function answerFor(serverId: string, record: BackupRecord): BackupRecord {
-  if (record.serverId !== serverId) throw new ReconSyncError('INTERNAL', `the agent answered for server "${record.serverId}" when asked about "${serverId}"; nothing was stored`);
+  if (record.serverId !== serverId) throw new ReconSyncError('INTERNAL', `the agent answered for server "${echo(record.serverId)}" when asked about "${echo(serverId)}"; nothing was stored`);
   return record;
 }
 
 function unknownServer(serverId: string): ReconSyncError {
-  return new ReconSyncError('UNKNOWN_SERVER', `no server "${serverId}"; list servers with /status or GET /api/v1/servers`);
+  return new ReconSyncError('UNKNOWN_SERVER', `no server "${echo(serverId)}"; list servers with /status or GET /api/v1/servers`);
 }
