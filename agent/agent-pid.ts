@@ -28,11 +28,24 @@ export async function writeAgentPid(dataDir: string, platform: Platform, pid: nu
  * an agent that is gone is taken over.
  */
 export async function claimAgentPid(dataDir: string, platform: Platform, pid: number = process.pid): Promise<void> {
-  const other = await runningAgent(dataDir, platform);
-  if (other !== null && other !== pid) {
-    throw new ReconSyncError('BUSY', `another agent (pid ${other}) already runs on dataDir ${dataDir} (${agentPidFile(dataDir)}); stop it first, or give this agent its own dataDir`);
+  const file = agentPidFile(dataDir);
+  await mkdir(path.dirname(file), { recursive: true });
+  const line = `${pid} ${platform.processStartTime(pid) ?? '-'}\n`;
+  // Created exclusively: of two agents starting at the same moment, one gets the file and the other finds it.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, line, { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const other = await runningAgent(dataDir, platform);
+    if (other !== null) {
+      throw new ReconSyncError('BUSY', `another agent (pid ${other}) already runs on dataDir ${dataDir} (${file}); stop it first, or give this agent its own dataDir`);
+    }
+    await rm(file, { force: true }); // left by an agent that is gone
   }
-  await writeAgentPid(dataDir, platform, pid);
+  throw new ReconSyncError('BUSY', `another agent is starting on dataDir ${dataDir} (${file} keeps coming back); stop it first, or give this agent its own dataDir`);
 }
 
 /** Removes the file if it still names `pid` (a newer agent may have replaced it). */

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { agentPidFile, removeAgentPid, runningAgent, writeAgentPid } from '../../agent/agent-pid.ts';
+import { agentPidFile, claimAgentPid, removeAgentPid, runningAgent, writeAgentPid } from '../../agent/agent-pid.ts';
 import { createPlatform } from '../../agent/platform.ts';
 import { stopGames } from '../../agent/stop-games.ts';
 import { ReconSyncError } from '../../protocol/index.ts';
@@ -51,6 +51,32 @@ test('the agent pid file names a live agent only while that same process runs', 
   assert.equal(await runningAgent(dir, platform), null, 'a dead agent is no agent');
   await removeAgentPid(dir, pid);
   await assert.rejects(readFile(agentPidFile(dir)));
+});
+
+test('claiming the dataDir: refused while another agent lives, a stale file taken over, one winner of two at once', { skip: process.platform === 'win32' }, async (t) => {
+  const { dir, cleanup } = await tempDir('reconsync-agentclaim-');
+  t.after(cleanup);
+  const other = await idleProcess();
+  t.after(() => end(other));
+
+  await claimAgentPid(dir, platform);
+  assert.equal((await readFile(agentPidFile(dir), 'utf8')).split(' ')[0], String(process.pid));
+  await claimAgentPid(dir, platform); // this process's own file: taken again
+
+  await writeAgentPid(dir, platform, other.pid!);
+  await assert.rejects(claimAgentPid(dir, platform), (err: unknown) => err instanceof ReconSyncError && err.code === 'BUSY' && err.message.includes(`pid ${other.pid}`));
+  await end(other);
+  await claimAgentPid(dir, platform); // the other agent is gone: its file is stale
+  assert.equal((await readFile(agentPidFile(dir), 'utf8')).split(' ')[0], String(process.pid));
+
+  // Two claims at the same moment for two live processes: exactly one gets the dataDir.
+  await removeAgentPid(dir);
+  const a = await idleProcess();
+  const b = await idleProcess();
+  t.after(() => end(a));
+  t.after(() => end(b));
+  const results = await Promise.allSettled([claimAgentPid(dir, platform, a.pid!), claimAgentPid(dir, platform, b.pid!)]);
+  assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
 });
 
 test('stop-games refuses while an agent runs on the dataDir and goes ahead once it has exited', { skip: process.platform === 'win32' }, async (t) => {
