@@ -6,7 +6,7 @@ import { createPlatform } from './platform.ts';
 import { claimAgentPid, removeAgentPid } from './agent-pid.ts';
 import { stopGames } from './stop-games.ts';
 import { resourceSamplerWarning } from './monitors/resources.ts';
-import { takeStopSignals } from '../lib/graceful-stop.ts';
+import { STOP_DEADLINE_MS, takeStopSignals } from '../lib/graceful-stop.ts';
 
 /**
  * How long a stopping agent may take. Games run outside the agent (see
@@ -15,7 +15,6 @@ import { takeStopSignals } from '../lib/graceful-stop.ts';
  * link closed. A service manager waits for this, so it must stay short; the
  * systemd unit's TimeoutStopSec is a little longer.
  */
-export const AGENT_STOP_DEADLINE_MS = 10_000;
 
 /**
  * `reconsync agent --config agent.yaml`: runs until SIGINT/SIGTERM, or until the
@@ -29,7 +28,7 @@ export async function runAgent(configPath: string): Promise<number> {
   const logger = createLogger({ level: config.logLevel, name: 'agent', secrets: agentSecrets(config) });
 
   // Taken from the first moment: a signal during start stops the agent once it is up (lib/graceful-stop.ts).
-  const stop = takeStopSignals({ logger, deadlineMs: AGENT_STOP_DEADLINE_MS, secondSignal: 'ignore' });
+  const stop = takeStopSignals({ logger, deadlineMs: STOP_DEADLINE_MS, secondSignal: 'ignore' });
   const platform = createPlatform();
   let agent: Agent;
   try {

@@ -62,7 +62,7 @@ const STATE_ROOT = '/var/lib/';
 export function shutdownUnitName(serviceName: string = DefaultAgentUnitOptions.serviceName): string {
   return `${serviceName}-shutdown.service`;
 }
-/** How long systemd waits for the agent to stop (it exits in seconds: AGENT_STOP_DEADLINE_MS in agent/main.ts). */
+/** How long systemd waits for the agent to stop (it exits in seconds: STOP_DEADLINE_MS in lib/graceful-stop.ts). */
 export const AGENT_TIMEOUT_STOP = '30s';
 /** How long the shutdown hook may take: every game's save and stop, all at once (stop.timeoutMs + soft stop + kill). */
 export const SHUTDOWN_TIMEOUT_STOP = '300s';

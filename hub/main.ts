@@ -1,14 +1,13 @@
 import { createLogger } from '../lib/logger.ts';
 import { checkHubConfig, hubSecrets } from './config.ts';
 import { createHub, type Hub, type HubExtension } from './hub.ts';
-import { takeStopSignals } from '../lib/graceful-stop.ts';
+import { STOP_DEADLINE_MS, takeStopSignals } from '../lib/graceful-stop.ts';
 
 /**
  * How long a stopping hub may take before it exits anyway. Stopping closes the
  * links, the HTTP server and the store; what is not yet acknowledged the agents
  * send again. The systemd unit's TimeoutStopSec (30 s) is longer.
  */
-export const HUB_STOP_DEADLINE_MS = 10_000;
 
 export interface RunHubOptions {
   /** Started with the hub (the CLI passes the Discord bot here when discord: is configured). */
@@ -26,7 +25,7 @@ export async function runHub(configPath: string, opts: RunHubOptions = {}): Prom
   const logger = createLogger({ level: config.logLevel, name: 'reconsync-hub', secrets: hubSecrets(config) });
   // Taken from the first moment: a signal while the store opens or the ports bind stops the hub
   // once it is up instead of killing it half-started, and a close that hangs ends at the deadline.
-  const stop = takeStopSignals({ logger, deadlineMs: HUB_STOP_DEADLINE_MS, secondSignal: 'exit' });
+  const stop = takeStopSignals({ logger, deadlineMs: STOP_DEADLINE_MS, secondSignal: 'exit' });
   let hub: Hub;
   try {
     const extensions = [...(opts.extensions ?? [])];

@@ -9,6 +9,9 @@ import type { Logger } from './logger.ts';
  * for an unhandled SIGTERM). The time limit starts with the request, so a start
  * or a close that hangs still ends the process: a service manager waits for it.
  */
+/** How long a stopping hub or agent may take before it exits anyway (a service manager waits longer). */
+export const STOP_DEADLINE_MS = 10_000;
+
 export interface GracefulStopOptions {
   logger: Logger;
   /** How long a stop may take from the moment it was asked for; then the process exits anyway (code 1). */

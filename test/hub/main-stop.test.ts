@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Sqlite from 'better-sqlite3';
 import { Store } from '../../hub/store/store.ts';
-import { HUB_STOP_DEADLINE_MS } from '../../hub/main.ts';
+import { STOP_DEADLINE_MS as HUB_STOP_DEADLINE_MS } from '../../lib/graceful-stop.ts';
 import { cliPath } from '../support/stack.ts';
 import { holdExclusiveLock } from '../support/sqlite-lock.ts';
 import { API_TOKEN, signal, tempDir, waitFor } from './helpers.ts';
