@@ -125,7 +125,7 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     assert.equal(put.status, 200);
     assert.equal(put.path, `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`);
     const names = (put.body as { name: string }[]).map((c) => c.name).sort();
-    assert.deepEqual(names, ['agents', 'backup', 'rcon', 'server', 'status', 'statusboard']);
+    assert.deepEqual(names, ['agents', 'backup', 'console', 'players', 'rcon', 'server', 'status', 'statusboard']);
     assert.equal(fake.callsMatching('PUT', /commands$/).length, 1, 'exactly one PUT, nothing per command');
     await fake.waitForBot();
   });
