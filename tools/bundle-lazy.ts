@@ -66,12 +66,12 @@ export function lazyOptionalPackagePlugin(packages: readonly string[]): Plugin {
 export const hubOnlyModules: Record<string, string[]> = {
   'hub/main.ts': ['runHub'],
   'hub/discord-extension.ts': ['discordExtension'],
-  'cli/hub-admin.ts': ['runTokenCommand', 'runServerForget', 'runAgentForget'],
+  'cli/hub-admin.ts': ['runTokenCommand', 'runApiKeyCommand', 'runServerForget', 'runAgentForget'],
   'demo/demo.ts': ['runDemo'],
 };
 
 const HUB_ONLY_NAMESPACE = 'reconsync-hub-only';
-export const HUB_ONLY_MESSAGE = 'This is the agent bundle: the hub, its token/server/agent commands and the demo are not part of it. '
+export const HUB_ONLY_MESSAGE = 'This is the agent bundle: the hub, its token/apikey/server/agent commands and the demo are not part of it. '
   + 'Run them from a checkout (npm ci; bin/reconsync.js) or the container image (deploy/Dockerfile); see README.md, "Installing the hub".';
 
 export function hubOnlyModulePlugin(rootDir: string, modules: Record<string, string[]> = hubOnlyModules): Plugin {
