@@ -123,7 +123,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     supervisor.on(SupervisorEvents.Status, (status) => {
       const next = restarts.nextRun(server.id);
       const connect = server.config.connect;
-      link.publishState('status', { ...status, ...(next ? { nextRestart: next.toISOString() } : {}), ...(connect ? { connect } : {}) });
+      link.publishState('status', { ...status, ...(next ? { nextRestart: next.toISOString() } : {}), ...(connect ? { connect } : {}), playerDetail: server.profile.query.players });
     });
     supervisor.on(SupervisorEvents.Alert, (alert) => {
       void link.publishRecord('alert', { serverId: server.id, kind: alert.kind, message: alert.message, at: alert.at })

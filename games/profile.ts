@@ -29,6 +29,12 @@ export const GameProfileSchema = z.object({
     playersFromKeywords: z.boolean().default(false).describe('Read the player count from the keywords (Rust: cp<n>/mp<n>)'),
     /** Where the game version is: the A2S version field, or a keyword (Valheim puts it in the keywords). */
     versionFrom: z.enum(['version', 'keywords']).default('version').describe('Where the game version is: the version field or a keyword (Valheim)'),
+    /**
+     * Whether the status names the players or only counts them (games.md): the hub's
+     * join/leave events and /players need names. Defaults to names so an operator's own
+     * profile keeps working; a game that sends names only sometimes (ARK) is `names`.
+     */
+    players: z.enum(['names', 'counts']).default('names').describe('names: the status lists player names (join/leave events, /players); counts: it gives a number only (Valheim, Satisfactory)'),
   }).strict().describe('The status query'),
   admin: z.object({
     kind: z.enum(['source-rcon', 'webrcon', 'telnet', 'palworld-rest', 'satisfactory-api', 'none']).describe('The admin channel the game offers'),

@@ -90,6 +90,8 @@ export const ServerStatusSchema = z.object({
   nextRestart: z.string().max(40).optional(),
   /** How players join (agent.yaml connect), shown on the card. */
   connect: z.string().max(200).optional(),
+  /** The game profile's query.players: whether the status names the players or only counts them; absent from older agents. */
+  playerDetail: z.enum(['names', 'counts']).optional(),
   updatedAt: z.string(),
 });
 export type ServerStatus = z.infer<typeof ServerStatusSchema>;

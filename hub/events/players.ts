@@ -17,8 +17,9 @@ export interface OnlinePlayer {
 
 /**
  * Player joins and leaves, from the difference between two status polls'
- * player names. Games whose query gives only a count (see the profile) have no
- * names, so no events. The first status of a server after a hub start seeds
+ * player names. Games whose query gives only a count (the profile's
+ * query.players: counts, carried in the status as playerDetail) have no
+ * names to follow: no events, and online() is null. The first status of a server after a hub start seeds
  * the list without events: those players did not just join.
  */
 export class PlayerTracker {
@@ -46,6 +47,11 @@ export class PlayerTracker {
   #observe(v: ServerView): void {
     // An offline agent (or one yet to send a status) says nothing about who is on: keep the list until it reports.
     if (!v.agentOnline || v.updatedAt === null) return;
+    if (v.playerDetail === 'counts') {
+      // Whatever names such a status carries are not the game's (its profile says it gives none): no events.
+      this.#online.delete(v.id);
+      return;
+    }
     const names = new Set(v.state === 'running' ? v.players.names : []);
     const now = this.#d.clock.now();
     const known = this.#online.get(v.id);

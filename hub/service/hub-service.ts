@@ -428,6 +428,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
       updatedAt: s?.updatedAt ?? null,
       nextRestart: s?.nextRestart ?? null,
       connect: s?.connect ?? null,
+      playerDetail: s?.playerDetail ?? null,
       update: this.#updateOf(e.serverId),
     };
   }

@@ -39,6 +39,8 @@ export interface ServerView {
   nextRestart?: string | null;
   /** How players join (agent.yaml connect), or null. */
   connect?: string | null;
+  /** Whether the game's status names its players or only counts them (its profile's query.players), or null when the agent did not say. */
+  playerDetail?: 'names' | 'counts' | null;
   /** The game's builds as last reported (Steam games with `update:`), or null. */
   update?: { installedBuild: string | null; latestBuild: string | null; available: boolean } | null;
 }

@@ -70,6 +70,9 @@ test('facts from games.md: ports, query kinds, admin kinds', () => {
   assert.equal(get('pzomboid').query.gamedigType, 'projectzomboid');
   assert.equal(get('rust').query.playersFromKeywords, true);
   assert.equal(get('valheim').query.versionFrom, 'keywords');
+  // Which status names its players (join/leave events, /players): Valheim's A2S names are empty, Satisfactory counts only.
+  const counts = ['valheim', 'rust', 'ark', 'asa', '7dtd', 'palworld', 'enshrouded', 'satisfactory', 'pzomboid', 'minecraft'].filter((g) => get(g).query.players === 'counts');
+  assert.deepEqual(counts, ['valheim', 'satisfactory']);
   assert.deepEqual([get('ark').admin.dialect, get('minecraft').admin.dialect, get('pzomboid').admin.dialect], ['ark', 'minecraft', 'srcds']);
   assert.deepEqual(get('minecraft').admin.preBackupCommands, ['save-off']);
   assert.equal(get('valheim').stop.method, 'interrupt');

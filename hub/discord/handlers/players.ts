@@ -11,11 +11,14 @@ export async function players(ctx: BotContext, i: ChatInputCommandInteraction): 
   const online = ctx.players?.(serverId) ?? null;
   const title = `Players on ${escapeText(view.name)} (${view.players.online}/${view.players.max})`;
   let description: string;
-  if (online && online.length > 0) {
+  if (view.playerDetail === 'counts') {
+    // The profile says the game's status has no names: say so rather than "nobody" or a list that cannot come.
+    description = `${view.players.online} online; ${inlineCode(view.game)} reports player counts only, not names.`;
+  } else if (online && online.length > 0) {
     description = online.map((p) => `• ${escapeText(p.name)} — ${formatDuration(p.seconds)}`).join('\n');
   } else if (view.players.online > 0) {
-    // The game's query gives a count only (see its profile), or names have not arrived yet.
-    description = `${view.players.online} online; ${inlineCode(view.game)} does not report player names.`;
+    // Names may be blank for some players (ARK), or not arrived yet, or an older agent did not say.
+    description = `${view.players.online} online; ${inlineCode(view.game)} did not report their names.`;
   } else {
     description = 'Nobody is on.';
   }

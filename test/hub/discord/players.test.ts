@@ -24,13 +24,16 @@ test('/players lists who is on and for how long; a counts-only game says so', as
   const online: Record<string, OnlinePlayer[]> = { 'valheim-main': [{ name: 'Odin', since: '', seconds: 5400 }, { name: 'Freya_x', since: '', seconds: 30 }], 'ark-1': [] };
   const h = await startHarness(t, { activity: { players: (id) => online[id] ?? null, subscribe: feed().subscribe } });
   h.service.addServer('valheim-main', { name: 'Valheim Main', players: { online: 2, max: 10, names: ['Odin', 'Freya_x'] } });
-  h.service.addServer('ark-1', { name: 'Ark', game: 'ark', players: { online: 3, max: 70, names: [] } });
+  h.service.addServer('ark-1', { name: 'Ark', game: 'ark', playerDetail: 'names', players: { online: 3, max: 70, names: [] } });
+  h.service.addServer('valheim-2', { name: 'Valheim Two', playerDetail: 'counts', players: { online: 4, max: 10, names: [] } });
   const list = messageText(await h.fake.command({ name: 'players', options: { server: 'valheim-main' }, user: users.guest }).reply());
   assert.match(list, /Players on Valheim Main \(2\/10\)/);
   assert.match(list, /Odin — 1 h 30 min/);
   assert.match(list, /Freya\\_x — 30 s/);
   const counts = messageText(await h.fake.command({ name: 'players', options: { server: 'ark-1' }, user: users.guest }).reply());
-  assert.match(counts, /3 online; `ark` does not report player names/);
+  assert.match(counts, /3 online; `ark` did not report their names/, 'a names game whose names were blank');
+  const countsOnly = messageText(await h.fake.command({ name: 'players', options: { server: 'valheim-2' }, user: users.guest }).reply());
+  assert.match(countsOnly, /4 online; `valheim` reports player counts only, not names/);
   const unknown = await h.fake.command({ name: 'players', options: { server: 'nope' }, user: users.guest }).reply();
   assert.match(unknown.content, /UNKNOWN_SERVER/);
 });

@@ -38,3 +38,23 @@ test('player joins and leaves come from the difference between status polls, wit
   await waitFor(() => seen().length === 4);
   assert.deepEqual(seen().slice(2).map((e) => e.data.player).sort(), ['Bo', 'Cy']);
 });
+
+test('a counts-only game (profile query.players: counts) gives no join/leave events, whatever names its status carries', async (t) => {
+  const tmp = await tempDir();
+  const hub = await startHub(tmp.dir);
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('vh'), summary('mark')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  const seen = () => hub.store.hubEvents.list({ since: 0, limit: 100, kinds: ['player_join', 'player_leave'] });
+  const polls = [['Ann'], ['Bo', 'Cy'], []];
+  for (const [n, names] of polls.entries()) {
+    agent.send({ type: 'evt', topic: 'status', data: status('vh', { playerDetail: 'counts', players: { online: names.length, max: 10, names } }) });
+    // A names game polled alongside: its events mark that the counts game's status before it was handled too.
+    agent.send({ type: 'evt', topic: 'status', data: status('mark', { playerDetail: 'names', players: { online: 1, max: 10, names: [`p${n}`] } }) });
+    await waitFor(() => hub.players.online('mark')?.[0]?.name === `p${n}`);
+  }
+  assert.equal(hub.players.online('vh'), null, 'no list for a game that gives no names');
+  assert.equal(hub.service.getServer('vh').playerDetail, 'counts');
+  assert.deepEqual(seen().map((e) => [e.kind, e.serverId, e.data.player]), [
+    ['player_leave', 'mark', 'p0'], ['player_join', 'mark', 'p1'], ['player_leave', 'mark', 'p1'], ['player_join', 'mark', 'p2'],
+  ]);
+});
