@@ -18,10 +18,11 @@ test('console tail through the API: the last lines of the game log, with the RCO
     }]);
     const s = stack;
     const view = await waitFor(async () => {
-      const r = await api<{ state: string; connect: string | null }>(s.hub, 'GET', '/api/v1/servers/ark');
+      const r = await api<{ state: string; connect: string | null; playerDetail: string | null }>(s.hub, 'GET', '/api/v1/servers/ark');
       return r.body.state === 'running' && r.body;
     }, 30_000, 'ark running');
     assert.equal(view.connect, 'play.example.org:7777', 'agent.yaml connect reaches the server view');
+    assert.equal(view.playerDetail, 'names', "the ark profile's query.players reaches the server view");
     // What the game prints lands in <dataDir>/logs/ark.log (the child writes to it directly).
     await appendFile(path.join(dir, 'agent-data', 'logs', 'ark.log'), 'Player Cy joined\nadmin typed: login sim-secret\nSaved world\n');
     const res = await api<{ lines: string[]; truncated: boolean }>(s.hub, 'GET', '/api/v1/servers/ark/log?lines=3');
