@@ -86,3 +86,30 @@ test('bad token answers 401; injected 429 is retried by discord.js; 30046 surfac
   await assert.rejects(client.rest.patch(Routes.channelMessage(channel, msg.id), { body: { content: 'c' } }), (e: { code?: number }) => e.code === 30046);
   assert.deepEqual(fake.violations, []);
 });
+
+test('threads: started from a channel message (type 11, the message id), posted into, archived; Discord refusals and bad names', async (t) => {
+  const fake = await FakeDiscord.start();
+  t.after(() => fake.close());
+  const client = await connect(fake);
+  t.after(() => client.destroy());
+  const channel = fake.channels[0]!;
+  const msg = (await client.rest.post(Routes.channelMessages(channel), { body: { content: 'console' } })) as { id: string };
+  const thread = (await client.rest.post(Routes.threads(channel, msg.id), { body: { name: 'console s1', auto_archive_duration: 60 } })) as { id: string; type: number; parent_id: string };
+  assert.deepEqual([thread.id, thread.type, thread.parent_id], [msg.id, 11, channel]);
+  await assert.rejects(client.rest.post(Routes.threads(channel, msg.id), { body: { name: 'again' } }), /already been created/);
+  await client.rest.post(Routes.channelMessages(thread.id), { body: { content: 'line 1' } });
+  assert.deepEqual(fake.messagesIn(thread.id).map((m) => m.content), ['line 1']);
+  await client.rest.patch(Routes.channel(thread.id), { body: { archived: true } });
+  assert.equal(fake.threads[0]!.archived, true);
+  await client.rest.post(Routes.channelMessages(thread.id), { body: { content: 'line 2' } });
+  assert.equal(fake.threads[0]!.archived, false, 'a message unarchives the thread, as on Discord');
+  assert.deepEqual(fake.violations, []);
+
+  const other = (await client.rest.post(Routes.channelMessages(channel), { body: { content: 'x' } })) as { id: string };
+  await assert.rejects(client.rest.post(Routes.threads(channel, other.id), { body: { name: 'n'.repeat(101) } }), /Invalid Form Body/);
+  assert.match(fake.violations.join('\n'), /thread: thread name 101 chars/);
+  fake.denyThreads();
+  await assert.rejects(client.rest.post(Routes.threads(channel, other.id), { body: { name: 'ok' } }), /Missing Permissions/);
+  fake.setChannelFault(channel, 'missing_permissions');
+  await assert.rejects(client.rest.post(Routes.channelMessages(thread.id), { body: { content: 'x' } }), /Missing Permissions/, "a thread has its parent's permissions");
+});

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { FakeGateway } from './gateway.ts';
 import { InteractionInjector, type AutocompleteInput, type ButtonInput, type CommandInput, type InteractionHandle } from './interactions.ts';
 import { FakeRest } from './rest.ts';
-import { FakeState, type ChannelFault, type FakeMessage, type RecordedCall } from './state.ts';
+import { FakeState, type ChannelFault, type FakeMessage, type FakeThread, type RecordedCall } from './state.ts';
 
 export { buttonIds, messageText, InteractionHandle } from './interactions.ts';
-export type { ChannelFault, FakeMessage, FakeUser, RecordedCall, FakeInteraction } from './state.ts';
+export type { ChannelFault, FakeMessage, FakeThread, FakeUser, RecordedCall, FakeInteraction } from './state.ts';
 export { Limits, checkMessageBody, checkEmbeds } from './limits.ts';
 export { snowflake } from './snowflake.ts';
 
@@ -143,6 +143,16 @@ export class FakeDiscord {
 
   message(id: string): FakeMessage | undefined {
     return this.state.messages.get(id);
+  }
+
+  /** Threads started from messages (POST /channels/{id}/messages/{id}/threads), oldest first. */
+  get threads(): FakeThread[] {
+    return [...this.state.threads.values()];
+  }
+
+  /** The next `count` thread creations answer 403 / 50013, as for a bot without Create Public Threads. */
+  denyThreads(count = 1): void {
+    this.failNext({ method: 'POST', route: /^\/channels\/\d+\/messages\/\d+\/threads$/, count, status: 403, code: 50013, message: 'Missing Permissions' });
   }
 
   /** As if a moderator deleted the message: later edits answer 10008. */

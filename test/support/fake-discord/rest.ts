@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkChoices, checkCommands, checkMessageBody, isObj, type Json } from './limits.ts';
 import { snowflake } from './snowflake.ts';
-import { routeOf, type FakeInteraction, type FakeMessage, type FakeState } from './state.ts';
+import { routeOf, type FakeInteraction, type FakeMessage, type FakeState, type FakeThread } from './state.ts';
 
 export interface RestOptions {
   applicationId: string;
@@ -20,6 +20,17 @@ const UNKNOWN_CHANNEL = () => err(404, 10003, 'Unknown Channel');
 const formError = (v: string[]) => err(400, 50035, `Invalid Form Body: ${v.join('; ')}`);
 const MISSING_ACCESS = () => err(403, 50001, 'Missing Access');
 const MISSING_PERMISSIONS = () => err(403, 50013, 'Missing Permissions');
+/** The auto_archive_duration values Discord accepts (minutes). */
+const ARCHIVE_MINUTES = [60, 1440, 4320, 10080];
+const THREAD_NAME_MAX = 100;
+
+function toApiThread(t: FakeThread, guildId: string, ownerId: string): Json {
+  return {
+    id: t.id, type: 11, guild_id: guildId, parent_id: t.parentId, owner_id: ownerId, name: t.name, flags: 0, rate_limit_per_user: 0,
+    message_count: 0, member_count: 1, last_message_id: null,
+    thread_metadata: { archived: t.archived, auto_archive_duration: t.autoArchiveMinutes, archive_timestamp: new Date(t.createdAt).toISOString(), locked: false },
+  };
+}
 
 export function toApiMessage(m: FakeMessage, applicationId: string, guildId: string): Json {
   return {
@@ -104,6 +115,8 @@ export class FakeRest {
     }
     if (p[0] === 'interactions' && p[3] === 'callback' && method === 'POST') return this.callback(p[1] ?? '', p[2] ?? '', query, body);
     if (p[0] === 'webhooks' && p[1] === app) return this.webhook(method, p[2] ?? '', p[3] === 'messages' ? (p[4] ?? '') : null, body);
+    if (p[0] === 'channels' && p[2] === 'messages' && p[4] === 'threads' && p.length === 5) return this.startThread(method, p[1] ?? '', p[3] ?? '', body);
+    if (p[0] === 'channels' && p.length === 2 && this.state.threads.has(p[1] ?? '')) return this.thread(method, p[1] ?? '', body);
     if (p[0] === 'channels') return this.channel(method, p[1] ?? '', p[2] === 'messages' ? (p[3] ?? null) : undefined, body);
     return err(404, 0, '404: Not Found');
   }
@@ -217,9 +230,57 @@ export class FakeRest {
     return { status: 200, body: toApiMessage(m, this.opts.applicationId, this.opts.guildId) };
   }
 
-  private channel(method: string, channelId: string, messageId: string | null | undefined, body: Json): Reply {
+  /** POST /channels/{channel}/messages/{message}/threads: a public thread (type 11) whose id is the message's. */
+  private startThread(method: string, channelId: string, messageId: string, body: Json): Reply {
+    if (method !== 'POST') return err(405, 0, '405: Method Not Allowed');
     if (!this.opts.channelIds().includes(channelId)) return UNKNOWN_CHANNEL();
     const fault = this.state.channelFaults.get(channelId);
+    if (fault === 'unknown_channel') return UNKNOWN_CHANNEL();
+    if (fault === 'missing_access') return MISSING_ACCESS();
+    if (fault === 'missing_permissions') return MISSING_PERMISSIONS();
+    const m = this.state.messages.get(messageId);
+    if (!m || m.deleted || m.channelId !== channelId || (m.flags & 64) !== 0) return UNKNOWN_MESSAGE();
+    if (this.state.threads.has(messageId)) return err(400, 160004, 'A thread has already been created for this message');
+    const v: string[] = [];
+    const name = typeof body.name === 'string' ? body.name : '';
+    if (name.length < 1 || name.length > THREAD_NAME_MAX) v.push(`thread name ${name.length} chars (1..${THREAD_NAME_MAX})`);
+    const minutes = body.auto_archive_duration ?? 4320;
+    if (typeof minutes !== 'number' || !ARCHIVE_MINUTES.includes(minutes)) v.push(`auto_archive_duration ${String(minutes)} (one of ${ARCHIVE_MINUTES.join(', ')})`);
+    if (v.length) {
+      v.forEach((s) => this.state.violate(`thread: ${s}`));
+      return formError(v);
+    }
+    const t: FakeThread = { id: m.id, parentId: channelId, messageId: m.id, name, archived: false, autoArchiveMinutes: minutes as number, createdAt: Date.now() };
+    this.state.threads.set(t.id, t);
+    return { status: 201, body: toApiThread(t, this.opts.guildId, this.opts.applicationId) };
+  }
+
+  /** GET/PATCH /channels/{thread}: read it, or archive / unarchive / rename it. */
+  private thread(method: string, threadId: string, body: Json): Reply {
+    const t = this.state.threads.get(threadId)!;
+    const fault = this.state.channelFaults.get(t.parentId);
+    if (fault === 'unknown_channel') return UNKNOWN_CHANNEL();
+    if (fault === 'missing_access') return MISSING_ACCESS();
+    if (method === 'GET') return { status: 200, body: toApiThread(t, this.opts.guildId, this.opts.applicationId) };
+    if (method !== 'PATCH') return err(405, 0, '405: Method Not Allowed');
+    if (fault === 'missing_permissions') return MISSING_PERMISSIONS();
+    if (body.name !== undefined) {
+      const name = typeof body.name === 'string' ? body.name : '';
+      if (name.length < 1 || name.length > THREAD_NAME_MAX) {
+        this.state.violate(`thread edit: name ${name.length} chars (1..${THREAD_NAME_MAX})`);
+        return formError([`name ${name.length} chars`]);
+      }
+      t.name = name;
+    }
+    if (typeof body.archived === 'boolean') t.archived = body.archived;
+    return { status: 200, body: toApiThread(t, this.opts.guildId, this.opts.applicationId) };
+  }
+
+  private channel(method: string, channelId: string, messageId: string | null | undefined, body: Json): Reply {
+    const thread = this.state.threads.get(channelId);
+    if (!thread && !this.opts.channelIds().includes(channelId)) return UNKNOWN_CHANNEL();
+    // A thread has its parent's permissions.
+    const fault = this.state.channelFaults.get(thread?.parentId ?? channelId);
     if (fault === 'unknown_channel') return UNKNOWN_CHANNEL();
     if (fault === 'missing_access') return MISSING_ACCESS();
     if (fault === 'missing_permissions' && method !== 'GET') return MISSING_PERMISSIONS();
@@ -235,6 +296,8 @@ export class FakeRest {
         v.forEach((s) => this.state.violate(`channel message: ${s}`));
         return formError(v);
       }
+      // As Discord does: a message into an archived (unlocked) thread unarchives it.
+      if (thread) thread.archived = false;
       const m = this.state.newMessage({ channelId, authorId: this.opts.applicationId });
       applyEdit(m, body);
       m.edits = 0;

@@ -27,6 +27,17 @@ export interface FakeMessage {
   loading: boolean;
 }
 
+/** A public thread started from a message (type 11); its id is the message's, as Discord does. */
+export interface FakeThread {
+  id: string;
+  parentId: string;
+  messageId: string;
+  name: string;
+  archived: boolean;
+  autoArchiveMinutes: number;
+  createdAt: number;
+}
+
 export interface RecordedCall {
   method: string;
   /** Decoded path below /api/v10, e.g. /channels/1/messages/2 */
@@ -87,6 +98,7 @@ export class FakeState extends EventEmitter {
   readonly commands = new Map<string, Json[]>(); // scope ('global' or guild id) → commands
   readonly failures: InjectedFailure[] = [];
   readonly channelFaults = new Map<string, ChannelFault>();
+  readonly threads = new Map<string, FakeThread>();
   commandPuts = 0;
 
   changed(): void {
