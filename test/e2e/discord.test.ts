@@ -3,7 +3,7 @@
 // ARK server that the agent manages as a child process, so restarts and
 // crashes are real processes coming and going.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -29,6 +29,7 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
   let hub: Hub;
   let cleanup: () => Promise<void>;
   let commandLog: string;
+  let gameLog: string;
   const logs = new LogSink();
   const [commandChannel, statusChannel, alertChannel] = ['100000000000000301', '100000000000000302', '100000000000000303'];
 
@@ -86,6 +87,8 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
     const ports = await simPorts();
     const saveDir = path.join(tmp.dir, 'world');
     commandLog = path.join(tmp.dir, 'sim-commands.jsonl');
+    // What the game prints lands in <dataDir>/logs/<server>.log (startStack's agent dataDir is agent-data).
+    gameLog = path.join(tmp.dir, 'agent-data', 'logs', `${SERVER}.log`);
     const logger = pino({ level: 'info' }, logs.stream);
     const discord = DiscordConfigSchema.parse({
       token: fake.token, applicationId: fake.applicationId, guildId: fake.guildId, apiBaseUrl: fake.apiBaseUrl,
@@ -142,6 +145,21 @@ describe('Discord end to end: real hub, agent, game process and discord.js again
 
     const all = await fake.command({ name: 'status', user: users.guest }).reply();
     assert.match(messageText(all), new RegExp(`${SERVER}.*running.*3/20`));
+  });
+
+  it('/console follows the game log in a thread (secrets redacted by the agent), and minutes:0 archives it', async () => {
+    const cmd = fake.command({ name: 'console', options: { server: SERVER, minutes: 2 }, user: users.admin });
+    const reply = await cmd.replyMatching(/following in the thread below/, 10_000);
+    const thread = await fake.waitFor(() => fake.threads.find((t) => t.messageId === reply.id), { timeoutMs: 10_000, what: 'the console thread' });
+    assert.equal(thread.parentId, commandChannel);
+    await appendFile(gameLog, 'Player Dana joined\nadmin typed: login sim-secret\n');
+    const text = () => fake.messagesIn(thread.id).map((m) => m.content).join('\n');
+    await fake.waitFor(() => text().includes('login [redacted]'), { timeoutMs: 15_000, what: 'the new log lines in the thread' });
+    assert.match(text(), /Player Dana joined/);
+    assert.ok(!text().includes('sim-secret'), 'the RCON password never reaches Discord');
+    const stop = await fake.command({ name: 'console', options: { server: SERVER, minutes: 0 }, user: users.admin }).reply();
+    assert.match(stop.content, /Stopped following/);
+    await fake.waitFor(() => fake.threads.find((t) => t.id === thread.id)?.archived, { timeoutMs: 10_000, what: 'the thread archived' });
   });
 
   it('autocomplete offers the server id from the hub cache', async () => {
