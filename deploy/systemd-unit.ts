@@ -45,6 +45,26 @@ export const DefaultAgentUnitOptions = {
 } as const satisfies AgentUnitOptions;
 
 /** Quotes one word for a unit file: `%` starts a specifier everywhere, `$` a variable in ExecStart=. */
+/** The sandbox settings both units share after ProtectHome=, and their [Install] section. */
+const SANDBOX_AND_INSTALL = `PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+AmbientCapabilities=
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
+
+[Install]
+WantedBy=multi-user.target
+`;
+
 export function unitWord(word: string, exec = false): string {
   const specifierSafe = word.replace(/%/g, '%%');
   const escaped = exec ? specifierSafe.replace(/\$/g, '$$$$') : specifierSafe;
@@ -165,24 +185,7 @@ ProtectSystem=strict
 # ~/.local/share/7DaysToDie): homes stay visible but read-only, and the
 # ReadWritePaths= above make the save folders writable again.
 ProtectHome=read-only
-PrivateTmp=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-AmbientCapabilities=
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-
-[Install]
-WantedBy=multi-user.target
-`;
+${SANDBOX_AND_INSTALL}`;
 }
 
 /**
@@ -233,22 +236,5 @@ TimeoutStopSec=${SHUTDOWN_TIMEOUT_STOP}
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=read-only
-PrivateTmp=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-AmbientCapabilities=
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-
-[Install]
-WantedBy=multi-user.target
-`;
+${SANDBOX_AND_INSTALL}`;
 }
