@@ -2,23 +2,13 @@
 // problem in one run, servers named by id, with the near miss for typos; the agent refuses
 // (exit 3) exactly what the check reports. Both through the real CLI process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cliPath, tempDir } from '../support/stack.ts';
+import { runCli, tempDir } from '../support/stack.ts';
 
-interface Run { code: number; stdout: string; stderr: string }
 
-async function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    // A config the agent accepted would make it run (and dial a hub that is not there): the timeout ends that.
-    execFile(process.execPath, [cliPath, ...args], { timeout: 30_000, env: { ...process.env, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 const problemLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('  - '));
 

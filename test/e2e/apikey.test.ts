@@ -1,24 +1,13 @@
 // Issue 13 §6: scoped API keys made with the CLI (its own process) against the store of a running hub.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { API_TOKEN, startHub } from '../hub/helpers.ts';
-import { cliPath, tempDir } from '../support/stack.ts';
+import { runCli, tempDir } from '../support/stack.ts';
 
-const run = promisify(execFile);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 test('apikey create/revoke: printed once, stored hashed, scopes enforced, actions audited by key name, revocation at once', { timeout: 60_000 }, async (t) => {
   const { dir, cleanup } = await tempDir();

@@ -1,26 +1,15 @@
 // Issue 10 §2 and §12 as an operator does it: the CLI in its own process,
 // against the store of a running hub (they share hub.sqlite).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { hashToken } from '../../hub/tokens.ts';
 import { FakeAgent, startHub, summary } from '../hub/helpers.ts';
-import { cliPath, tempDir, waitFor } from '../support/stack.ts';
+import { runCli, tempDir, waitFor } from '../support/stack.ts';
 
-const run = promisify(execFile);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 async function hubYaml(dir: string): Promise<string> {
   const file = path.join(dir, 'hub.yaml');

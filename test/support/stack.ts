@@ -1,7 +1,7 @@
 // A whole ReconSync on loopback for end-to-end tests: a real hub (in-process),
 // a real agent (in-process, or a child process through the CLI), and
 // simulated game servers as real child processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +17,21 @@ export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
 export const tsxImport = import.meta.resolve('tsx');
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const cliPath = path.join(repoRoot, 'bin', 'reconsync.js');
+
+export interface CliRun { code: number; stdout: string; stderr: string }
+
+/**
+ * Runs the real `reconsync` CLI in its own process and collects its exit code and output
+ * (-1 when it did not exit by itself, e.g. ended by the 30 s timeout). `env` is laid over
+ * this process's environment; by default only warnings are logged.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn' }): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { timeout: 30_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
 
 export async function tempDir(prefix = 'reconsync-e2e-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
