@@ -8,6 +8,15 @@ export interface PlayerTrackerDeps {
   clock: Clock;
 }
 
+/**
+ * Join/leave events one server may add per minute (a full 100-slot server turning over
+ * entirely twice a minute still fits). An agent can send statuses at any rate with up to
+ * 512 names each; without a budget it could fill the event log, whose retention is
+ * global, and push every other server's crashes and backups out of it, and flood the
+ * webhooks and the events channel.
+ */
+export const PLAYER_EVENTS_PER_MINUTE = 400;
+
 export interface OnlinePlayer {
   name: string;
   /** When the hub first saw the player in this session (ISO). */
@@ -24,6 +33,8 @@ export interface OnlinePlayer {
  */
 export class PlayerTracker {
   readonly #online = new Map<string, Map<string, number>>();
+  /** Per server: the event budget left and when it was last refilled (a token bucket). */
+  readonly #budget = new Map<string, { left: number; at: number }>();
   readonly #d: PlayerTrackerDeps;
   readonly #onServer = (v: ServerView) => this.#observe(v);
 
@@ -60,17 +71,34 @@ export class PlayerTracker {
       return;
     }
     const at = new Date(now).toISOString();
+    const budget = this.#refill(v.id, now);
+    // Over budget, the list still follows the status (so /players stays right and no burst comes later); only the events are left out.
+    const spend = (): boolean => {
+      if (budget.left < 1) return false;
+      budget.left -= 1;
+      return true;
+    };
     for (const [name, since] of known) {
       if (names.has(name)) continue;
       known.delete(name);
+      if (!spend()) continue;
       const sessionSeconds = Math.max(0, Math.round((now - since) / 1000));
       this.#d.events.append({ at, kind: 'player_leave', agentId: v.agentId, serverId: v.id, message: `${name} left after ${formatDuration(sessionSeconds)}`, data: { player: name, sessionSeconds } });
     }
     for (const name of names) {
       if (known.has(name)) continue;
       known.set(name, now);
+      if (!spend()) continue;
       this.#d.events.append({ at, kind: 'player_join', agentId: v.agentId, serverId: v.id, message: `${name} joined`, data: { player: name } });
     }
+  }
+
+  #refill(serverId: string, now: number): { left: number; at: number } {
+    const b = this.#budget.get(serverId) ?? { left: PLAYER_EVENTS_PER_MINUTE, at: now };
+    b.left = Math.min(PLAYER_EVENTS_PER_MINUTE, b.left + ((now - b.at) / 60_000) * PLAYER_EVENTS_PER_MINUTE);
+    b.at = now;
+    this.#budget.set(serverId, b);
+    return b;
   }
 }
 

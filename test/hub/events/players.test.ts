@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PLAYER_EVENTS_PER_MINUTE } from '../../../hub/events/players.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { API_TOKEN, FakeAgent, newToken, startHub, status, summary, tempDir, waitFor } from '../helpers.ts';
 
@@ -57,4 +58,26 @@ test('a counts-only game (profile query.players: counts) gives no join/leave eve
   assert.deepEqual(seen().map((e) => [e.kind, e.serverId, e.data.player]), [
     ['player_leave', 'mark', 'p0'], ['player_join', 'mark', 'p1'], ['player_leave', 'mark', 'p1'], ['player_join', 'mark', 'p2'],
   ]);
+});
+
+test('an agent flooding statuses with new names gets at most its budget of player events; the list still follows, the budget refills', async (t) => {
+  const tmp = await tempDir();
+  const clock = new FakeClock(Date.parse('2026-01-01T12:00:00Z'));
+  const hub = await startHub(tmp.dir, { clock });
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('s1')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  const count = () => hub.store.hubEvents.list({ since: 0, limit: 10_000, kinds: ['player_join', 'player_leave'] }).length;
+  const crowd = (round: number) => Array.from({ length: 500 }, (_, i) => `r${round}-p${i}`);
+  const send = (round: number) => agent.send({ type: 'evt', topic: 'status', data: status('s1', { players: { online: 500, max: 512, names: crowd(round) } }) });
+
+  send(0); // seeds the list: no events
+  for (let round = 1; round <= 20; round++) send(round);
+  await waitFor(() => hub.players.online('s1')?.[0]?.name.startsWith('r20-'));
+  assert.equal(count(), PLAYER_EVENTS_PER_MINUTE, '20 x 1000 changes, one minute budget of events');
+  assert.equal(hub.players.online('s1')!.length, 500, 'the list follows every status');
+
+  await clock.advance(60_000);
+  send(21);
+  await waitFor(() => hub.players.online('s1')?.[0]?.name.startsWith('r21-'));
+  assert.equal(count(), 2 * PLAYER_EVENTS_PER_MINUTE, 'a minute later the budget is back');
 });
