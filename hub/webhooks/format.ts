@@ -40,6 +40,12 @@ export function webhookRequest(hook: Pick<WebhookConfig, 'format' | 'secret'>, e
       // No pings from event text: a server name or message could hold @everyone.
       return { body: JSON.stringify({ content: eventText(e), username: 'ReconSync', allowed_mentions: { parse: [] } }), headers };
     case 'slack':
-      return { body: JSON.stringify({ text: eventText(e) }), headers };
+      // Slack reads <!channel>, <@U…> and links in text; a player name or game reply could hold them. Its own escapes.
+      return { body: JSON.stringify({ text: slackEscape(eventText(e)) }), headers };
   }
+}
+
+/** Slack's three control characters in message text (api.slack.com, "Escaping text"). */
+export function slackEscape(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }

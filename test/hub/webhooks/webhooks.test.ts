@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { HubConfigSchema } from '../../../hub/config.ts';
 import type { Hub } from '../../../hub/hub.ts';
+import { webhookRequest } from '../../../hub/webhooks/format.ts';
 import type { HubEvent } from '../../../protocol/event-kinds.ts';
 import { WebhookReceiver } from '../../support/webhook-receiver.ts';
 import { startHub, tempDir, waitFor } from '../helpers.ts';
@@ -132,5 +133,16 @@ describe('webhooks', () => {
     const badKind = HubConfigSchema.safeParse({ ...base, alerts: { webhooks: [{ url: 'https://example.org/h', format: 'slack', events: ['explode'] }] } });
     assert.equal(badKind.success, false);
     assert.equal(HubConfigSchema.safeParse({ ...base, alerts: { webhooks: [{ url: 'ftp://example.org/h', format: 'slack' }] } }).success, false);
+  });
+});
+
+describe('webhook formats', () => {
+  it('slack: text from a game (a player named <!channel>) cannot mention or link; discord: no mentions parsed', () => {
+    const e: HubEvent = { id: 7, at: '2026-01-01T00:00:00.000Z', kind: 'player_join', severity: 'info', agentId: 'a1', serverId: 's1', message: '<!channel> & <https://evil.example|click> joined', data: { player: '<!channel>' } };
+    const slack = JSON.parse(webhookRequest({ format: 'slack' }, e, 'test').body) as { text: string };
+    assert.doesNotMatch(slack.text, /[<>]/);
+    assert.match(slack.text, /&lt;!channel&gt; &amp; &lt;https:\/\/evil\.example\|click&gt; joined/);
+    const discord = JSON.parse(webhookRequest({ format: 'discord' }, e, 'test').body) as { allowed_mentions: { parse: string[] } };
+    assert.deepEqual(discord.allowed_mentions.parse, []);
   });
 });
