@@ -80,7 +80,8 @@ test('a damaged pack file: the scheduled check alerts, and a restore from it is 
 test('kill -9 of the agent during restic backup: the next backup works and the stale lock is gone', async (t) => {
   const dir = await tempDir(t, 'reconsync-restic-');
   const saves = path.join(dir, 'saves');
-  await writeTree(saves, { 'world.sav': randomBytes(48 * 1024 * 1024), 'players/a.sav': 'a' });
+  // Big enough that restic is still uploading at its first progress report (2 a second): 48 MiB could finish before it on a quiet machine.
+  await writeTree(saves, { 'world.sav': randomBytes(192 * 1024 * 1024), 'players/a.sav': 'a' });
   const repo = path.join(dir, 'repo');
   const dataDir = path.join(dir, 'data');
   const argsFile = path.join(dir, 'args.json');
