@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
+import { systemClock, type Clock } from './clock.ts';
 import { ReconSyncError, toRpcError } from './errors.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
 import type { Cancel, Req, Res } from './frames.ts';
@@ -35,6 +36,8 @@ export interface RpcPeerOptions<Out extends MethodRegistry, In extends MethodReg
   /** Called for frames this peer wants to send; return false when the link is down. */
   send?: (frame: RpcFrame) => boolean;
   onCallSettled?: (method: string, outcome: 'ok' | string, ms: number) => void;
+  /** Deadlines and call latencies are measured on it (default: the system clock). */
+  clock?: Clock;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -94,7 +97,7 @@ class PendingCall {
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
     readonly started: number,
-    /** performance.now() after which the call fails with TIMEOUT. */
+    /** Clock time after which the call fails with TIMEOUT. */
     readonly deadline: number,
   ) {}
 }
@@ -118,10 +121,13 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
   /** Ids of this peer's calls: `<random prefix>.<counter>`, unique across peers and reconnects without a UUID per call. */
   readonly #idPrefix = `${randomBytes(ID_PREFIX_BYTES).toString('base64url')}.`;
   #idCounter = 0;
-  readonly #deadlines = new DeadlineTimer(() => this.#expireDue());
+  readonly #clock: Clock;
+  readonly #deadlines: DeadlineTimer;
 
   constructor(opts: RpcPeerOptions<Out, In>) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#deadlines = new DeadlineTimer(this.#clock, (at) => this.#expireDue(at));
     this.#send = opts.send;
     this.#dedupeSize = Math.max(1, opts.dedupeSize ?? DEFAULT_DEDUPE_SIZE);
   }
@@ -149,7 +155,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     const send = this.#send;
     if (!send) return Promise.reject(new ReconSyncError('AGENT_OFFLINE', 'peer is not connected'));
 
-    const started = performance.now();
+    const started = this.#clock.now();
     const pending = new PendingCall(id, method, spec.result, timeoutMs, signal, started, started + timeoutMs);
     const promise = new Promise<z.output<Out[M]['result']>>((resolve, reject) => {
       pending.resolve = resolve as (value: unknown) => void;
@@ -203,9 +209,9 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     this.#deadlines.stop();
   }
 
-  /** The earliest deadline passed: fail every call that is due, then watch the next deadline. */
-  #expireDue(): void {
-    const now = performance.now();
+  /** The deadline `at` passed: fail every call that is due, then watch the next deadline. */
+  #expireDue(at: number): void {
+    const now = Math.max(this.#clock.now(), at);
     const due: PendingCall[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const p of this.#pending.values()) {
@@ -236,7 +242,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
       if (checked.success) result = checked.data;
       else err = new ReconSyncError('INTERNAL', `${pending.method}: peer sent a malformed result (${checked.error.issues[0]?.message})`);
     }
-    this.#opts.onCallSettled?.(pending.method, err ? err.code : 'ok', performance.now() - pending.started);
+    this.#opts.onCallSettled?.(pending.method, err ? err.code : 'ok', this.#clock.now() - pending.started);
     if (err) pending.reject(err);
     else pending.resolve(result);
   }

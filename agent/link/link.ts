@@ -1,18 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import WebSocket, { type RawData } from 'ws';
 import type { z } from 'zod';
 import {
-  CloseCode, HelloSchema, MAX_FRAME_BYTES, PROTOCOL_HEADER, PROTOCOL_MAJOR, ReconSyncError,
-  agentMethods, defaultTimeoutMs, encodeFrame, eventTopics, hubMethods, parseFrame,
+  CloseCode, PROTOCOL_MAJOR, ReconSyncError, agentMethods, defaultTimeoutMs, encodeFrame, eventTopics, hubMethods,
   type AgentMethods, type EventData, type HubMethods, type RecordTopic, type StateTopic, type Welcome,
 } from '../../protocol/index.ts';
 import { RpcPeer, type CallOptions, type RpcFrame } from '../../protocol/rpc-peer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { Backoff } from './backoff.ts';
 import { decideOnEnd, describe, type LinkDecision, type LinkEnd } from './close-policy.ts';
+import { HubConnection } from './connection.ts';
 import {
   DefaultAgentLinkOptions, type AgentLinkEventsMap, type AgentLinkOptionalOptions, type AgentLinkOptions, type AgentLinkRequiredOptions,
 } from './link-options.ts';
@@ -21,14 +19,11 @@ import { EventGuard } from './repair.ts';
 
 export * from './link-options.ts';
 
-/** How many bad frames per connection are logged one by one before logging only every 1000th. */
-const BAD_FRAME_LOG_BURST = 10;
-
 type AgentPeer = RpcPeer<HubMethods, AgentMethods>;
 
 /**
- * The agent's side of the hub link (design.md §5): dials out, authenticates,
- * says hello, keeps the connection alive, reconnects with jittered backoff as
+ * The agent's side of the hub link (design.md §5): dials out (one
+ * HubConnection at a time, connection.ts), reconnects with jittered backoff as
  * close-policy.ts decides, streams state events (newest wins, coalesced while
  * down) and record events (outbox, re-sent until acked), and serves the hub's
  * RPCs through one RpcPeer that outlives reconnects, so a request id already
@@ -45,14 +40,11 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   #starting: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #ws: WebSocket | undefined;
+  #conn: HubConnection | undefined;
   /** Set between welcome and close: the link is usable for RPC. */
   #session: string | undefined;
   /** Set once the outbox has been re-sent after a welcome: new records go straight out. */
   #streaming = false;
-  /** Anything heard from the hub since the last heartbeat tick. */
-  #heard = false;
-  #badFrames = 0;
   /** Newest state frame per (topic, serverId) published while the link was down. */
   readonly #unsentStates = new Map<string, string>();
   readonly #guard: EventGuard;
@@ -69,6 +61,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
       incoming: agentMethods,
       handlers: this.#opts.handlers,
       timeouts: defaultTimeoutMs,
+      clock: this.#opts.clock,
     });
   }
 
@@ -104,10 +97,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
     if ('error' in checked) throw new ReconSyncError('INVALID_PARAMS', checked.error);
     const frame = JSON.stringify({ type: 'evt', topic, data: checked.data });
     // States do not wait for the outbox re-send: once welcomed they go straight out.
-    if (this.#session !== undefined && this.#ws) {
-      this.#ws.send(frame);
-      return;
-    }
+    if (this.#session !== undefined && this.#conn?.send(frame)) return;
     const owner = checked.data as { serverId?: string; id?: string };
     this.#unsentStates.set(`${topic}\u0000${owner.serverId ?? owner.id ?? ''}`, frame);
   }
@@ -149,7 +139,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
       ...this.#opts.outbox,
       logger: this.#log,
       onDurable: (record) => {
-        if (this.#streaming) this.#ws?.send(record.frame);
+        if (this.#streaming) this.#conn?.send(record.frame);
       },
     });
     this.#backoff.reset();
@@ -199,118 +189,48 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
 
   /** One connection, from dial to close. Resolves (never rejects) with why it ended. */
   #connectOnce(ca: Buffer | undefined): Promise<{ end: LinkEnd; wasUp: boolean }> {
-    return new Promise((resolve) => {
-      const conn = new AbortController();
-      let end: LinkEnd | undefined;
-      let wasUp = false;
-      const ws = new WebSocket(this.#opts.url, {
-        ...this.#opts.wsOptions,
-        ...(ca ? { ca } : {}),
-        perMessageDeflate: false,
-        maxPayload: MAX_FRAME_BYTES,
-        headers: { authorization: `Bearer ${this.#opts.token}`, [PROTOCOL_HEADER]: String(PROTOCOL_MAJOR) },
-      });
-      this.#ws = ws;
-      this.#heard = false;
-      this.#badFrames = 0;
-      // The first cause wins: a 401 or a watchdog verdict is more telling than the 1006 that follows.
-      const kill = (why: LinkEnd) => {
-        end ??= why;
-        ws.terminate();
-      };
-      this.#after(this.#opts.openTimeoutMs, conn.signal, () => {
-        if (ws.readyState === WebSocket.CONNECTING) kill({ kind: 'timeout', phase: 'open', ms: this.#opts.openTimeoutMs });
-      });
-
-      ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-        const hubProtocol = res.headers[PROTOCOL_HEADER];
-        res.resume();
-        kill({ kind: 'http', status: res.statusCode ?? 0, ...(typeof hubProtocol === 'string' ? { hubProtocol } : {}) });
-      });
-      ws.on('open', () => {
-        const hello = HelloSchema.safeParse({
-          type: 'hello',
-          agentId: this.#opts.agentId,
-          agentVersion: this.#opts.agentVersion,
-          protocol: PROTOCOL_MAJOR,
-          servers: this.#opts.servers(),
-          capabilities: this.#opts.capabilities,
-        });
-        if (!hello.success) {
-          const issue = hello.error.issues[0];
-          // Same verdict as the hub's 4002, decided here so the close policy has one table.
-          kill({ kind: 'close', code: CloseCode.BadHello, reason: `agent-side check: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` });
-          return;
-        }
-        ws.send(JSON.stringify(hello.data));
-        this.#after(this.#opts.welcomeTimeoutMs, conn.signal, () => {
-          if (this.#session === undefined) kill({ kind: 'timeout', phase: 'welcome', ms: this.#opts.welcomeTimeoutMs });
-        });
-      });
-      ws.on('message', (data: RawData, isBinary: boolean) => {
-        this.#heard = true;
-        if (isBinary) return this.#badFrame('binary frame');
-        const parsed = parseFrame(data as Buffer);
-        if (!parsed.ok) return this.#badFrame(parsed.error);
-        const frame = parsed.frame;
-        switch (frame.type) {
-          case 'req':
-          case 'res':
-          case 'cancel':
-            if (this.#session === undefined) return this.#badFrame(`${frame.type} before welcome`);
-            this.#peer.handle(frame);
-            return;
-          case 'ack':
-            this.#outbox?.ack(frame.seq);
-            return;
-          case 'welcome':
-            if (this.#session !== undefined) return this.#badFrame('second welcome');
-            wasUp = true;
-            this.#onWelcome(ws, frame, conn.signal, kill);
-            return;
-          default:
-            return this.#badFrame(`unexpected ${frame.type} frame from the hub`);
-        }
-      });
-      ws.on('pong', () => {
-        this.#heard = true;
-      });
-      ws.on('ping', () => {
-        this.#heard = true;
-      });
-      ws.on('error', (err) => {
-        end ??= { kind: 'error', message: err.message };
-      });
-      ws.on('close', (code, reason) => {
-        end ??= { kind: 'close', code, reason: reason.toString('utf8') };
-        conn.abort();
-        if (this.#ws === ws) {
-          this.#ws = undefined;
+    const o = this.#opts;
+    const conn = new HubConnection(
+      {
+        url: o.url, token: o.token, ca, wsOptions: o.wsOptions, clock: o.clock, logger: this.#log,
+        openTimeoutMs: o.openTimeoutMs, welcomeTimeoutMs: o.welcomeTimeoutMs, heartbeatMs: o.heartbeatMs,
+        deadAfterMs: o.deadAfterMs, closeTimeoutMs: o.closeTimeoutMs,
+        hello: () => ({
+          type: 'hello', agentId: o.agentId, agentVersion: o.agentVersion, protocol: PROTOCOL_MAJOR, servers: o.servers(), capabilities: o.capabilities,
+        }),
+      },
+      {
+        welcome: (welcome) => this.#onWelcome(conn, welcome),
+        rpc: (frame) => this.#peer.handle(frame),
+        ack: (seq) => this.#outbox?.ack(seq),
+        closed: (end, wasUp) => {
+          if (this.#conn !== conn) return;
+          this.#conn = undefined;
           this.#session = undefined;
           this.#streaming = false;
           this.#peer.setSender(undefined);
           if (wasUp) this.#peer.disconnect(`link to the hub lost (${describe(end)})`);
-        }
-        resolve({ end, wasUp });
-      });
-    });
+        },
+      },
+    );
+    this.#conn = conn;
+    return conn.ended;
   }
 
-  #onWelcome(ws: WebSocket, welcome: Welcome, signal: AbortSignal, kill: (why: LinkEnd) => void): void {
+  #onWelcome(conn: HubConnection, welcome: Welcome): void {
     this.#session = welcome.sessionId;
     this.#peer.setSender(this.#sendFrame);
     this.#backoff.connected(this.#opts.clock.now());
     this.#log.info({ sessionId: welcome.sessionId, hubVersion: welcome.hubVersion, ackedSeq: welcome.ackedSeq }, 'connected to the hub');
-    for (const frame of this.#unsentStates.values()) ws.send(frame);
+    for (const frame of this.#unsentStates.values()) conn.send(frame);
     this.#unsentStates.clear();
-    void this.#resendRecords(ws, welcome.ackedSeq);
-    void this.#heartbeat(ws, signal, kill);
+    void this.#resendRecords(conn, welcome.ackedSeq);
     this.#emit('welcome', welcome);
     this.#emit('connected', { sessionId: welcome.sessionId, hubVersion: welcome.hubVersion });
   }
 
   /** Drop what the hub already has, then re-send the rest in seq order and switch to streaming. */
-  async #resendRecords(ws: WebSocket, ackedSeq: number): Promise<void> {
+  async #resendRecords(conn: HubConnection, ackedSeq: number): Promise<void> {
     const outbox = this.#outbox;
     if (!outbox) return;
     if (ackedSeq > outbox.lastSeq) {
@@ -320,54 +240,17 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
         this.#log.error({ err }, 'could not renumber the outbox; records are held until the next connection');
         return;
       }
-      if (this.#ws !== ws || this.#session === undefined) return;
+      if (this.#conn !== conn || this.#session === undefined) return;
     } else if (ackedSeq < outbox.ackedSeq) {
       this.#log.warn({ hubAckedSeq: ackedSeq, localAckedSeq: outbox.ackedSeq }, 'hub acknowledges less than it did before (hub store reset?); records it lost cannot be re-sent');
     }
     outbox.ack(ackedSeq);
     // Synchronous from here on: a record made durable meanwhile is either in pending() or streamed by onDurable.
-    for (const record of outbox.pending()) ws.send(record.frame);
+    for (const record of outbox.pending()) conn.send(record.frame);
     this.#streaming = true;
   }
 
-  /** Ping every heartbeatMs; a hub silent for deadAfterMs is cut off and redialed. */
-  async #heartbeat(ws: WebSocket, signal: AbortSignal, kill: (why: LinkEnd) => void): Promise<void> {
-    const { clock, heartbeatMs, deadAfterMs } = this.#opts;
-    let lastHeard = clock.now();
-    for (;;) {
-      try {
-        await clock.sleep(heartbeatMs, signal);
-      } catch {
-        return;
-      }
-      const now = clock.now();
-      if (this.#heard) {
-        this.#heard = false;
-        lastHeard = now;
-      } else if (now - lastHeard >= deadAfterMs) {
-        this.#log.warn({ silentMs: now - lastHeard }, 'hub stopped answering; reconnecting');
-        kill({ kind: 'dead', silentMs: now - lastHeard });
-        return;
-      }
-      ws.ping();
-    }
-  }
-
-  readonly #sendFrame = (frame: RpcFrame): boolean => {
-    const ws = this.#ws;
-    if (!ws || this.#session === undefined || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(encodeFrame(frame));
-    return true;
-  };
-
-  #badFrame(what: string): void {
-    const n = ++this.#badFrames;
-    if (n <= BAD_FRAME_LOG_BURST || n % 1000 === 0) this.#log.warn({ badFrames: n }, `ignored an invalid frame from the hub: ${what}`);
-  }
-
-  #after(ms: number, signal: AbortSignal, fn: () => void): void {
-    this.#opts.clock.sleep(ms, signal).then(fn, () => undefined);
-  }
+  readonly #sendFrame = (frame: RpcFrame): boolean => this.#session !== undefined && this.#conn !== undefined && this.#conn.send(encodeFrame(frame));
 
   #emit<K extends keyof AgentLinkEventsMap>(event: K, ...args: AgentLinkEventsMap[K]): void {
     try {
@@ -379,17 +262,9 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
 
   async #close(): Promise<void> {
     this.#stop.abort();
-    const ws = this.#ws;
-    if (ws && ws.readyState === WebSocket.OPEN) {
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      ws.close(CloseCode.Normal, 'agent shutting down');
-      const timer = new AbortController();
-      this.#after(this.#opts.closeTimeoutMs, timer.signal, () => ws.terminate());
-      await closed;
-      timer.abort();
-    } else {
-      ws?.terminate();
-    }
+    const conn = this.#conn;
+    conn?.destroy({ kind: 'close', code: CloseCode.Normal, reason: 'agent shutting down' }, { graceful: true });
+    await conn?.ended;
     await this.#starting?.catch(() => undefined);
     await this.#loop;
     // Handlers still running record their outcome (into the outbox) before it closes.

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { agentMethods, encodeFrame, hubMethods, parseFrame, ReconSyncError, RpcPeer, type RpcFrame } from '../../protocol/index.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 /** A hub-side peer whose frames go nowhere (the agent never answers), recording what it sent. */
-function silentPeer() {
+function silentPeer(clock?: FakeClock) {
   const sent: RpcFrame[] = [];
-  const peer = new RpcPeer({ outgoing: agentMethods, incoming: hubMethods, handlers: {}, timeouts: {} });
+  const peer = new RpcPeer({ outgoing: agentMethods, incoming: hubMethods, handlers: {}, timeouts: {}, ...(clock ? { clock } : {}) });
   peer.setSender((f) => {
     const parsed = parseFrame(encodeFrame(f));
     assert.ok(parsed.ok);
@@ -16,46 +16,65 @@ function silentPeer() {
   return { peer, sent };
 }
 
-test('calls with different timeouts each fail with TIMEOUT near their own deadline, and are cancelled', async () => {
-  const { peer, sent } = silentPeer();
-  const t0 = performance.now();
+test('calls with different timeouts each fail with TIMEOUT at their own deadline, and are cancelled', async () => {
+  const clock = new FakeClock();
+  const { peer, sent } = silentPeer(clock);
+  const t0 = clock.now();
   const ended: Array<[string, number]> = [];
   const track = (name: string, p: Promise<unknown>) =>
     p.then(
       () => assert.fail(`${name} should time out`),
       (e: ReconSyncError) => {
         assert.equal(e.code, 'TIMEOUT');
-        ended.push([name, performance.now() - t0]);
+        ended.push([name, clock.now() - t0]);
       },
     );
   // The long one first: the shared timer must be re-armed for the earlier deadline.
-  const slow = track('slow', peer.call('backup.list', { serverId: 's' }, { timeoutMs: 250 }));
-  const fast = track('fast', peer.call('agent.ping', {}, { timeoutMs: 40 }));
-  const mid = track('mid', peer.call('agent.ping', {}, { timeoutMs: 120 }));
-  await Promise.all([slow, fast, mid]);
-  assert.deepEqual(ended.map(([n]) => n), ['fast', 'mid', 'slow']);
-  const at = Object.fromEntries(ended);
-  assert.ok(at.fast! >= 39 && at.fast! < 200, `fast ended at ${at.fast}`);
-  assert.ok(at.mid! >= 119 && at.mid! < 300, `mid ended at ${at.mid}`);
-  assert.ok(at.slow! >= 249, `slow ended at ${at.slow}`);
+  const all = Promise.all([
+    track('slow', peer.call('backup.list', { serverId: 's' }, { timeoutMs: 250 })),
+    track('fast', peer.call('agent.ping', {}, { timeoutMs: 40 })),
+    track('mid', peer.call('agent.ping', {}, { timeoutMs: 120 })),
+  ]);
+  // One timer for the three calls, armed at the earliest deadline.
+  assert.deepEqual(clock.dueTimes(), [t0 + 40]);
+  await clock.advance(39);
+  assert.equal(ended.length, 0);
+  await clock.advance(1);
+  assert.deepEqual(ended, [['fast', 40]]);
+  await clock.advance(79);
+  assert.equal(ended.length, 1);
+  await clock.advance(1);
+  assert.deepEqual(ended.map(([n]) => n), ['fast', 'mid']);
+  await clock.advance(129);
+  assert.equal(ended.length, 2);
+  await clock.advance(1);
+  await all;
+  assert.deepEqual(ended, [['fast', 40], ['mid', 120], ['slow', 250]]);
   assert.equal(peer.pendingCount, 0);
+  assert.equal(clock.pending, 0, 'no timer left armed once every call ended');
   // Every timed-out call told the agent to stop working on it.
   const reqIds = sent.filter((f) => f.type === 'req').map((f) => f.id);
   assert.deepEqual(sent.filter((f) => f.type === 'cancel').map((f) => f.id).sort(), [...reqIds].sort());
 });
 
 test('an answered call leaves nothing that fires later, and new calls still time out', async () => {
+  const clock = new FakeClock();
   let answer: ((f: RpcFrame) => void) | undefined;
-  const peer = new RpcPeer({ outgoing: agentMethods, incoming: hubMethods, handlers: {}, timeouts: {} });
+  const settled: string[] = [];
+  const peer = new RpcPeer({ outgoing: agentMethods, incoming: hubMethods, handlers: {}, timeouts: {}, clock, onCallSettled: (_m, outcome) => settled.push(outcome) });
   peer.setSender((f) => {
     if (f.type === 'req' && answer) queueMicrotask(() => answer?.(f));
     return true;
   });
   answer = (f) => peer.handle({ type: 'res', id: (f as { id: string }).id, ok: true, result: { now: 1 } });
   assert.deepEqual(await peer.call('agent.ping', {}, { timeoutMs: 30 }), { now: 1 });
-  await delay(60); // past the answered call's deadline: nothing may fire for it
+  await clock.advance(60); // past the answered call's deadline: nothing may fire for it
+  assert.deepEqual(settled, ['ok']);
   answer = undefined;
-  await assert.rejects(peer.call('agent.ping', {}, { timeoutMs: 30 }), (e: ReconSyncError) => e.code === 'TIMEOUT');
+  const late = assert.rejects(peer.call('agent.ping', {}, { timeoutMs: 30 }), (e: ReconSyncError) => e.code === 'TIMEOUT');
+  await clock.advance(30);
+  await late;
+  assert.deepEqual(settled, ['ok', 'TIMEOUT']);
 });
 
 test('request ids are unique per peer and across peers, short, and valid frame ids', async () => {

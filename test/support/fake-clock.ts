@@ -1,4 +1,4 @@
-import type { Clock } from '../../protocol/index.ts';
+import type { Clock, ClockTimer } from '../../protocol/index.ts';
 
 interface Sleeper {
   due: number;
@@ -41,14 +41,31 @@ export class FakeClock implements Clock {
         reject(signal?.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#sleepers.push(sleeper);
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w();
+      this.#add(sleeper);
     });
   }
 
-  /** Number of pending sleeps. */
+  /** A timer on fake time: `fn` runs inside advance() once its due time is passed, unless cancelled first. */
+  setTimer(ms: number, fn: () => void): ClockTimer {
+    const sleeper: Sleeper = { due: this.#now + Math.max(0, ms), seq: this.#seq++, resolve: fn };
+    this.#add(sleeper);
+    return {
+      cancel: () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+      },
+      ref: () => undefined,
+      unref: () => undefined,
+    };
+  }
+
+  #add(sleeper: Sleeper): void {
+    this.#sleepers.push(sleeper);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Number of pending sleeps and timers. */
   get pending(): number {
     return this.#sleepers.length;
   }

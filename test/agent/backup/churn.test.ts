@@ -10,7 +10,7 @@ import { createArchive } from '../../../agent/backup/archive.ts';
 import { ZstdPool } from '../../../agent/backup/compress.ts';
 import { BackupEngine } from '../../../agent/backup/engine.ts';
 import { silentLogger } from '../../../lib/logger.ts';
-import type { Clock } from '../../../protocol/index.ts';
+import { systemClock, type Clock } from '../../../protocol/index.ts';
 import { makeServer, Published, tempDir, TestAdminChannel, TestServerControl, writeTree } from './helpers.ts';
 
 /** Creates (write to .tmp, rename into place) and deletes `churn-<i>.sav` in a loop until killed, as a saving game does. */
@@ -39,7 +39,7 @@ round();
 /** A clock that records every wait and returns at once: counts the retry delays without spending them. */
 function countingClock(): Clock & { waits: number[] } {
   const waits: number[] = [];
-  return { waits, now: () => Date.now(), sleep: async (ms) => void waits.push(ms) };
+  return { waits, now: () => Date.now(), sleep: async (ms) => void waits.push(ms), setTimer: systemClock.setTimer };
 }
 
 /** Starts the churner on `save` and resolves once it has gone round twice. */

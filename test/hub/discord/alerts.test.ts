@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { systemClock, type Clock } from '../../../protocol/index.ts';
+import { systemClock, type Clock, type ClockTimer } from '../../../protocol/index.ts';
 import { messageText } from '../../support/fake-discord/index.ts';
 import { MemoryHubService } from '../../support/memory-hub-service.ts';
 import { startHarness, users } from './harness.ts';
@@ -16,6 +16,9 @@ class ShiftedClock implements Clock {
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return systemClock.sleep(ms, signal);
+  }
+  setTimer(ms: number, fn: () => void): ClockTimer {
+    return systemClock.setTimer(ms, fn);
   }
 }
 
