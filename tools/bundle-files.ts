@@ -1,4 +1,4 @@
-/** Small text files of the agent bundle: launchers and the README. */
+/** Small text files of the agent bundle: the sh launcher and the README (reconsync.exe: bundle-windows.ts). */
 
 /**
  * sh launcher. Only sh builtins and node: minimal hosts and service managers give
@@ -22,20 +22,6 @@ exec "$node" "$here/reconsync.js" "$@"
 `;
 }
 
-/** Windows launcher; CRLF line endings, as cmd.exe expects. */
-export function cmdLauncher(): string {
-  return [
-    '@echo off',
-    'rem Runs the ReconSync CLI from this folder. Needs Node.js 20+ on PATH (or set NODE=C:\\path\\to\\node.exe).',
-    'setlocal',
-    'set "RECONSYNC_NODE=node"',
-    'if defined NODE set "RECONSYNC_NODE=%NODE%"',
-    '"%RECONSYNC_NODE%" "%~dp0reconsync.js" %*',
-    'exit /b %ERRORLEVEL%',
-    '',
-  ].join('\r\n');
-}
-
 export function bundleReadme(version: string): string {
   return `# ReconSync agent ${version}
 
@@ -45,7 +31,7 @@ disk and rclone remotes, and reports to a ReconSync hub.
 
 ## Try it
 
-    ./reconsync --version                 # Windows: reconsync.cmd --version
+    ./reconsync --version                 # Windows: .\\reconsync.exe --version
     ./reconsync games                     # the supported games
     cp deploy/examples/agent.yaml agent.yaml   # edit: id, hub url, servers
     RECONSYNC_AGENT_TOKEN=... ./reconsync config check agent.yaml
@@ -68,12 +54,14 @@ The token comes from the hub: \`reconsync token create <agent id> --config hub.y
   registers the ReconSyncAgent service (restart on failure, logs in
   C:\\ProgramData\\ReconSync\\logs). It runs, and so do your games, as the virtual account
   NT SERVICE\\ReconSyncAgent, not SYSTEM: pass -WritablePaths "D:\\Games\\ark;..." for the
-  game folders it must write (\`reconsync.cmd agent service install\` does that from
+  game folders it must write (\`reconsync.exe agent service install\` does that from
   agent.yaml). \`deploy\\windows\\uninstall-agent.ps1\` removes it.
 
 ## What is in here
 
-- reconsync.js: the whole CLI in one file; reconsync / reconsync.cmd: launchers
+- reconsync.js: the whole CLI in one file; reconsync (sh) and reconsync.exe (Windows):
+  launchers that pass your arguments to it unchanged (built from
+  deploy/windows/launcher/ReconSyncCli.cs, which says why Windows gets no .cmd)
 - zstd-wasm.cjs + zstd.wasm, pino-*.cjs, thread-stream-worker.cjs: worker-thread helpers
   reconsync.js loads from this folder (keep them together)
 - games/: game profiles; add your own with \`gamesDir\` in agent.yaml

@@ -8,7 +8,8 @@ import { zipSync, type Zippable } from 'fflate';
 import * as tar from 'tar';
 import { hubOnlyModulePlugin, lazyOptionalPackagePlugin, optionalRuntimePackages } from './bundle-lazy.ts';
 import { thirdPartyNotices } from './bundle-licenses.ts';
-import { bundleReadme, cmdLauncher, shLauncher } from './bundle-files.ts';
+import { bundleReadme, shLauncher } from './bundle-files.ts';
+import { compileWindowsLauncher } from './bundle-windows.ts';
 
 /**
  * `npm run bundle`: the agent as dist/reconsync-agent-<version>.tar.gz and .zip,
@@ -17,7 +18,8 @@ import { bundleReadme, cmdLauncher, shLauncher } from './bundle-files.ts';
  *   reconsync-agent-<version>/
  *     reconsync.js              the CLI, one ESM file (esbuild)
  *     package.json              {"type": "module"} so Node 20 loads reconsync.js as ESM
- *     reconsync, reconsync.cmd  launchers (sh, Windows)
+ *     reconsync, reconsync.exe  launchers (sh; Windows, compiled with mono's mcs: no batch
+ *                               file, see deploy/windows/launcher/ReconSyncCli.cs)
  *     zstd-wasm.cjs, zstd.wasm  @bokuweb/zstd-wasm for the backup workers (see below)
  *     pino-*.cjs, thread-stream-worker.cjs   pino's transport workers (pretty logs in a TTY)
  *     games/*.yaml              the game profiles (games/loader.ts looks in <bundle>/games)
@@ -57,6 +59,8 @@ export interface BundleOptions {
   minify: boolean;
   /** Keep the unpacked folder (its path is in the result) instead of deleting it. */
   keepStaging: boolean;
+  /** C# compiler for reconsync.exe (mono's mcs, looked up on PATH). */
+  csharpCompiler: string;
 }
 
 export const DefaultBundleOptions = {
@@ -66,6 +70,7 @@ export const DefaultBundleOptions = {
   agentRoots: ['agent/main.ts'],
   minify: false,
   keepStaging: false,
+  csharpCompiler: 'mcs',
 } as const satisfies Omit<BundleOptions, 'version'>;
 
 export interface BundleResult {
@@ -255,7 +260,8 @@ async function copyAssets(o: BundleOptions, version: string, stage: string): Pro
   await writeFile(path.join(stage, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   await writeFile(path.join(stage, 'README.md'), bundleReadme(version));
   await writeFile(path.join(stage, 'reconsync'), shLauncher());
-  await writeFile(path.join(stage, 'reconsync.cmd'), cmdLauncher());
+  await compileWindowsLauncher(o.rootDir, path.join(stage, 'reconsync.exe'), o.csharpCompiler);
+  await chmod(path.join(stage, 'reconsync.exe'), 0o644);
   await chmod(path.join(stage, 'reconsync'), 0o755);
   await chmod(path.join(stage, 'deploy', 'install.sh'), 0o755).catch(() => undefined);
 }

@@ -60,13 +60,15 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
   assert.equal(r.folder, 'reconsync-agent-9.8.7-test');
   assert.equal(path.basename(r.tarball), 'reconsync-agent-9.8.7-test.tar.gz');
   assert.equal(path.basename(r.zip), 'reconsync-agent-9.8.7-test.zip');
-  for (const f of ['reconsync.js', 'package.json', 'reconsync', 'reconsync.cmd', 'README.md', 'THIRD-PARTY-NOTICES.txt', 'zstd.wasm', 'zstd-wasm.cjs',
+  for (const f of ['reconsync.js', 'package.json', 'reconsync', 'reconsync.exe', 'deploy/windows/launcher/ReconSyncCli.cs', 'README.md', 'THIRD-PARTY-NOTICES.txt', 'zstd.wasm', 'zstd-wasm.cjs',
     'thread-stream-worker.cjs', 'pino-pretty.cjs', 'games/valheim.yaml', 'games/ark.yaml', 'deploy/install.sh', 'deploy/systemd/reconsync-agent.service',
     'deploy/systemd/reconsync-agent-shutdown.service',
     'deploy/systemd/agent-paths.conf.example', 'deploy/windows/install-agent.ps1', 'deploy/windows/ReconSyncService.cs', 'deploy/examples/agent.yaml']) {
     assert.ok(r.files.includes(f), `bundle lacks ${f}`);
   }
   assert.deepEqual(r.files.filter((f) => f.endsWith('.ts') || /Dockerfile|compose\.yaml/.test(f)), []);
+  // No batch launcher: cmd.exe parses a .cmd's arguments a second time (& ^ | % ! and quotes break, `a&calc` runs calc).
+  assert.deepEqual(r.files.filter((f) => /\.(cmd|bat)$/i.test(f)), []);
   // Nothing of the hub, which the bundle cannot run: no unit, no example hub.yaml, no image config.
   assert.deepEqual(r.files.filter((f) => /hub/i.test(f)), []);
   assert.equal(r.files.filter((f) => f.endsWith('.js')).length, 1, 'one JavaScript file; helpers are .cjs');
@@ -112,7 +114,10 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
   const zip = unzipSync(new Uint8Array(await readFile(r.zip)));
   assert.deepEqual(Object.keys(zip).map((k) => k.slice(r.folder.length + 1)).sort(), [...r.files].sort());
   assert.deepEqual(Buffer.from(zip[`${r.folder}/reconsync.js`]!), await readFile(path.join(root, 'reconsync.js')));
-  assert.match(new TextDecoder().decode(zip[`${r.folder}/reconsync.cmd`]), /^@echo off\r\n/);
+  // reconsync.exe is a .NET assembly (a PE file); under mono it runs reconsync.js beside it with NODE.
+  assert.equal(Buffer.from(zip[`${r.folder}/reconsync.exe`]!.subarray(0, 2)).toString('latin1'), 'MZ');
+  const mono = ['/usr/bin/mono', '/usr/local/bin/mono'].find((p) => existsSync(p));
+  if (mono) assert.deepEqual(await runIn(os.tmpdir(), mono, [path.join(root, 'reconsync.exe'), '--version'], { NODE: process.execPath }), { code: 0, stdout: '9.8.7-test\n', stderr: '' });
 });
 
 test('the bundle of cli/main.ts runs --version, games and config check with only Node', async (t) => {
