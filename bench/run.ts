@@ -164,7 +164,7 @@ await phase('scale', ['agents_connected', 'hub_rss_per_agent_kib', 'fanout_5000_
   if (r.fanoutFailures) report('fanout_failures', r.fanoutFailures);
   // The issue's key is fanout_5000_ms: say why when a smaller fan-out was all this machine allowed.
   if (r.fanoutAgents !== 5000) report('fanout_5000_ms', `n/a (fan-out to ${r.fanoutAgents}: ${r.limitedBy ?? 'BENCH_FANOUT/BENCH_AGENTS'})`);
-  report('reconnect_storm_backoff', `base=${backoff.baseMs}ms cap=${backoff.capMs}ms (full jitter, agent/link/backoff.ts)`);
+  report('reconnect_storm_backoff', `base=${backoff.baseMs}ms cap=${backoff.capMs}ms (full jitter, lib/backoff.ts)`);
   figure('reconnect_storm_s', r.stormS ?? Number.NaN);
   figure('reconnect_storm_hub_down_s', r.stormHubDownS ?? Number.NaN);
   report('reconnect_storm_failed_attempts', r.stormFailedAttempts);

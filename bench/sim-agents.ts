@@ -2,7 +2,7 @@
  * Child process: thousands of lightweight simulated agents, each one raw `ws`
  * client speaking the protocol just enough (hello, answer `req` frames), so
  * the hub is what gets measured. They reconnect with the real agent's
- * full-jitter backoff (agent/link/backoff.ts), optionally with a smaller
+ * full-jitter backoff (lib/backoff.ts), optionally with a smaller
  * base/cap for the bench.
  *
  *   argv: <url> <tokensFile> <from> <to>   (agents tokens[from..to))
@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { Backoff } from '../agent/link/backoff.ts';
+import { Backoff } from '../lib/backoff.ts';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from '../protocol/index.ts';
 import { emitToParent, serveParent } from './ipc.ts';
 import { until } from './stats.ts';

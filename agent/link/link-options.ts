@@ -2,7 +2,7 @@ import type { ClientOptions } from 'ws';
 import { DEAD_AFTER_MS, HEARTBEAT_MS, systemClock, type AgentMethods, type Clock, type ServerSummary, type Welcome } from '../../protocol/index.ts';
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { BackoffOptions } from './backoff.ts';
+import type { BackoffOptions } from '../../lib/backoff.ts';
 import type { LinkEnd } from './close-policy.ts';
 import type { OutboxOptions } from './outbox.ts';
 
@@ -61,7 +61,7 @@ export interface AgentLinkOptionalOptions {
   capabilities: string[];
   /** PEM file with an extra CA for a hub behind a private certificate. */
   ca: string | undefined;
-  backoff: Partial<Omit<BackoffOptions, 'random'>>;
+  backoff: Partial<Omit<BackoffOptions, 'random' | 'jitter'>>;
   outbox: Partial<Omit<OutboxOptions, 'logger' | 'onDurable'>>;
   /** Passed to `ws`; the link sets headers, compression and maxPayload itself. */
   wsOptions: Omit<ClientOptions, 'headers' | 'perMessageDeflate' | 'maxPayload'>;

@@ -8,7 +8,7 @@ import {
 } from '../../protocol/index.ts';
 import { RpcPeer, type CallOptions, type RpcFrame } from '../../protocol/rpc-peer.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../../lib/backoff.ts';
 import { decideOnEnd, describe, type LinkDecision, type LinkEnd } from './close-policy.ts';
 import { HubConnection } from './connection.ts';
 import {

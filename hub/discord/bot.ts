@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { ActivityType, Client, Events, GatewayIntentBits } from 'discord.js';
 import { systemClock, type Clock } from '../../protocol/index.ts';
+import { Backoff } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DiscordConfig } from '../config.ts';
 import type { HubService, HubServiceEvents } from '../service/types.ts';
@@ -27,6 +28,8 @@ export interface DiscordBotDeps {
   store: DiscordMessageStore;
   logger: Logger;
   clock?: Clock;
+  /** Uniform in [0, 1): the login backoff's jitter (injectable so tests know the waits). */
+  random?: () => number;
   metrics?: DiscordMetrics;
   options?: Partial<DiscordBotOptions>;
   /** The hub's player tracking and events: /players and the events channel (discord.eventsChannelId). */
@@ -70,190 +73,192 @@ export async function startDiscordBot(deps: DiscordBotDeps): Promise<DiscordBot>
 /** A session that lasted this long was healthy: the next login backoff starts from the beginning. */
 const HEALTHY_SESSION_MS = 60_000;
 
-/** Random wait in [delay/2, delay], so many hubs do not retry in step. */
-const jitter = (ms: number) => Math.round(ms * (0.5 + Math.random() / 2));
-
 class Bot {
-  private readonly abort = new AbortController();
-  private readonly clock: Clock;
-  private readonly options: DiscordBotOptions;
-  private readonly logger: Logger;
-  private readonly ctx: BotContext;
-  private readonly alerts: AlertRouter | null;
-  private readonly boards: BoardManager;
-  private readonly poster: ChannelPoster;
-  private readonly presence: PresenceUpdater;
-  private client: Client | null = null;
-  private loop: Promise<void> = Promise.resolve();
-  private readonly counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
-  private readonly unsubscribe: (() => void)[] = [];
-  private readonly readyWaiters: (() => void)[] = [];
+  readonly #deps: DiscordBotDeps;
+  /** Login retries: equal jitter (a wait in the upper half of the window), so Discord's login budget is not spent on instant retries. */
+  readonly #backoff: Backoff;
+  readonly #abort = new AbortController();
+  readonly #clock: Clock;
+  readonly #options: DiscordBotOptions;
+  readonly #logger: Logger;
+  readonly #ctx: BotContext;
+  readonly #alerts: AlertRouter | null;
+  readonly #boards: BoardManager;
+  readonly #poster: ChannelPoster;
+  readonly #presence: PresenceUpdater;
+  #client: Client | null = null;
+  #loop: Promise<void> = Promise.resolve();
+  readonly #counters = { loginAttempts: 0, commandPuts: 0, rateLimited: 0 };
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #readyWaiters: (() => void)[] = [];
   /** Logged in and commands registered; false again while logging in anew. */
-  private ready = false;
+  #ready = false;
 
-  constructor(private readonly deps: DiscordBotDeps) {
-    this.clock = deps.clock ?? systemClock;
-    this.options = { ...DefaultDiscordBotOptions, ...deps.options };
-    this.logger = deps.logger.child({ component: 'discord' });
-    const { config, service, store } = deps;
-    const signal = this.abort.signal;
-    const poster = new ChannelPoster(() => (this.client?.isReady() ? this.client.rest : null), deps.metrics ?? null, this.logger, this.clock);
-    this.poster = poster;
-    const throttle = new EditThrottle(this.clock, config.boardEditIntervalMs, signal, this.logger);
-    this.boards = new BoardManager({
-      poster, store, throttle, clock: this.clock, signal, logger: this.logger, statusChannelId: config.statusChannelId ?? null,
-      checkIntervalMs: this.options.boardCheckIntervalMs,
-      listServers: () => service.listServers(), onPages: (n) => deps.metrics?.discordStatusMessages.set(n),
-      onRefused: (channelId, refusal) => this.boardRefused(poster, channelId, refusal),
+  constructor(deps: DiscordBotDeps) {
+    this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#options = { ...DefaultDiscordBotOptions, ...deps.options };
+    this.#backoff = new Backoff({
+      baseMs: this.#options.loginRetryInitialMs, capMs: this.#options.loginRetryMaxMs, healthyResetMs: HEALTHY_SESSION_MS,
+      jitter: 'equal', random: deps.random ?? Math.random,
     });
-    this.alerts = config.alertChannelId
+    this.#logger = deps.logger.child({ component: 'discord' });
+    const { config, service, store } = deps;
+    const signal = this.#abort.signal;
+    const poster = new ChannelPoster(() => (this.#client?.isReady() ? this.#client.rest : null), deps.metrics ?? null, this.#logger, this.#clock);
+    this.#poster = poster;
+    const throttle = new EditThrottle(this.#clock, config.boardEditIntervalMs, signal, this.#logger);
+    this.#boards = new BoardManager({
+      poster, store, throttle, clock: this.#clock, signal, logger: this.#logger, statusChannelId: config.statusChannelId ?? null,
+      checkIntervalMs: this.#options.boardCheckIntervalMs,
+      listServers: () => service.listServers(), onPages: (n) => deps.metrics?.discordStatusMessages.set(n),
+      onRefused: (channelId, refusal) => this.#boardRefused(poster, channelId, refusal),
+    });
+    this.#alerts = config.alertChannelId
       ? new AlertRouter({
-        channelId: config.alertChannelId, poster, throttle, clock: this.clock, logger: this.logger, signal,
-        cooldownMs: this.options.alertCooldownMs, graceMs: config.offlineGraceMs, maxEntries: this.options.maxQueuedPosts,
+        channelId: config.alertChannelId, poster, throttle, clock: this.#clock, logger: this.#logger, signal,
+        cooldownMs: this.#options.alertCooldownMs, graceMs: config.offlineGraceMs, maxEntries: this.#options.maxQueuedPosts,
         getServer: (id) => service.listServers().find((s) => s.id === id) ?? null,
         agentConnected: (id) => service.listAgents().find((a) => a.id === id)?.connected ?? false,
         alertRoles: config.alertRoles,
       })
       : null;
     if (config.eventsChannelId && deps.activity) {
-      new PlayerFeed({ channelId: config.eventsChannelId, poster, clock: this.clock, logger: this.logger, batchMs: this.options.playerFeedBatchMs, subscribe: deps.activity.subscribe, signal });
+      new PlayerFeed({ channelId: config.eventsChannelId, poster, clock: this.#clock, logger: this.#logger, batchMs: this.#options.playerFeedBatchMs, subscribe: deps.activity.subscribe, signal });
     }
-    this.presence = new PresenceUpdater({
-      clock: this.clock, intervalMs: this.options.presenceIntervalMs, signal, listServers: () => service.listServers(),
+    this.#presence = new PresenceUpdater({
+      clock: this.#clock, intervalMs: this.#options.presenceIntervalMs, signal, listServers: () => service.listServers(),
       set: (text) => {
-        const user = this.client?.isReady() ? this.client.user : null;
+        const user = this.#client?.isReady() ? this.#client.user : null;
         if (!user) return false;
         user.setPresence({ activities: [{ name: text, type: ActivityType.Watching }], status: 'online' });
         return true;
       },
     });
-    this.ctx = {
+    this.#ctx = {
       players: deps.activity?.players,
-      config, service, clock: this.clock, logger: this.logger, options: this.options, signal, boards: this.boards,
-      confirms: new ConfirmRegistry(this.clock, this.options.confirmTtlMs, signal),
-      audit: new AuditTrail(service, poster, config.auditChannelId ?? null, this.logger),
+      config, service, clock: this.#clock, logger: this.#logger, options: this.#options, signal, boards: this.#boards,
+      confirms: new ConfirmRegistry(this.#clock, this.#options.confirmTtlMs, signal),
+      audit: new AuditTrail(service, poster, config.auditChannelId ?? null, this.#logger),
     };
   }
 
   /** Said once per refusal: the board stops, and the admin learns what to fix. */
-  private boardRefused(poster: ChannelPoster, channelId: string, refusal: ChannelRefusal): void {
+  #boardRefused(poster: ChannelPoster, channelId: string, refusal: ChannelRefusal): void {
     const text = boardRefusalText(channelId, refusal);
-    this.logger.error({ channelId, status: refusal.status, code: refusal.code }, `discord: ${text.replace(/\*\*|<#|>/g, '')}`);
-    const alertChannel = this.deps.config.alertChannelId;
+    this.#logger.error({ channelId, status: refusal.status, code: refusal.code }, `discord: ${text.replace(/\*\*|<#|>/g, '')}`);
+    const alertChannel = this.#deps.config.alertChannelId;
     if (!alertChannel || alertChannel === channelId) return;
     poster.send(alertChannel, { content: `📋 ${text}` }).catch((err: unknown) => {
-      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the alert channel');
+      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.#logger.warn({ ...describeError(err) }, 'discord: could not post to the alert channel');
     });
   }
 
   start(): void {
-    const { service } = this.deps;
+    const { service } = this.#deps;
     const on = <E extends keyof HubServiceEvents>(event: E, fn: (...args: HubServiceEvents[E]) => void) => {
       service.on(event, fn);
-      this.unsubscribe.push(() => service.off(event, fn));
+      this.#unsubscribe.push(() => service.off(event, fn));
     };
     on('server', () => {
-      this.boards.refresh();
-      this.presence.request();
+      this.#boards.refresh();
+      this.#presence.request();
     });
-    on('backupRecorded', () => this.boards.refresh());
-    on('backupRemoved', () => this.boards.refresh());
+    on('backupRecorded', () => this.#boards.refresh());
+    on('backupRemoved', () => this.#boards.refresh());
     on('agentOnline', (id) => {
-      this.boards.refresh();
-      this.alerts?.onAgentOnline(id);
+      this.#boards.refresh();
+      this.#alerts?.onAgentOnline(id);
     });
     on('agentOffline', (id) => {
-      this.boards.refresh();
-      this.alerts?.onAgentOffline(id);
+      this.#boards.refresh();
+      this.#alerts?.onAgentOffline(id);
     });
-    on('alert', (a) => this.alerts?.onAlert(a));
-    this.loop = this.run();
+    on('alert', (a) => this.#alerts?.onAlert(a));
+    this.#loop = this.#run();
   }
 
   /** Login, serve until the session dies for good, back off, repeat. */
-  private async run(): Promise<void> {
-    const signal = this.abort.signal;
-    let delay = this.options.loginRetryInitialMs;
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
     while (!signal.aborted) {
-      const client = this.makeClient();
+      const client = this.#makeClient();
       const attempt = new AbortController();
       const stop = () => attempt.abort();
       signal.addEventListener('abort', stop, { once: true });
       let wait: number;
       try {
-        this.counters.loginAttempts += 1;
+        this.#counters.loginAttempts += 1;
         const ready = once(client, Events.ClientReady, { signal: attempt.signal });
         ready.catch(() => undefined);
-        await client.login(this.deps.config.token);
+        await client.login(this.#deps.config.token);
         await ready;
-        this.client = client;
-        const since = this.clock.now();
-        this.logger.info({ user: client.user?.tag }, 'discord: logged in');
-        await this.onReady(client);
+        this.#client = client;
+        this.#backoff.connected(this.#clock.now());
+        this.#logger.info({ user: client.user?.tag }, 'discord: logged in');
+        await this.#onReady(client);
         const [event] = (await once(client, Events.ShardDisconnect, { signal: attempt.signal })) as [{ code?: number }];
         // A session that was healthy for a while starts the backoff afresh; one that dies at once keeps doubling it.
-        if (this.clock.now() - since >= HEALTHY_SESSION_MS) delay = this.options.loginRetryInitialMs;
-        wait = jitter(delay);
-        this.logger.warn({ closeCode: event?.code ?? null, retryInMs: wait }, 'discord: gateway session closed for good; logging in again');
+        wait = this.#backoff.next(this.#clock.now());
+        this.#logger.warn({ closeCode: event?.code ?? null, retryInMs: wait }, 'discord: gateway session closed for good; logging in again');
       } catch (err) {
         if (signal.aborted) break;
-        wait = jitter(delay);
+        wait = this.#backoff.next(this.#clock.now());
         if (isInvalidToken(err)) {
-          this.logger.error({ retryInMs: wait }, 'discord: Discord rejected the bot token (401). Check discord.token in hub.yaml (Developer Portal → Bot → Reset Token); the hub keeps running without Discord');
+          this.#logger.error({ retryInMs: wait }, 'discord: Discord rejected the bot token (401). Check discord.token in hub.yaml (Developer Portal → Bot → Reset Token); the hub keeps running without Discord');
         } else {
-          this.logger.warn({ retryInMs: wait, err: describeError(err) }, 'discord: cannot log in to Discord; retrying. The hub keeps running without Discord');
+          this.#logger.warn({ retryInMs: wait, err: describeError(err) }, 'discord: cannot log in to Discord; retrying. The hub keeps running without Discord');
         }
       } finally {
         signal.removeEventListener('abort', stop);
         attempt.abort();
       }
-      delay = Math.min(delay * 2, this.options.loginRetryMaxMs);
-      this.ready = false;
-      this.client = null;
+      this.#ready = false;
+      this.#client = null;
       await client.destroy().catch(() => undefined);
-      await this.clock.sleep(wait, signal).catch(() => undefined);
+      await this.#clock.sleep(wait, signal).catch(() => undefined);
     }
   }
 
-  private makeClient(): Client {
-    const { apiBaseUrl } = this.deps.config;
+  #makeClient(): Client {
+    const { apiBaseUrl } = this.#deps.config;
     const client = new Client({
       intents: [GatewayIntentBits.Guilds],
       allowedMentions: { parse: [] },
       rest: apiBaseUrl ? { api: apiBaseUrl } : {},
     });
-    client.on(Events.InteractionCreate, (i) => void handleInteraction(this.ctx, i));
-    client.on(Events.Error, (err) => this.logger.warn({ err: describeError(err) }, 'discord: client error'));
-    client.on(Events.Warn, (message) => this.logger.warn({ message }, 'discord: client warning'));
+    client.on(Events.InteractionCreate, (i) => void handleInteraction(this.#ctx, i));
+    client.on(Events.Error, (err) => this.#logger.warn({ err: describeError(err) }, 'discord: client error'));
+    client.on(Events.Warn, (message) => this.#logger.warn({ message }, 'discord: client warning'));
     client.rest.on('response', (_req, res) => {
       if (res.status !== 429) return;
-      this.counters.rateLimited += 1;
-      this.deps.metrics?.discordRateLimited.inc();
+      this.#counters.rateLimited += 1;
+      this.#deps.metrics?.discordRateLimited.inc();
     });
     return client;
   }
 
-  private async onReady(client: Client): Promise<void> {
+  async #onReady(client: Client): Promise<void> {
     try {
-      if ((await registerCommands(client.rest, this.deps.config, this.deps.store, this.logger)) === 'registered') this.counters.commandPuts += 1;
+      if ((await registerCommands(client.rest, this.#deps.config, this.#deps.store, this.#logger)) === 'registered') this.#counters.commandPuts += 1;
     } catch (err) {
-      this.logger.error({ err: describeError(err) }, 'discord: registering slash commands failed; existing commands stay as they were');
+      this.#logger.error({ err: describeError(err) }, 'discord: registering slash commands failed; existing commands stay as they were');
     }
-    this.poster.loggedIn();
-    this.boards.refresh();
-    this.alerts?.resync();
-    this.presence.reset();
-    this.ready = true;
-    this.readyWaiters.splice(0).forEach((w) => w());
+    this.#poster.loggedIn();
+    this.#boards.refresh();
+    this.#alerts?.resync();
+    this.#presence.reset();
+    this.#ready = true;
+    this.#readyWaiters.splice(0).forEach((w) => w());
   }
 
   waitUntilReady(signal?: AbortSignal): Promise<void> {
-    if (this.ready) return Promise.resolve();
+    if (this.#ready) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.readyWaiters.push(() => {
+      this.#readyWaiters.push(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       });
@@ -262,18 +267,18 @@ class Bot {
 
   stats(): DiscordBotStats {
     return {
-      connected: this.client?.isReady() ?? false,
-      ...this.counters,
-      alertsSuppressed: this.alerts?.suppressed ?? 0,
+      connected: this.#client?.isReady() ?? false,
+      ...this.#counters,
+      alertsSuppressed: this.#alerts?.suppressed ?? 0,
     };
   }
 
   async close(): Promise<void> {
-    this.abort.abort();
-    for (const u of this.unsubscribe.splice(0)) u();
-    await this.loop;
-    const c = this.client;
-    this.client = null;
+    this.#abort.abort();
+    for (const u of this.#unsubscribe.splice(0)) u();
+    await this.#loop;
+    const c = this.#client;
+    this.#client = null;
     await c?.destroy().catch(() => undefined);
   }
 }

@@ -59,6 +59,7 @@ export interface HarnessOptions {
   service?: MemoryHubService;
   fake?: FakeDiscord;
   clock?: Clock;
+  random?: () => number;
   waitReady?: boolean;
   activity?: DiscordBotDeps['activity'];
 }
@@ -85,7 +86,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
     offlineGraceMs: 200, boardEditIntervalMs: 300, ...opts.config,
   };
   const bot = await startDiscordBot({
-    config, service, store, logger, clock: opts.clock, ...(opts.activity ? { activity: opts.activity } : {}),
+    config, service, store, logger, clock: opts.clock, ...(opts.random ? { random: opts.random } : {}), ...(opts.activity ? { activity: opts.activity } : {}),
     options: { confirmTtlMs: 60_000, progressEditIntervalMs: 50, loginRetryInitialMs: 50, loginRetryMaxMs: 200, ...opts.options },
   });
   t.after(async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { startHarness, until } from './harness.ts';
 
 test('a bad token is logged clearly and retried with backoff; the bot logs in once the token is accepted', async (t) => {
@@ -16,6 +17,23 @@ test('a bad token is logged clearly and retried with backoff; the bot logs in on
   assert.equal(h.bot.stats().connected, true);
   assert.ok(h.bot.stats().loginAttempts >= 2);
   assert.doesNotMatch(h.logs.raw.join(''), /not-the-right-token/, 'the token is never logged');
+});
+
+test('login retries wait on the injected clock with the shared Backoff: equal jitter, doubling to the cap', async (t) => {
+  const clock = new FakeClock();
+  const h = await startHarness(t, {
+    config: { token: 'not-the-right-token' }, clock, random: () => 0.5, waitReady: false,
+    options: { loginRetryInitialMs: 40_000, loginRetryMaxMs: 160_000 },
+  });
+  const signal = AbortSignal.timeout(10_000);
+  // Window 40, 80, 160, 160 s; equal jitter with random 0.5 waits three quarters of it.
+  for (const [attempt, waitMs] of [[1, 30_000], [2, 60_000], [3, 120_000], [4, 120_000]] as const) {
+    const due = clock.now() + waitMs;
+    await clock.sleeping(signal, (d) => d === due);
+    assert.equal(h.bot.stats().loginAttempts, attempt);
+    await clock.advance(waitMs);
+  }
+  assert.equal(h.bot.stats().connected, false);
 });
 
 test('an unreachable Discord is logged and retried, and close() stops the retries', async (t) => {

@@ -1,8 +1,11 @@
 /**
- * Full-jitter exponential backoff (design.md §5): the n-th retry waits a
- * uniformly random time in [0, min(cap, base * 2^n)). Full jitter spreads a
- * fleet of agents over the whole window, so a hub restart does not bring every
- * agent back in the same second. The attempt counter goes back to zero once a
+ * Exponential backoff with jitter, for everything that reconnects (the
+ * agent's hub link, the hub's Discord login). Full jitter (design.md §5): the
+ * n-th retry waits a uniformly random time in [0, min(cap, base * 2^n)); it
+ * spreads a fleet of agents over the whole window, so a hub restart does not
+ * bring every agent back in the same second. Equal jitter waits in the upper
+ * half of the window instead: for one client against a service that counts
+ * logins (Discord), where an immediate retry buys nothing. The attempt counter goes back to zero once a
  * connection has stayed healthy for `healthyResetMs`, so one flap after a long
  * quiet period retries quickly instead of inheriting an old, long delay.
  */
@@ -13,6 +16,8 @@ export interface BackoffOptions {
   healthyResetMs: number;
   /** Uniform in [0, 1); injectable so tests are deterministic. */
   random: () => number;
+  /** 'full': [0, window); 'equal': [window/2, window). */
+  jitter: 'full' | 'equal';
 }
 
 export const DefaultBackoffOptions = {
@@ -20,6 +25,7 @@ export const DefaultBackoffOptions = {
   capMs: 60_000,
   healthyResetMs: 60_000,
   random: Math.random,
+  jitter: 'full',
 } as const satisfies BackoffOptions;
 
 export class Backoff {
@@ -58,7 +64,9 @@ export class Backoff {
   next(now: number): number {
     if (this.#upSince !== null && now - this.#upSince >= this.#opts.healthyResetMs) this.#attempt = 0;
     this.#upSince = null;
-    const delay = Math.floor(this.#opts.random() * this.ceilingMs);
+    const window = this.ceilingMs;
+    const floor = this.#opts.jitter === 'equal' ? window / 2 : 0;
+    const delay = Math.floor(floor + this.#opts.random() * (window - floor));
     this.#attempt++;
     return delay;
   }

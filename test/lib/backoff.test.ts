@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff, DefaultBackoffOptions } from '../../../agent/link/backoff.ts';
+import { Backoff, DefaultBackoffOptions } from '../../lib/backoff.ts';
 
 test('defaults follow design.md §5: 1 s base, 60 s cap, reset after a healthy minute', () => {
   assert.equal(DefaultBackoffOptions.baseMs, 1_000);
@@ -60,4 +60,13 @@ test('reset() and bad options', () => {
   const many = new Backoff({ random: () => 0.5 });
   for (let i = 0; i < 2000; i++) many.next(0);
   assert.equal(many.next(0), 30_000, 'no overflow to Infinity/NaN after many attempts');
+});
+
+test('equal jitter waits in the upper half of the window, doubling to the cap', () => {
+  const low = new Backoff({ baseMs: 40, capMs: 160, jitter: 'equal', random: () => 0 });
+  assert.deepEqual(Array.from({ length: 4 }, () => low.next(0)), [20, 40, 80, 80]);
+  const mid = new Backoff({ baseMs: 40, capMs: 160, jitter: 'equal', random: () => 0.5 });
+  assert.deepEqual(Array.from({ length: 4 }, () => mid.next(0)), [30, 60, 120, 120]);
+  const top = new Backoff({ baseMs: 40, capMs: 160, jitter: 'equal', random: () => 0.999_999 });
+  assert.deepEqual(Array.from({ length: 4 }, () => top.next(0)), [39, 79, 159, 159]);
 });
