@@ -17,7 +17,6 @@ import { BackupScheduler } from './scheduler/scheduler.ts';
 import { RepoCheckScheduler } from './scheduler/repo-check-scheduler.ts';
 import { checkRepositories } from './backup/repo-check.ts';
 import { createHandlers } from './handlers.ts';
-import { IntentStore } from './intent.ts';
 import { Updater, type UpdaterOptions } from './update/updater.ts';
 
 export interface AgentDeps {
@@ -101,7 +100,6 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     toolVersion: VERSION,
   });
 
-  const intent = new IntentStore(config.dataDir);
   // Created before the supervisors: their status carries the next scheduled restart. Started with the other schedules.
   const restarts = new RestartScheduler({
     clock,
@@ -160,7 +158,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     logger: logger.child({ component: 'link' }),
     clock,
     servers: () => servers.map((s) => ({ id: s.id, game: s.profile.id, name: s.name, managed: s.managed })),
-    handlers: createHandlers({ unit, units, engine, intent, updater, restarts, dataDir: config.dataDir, agentSecrets: [config.hub.token] }),
+    handlers: createHandlers({ unit, units, engine, updater, restarts, clock, dataDir: config.dataDir, agentSecrets: [config.hub.token] }),
   });
   let linkStopped: LinkStopped | null = null;
   link.once('stopped', (event) => {
@@ -179,10 +177,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   // An update the last agent died in is finished (or rolled back) first; those servers are started by it, not here.
   const updating = await updater.recover();
   for (const u of units.values()) {
-    const auto = u.server.config.start?.autoStart ?? false;
-    if (auto && !updating.has(u.server.id) && u.supervisor.state === 'stopped' && !(await intent.stoppedByOperator(u.server.id))) {
-      void u.supervisor.start().catch((err: unknown) => logger.error({ err, serverId: u.server.id }, 'could not start the game'));
-    }
+    // The supervisor decides (start.autoStart, unless an operator's stop stands).
+    if (!updating.has(u.server.id)) void u.supervisor.autoStart().catch((err: unknown) => logger.error({ err, serverId: u.server.id }, 'could not start the game'));
   }
 
   const scheduler = new BackupScheduler({

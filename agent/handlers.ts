@@ -1,7 +1,6 @@
-import type { AgentMethods, Handlers } from '../protocol/index.ts';
+import type { AgentMethods, Clock, Handlers } from '../protocol/index.ts';
 import type { BackupEngine } from './backup/engine.ts';
 import type { ServerUnit } from './agent.ts';
-import type { IntentStore } from './intent.ts';
 import type { Updater } from './update/updater.ts';
 import type { RestartScheduler } from './scheduler/restart-scheduler.ts';
 import { readLogTail } from './log-tail.ts';
@@ -11,45 +10,35 @@ interface HandlerDeps {
   unit(serverId: string): ServerUnit;
   units: ReadonlyMap<string, ServerUnit>;
   engine: BackupEngine;
-  intent: IntentStore;
   updater: Updater;
   restarts: RestartScheduler;
+  /** The agent's clock: `agent.ping` answers with its time. */
+  clock: Clock;
   /** The agent's dataDir (game logs live in its logs/ folder). */
   dataDir: string;
   /** Secrets of the agent itself (its hub token), redacted from anything sent. */
   agentSecrets: readonly string[];
 }
 
-/** The agent's side of every RPC method: thin calls into the supervisor and the backup engine. */
-export function createHandlers({ unit, units, engine, intent, updater, restarts, dataDir, agentSecrets }: HandlerDeps): Handlers<AgentMethods> {
+/**
+ * The agent's side of every RPC method: thin calls into the supervisor and the
+ * backup engine. Power actions from the hub are the operator's word
+ * (`operator: true`): the supervisor alone records it.
+ */
+export function createHandlers({ unit, units, engine, updater, restarts, clock, dataDir, agentSecrets }: HandlerDeps): Handlers<AgentMethods> {
   return {
-    'agent.ping': async () => ({ now: Date.now() }),
+    'agent.ping': async () => ({ now: clock.now() }),
     'server.status': async ({ serverId }) => ({
       servers: serverId ? [unit(serverId).supervisor.status()] : [...units.values()].map((u) => u.supervisor.status()),
     }),
-    'server.start': async ({ serverId }) => {
-      const u = unit(serverId);
-      const state = await u.supervisor.start();
-      await intent.markStarted(serverId);
-      return { state };
-    },
+    'server.start': async ({ serverId }) => ({ state: await unit(serverId).supervisor.start({ operator: true }) }),
     'server.stop': async ({ serverId }) => {
       const u = unit(serverId);
-      // Recorded before the stop, so an agent killed mid-stop still leaves the game down on its next start.
-      const wasStopped = await intent.stoppedByOperator(serverId);
-      if (u.supervisor.managed && !wasStopped) await intent.markStopped(serverId);
-      try {
-        const outcome = await u.supervisor.stop({ reason: 'operator' });
-        return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
-      } catch (err) {
-        if (u.supervisor.managed && !wasStopped) await intent.markStarted(serverId);
-        throw err;
-      }
+      const outcome = await u.supervisor.stop({ reason: 'operator', operator: true });
+      return { state: u.supervisor.state, graceful: outcome.graceful, ...(outcome.message ? { message: outcome.message } : {}) };
     },
     'server.restart': async ({ serverId, warnAt }, ctx) => {
-      const r = await unit(serverId).supervisor.restart({ warnAt, signal: ctx.signal, reason: 'operator' });
-      // Running again by an operator's word: an earlier operator stop no longer holds.
-      await intent.markStarted(serverId);
+      const r = await unit(serverId).supervisor.restart({ warnAt, signal: ctx.signal, reason: 'operator', operator: true });
       return { state: r.state, graceful: r.graceful };
     },
     'server.restart.cancel': async ({ serverId }) => {

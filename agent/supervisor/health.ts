@@ -1,7 +1,19 @@
-import type { ServerState } from '../../protocol/index.ts';
-import type { QueryResult } from '../types.ts';
+import type { Clock, ServerState } from '../../protocol/index.ts';
+import type { QueryResult, StatusProbe } from '../types.ts';
+import { withTimeout } from './timers.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export type QueryOutcome = { ok: true; result: QueryResult | null } | { ok: false; error: string };
+
+/** One status query within `timeoutMs`; without a probe, process liveness stands in for it. */
+export async function queryHealth(probe: StatusProbe | null, alive: boolean | null, clock: Clock, timeoutMs: number, signal: AbortSignal): Promise<QueryOutcome> {
+  if (!probe) return alive ? { ok: true, result: null } : { ok: false, error: 'no status query and no process' };
+  try {
+    return { ok: true, result: await withTimeout(clock, timeoutMs, 'status query', (s) => probe.query(s), signal) };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+}
 
 export interface HealthInput {
   state: ServerState;

@@ -9,11 +9,19 @@ import { isSecretName, redactCommandLine } from '../../lib/redact.ts';
 import { gameEnvironment } from '../platform/game-env.ts';
 import { isBatchFile } from '../platform/windows-cmdline.ts';
 import { DefaultLogRotation, openProcessLog, rotateIfLarge, type LogRotation } from './process-log.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface ExitInfo {
   /** Exit code when known (spawned processes); null for a signal or an adopted process. */
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** How a process ended, for state reasons and alerts. */
+export function describeExit(info: ExitInfo): string {
+  if (info.signal) return `signal ${info.signal}`;
+  if (info.code !== null) return `code ${info.code}`;
+  return 'process gone';
 }
 
 /** A game process the supervisor watches: one it spawned or one it found running. */
@@ -162,7 +170,7 @@ export class ProcessLauncher implements Launcher {
   async #launchDetached(server: ResolvedServer, launch: NonNullable<Platform['launchGame']>, env: Record<string, string>, log: string, pidFile: string): Promise<ProcessHandle> {
     const start = server.start!;
     const game = await launch({ command: start.command, args: start.args, cwd: start.cwd ?? process.cwd(), log, env }).catch((err: unknown) => {
-      throw new ReconSyncError('INTERNAL', `cannot start ${server.id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ReconSyncError('INTERNAL', `cannot start ${server.id}: ${errorMessage(err)}`, { cause: err });
     });
     const record = `${game.pid} ${game.startTime}\n`;
     await writeFile(pidFile, record);

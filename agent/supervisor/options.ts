@@ -4,6 +4,7 @@ import type { Platform } from '../platform.ts';
 import type { AdminChannel, ResolvedServer, StatusProbe } from '../types.ts';
 import type { ResourceTarget } from '../monitors/resources.ts';
 import type { Launcher } from './launcher.ts';
+import type { IntentStore } from './intent.ts';
 import { defaultRestartMessage } from './countdown.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface SupervisorOptions {
   dataDir: string;
   /** Default: a ProcessLauncher on `platform` and `dataDir`. */
   launcher?: Launcher;
+  /** Where the operator's word is kept across agent restarts. Default: an IntentFile below `dataDir`. */
+  intent?: IntentStore;
   clock?: Clock;
   /** Give the supervisor's own child logger ({ serverId }); it is used as is. */
   logger?: Logger;
@@ -52,7 +55,21 @@ export const DefaultSupervisorOptions = {
   restartCancelledMessage: 'Server restart cancelled.',
 } as const satisfies Partial<SupervisorOptions>;
 
-export interface RestartOptions {
+/**
+ * Who asks for a power action. The operator's word (an RPC from the hub) is kept
+ * across agent restarts: an operator stop keeps the game down until an operator
+ * starts or restarts it. The agent's own stops and starts (backup, update,
+ * restore, scheduled restart) change nothing there.
+ */
+export interface PowerOptions {
+  operator?: boolean;
+}
+
+export interface StopOptions extends PowerOptions {
+  reason?: string;
+}
+
+export interface RestartOptions extends PowerOptions {
   /** Seconds before the restart at which players are warned, e.g. [300, 60, 10]. */
   warnAt?: readonly number[];
   /** Aborting during the countdown cancels the restart (CANCELLED); nothing is stopped. */

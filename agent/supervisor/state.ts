@@ -44,10 +44,32 @@ export interface StateChange {
   at: number;
 }
 
-/** Holds the current state; every change goes through `transition`. */
+/** Should the game run: every power action says so (start and restart: run; stop: stop). */
+export type Intent = 'run' | 'stop';
+
+/**
+ * What an exit of the watched process means, decided from the lifecycle alone:
+ * - expected: a stop sequence owns the process (state stopping) and moves the state itself;
+ * - stopped: not a crash (a watched server, one held by a backup or update, or one told to stop);
+ * - crash: a managed game that should run died.
+ */
+export type ExitMeaning = { kind: 'expected' } | { kind: 'stopped'; heldBy: readonly string[] } | { kind: 'crash' };
+
+/** States in which failed status queries are counted toward unresponsive; any other state starts the count afresh. */
+const countingStates: ReadonlySet<ServerState> = new Set(['running', 'unresponsive']);
+
+/**
+ * Holds the lifecycle of one server: the public state (every change goes
+ * through `transition`) and the sub-state that says what the next exit or
+ * failed query means: the intent, who holds the server, and the consecutive
+ * query failures. The supervisor keeps no flags of its own beside it.
+ */
 export class ServerStateMachine {
   #state: ServerState;
   #since: number;
+  #intent: Intent = 'stop';
+  #failures = 0;
+  readonly #holds = new Map<symbol, string>();
 
   constructor(initial: ServerState = 'unknown', now = 0) {
     this.#state = initial;
@@ -56,6 +78,46 @@ export class ServerStateMachine {
 
   get state(): ServerState {
     return this.#state;
+  }
+
+  get intent(): Intent {
+    return this.#intent;
+  }
+
+  want(intent: Intent): void {
+    this.#intent = intent;
+  }
+
+  /** Consecutive failed status queries (health.ts decides how they count). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  set failures(n: number) {
+    this.#failures = n;
+  }
+
+  /** While held (a backup, an update, a restore), an exit is not a crash and nothing is restarted. The release says whether it still held. */
+  hold(reason: string): () => boolean {
+    const key = Symbol(reason);
+    this.#holds.set(key, reason);
+    return () => this.#holds.delete(key);
+  }
+
+  get held(): boolean {
+    return this.#holds.size > 0;
+  }
+
+  /** Whether an automatic restart (crash or hang) may go ahead now. */
+  get mayRecover(): boolean {
+    return !this.held && this.#intent === 'run';
+  }
+
+  /** What an exit of the watched process means now (see ExitMeaning). */
+  exitMeaning(managed: boolean): ExitMeaning {
+    if (this.#state === 'stopping') return { kind: 'expected' };
+    if (!managed || this.held || this.#intent === 'stop') return { kind: 'stopped', heldBy: managed ? [...this.#holds.values()] : [] };
+    return { kind: 'crash' };
   }
 
   /** Clock ms when the current state was entered. */
@@ -73,6 +135,7 @@ export class ServerStateMachine {
     if (!canTransition(from, to)) throw new IllegalTransitionError(from, to, reason);
     this.#state = to;
     this.#since = now;
+    if (!countingStates.has(to)) this.#failures = 0;
     return { from, to, reason, at: now };
   }
 }

@@ -69,3 +69,24 @@ export class DelayedRun {
     this.#pending = null;
   }
 }
+
+/** Runs `tick` every `intervalMs` on the clock until `closing` aborts; `wake()` runs the next tick at once. */
+export class TickLoop {
+  readonly done: Promise<void>;
+  #wake: AbortController | null = null;
+
+  constructor(clock: Clock, intervalMs: number, closing: AbortSignal, tick: () => Promise<void>) {
+    this.done = (async () => {
+      while (!closing.aborted) {
+        await tick();
+        const wake = new AbortController();
+        this.#wake = wake;
+        await pause(clock, intervalMs, AbortSignal.any([wake.signal, closing]));
+      }
+    })();
+  }
+
+  wake(): void {
+    this.#wake?.abort();
+  }
+}
