@@ -189,6 +189,7 @@ $serviceDir = Join-Path $BundleDir 'service'
 New-Item -ItemType Directory -Force -Path $serviceDir | Out-Null
 $exe = Join-Path $serviceDir "$ServiceName.exe"
 $xml = Join-Path $serviceDir "$ServiceName.xml"
+# This folder only, not launcher\: reconsync.exe is a program of its own (its own Main), shipped built.
 $sources = @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.cs' | Sort-Object Name | ForEach-Object { $_.FullName })
 $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework64\v4.0.30319\csc.exe'
 if (-not (Test-Path -LiteralPath $csc)) { $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework\v4.0.30319\csc.exe' }
