@@ -15,7 +15,6 @@ import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
 import { RestartScheduler } from './scheduler/restart-scheduler.ts';
 import { BackupScheduler } from './scheduler/scheduler.ts';
 import { RepoCheckScheduler } from './scheduler/repo-check-scheduler.ts';
-import { checkRepositories } from './backup/repo-check.ts';
 import { createHandlers } from './handlers.ts';
 import { Updater, type UpdaterOptions } from './update/updater.ts';
 
@@ -201,7 +200,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   const repoCheck = servers.some((s) => s.config.backup.destinations.some((d) => typeof d !== 'string'))
     ? new RepoCheckScheduler({
       schedule: config.restic.check, clock, logger: logger.child({ component: 'restic-check' }),
-      run: async (signal) => { await checkRepositories(engine, servers, config.restic.checkSubset, signal); },
+      run: async (signal) => { await engine.checkRepositories(servers, config.restic.checkSubset, signal); },
     })
     : null;
   repoCheck?.start();

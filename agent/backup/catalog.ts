@@ -20,7 +20,7 @@ export const CatalogEntrySchema = z.object({
   /**
    * Set while a backup is being made, cleared once its backup.completed record
    * is in the outbox. An entry still marked at start was interrupted by a kill
-   * after its archive was whole: it is reported then (engine-backup.ts).
+   * after its archive was whole: it is reported then (pipeline.ts reportUncommitted).
    */
   uncommitted: z.literal(true).optional(),
 });

@@ -1,6 +1,6 @@
 import type { ResolvedServer } from '../types.ts';
 import { RESTIC_PREFIX } from '../config.ts';
-import type { BackupEngine } from './engine.ts';
+import type { BackupContext } from './context.ts';
 import { redactSecrets } from './rclone.ts';
 import { ResticDestination } from './restic.ts';
 
@@ -20,17 +20,18 @@ export interface RepoCheckOutcome {
   message?: string;
 }
 
-export async function checkRepositories(engine: BackupEngine, servers: ResolvedServer[], subset: string, signal?: AbortSignal): Promise<RepoCheckOutcome[]> {
+/** `claim` takes the server's job slot (the engine's), throwing BUSY when a job holds it; answers the release. */
+export async function checkRepositories(ctx: BackupContext, claim: (serverId: string, kind: string) => () => void, servers: ResolvedServer[], subset: string, signal?: AbortSignal): Promise<RepoCheckOutcome[]> {
   const done = new Set<string>();
   const out: RepoCheckOutcome[] = [];
   for (const server of servers) {
-    const targets = engine.destinations(server, false).filter((d) => d.target.startsWith(RESTIC_PREFIX) && !done.has(d.target));
+    const targets = ctx.destinations(server, false).filter((d) => d.target.startsWith(RESTIC_PREFIX) && !done.has(d.target));
     if (targets.length === 0) continue;
     let release: () => void;
     try {
-      release = engine.claim(server.id, 'repository check');
+      release = claim(server.id, 'repository check');
     } catch (err) {
-      engine.logger.warn({ err, serverId: server.id }, 'repository check skipped: the server is busy; it runs at the next scheduled check');
+      ctx.logger.warn({ err, serverId: server.id }, 'repository check skipped: the server is busy; it runs at the next scheduled check');
       continue;
     }
     try {
@@ -40,12 +41,12 @@ export async function checkRepositories(engine: BackupEngine, servers: ResolvedS
         const target = redactSecrets(dest.target);
         try {
           await dest.check(subset, signal);
-          engine.logger.info({ serverId: server.id, target, subset }, 'restic repository check passed');
+          ctx.logger.info({ serverId: server.id, target, subset }, 'restic repository check passed');
           out.push({ serverId: server.id, target, ok: true });
         } catch (err) {
           if (signal?.aborted) throw err;
           const message = `integrity check (restic check --read-data-subset=${subset}) of ${target} found a problem: ${(err as Error).message}`;
-          await engine.alert(server.id, 'backup_failed', message);
+          await ctx.alert(server.id, 'backup_failed', message);
           out.push({ serverId: server.id, target, ok: false, message });
         }
       }

@@ -1,16 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { BackupProgress } from '../../protocol/index.ts';
 import { targetOf } from '../config.ts';
 import type { ResolvedServer } from '../types.ts';
 import type { CatalogEntry } from './catalog.ts';
+import type { BackupContext, Progress } from './context.ts';
 import type { Destination } from './destination.ts';
-import type { BackupEngine } from './engine.ts';
 import { localBackupDir } from './local.ts';
 import { archiveFileName, readManifest, manifestFileName, type Manifest } from './manifest.ts';
 import { redactSecrets } from './rclone.ts';
-
-type Progress = (phase: BackupProgress['phase'], bytesDone: number, bytesTotal: number | null, target?: string) => void;
 
 interface UploadOutcome {
   /** Null when verified, else the last error message. */
@@ -20,7 +17,7 @@ interface UploadOutcome {
 }
 
 /** put → verify, retried with backoff. */
-async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Manifest, archivePath: string, attempts: number, progress: Progress, signal?: AbortSignal): Promise<UploadOutcome> {
+async function uploadOne(ctx: BackupContext, dest: Destination, manifest: Manifest, archivePath: string, attempts: number, progress: Progress, signal?: AbortSignal): Promise<UploadOutcome> {
   let lastError = 'not attempted';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
@@ -33,7 +30,7 @@ async function uploadOne(engine: BackupEngine, dest: Destination, manifest: Mani
       if (signal?.aborted) throw err;
       lastError = redactSecrets(err instanceof Error ? err.message : String(err));
     }
-    if (attempt < attempts) await engine.clock.sleep(engine.opts.uploadBackoffMs * 4 ** (attempt - 1), signal);
+    if (attempt < attempts) await ctx.clock.sleep(ctx.uploadBackoffMs * 4 ** (attempt - 1), signal);
   }
   return { error: lastError };
 }
@@ -53,14 +50,14 @@ function setState(entry: CatalogEntry, target: string, outcome: UploadOutcome): 
  * `upload_failed` and stay pending. Resolves to the targets that failed, so
  * the retry of older pending uploads does not wait on a remote that is down.
  */
-export async function uploadAll(engine: BackupEngine, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<Set<string>> {
+export async function uploadAll(ctx: BackupContext, server: ResolvedServer, entry: CatalogEntry, manifest: Manifest, archivePath: string, remotes: Destination[], progress: Progress, signal?: AbortSignal): Promise<Set<string>> {
   const failed = new Set<string>();
   for (const dest of remotes) {
-    const error = setState(entry, dest.target, await uploadOne(engine, dest, manifest, archivePath, engine.opts.uploadAttempts, progress, signal));
-    await engine.catalog.put(server.id, entry);
+    const error = setState(entry, dest.target, await uploadOne(ctx, dest, manifest, archivePath, ctx.uploadAttempts, progress, signal));
+    await ctx.catalog.put(server.id, entry);
     if (error !== null) {
       failed.add(dest.target);
-      await engine.alert(server.id, 'upload_failed', `upload of backup ${manifest.id} to ${redactSecrets(dest.target)} failed after ${engine.opts.uploadAttempts} attempts: ${error}; the local copy is kept and the upload is retried with the next backup`);
+      await ctx.alert(server.id, 'upload_failed', `upload of backup ${manifest.id} to ${redactSecrets(dest.target)} failed after ${ctx.uploadAttempts} attempts: ${error}; the local copy is kept and the upload is retried with the next backup`);
     }
   }
   return failed;
@@ -72,16 +69,16 @@ export async function uploadAll(engine: BackupEngine, server: ResolvedServer, en
  * is not tried again for the other pending backups: one dead remote costs
  * one timeout per backup run, not one per pending backup.
  */
-export async function retryPendingUploads(engine: BackupEngine, server: ResolvedServer, progress: Progress, exceptId: string, signal?: AbortSignal, down: Set<string> = new Set()): Promise<void> {
-  const dir = localBackupDir(engine.opts.dataDir, server.id);
-  for (const entry of (await engine.catalog.entries(server.id)).values()) {
+export async function retryPendingUploads(ctx: BackupContext, server: ResolvedServer, progress: Progress, exceptId: string, signal?: AbortSignal, down: Set<string> = new Set()): Promise<void> {
+  const dir = localBackupDir(ctx.dataDir, server.id);
+  for (const entry of (await ctx.catalog.entries(server.id)).values()) {
     if (entry.pending.length === 0 || entry.record.id === exceptId) continue;
     const manifest = await readManifest(path.join(dir, manifestFileName(entry.record.id))).catch(() => null);
     const archivePath = manifest ? path.join(dir, archiveFileName(manifest.id, manifest.archive.format)) : '';
     if (!manifest || !(await fs.stat(archivePath).catch(() => null))) {
       // The local copy is gone (removed by hand): these uploads can never happen; stop holding retention back.
       entry.pending = [];
-      await engine.catalog.put(server.id, entry);
+      await ctx.catalog.put(server.id, entry);
       continue;
     }
     for (const target of [...entry.pending]) {
@@ -92,15 +89,15 @@ export async function retryPendingUploads(engine: BackupEngine, server: Resolved
         continue;
       }
       if (down.has(target)) continue;
-      const error = setState(entry, target, await uploadOne(engine, engine.destination(target, server), manifest, archivePath, 1, progress, signal));
+      const error = setState(entry, target, await uploadOne(ctx, ctx.destination(target, server), manifest, archivePath, 1, progress, signal));
       if (error !== null) {
         down.add(target);
         continue;
       }
       // The catalog first: the hub must never hear of a verified copy the agent's catalog does not hold.
-      await engine.catalog.put(server.id, entry);
-      await engine.record('backup.updated', entry.record);
+      await ctx.catalog.put(server.id, entry);
+      await ctx.record('backup.updated', entry.record);
     }
-    await engine.catalog.put(server.id, entry);
+    await ctx.catalog.put(server.id, entry);
   }
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Catalog } from '../../../agent/backup/catalog.ts';
 import { BackupEngine, type BackupEngineOptions } from '../../../agent/backup/engine.ts';
 import { sha256File } from '../../../agent/backup/fs-util.ts';
 import { silentLogger } from '../../../lib/logger.ts';
@@ -21,15 +22,17 @@ async function setup(t: Parameters<typeof tempDir>[0], backup: Record<string, un
   const remote = `:local:${vault}/ark`;
   const server = makeServer({ savePaths: [saves], backup: { destinations: ['local', remote], ...backup }, profile });
   const pub = new Published();
-  const engine = new BackupEngine({
+  /** The options, for a second engine over the same dataDir (an agent restart). */
+  const opts: BackupEngineOptions = {
     dataDir: path.join(dir, 'data'), rclone: { binary: RCLONE, config, timeoutMs: 30_000 }, logger: silentLogger,
     publishRecord: pub.publishRecord, publishState: pub.publishState, zstdPoolSize: 1, uploadBackoffMs: 1, ...engineOpts,
-  });
+  };
+  const engine = new BackupEngine(opts);
   t.after(() => engine.close());
   await engine.init([server]);
   const localDir = path.join(dir, 'data', 'backups', server.id);
   const remoteDir = path.join(vault, 'ark', server.id);
-  return { dir, saves, vault, remote, server, pub, engine, localDir, remoteDir, control: new TestServerControl('running'), admin: new TestAdminChannel() };
+  return { dir, saves, vault, remote, server, pub, opts, engine, localDir, remoteDir, control: new TestServerControl('running'), admin: new TestAdminChannel() };
 }
 
 const archives = async (d: string) => (await fs.readdir(d).catch(() => [] as string[])).filter((n) => n.endsWith('.tar.zst')).sort();
@@ -112,7 +115,8 @@ test('a remote that is down costs its attempts once per backup run, not once mor
     assert.equal(rec.destinations[1]!.verified, false);
     assert.equal(await copies() - before, 2, `backup ${i + 1}: its own 2 attempts, no retry of the ${i} earlier pending uploads to the same dead remote`);
   }
-  const pending = [...(await s.engine.catalog.entries(s.server.id)).values()].filter((e) => e.pending.length > 0);
+  // The catalog as the next start reads it from disk.
+  const pending = [...(await new Catalog(s.opts.dataDir).entries(s.server.id)).values()].filter((e) => e.pending.length > 0);
   assert.equal(pending.length, 3, 'every upload stays pending for a later run');
 });
 
@@ -170,7 +174,7 @@ test('Minecraft-style: save-off and save-all flush before the copy, save-on righ
     if (events.at(-1) !== p) events.push(p);
     publish(topic, data);
   };
-  const engine = new BackupEngine({ ...s.engine.opts, publishState: s.pub.publishState });
+  const engine = new BackupEngine({ ...s.opts, publishState: s.pub.publishState });
   t.after(() => engine.close());
   await engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
   assert.deepEqual(events, ['saving', 'rcon save-off', 'rcon save-all flush', 'settling', 'archiving', 'rcon save-on', 'verifying', 'retention', 'done']);
@@ -203,7 +207,7 @@ test('watchdog: a much smaller archive alerts backup_shrunk; no recent verified 
 
   assert.equal(await s.engine.checkOverdue(s.server), false);
   const later = new FakeClock(Date.now() + 7 * 3_600_000);
-  const watchdog = new BackupEngine({ ...s.engine.opts, clock: later });
+  const watchdog = new BackupEngine({ ...s.opts, clock: later });
   assert.equal(await watchdog.checkOverdue(s.server), true);
   assert.equal(await watchdog.checkOverdue(s.server), true);
   const overdue = s.pub.alerts('backup_overdue');
@@ -223,7 +227,7 @@ test('a lost catalog is rebuilt from the destinations\' manifests', async (t) =>
   const s = await setup(t);
   const rec = await s.engine.create(s.server, s.control, s.admin, { trigger: 'manual' });
   await fs.rm(path.join(s.dir, 'data', 'backup-state'), { recursive: true });
-  const fresh = new BackupEngine({ ...s.engine.opts });
+  const fresh = new BackupEngine({ ...s.opts });
   await fresh.init([s.server]);
   const list = await fresh.list(s.server.id);
   assert.equal(list.length, 1);

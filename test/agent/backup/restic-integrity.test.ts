@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BackupEngine } from '../../../agent/backup/engine.ts';
-import { checkRepositories } from '../../../agent/backup/repo-check.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { makeServer, Published, readTree, tempDir, TestAdminChannel, TestServerControl, writeTree } from './helpers.ts';
 
@@ -48,7 +47,7 @@ test('a damaged pack file: the scheduled check alerts, and a restore from it is 
   assert.equal(rec.destinations[0]?.verified, true);
 
   // A healthy repository passes.
-  assert.deepEqual((await checkRepositories(engine, [server], '100%')).map((o) => o.ok), [true]);
+  assert.deepEqual((await engine.checkRepositories([server], '100%')).map((o) => o.ok), [true]);
   assert.deepEqual(pub.alerts(), []);
 
   // Flip bytes in the middle of the biggest pack (the world's data).
@@ -57,7 +56,7 @@ test('a damaged pack file: the scheduled check alerts, and a restore from it is 
   await fh.write(Buffer.alloc(64, 0xff), 0, 64, Math.floor(pack.size / 2));
   await fh.close();
 
-  const outcome = await checkRepositories(engine, [server], '100%');
+  const outcome = await engine.checkRepositories([server], '100%');
   assert.equal(outcome[0]?.ok, false);
   const alert = pub.alerts('backup_failed')[0];
   assert.ok(alert, 'the check alerts');

@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { VERSION } from '../../lib/version.ts';
 import { ReconSyncError, type BackupRecord } from '../../protocol/index.ts';
 import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
 import { createArchive } from './archive.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { formatFromConfig } from './compress.ts';
+import type { BackupContext } from './context.ts';
 import { LOCAL_TARGET } from './destination.ts';
-import type { BackupEngine, CreateRequest } from './engine.ts';
 import { errnoCode } from './fs-util.ts';
 import { LocalDestination } from './local.ts';
 import { toBackupRecord, writeManifest, type Manifest } from './manifest.ts';
+import { applyRetention } from './apply-retention.ts';
 import { quiesce } from './quiesce.ts';
 import { redactSecrets } from './rclone.ts';
 import { waitUntilSettled } from './settle.ts';
@@ -28,20 +27,26 @@ import { verifyRestorable } from './verify.ts';
  * never made older ones go.
  */
 
+export interface CreateRequest {
+  trigger: BackupRecord['trigger'];
+  note?: string;
+  signal?: AbortSignal;
+}
+
 export interface RunFlags {
   /** Pre-restore: the server is already stopped, keep the copy local only and skip retention. */
   preRestore?: boolean;
 }
 
-export async function runBackup(engine: BackupEngine, server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest, flags: RunFlags): Promise<BackupRecord> {
+export async function runBackup(ctx: BackupContext, server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest, flags: RunFlags): Promise<BackupRecord> {
   const cfg = server.config.backup;
-  const log = engine.logger.child({ serverId: server.id });
-  const now = engine.clock.now();
-  const id = (engine.opts.newId ?? defaultBackupId)(server.id, now);
-  const progress = engine.progress(server.id, id);
-  const local = new LocalDestination({ dataDir: engine.opts.dataDir, serverId: server.id, logger: log });
-  const previous = (await engine.catalog.records(server.id)).find((r) => r.trigger !== 'pre-restore');
-  const prevEntry = previous ? (await engine.catalog.entries(server.id)).get(previous.id) : undefined;
+  const log = ctx.logger.child({ serverId: server.id });
+  const now = ctx.clock.now();
+  const id = ctx.newId(server.id, now);
+  const progress = ctx.progress(server.id, id);
+  const local = new LocalDestination({ dataDir: ctx.dataDir, serverId: server.id, logger: log });
+  const previous = (await ctx.catalog.records(server.id)).find((r) => r.trigger !== 'pre-restore');
+  const prevEntry = previous ? (await ctx.catalog.entries(server.id)).get(previous.id) : undefined;
   /** Destinations that may hold a copy of this backup: what a discard has to clean. */
   const reached = new Set<string>();
   try {
@@ -58,7 +63,7 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     try {
       if (!flags.preRestore) {
         progress('settling', 0, null);
-        const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: engine.clock, ...(req.signal ? { signal: req.signal } : {}) });
+        const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: ctx.clock, ...(req.signal ? { signal: req.signal } : {}) });
         if (!s.settled) warnings.push(`save files were still changing after ${Math.round(s.waitedMs / 1000)} s; archived anyway, files that changed during the copy were re-read`);
       }
       // 2. Archive.
@@ -66,10 +71,10 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
       const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
       const format = formatFromConfig(cfg.format);
       archived = await createArchive({
-        source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? engine.zstdPool() : null, tmpDir: engine.tmpDir(),
-        clock: engine.clock, estimateRatio: ratio,
+        source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? ctx.zstdPool() : null, tmpDir: ctx.tmpDir,
+        clock: ctx.clock, estimateRatio: ratio,
         ...(req.signal ? { signal: req.signal } : {}),
-        ...(engine.opts.statfs ? { statfs: engine.opts.statfs } : {}),
+        ...(ctx.statfs ? { statfs: ctx.statfs } : {}),
         onProgress: (done, total) => progress('archiving', done, total),
       });
     } finally {
@@ -82,7 +87,7 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
     // 3. Verified means restorable: read it back through the restorer's own checks.
     progress('verifying', 0, archived.unpackedSize);
     await verifyRestorable({
-      archivePath: archived.archivePath, format, pool: format === 'tar.zst' ? engine.zstdPool() : null, sha256: archived.sha256, size: archived.size,
+      archivePath: archived.archivePath, format, pool: format === 'tar.zst' ? ctx.zstdPool() : null, sha256: archived.sha256, size: archived.size,
       roots: archived.roots, files: archived.files, ...(req.signal ? { signal: req.signal } : {}),
       onProgress: (n) => progress('verifying', n, archived.unpackedSize),
     });
@@ -92,67 +97,62 @@ export async function runBackup(engine: BackupEngine, server: ResolvedServer, co
       ...(req.note !== undefined ? { note: req.note } : {}),
       roots: archived.roots, files: archived.files,
       archive: { sha256: archived.sha256, size: archived.size, format, unpackedSize: archived.unpackedSize },
-      toolVersion: engine.opts.toolVersion ?? VERSION, locked: false, warnings: [...warnings, ...archived.warnings].map((w) => w.slice(0, 1000)),
+      toolVersion: ctx.toolVersion, locked: false, warnings: [...warnings, ...archived.warnings].map((w) => w.slice(0, 1000)),
     };
     await writeManifest(local.dir, manifest);
-    const remotes = flags.preRestore ? [] : engine.destinations(server, false);
+    const remotes = flags.preRestore ? [] : ctx.destinations(server, false);
     const entry: CatalogEntry = {
       record: toBackupRecord(manifest, [{ target: LOCAL_TARGET, verified: true }, ...remotes.map((d) => ({ target: d.target, verified: false }))]),
       unpackedSize: archived.unpackedSize,
       pending: remotes.map((d) => d.target),
       uncommitted: true,
     };
-    await engine.catalog.put(server.id, entry);
+    await ctx.catalog.put(server.id, entry);
     log.info({ backupId: id, size: archived.size, files: archived.files.length, skipped: archived.skipped.vanished.length + archived.skipped.unnamable.length }, 'backup archived');
 
     // 4. Watchdog: a much smaller archive than last time usually means a lost or reset world.
     if (previous && previous.size > 0 && archived.size < previous.size * cfg.shrinkAlertRatio) {
-      await engine.alert(server.id, 'backup_shrunk', `backup ${id} of ${server.id} is ${((archived.size / previous.size) * 100).toFixed(0)} % of the previous one (${archived.size} vs ${previous.size} bytes); check that the world is intact`);
+      await ctx.alert(server.id, 'backup_shrunk', `backup ${id} of ${server.id} is ${((archived.size / previous.size) * 100).toFixed(0)} % of the previous one (${archived.size} vs ${previous.size} bytes); check that the world is intact`);
     }
 
     // 5. Off-site copies, each verified before it counts.
     let down = new Set<string>();
     if (remotes.length) {
       for (const d of remotes) reached.add(d.target);
-      down = await uploadAll(engine, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
+      down = await uploadAll(ctx, server, entry, manifest, archived.archivePath, remotes, progress, req.signal);
     }
 
     // 6. The local copy goes only once an off-site copy is verified and nothing still needs it as a source.
     if (!cfg.keepLocal && entry.pending.length === 0 && entry.record.destinations.some((d) => d.target !== LOCAL_TARGET && d.verified)) {
       await local.remove(id);
       entry.record = { ...entry.record, destinations: entry.record.destinations.filter((d) => d.target !== LOCAL_TARGET) };
-      await engine.catalog.put(server.id, entry);
+      await ctx.catalog.put(server.id, entry);
     }
 
     // 7. Commit: the hub is told (the record is in the outbox), or the backup does not exist anywhere.
-    await engine.record('backup.completed', entry.record, { required: true });
+    await ctx.record('backup.completed', entry.record, { required: true });
     reached.clear();
     delete entry.uncommitted;
-    await engine.catalog.put(server.id, entry)
+    await ctx.catalog.put(server.id, entry)
       .catch((err: unknown) => log.warn({ err, backupId: id }, 'could not mark the backup as reported; it is reported again at the next start'));
 
     // 8. Older backups' pending uploads, then retention: only after a backup that counts, and their failures do not undo it.
     if (remotes.length) {
-      await retryPendingUploads(engine, server, progress, id, req.signal, down)
+      await retryPendingUploads(ctx, server, progress, id, req.signal, down)
         .catch((err: unknown) => log.warn({ err, backupId: id }, 'retrying earlier pending uploads failed; they are tried again after the next backup'));
     }
     if (!flags.preRestore) {
       progress('retention', 0, null);
-      await engine.applyRetention(server).catch((err: unknown) => log.warn({ err, backupId: id }, 'retention failed after the backup; it runs again after the next one'));
+      await applyRetention(ctx, server).catch((err: unknown) => log.warn({ err, backupId: id }, 'retention failed after the backup; it runs again after the next one'));
     }
     progress('done', archived.size, archived.size);
     return entry.record;
   } catch (err) {
-    if (reached.size) await discard(engine, server, id, [...reached]);
+    if (reached.size) await discard(ctx, server, id, [...reached]);
     const e = asBackupError(err, server.id, id, reached.size > 0);
-    if (e.code !== 'BUSY') await engine.alert(server.id, 'backup_failed', e.message);
+    if (e.code !== 'BUSY') await ctx.alert(server.id, 'backup_failed', e.message);
     throw e;
   }
-}
-
-export function defaultBackupId(_serverId: string, nowMs: number): string {
-  const iso = new Date(nowMs).toISOString(); // 2026-01-02T03:04:05.678Z
-  return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${randomBytes(2).toString('hex')}`;
 }
 
 /**
@@ -160,31 +160,31 @@ export function defaultBackupId(_serverId: string, nowMs: number): string {
  * interrupted (kill -9, power loss) after its archive was whole and verified,
  * before the hub was told. It counts: report it now. Returns the ids reported.
  */
-export async function reportUncommitted(engine: BackupEngine, serverId: string): Promise<string[]> {
+export async function reportUncommitted(ctx: BackupContext, serverId: string): Promise<string[]> {
   const done: string[] = [];
-  for (const entry of (await engine.catalog.entries(serverId)).values()) {
+  for (const entry of (await ctx.catalog.entries(serverId)).values()) {
     if (!entry.uncommitted) continue;
     try {
-      await engine.record('backup.completed', entry.record, { required: true });
+      await ctx.record('backup.completed', entry.record, { required: true });
       delete entry.uncommitted;
-      await engine.catalog.put(serverId, entry);
+      await ctx.catalog.put(serverId, entry);
       done.push(entry.record.id);
     } catch (err) {
-      engine.logger.warn({ err, serverId, backupId: entry.record.id }, 'could not report an interrupted backup to the hub; trying again at the next start');
+      ctx.logger.warn({ err, serverId, backupId: entry.record.id }, 'could not report an interrupted backup to the hub; trying again at the next start');
     }
   }
   return done;
 }
 
 /** Removes every trace of a backup that did not make it: files on each destination it reached, its catalog entry. */
-async function discard(engine: BackupEngine, server: ResolvedServer, id: string, targets: string[]): Promise<void> {
+async function discard(ctx: BackupContext, server: ResolvedServer, id: string, targets: string[]): Promise<void> {
   for (const target of targets) {
-    await engine.destination(target, server).remove(id)
-      .catch((err: unknown) => engine.logger.error({ err, serverId: server.id, backupId: id, target: redactSecrets(target) }, 'could not remove the files of a failed backup; remove them by hand'));
+    await ctx.destination(target, server).remove(id)
+      .catch((err: unknown) => ctx.logger.error({ err, serverId: server.id, backupId: id, target: redactSecrets(target) }, 'could not remove the files of a failed backup; remove them by hand'));
   }
-  if ((await engine.catalog.entries(server.id)).has(id)) {
-    await engine.catalog.delete(server.id, id)
-      .catch((err: unknown) => engine.logger.error({ err, serverId: server.id, backupId: id }, 'could not drop a failed backup from the catalog; it is dropped at the next start'));
+  if ((await ctx.catalog.entries(server.id)).has(id)) {
+    await ctx.catalog.delete(server.id, id)
+      .catch((err: unknown) => ctx.logger.error({ err, serverId: server.id, backupId: id }, 'could not drop a failed backup from the catalog; it is dropped at the next start'));
   }
 }
 
