@@ -102,6 +102,7 @@ export class LinkServer {
           malformedPerMinute: opts.malformedPerMinute,
           maxBufferedBytes: opts.maxBufferedBytes,
           onRpcSettled: opts.metrics.rpcSettled,
+          clock: this.registry.clock,
         });
         this.registry.add(session);
       },

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../lib/logger.ts';
-import { CloseCode } from '../../protocol/index.ts';
+import { CloseCode, systemClock, type Clock, type ClockTimer } from '../../protocol/index.ts';
 import { isStoreError, type Store } from '../store/index.ts';
 import type { Session } from './session.ts';
 
@@ -10,6 +10,8 @@ export interface RegistryOptions {
   heartbeatMs: number;
   deadAfterMs: number;
   revocationPollMs: number;
+  /** Sweeps, revocation polls, liveness stamps and close grace run on it (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface RegistryEvents {
@@ -26,27 +28,42 @@ export class SessionRegistry extends EventEmitter<RegistryEvents> {
   readonly #opts: RegistryOptions;
   readonly #all = new Set<Session>();
   readonly #byAgent = new Map<string, Session>();
-  #sweepTimer: NodeJS.Timeout | undefined;
-  #revocationTimer: NodeJS.Timeout | undefined;
+  /** The periodic jobs' armed timers, by job; empty when stopped. */
+  readonly #timers = new Map<string, ClockTimer>();
   #revokeCursor = 0;
+  /** The clock sessions stamp liveness with: the sweep compares against it. */
+  readonly clock: Clock;
 
   constructor(opts: RegistryOptions) {
     super();
     this.#opts = opts;
+    this.clock = opts.clock ?? systemClock;
   }
 
   start(): void {
     this.#revokeCursor = this.#opts.store.tokens.maxRevokeSeq();
     const sweepEvery = Math.max(5, Math.floor(Math.min(this.#opts.heartbeatMs, this.#opts.deadAfterMs) / 3));
-    this.#sweepTimer = setInterval(() => this.#sweep(), sweepEvery);
-    this.#sweepTimer.unref();
-    this.#revocationTimer = setInterval(() => this.#pollRevocations(), this.#opts.revocationPollMs);
-    this.#revocationTimer.unref();
+    this.#every('sweep', sweepEvery, () => this.#sweep());
+    this.#every('revocations', this.#opts.revocationPollMs, () => this.#pollRevocations());
   }
 
   stop(): void {
-    clearInterval(this.#sweepTimer);
-    clearInterval(this.#revocationTimer);
+    for (const t of this.#timers.values()) t.cancel();
+    this.#timers.clear();
+  }
+
+  /** Runs fn every ms until stop(); the timers never keep the process alive (the server socket does). */
+  #every(job: string, ms: number, fn: () => void): void {
+    const arm = () => {
+      const timer = this.clock.setTimer(ms, () => {
+        if (this.#timers.get(job) !== timer) return;
+        arm();
+        fn();
+      });
+      timer.unref();
+      this.#timers.set(job, timer);
+    };
+    arm();
   }
 
   /** A socket passed the upgrade checks; it is tracked but not yet an agent's session. */
@@ -94,18 +111,18 @@ export class SessionRegistry extends EventEmitter<RegistryEvents> {
   async closeAll(code: number, reason: string, graceMs = 1000): Promise<void> {
     const sockets = [...this.#all].map((s) => s.ws);
     for (const s of [...this.#all]) s.close(code, reason);
-    const deadline = Date.now() + graceMs;
+    const deadline = this.clock.now() + graceMs;
     await Promise.all(
       sockets.map(
         (ws) =>
           new Promise<void>((resolve) => {
             if (ws.readyState === ws.CLOSED) return resolve();
-            const t = setTimeout(() => {
+            const t = this.clock.setTimer(Math.max(0, deadline - this.clock.now()), () => {
               ws.terminate();
               resolve();
-            }, Math.max(0, deadline - Date.now()));
+            });
             ws.once('close', () => {
-              clearTimeout(t);
+              t.cancel();
               resolve();
             });
           }),
@@ -114,7 +131,7 @@ export class SessionRegistry extends EventEmitter<RegistryEvents> {
   }
 
   #sweep(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const s of this.#all) {
       if (now - s.lastHeard > this.#opts.deadAfterMs) {
         s.logger.warn({ silentMs: Math.round(now - s.lastHeard) }, 'agent silent too long; dropping the link');

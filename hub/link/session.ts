@@ -18,6 +18,8 @@ import {
   type HubMethods,
   type RecordTopic,
   type ServerSummary,
+  type Clock,
+  type ClockTimer,
 } from '../../protocol/index.ts';
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
@@ -64,6 +66,8 @@ export interface SessionOptions {
    */
   maxBufferedBytes: number;
   onRpcSettled?: (method: string, outcome: string, ms: number) => void;
+  /** Liveness stamps, the hello deadline and the RPC deadlines run on it (the registry's clock). */
+  clock: Clock;
 }
 
 type Phase = 'hello' | 'open' | 'closed';
@@ -86,17 +90,18 @@ export class Session {
   readonly logger: Logger;
   agentVersion: string | null = null;
   servers: ServerSummary[] = [];
-  /** performance.now() of the last sign of life (frame, ping or pong). */
-  lastHeard = performance.now();
+  /** Clock time of the last sign of life (frame, ping or pong). */
+  lastHeard: number;
   lastPinged = 0;
   #phase: Phase = 'hello';
   readonly #opts: SessionOptions;
-  #helloTimer: NodeJS.Timeout | undefined;
+  #helloTimer: ClockTimer | undefined;
   #malformed = 0;
-  #malformedWindow = performance.now();
+  #malformedWindow: number;
 
   constructor(opts: SessionOptions) {
     this.#opts = opts;
+    this.lastHeard = this.#malformedWindow = opts.clock.now();
     this.ws = opts.ws;
     this.agentId = opts.agentId;
     this.tokenId = opts.tokenId;
@@ -109,10 +114,11 @@ export class Session {
       timeouts: defaultTimeoutMs,
       // Calls are only accepted once the agent has said hello.
       send: undefined,
+      clock: opts.clock,
       ...(opts.onRpcSettled ? { onCallSettled: opts.onRpcSettled } : {}),
     });
 
-    this.#helloTimer = setTimeout(() => this.close(CloseCode.BadHello, 'no hello in time'), opts.helloTimeoutMs);
+    this.#helloTimer = opts.clock.setTimer(opts.helloTimeoutMs, () => this.close(CloseCode.BadHello, 'no hello in time'));
     this.#helloTimer.unref();
     const ws = opts.ws;
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
@@ -145,6 +151,11 @@ export class Session {
     return !this.#backlogged();
   }
 
+  /** How long the agent has been silent, on the session's clock (callers on another clock subtract it from theirs). */
+  silentMs(): number {
+    return Math.max(0, this.#opts.clock.now() - this.lastHeard);
+  }
+
   ping(now: number): void {
     this.lastPinged = now;
     if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
@@ -165,7 +176,7 @@ export class Session {
   }
 
   #alive = (): void => {
-    this.lastHeard = performance.now();
+    this.lastHeard = this.#opts.clock.now();
   };
 
   /**
@@ -188,7 +199,7 @@ export class Session {
     if (this.#phase === 'closed') return;
     const wasOpen = this.#phase === 'open';
     this.#phase = 'closed';
-    clearTimeout(this.#helloTimer);
+    this.#helloTimer?.cancel();
     this.rpc.disconnect(`link to agent ${this.agentId} closed (${code}${reason ? `: ${reason}` : ''})`);
     this.rpc.close();
     this.logger.info({ code, reason }, 'agent session closed');
@@ -196,7 +207,7 @@ export class Session {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    this.lastHeard = performance.now();
+    this.lastHeard = this.#opts.clock.now();
     if (this.#phase === 'closed') return;
     if (isBinary) {
       this.#malformedFrame('binary frames are not part of the protocol', null);
@@ -239,7 +250,7 @@ export class Session {
       this.close(CloseCode.BadHello, `protocol ${hello.protocol} is not ${PROTOCOL_MAJOR}`);
       return;
     }
-    clearTimeout(this.#helloTimer);
+    this.#helloTimer?.cancel();
     this.agentVersion = hello.agentVersion;
     this.servers = hello.servers;
     let ackedSeq: number;
@@ -286,7 +297,7 @@ export class Session {
   #malformedFrame(error: string, reqId: string | null): void {
     this.#opts.metrics.malformedFrames.inc();
     this.logger.warn({ error }, 'malformed frame from agent');
-    const now = performance.now();
+    const now = this.#opts.clock.now();
     if (now - this.#malformedWindow > MALFORMED_WINDOW_MS) {
       this.#malformedWindow = now;
       this.#malformed = 0;

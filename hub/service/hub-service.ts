@@ -127,7 +127,7 @@ export class HubServiceImpl extends EventEmitter<HubServiceEvents> implements Hu
           id: a.id,
           connected: session !== undefined,
           version: session?.agentVersion ?? a.version,
-          lastSeen: session ? new Date(this.#opts.clock.now() - Math.max(0, performance.now() - session.lastHeard)).toISOString() : a.lastSeen,
+          lastSeen: session ? new Date(this.#opts.clock.now() - session.silentMs()).toISOString() : a.lastSeen,
           servers: this.directory.serversOf(a.id),
         };
       });
