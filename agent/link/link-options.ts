@@ -62,7 +62,7 @@ export interface AgentLinkOptionalOptions {
   /** PEM file with an extra CA for a hub behind a private certificate. */
   ca: string | undefined;
   backoff: Partial<Omit<BackoffOptions, 'random' | 'jitter'>>;
-  outbox: Partial<Omit<OutboxOptions, 'logger' | 'onDurable'>>;
+  outbox: Partial<Omit<OutboxOptions, 'logger' | 'onDurable' | 'clock'>>;
   /** Passed to `ws`; the link sets headers, compression and maxPayload itself. */
   wsOptions: Omit<ClientOptions, 'headers' | 'perMessageDeflate' | 'maxPayload'>;
 }

@@ -138,6 +138,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
     this.#outbox ??= await Outbox.open(join(this.#opts.dataDir, 'outbox'), {
       ...this.#opts.outbox,
       logger: this.#log,
+      clock: this.#opts.clock,
       onDurable: (record) => {
         if (this.#streaming) this.#conn?.send(record.frame);
       },

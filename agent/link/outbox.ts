@@ -1,7 +1,7 @@
 import { copyFile, mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { EvtSchema, MAX_FRAME_BYTES, ReconSyncError, eventTopics, isRecordTopic, type EventData, type RecordTopic } from '../../protocol/index.ts';
+import { EvtSchema, MAX_FRAME_BYTES, ReconSyncError, eventTopics, isRecordTopic, systemClock, type Clock, type EventData, type RecordTopic } from '../../protocol/index.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { fsyncDir, writeFileAtomic } from '../../lib/durable-file.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
@@ -28,6 +28,8 @@ export interface OutboxOptions {
   /** Rewrite the file once at least this many acked lines are in it and they outnumber the pending ones. */
   compactAfter: number;
   logger: Logger;
+  /** Names the copy of a damaged file (outbox.jsonl.damaged-<now>). */
+  clock: Clock;
   /** Called synchronously, in seq order, right after a record became durable. */
   onDurable?: (record: OutboxRecord) => void;
 }
@@ -37,6 +39,7 @@ export const DefaultOutboxOptions = {
   maxBytes: 64 * 1024 * 1024,
   compactAfter: 64,
   logger: silentLogger,
+  clock: systemClock,
 } as const satisfies OutboxOptions;
 
 export interface OutboxRecord {
@@ -330,7 +333,7 @@ export class Outbox {
     for (let i = this.#head; i < this.#records.length; i++) this.#pendingBytes += this.#records[i]!.bytes;
     this.#assigned = Math.max(lastSeq, this.#ackedSeq);
     if (bad > 0) {
-      const aside = `${this.#file}.damaged-${Date.now()}`;
+      const aside = `${this.#file}.damaged-${this.#opts.clock.now()}`;
       await copyFile(this.#file, aside);
       this.#log.error({ file: aside, lines: bad }, 'kept a copy of the damaged outbox for inspection');
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { Outbox } from '../../../agent/link/outbox.ts';
 import { ReconSyncError, type Alert } from '../../../protocol/index.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { memoryLogger } from './log-sink.ts';
 
 let dir: string;
@@ -70,10 +71,11 @@ test('damaged lines in the middle are set aside with a copy, the rest is kept', 
   const text = await readFile(join(dir, 'outbox.jsonl'), 'utf8');
   const [l1, l2] = text.split('\n');
   await writeFile(join(dir, 'outbox.jsonl'), `${l1}\n{"type":"evt","topic":"alert","seq":9,"data":{}}\n\0\0\0\n${l2}\n`);
-  const b = await Outbox.open(dir, { logger });
+  const clock = new FakeClock();
+  const b = await Outbox.open(dir, { logger, clock });
   assert.deepEqual(seqs(b), [1, 2]);
   assert.ok(find(/damaged or out of order/));
-  assert.ok((await readdir(dir)).some((f) => f.startsWith('outbox.jsonl.damaged-')), 'a copy of the damaged file is kept');
+  assert.ok((await readdir(dir)).includes(`outbox.jsonl.damaged-${clock.now()}`), 'a copy of the damaged file is kept, named by the injected clock');
   assert.equal(await b.append('alert', alert(3)), 10, 'seq never goes below a number seen on disk');
   await b.close();
 });
