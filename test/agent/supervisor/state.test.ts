@@ -50,3 +50,45 @@ test('asking for the current state is not a change', () => {
   assert.equal(m.transition('running', 'again', 2), null);
   assert.equal(m.since, 1);
 });
+
+test('an exit means: expected while stopping; stopped when watched, held or told to stop; else a crash', () => {
+  const m = new ServerStateMachine('running', 0);
+  m.want('run');
+  assert.deepEqual(m.exitMeaning(true), { kind: 'crash' });
+  assert.deepEqual(m.exitMeaning(false), { kind: 'stopped', heldBy: [] }, 'a watched server never crashes by our word');
+
+  const releaseBackup = m.hold('backup');
+  const releaseUpdate = m.hold('game update');
+  assert.deepEqual(m.exitMeaning(true), { kind: 'stopped', heldBy: ['backup', 'game update'] });
+  assert.equal(m.mayRecover, false);
+  assert.equal(releaseBackup(), true);
+  assert.equal(releaseBackup(), false, 'a second release is a no-op');
+  assert.deepEqual(m.exitMeaning(true), { kind: 'stopped', heldBy: ['game update'] });
+  releaseUpdate();
+  assert.equal(m.held, false);
+  assert.equal(m.mayRecover, true);
+
+  m.want('stop');
+  assert.deepEqual(m.exitMeaning(true), { kind: 'stopped', heldBy: [] });
+  assert.equal(m.mayRecover, false);
+
+  m.want('run');
+  m.transition('stopping', 'operator', 1);
+  assert.deepEqual(m.exitMeaning(true), { kind: 'expected' }, 'the stop sequence owns the exit');
+});
+
+test('query failures count only while running or unresponsive: any other state starts afresh', () => {
+  const m = new ServerStateMachine('starting', 0);
+  m.failures = 2;
+  m.transition('running', 'answers', 1);
+  assert.equal(m.failures, 2, 'kept into running');
+  m.transition('unresponsive', 'silent', 2);
+  assert.equal(m.failures, 2, 'kept into unresponsive');
+  m.transition('crashed', 'exit', 3);
+  assert.equal(m.failures, 0);
+  m.failures = 1;
+  m.transition('crashed', 'again', 4);
+  assert.equal(m.failures, 1, 'no change, no reset');
+  m.transition('starting', 'restart', 5);
+  assert.equal(m.failures, 0);
+});
