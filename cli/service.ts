@@ -12,8 +12,9 @@ function describePlan(plan: ServicePlan): string {
 /** `reconsync agent service install|uninstall|status --config agent.yaml [--dry-run]`. */
 export async function runServiceCommand(sub: string | undefined, configPath: string, opts: { dryRun: boolean }): Promise<number> {
   const platform = process.platform === 'win32' ? 'windows' : 'linux';
+  const systemRoot = process.env.SystemRoot;
   if (sub === 'status') {
-    const status = await agentServiceStatus({ platform });
+    const status = await agentServiceStatus({ platform, systemRoot });
     process.stdout.write(`${status.serviceName}: ${status.installed ? 'installed' : 'not installed'}, ${status.enabled ? 'enabled' : 'disabled'}, ${status.running ? 'running' : 'stopped'}${status.detail ? ` (${status.detail})` : ''}\n`);
     return status.running ? 0 : 1;
   }
@@ -23,7 +24,7 @@ export async function runServiceCommand(sub: string | undefined, configPath: str
   }
   const cfg = loadAgentConfig(configPath);
   const { bundleDir, entry } = resolveProgramLocation();
-  const common = { platform, configPath: path.resolve(configPath), bundleDir, entry, dryRun: opts.dryRun } as const;
+  const common = { platform, configPath: path.resolve(configPath), bundleDir, entry, systemRoot, dryRun: opts.dryRun } as const;
   if (sub === 'install') {
     // The unit's sandbox must let the agent write its data, the game folders and the save folders.
     const servers = resolveAgentServers(cfg, platform);

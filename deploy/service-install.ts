@@ -63,6 +63,8 @@ export interface ServiceOptions {
    * virtual account, NT SERVICE\<name> (never LocalSystem unless asked for).
    */
   account?: string;
+  /** Windows: %SystemRoot%, whose System32 holds powershell.exe and sc.exe (run by full path). */
+  systemRoot?: string;
   cwd?: string;
 }
 
@@ -73,7 +75,7 @@ export const DefaultServiceOptions = {
   unitDir: '/etc/systemd/system',
   envFile: DefaultAgentUnitOptions.envFile,
   dataDir: DefaultAgentUnitOptions.dataDir,
-  powershell: 'powershell.exe',
+  systemRoot: 'C:\\Windows',
 } as const;
 
 export interface ServicePlan {
@@ -164,9 +166,18 @@ function run(command: string, args: string[], okCodes: number[] = [0]): ServiceS
   return { kind: 'run', command, args, okCodes };
 }
 
+/**
+ * A Windows system program by full path. A bare name is looked up in the current folder before
+ * PATH (libuv, like CreateProcess and cmd.exe), and these run elevated from wherever the operator
+ * stands: a powershell.exe or sc.exe left in that folder would run instead.
+ */
+function systemProgram(opts: Pick<ServiceOptions, 'systemRoot'>, ...rel: string[]): string {
+  return path.win32.join(opts.systemRoot || DefaultServiceOptions.systemRoot, 'System32', ...rel);
+}
+
 function powershellScript(opts: ServiceOptions, pathImpl: path.PlatformPath, script: string, args: string[]): ServiceStep {
   const file = pathImpl.join(abs(opts.bundleDir, opts, pathImpl), 'deploy', 'windows', script);
-  return run(DefaultServiceOptions.powershell, ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', file, ...args]);
+  return run(systemProgram(opts, 'WindowsPowerShell', 'v1.0', 'powershell.exe'), ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', file, ...args]);
 }
 
 /** The Windows service's virtual account: its own identity, no password, only the rights the installer grants. */
@@ -296,12 +307,13 @@ export async function agentServiceStatus(opts: Omit<ServiceOptions, 'configPath'
       detail: `${name}.service: ${activeWord || 'unknown'}, ${enabledWord || 'not-found'}`,
     };
   }
-  const query = await runner('sc.exe', ['query', name]);
+  const sc = systemProgram(opts, 'sc.exe');
+  const query = await runner(sc, ['query', name]);
   // 1060 = ERROR_SERVICE_DOES_NOT_EXIST
   if (query.code !== 0) {
     return { platform: 'windows', serviceName: name, installed: false, enabled: false, running: false, detail: query.code === 1060 ? `${name}: not installed` : (query.stdout || query.stderr).trim() };
   }
-  const config = await runner('sc.exe', ['qc', name]);
+  const config = await runner(sc, ['qc', name]);
   const state = /STATE\s*:\s*\d+\s+(\w+)/.exec(query.stdout)?.[1] ?? 'UNKNOWN';
   const startType = /START_TYPE\s*:\s*\d+\s+(\w+)/.exec(config.stdout)?.[1] ?? 'UNKNOWN';
   return {

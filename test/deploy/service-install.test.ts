@@ -137,7 +137,7 @@ test('windows install and uninstall run the bundled PowerShell scripts with Wind
   // The service (and every game it starts) runs as its own virtual account, never LocalSystem by default,
   // with write access to the folders of agent.yaml.
   assert.deepEqual(run.calls, [[
-    'powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
+    'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
     '-File', 'C:\\Program Files\\ReconSync\\deploy\\windows\\install-agent.ps1',
     '-ServiceName', 'ReconSyncAgent',
     '-BundleDir', 'C:\\Program Files\\ReconSync',
@@ -151,11 +151,15 @@ test('windows install and uninstall run the bundled PowerShell scripts with Wind
   await installAgentService({ platform: 'windows', configPath: 'C:\\a.yaml', bundleDir: 'C:\\rs', serviceName: 'RS2', run: named });
   assert.deepEqual(named.calls[0]!.slice(named.calls[0]!.indexOf('-Account'), named.calls[0]!.indexOf('-Account') + 2), ['-Account', 'NT SERVICE\\RS2']);
   assert.ok(!named.calls[0]!.includes('-WritablePaths'), 'no folders, no argument');
+  // System programs by full path under %SystemRoot%: a bare name would be looked up in the current folder first.
+  const elsewhere = recordingRunner();
+  await installAgentService({ platform: 'windows', configPath: 'C:\\a.yaml', bundleDir: 'C:\\rs', systemRoot: 'D:\\WINNT', run: elsewhere });
+  assert.equal(elsewhere.calls[0]![0], 'D:\\WINNT\\System32\\WindowsPowerShell\\v1.0\\powershell.exe');
   await assert.rejects(installAgentService({ platform: 'windows', configPath: 'a', bundleDir: 'C:\\x', writablePaths: ['D:\\a;b'], run }), /contains ";"/);
   const un = recordingRunner();
   await uninstallAgentService({ platform: 'windows', configPath: '', bundleDir: 'C:\\Program Files\\ReconSync', serviceName: 'RS2', run: un });
   assert.deepEqual(un.calls, [[
-    'powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
+    'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass',
     '-File', 'C:\\Program Files\\ReconSync\\deploy\\windows\\uninstall-agent.ps1', '-ServiceName', 'RS2',
   ]]);
   await assert.rejects(installAgentService({ platform: 'windows', configPath: 'a', bundleDir: 'C:\\x', serviceName: 'bad name"', run }), /service name/);
@@ -189,13 +193,13 @@ test('status: systemctl answers on linux, sc.exe answers on windows', async (t) 
   }) });
   assert.deepEqual(linuxUp, { platform: 'linux', serviceName: 'reconsync-agent', installed: true, enabled: true, running: true, detail: 'reconsync-agent.service: active, enabled' });
 
-  const winGone = await agentServiceStatus({ platform: 'windows', run: recordingRunner({ 'sc.exe query ReconSyncAgent': { code: 1060, stdout: '[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\n' } }) });
+  const winGone = await agentServiceStatus({ platform: 'windows', run: recordingRunner({ 'C:\\Windows\\System32\\sc.exe query ReconSyncAgent': { code: 1060, stdout: '[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\n' } }) });
   assert.equal(winGone.installed, false);
   assert.equal(winGone.detail, 'ReconSyncAgent: not installed');
 
   const winUp = await agentServiceStatus({ platform: 'windows', run: recordingRunner({
-    'sc.exe query ReconSyncAgent': { stdout: 'SERVICE_NAME: ReconSyncAgent\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : 4  RUNNING\r\n' },
-    'sc.exe qc ReconSyncAgent': { stdout: '[SC] QueryServiceConfig SUCCESS\r\n        START_TYPE         : 2   AUTO_START  (DELAYED)\r\n' },
+    'C:\\Windows\\System32\\sc.exe query ReconSyncAgent': { stdout: 'SERVICE_NAME: ReconSyncAgent\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : 4  RUNNING\r\n' },
+    'C:\\Windows\\System32\\sc.exe qc ReconSyncAgent': { stdout: '[SC] QueryServiceConfig SUCCESS\r\n        START_TYPE         : 2   AUTO_START  (DELAYED)\r\n' },
   }) });
   assert.deepEqual(winUp, { platform: 'windows', serviceName: 'ReconSyncAgent', installed: true, enabled: true, running: true, detail: 'ReconSyncAgent: RUNNING, AUTO_START' });
 });
