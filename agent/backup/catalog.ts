@@ -29,22 +29,26 @@ export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
 const CatalogFileSchema = z.object({ version: z.literal(1), entries: z.array(CatalogEntrySchema) });
 
 export class Catalog {
-  private readonly cache = new Map<string, Map<string, CatalogEntry>>();
-  constructor(private readonly dataDir: string) {}
+  readonly #cache = new Map<string, Map<string, CatalogEntry>>();
+  readonly #dataDir: string;
 
-  private file(serverId: string): string {
+  constructor(dataDir: string) {
+    this.#dataDir = dataDir;
+  }
+
+  #file(serverId: string): string {
     return path.join(this.dir, `${serverId}.json`);
   }
 
   /** Null when there is no (readable) catalog for this server yet. */
   async load(serverId: string): Promise<Map<string, CatalogEntry> | null> {
-    const cached = this.cache.get(serverId);
+    const cached = this.#cache.get(serverId);
     if (cached) return cached;
-    const raw = await readJsonFile(this.file(serverId)).catch(() => undefined);
+    const raw = await readJsonFile(this.#file(serverId)).catch(() => undefined);
     const parsed = safeParse(CatalogFileSchema, raw);
     if (!parsed.success) return null;
     const map = new Map(parsed.data.entries.map((e) => [e.record.id, e]));
-    this.cache.set(serverId, map);
+    this.#cache.set(serverId, map);
     return map;
   }
 
@@ -52,12 +56,12 @@ export class Catalog {
     const m = await this.load(serverId);
     if (m) return m;
     const fresh = new Map<string, CatalogEntry>();
-    this.cache.set(serverId, fresh);
+    this.#cache.set(serverId, fresh);
     return fresh;
   }
 
   async replace(serverId: string, entries: CatalogEntry[]): Promise<void> {
-    this.cache.set(serverId, new Map(entries.map((e) => [e.record.id, e])));
+    this.#cache.set(serverId, new Map(entries.map((e) => [e.record.id, e])));
     await this.save(serverId);
   }
 
@@ -85,18 +89,18 @@ export class Catalog {
    * count here that the hub was never told about.
    */
   async save(serverId: string): Promise<void> {
-    const entries = [...(this.cache.get(serverId)?.values() ?? [])];
+    const entries = [...(this.#cache.get(serverId)?.values() ?? [])];
     try {
-      await fs.mkdir(path.dirname(this.file(serverId)), { recursive: true });
-      await writeFileAtomic(this.file(serverId), `${JSON.stringify({ version: 1, entries }, null, 1)}\n`);
+      await fs.mkdir(path.dirname(this.#file(serverId)), { recursive: true });
+      await writeFileAtomic(this.#file(serverId), `${JSON.stringify({ version: 1, entries }, null, 1)}\n`);
     } catch (err) {
-      this.cache.delete(serverId);
+      this.#cache.delete(serverId);
       throw err;
     }
   }
 
   /** Folder of the catalog files (for the start-up sweep of temp files). */
   get dir(): string {
-    return path.join(this.dataDir, 'backup-state');
+    return path.join(this.#dataDir, 'backup-state');
   }
 }
