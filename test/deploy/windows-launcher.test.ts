@@ -130,6 +130,7 @@ test('reconsync.exe finds node: NODE, else absolute PATH entries only (never the
   assert.equal(await find('custom', `${a};${b}`), path.join(b, 'custom.exe'));
   assert.equal(await find(path.join(a, 'node.exe'), b), `error: NODE=${path.join(a, 'node.exe')} does not exist: set NODE to node.exe's full path, or unset it to use node.exe on PATH`);
   assert.equal(await find(path.join(b, 'node.exe'), ''), path.join(b, 'node.exe'));
+  assert.equal(await find('C:\\nvm\\node.CMD', b), 'error: NODE=C:\\nvm\\node.CMD is a batch file, which would parse the arguments a second time: set NODE to node.exe itself');
 });
 
 test('reconsync.exe runs reconsync.js beside it with node, shares stdout/stderr and returns node\'s exit code', { skip }, async (t) => {

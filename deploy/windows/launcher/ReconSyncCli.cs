@@ -102,6 +102,10 @@ namespace ReconSync
         public static string FindNode(string nodeVariable, string pathVariable)
         {
             string name = string.IsNullOrEmpty(nodeVariable) ? "node.exe" : nodeVariable.Trim().Trim('"');
+            // A batch file (a version manager's node.cmd shim) would bring back cmd.exe's second parse.
+            string ext = Path.GetExtension(name).ToLowerInvariant();
+            if (ext == ".cmd" || ext == ".bat")
+                throw new FileNotFoundException("NODE=" + nodeVariable + " is a batch file, which would parse the arguments a second time: set NODE to node.exe itself");
             if (name.IndexOf('\\') >= 0 || name.IndexOf('/') >= 0)
             {
                 string full = Path.GetFullPath(name);
