@@ -12,6 +12,7 @@ import { gamedigTypeProblems } from '../games/gamedig-check.ts';
 import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem, type AgentPlatformOs } from './resolve-servers.ts';
 import type { ResolvedServer } from './types.ts';
 import { serviceProfileSaveProblems } from './platform/service-profile.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * Everything the agent checks before it starts, in one place: `reconsync
@@ -138,7 +139,7 @@ export async function checkAgentConfig(file: string, opts: AgentCheckOptions = {
       try {
         new Cron(check, { paused: true }).nextRun();
       } catch (err) {
-        problems.push(`restic.check: "${check}" is not a cron expression (${(err as Error).message.replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '')}); e.g. "0 4 * * 0" for Sundays at 04:00`);
+        problems.push(`restic.check: "${check}" is not a cron expression (${errorMessage(err).replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '')}); e.g. "0 4 * * 0" for Sundays at 04:00`);
       }
     }
     if (problem !== undefined) problems.push(`restic.path: "${program}" ${problem}, needed by ${resticUsers.map((k) => `${k}.backup.destinations`).join(', ')}; install restic (apt install restic, or https://restic.net) or set restic.path`);
@@ -160,7 +161,7 @@ function updateProblems(key: string, server: ResolvedServer): string[] {
   try {
     new Cron(update.check, { paused: true }).nextRun();
   } catch (err) {
-    problems.push(`${key}.update.check: "${update.check}" is not a cron expression (croner syntax, e.g. "*/30 * * * *"): ${(err as Error).message}`);
+    problems.push(`${key}.update.check: "${update.check}" is not a cron expression (croner syntax, e.g. "*/30 * * * *"): ${errorMessage(err)}`);
   }
   return problems;
 }
@@ -179,7 +180,7 @@ function scheduleProblems(key: string, schedule: string | undefined, timezone: s
   try {
     new Cron(schedule, { paused: true, ...(timezone ? { timezone } : {}) }).nextRun();
   } catch (err) {
-    const why = (err as Error).message.replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '');
+    const why = errorMessage(err).replace(/^CronPattern: /, '').split('\n')[0]!.replace(/\.$/, '');
     problems.push(`${key}.${section}.schedule: "${schedule}" is not a cron expression (${why}); e.g. ${section === 'backup' ? '"0 */4 * * *" for every 4 hours' : '"0 5 * * *" for 05:00 daily'}`);
   }
   return problems;
@@ -246,7 +247,7 @@ async function rcloneProblems(remotes: RemoteUse[], rclone: { binary: string; co
   try {
     r = await execa(rclone.binary, args, { reject: false, timeout: rclone.timeoutMs, stdin: 'ignore' });
   } catch (err) {
-    return [`rclone.binary: cannot run "${rclone.binary}" (${(err as Error).message}), needed by ${users}`];
+    return [`rclone.binary: cannot run "${rclone.binary}" (${errorMessage(err)}), needed by ${users}`];
   }
   if ((r as unknown as { code?: string }).code === 'ENOENT') {
     return [`rclone.binary: "${rclone.binary}" not found, needed by ${users}; install rclone (https://rclone.org/install/) or set rclone.binary. A folder destination (an absolute path) needs no rclone`];

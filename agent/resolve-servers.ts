@@ -6,6 +6,7 @@ import { ResolveError, resolveServer } from '../games/resolve.ts';
 import type { GameProfile } from '../games/profile.ts';
 import type { AgentConfig, ServerConfig } from './config.ts';
 import type { ResolvedServer } from './types.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export type AgentPlatformOs = 'linux' | 'windows';
 
@@ -45,7 +46,7 @@ export function resolveOne(server: ServerConfig, profiles: ReadonlyMap<string, G
   } catch (err) {
     if (err instanceof ConfigError) return { problems: err.problems };
     // ResolveError already says `server "x":`; the key form replaces it.
-    const message = err instanceof ResolveError ? err.message.replace(/^server "[^"]*": /, '') : (err as Error).message;
+    const message = err instanceof ResolveError ? err.message.replace(/^server "[^"]*": /, '') : errorMessage(err);
     return { problems: [`${serverKey(server.id)}: ${message}`] };
   }
 }

@@ -9,6 +9,7 @@ import { createAdminChannel } from './monitors/admin/index.ts';
 import { DefaultSupervisorOptions, ProcessLauncher, launcherPaths } from './supervisor/index.ts';
 import { runStopSequence } from './supervisor/stop-sequence.ts';
 import { runningAgent } from './agent-pid.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * `reconsync agent stop-games`: the host is going down. Every managed game that
@@ -86,7 +87,7 @@ async function stopOne(server: ResolvedServer, d: { config: AgentConfig; clock: 
     return { serverId: server.id, outcome: outcome.graceful ? 'stopped' : 'hard_stopped', message: outcome.message };
   } catch (err) {
     d.logger.error({ err }, 'could not stop the game');
-    return { serverId: server.id, outcome: 'failed', message: err instanceof Error ? err.message : String(err) };
+    return { serverId: server.id, outcome: 'failed', message: errorMessage(err) };
   } finally {
     handle.release();
     await admin?.close().catch(() => undefined);

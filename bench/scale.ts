@@ -16,6 +16,7 @@ import type { FanoutResult, HubStats, RawFanoutResult } from './hub-proc.ts';
 import { BenchChild } from './ipc.ts';
 import type { SimStats, SimTokens } from './sim-agents.ts';
 import { median, note, until } from './stats.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export interface ScaleOptions {
   agents: number;
@@ -213,7 +214,7 @@ export async function measureScale(options: Partial<ScaleOptions> = {}): Promise
       const allBack = await hub.call<number>('waitConnected', { n: agents, timeoutMs: opts.stormTimeoutMs }, opts.stormTimeoutMs + 5_000);
       stormS = (allBack - s0) / 1000;
     } catch (err) {
-      stormError = (err as Error).message.split('\n')[0] ?? String(err);
+      stormError = errorMessage(err).split('\n')[0] ?? String(err);
     }
     const after = await Promise.all(sims.map((s) => s.call<SimStats>('stats')));
     const stormRefusals: Record<string, number> = {};

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, yamlBoundsProblem } from '../lib/config-file.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** Tells a hub config from an agent config by its keys, so `config check` needs no flag. */
 function detectKind(file: string): 'hub' | 'agent' {
@@ -10,7 +11,7 @@ function detectKind(file: string): 'hub' | 'agent' {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${errorMessage(err).split('\n')[0]}`]);
   }
   // Bounded before yaml's recursive composer, as every config read is (lib/config-file.ts).
   const tooBig = yamlBoundsProblem(text);
@@ -18,7 +19,7 @@ function detectKind(file: string): 'hub' | 'agent' {
   try {
     doc = parse(text);
   } catch (err) {
-    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError(path.resolve(file), [`cannot read or parse: ${errorMessage(err).split('\n')[0]}`]);
   }
   if (doc && typeof doc === 'object' && ('servers' in doc || 'hub' in doc)) return 'agent';
   if (doc && typeof doc === 'object' && ('api' in doc || 'listen' in doc || 'discord' in doc)) return 'hub';

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../lib/config-file.ts';
 import { VERSION } from '../lib/version.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2, ConfigInvalid: 3 } as const;
@@ -165,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    process.stderr.write(`${errorMessage(err)}\n\n${HELP}`);
     return ExitCode.Usage;
   }
   const { values, positionals } = parsed;
@@ -194,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`invalid config ${err.message}\n`);
       return ExitCode.ConfigInvalid;
     }
-    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
     return ExitCode.Failure;
   }
 }

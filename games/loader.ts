@@ -6,6 +6,7 @@ import { ConfigError, MAX_CONFIG_DEPTH, deepFreeze, formatZodIssues, yamlBoundsP
 import { valueDepth } from '../protocol/json-bounds.ts';
 import { GameProfileSchema, type GameProfile } from './profile.ts';
 import { safeParse } from '../protocol/safe-parse.ts';
+import { errorCodeOrMessage, errorMessage } from '../lib/error-message.ts';
 
 /**
  * Game profiles: games/<id>.yaml next to this module, plus an operator's extra
@@ -47,7 +48,7 @@ export function parseGameProfile(text: string, file: string): GameProfile {
   try {
     raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (err) {
-    throw new ConfigError(file, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError(file, [`YAML: ${errorMessage(err).split('\n')[0]}`]);
   }
   // Aliases can nest deeper than the text does (and a self-referencing one forever): bound the value too.
   if (valueDepth(raw, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) throw new ConfigError(file, [`YAML: nested deeper than ${MAX_CONFIG_DEPTH} levels (through aliases)`]);
@@ -66,7 +67,7 @@ export function loadGameProfile(file: string): GameProfile {
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new ConfigError(abs, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new ConfigError(abs, [`cannot read file: ${errorCodeOrMessage(err)}`]);
   }
   return parseGameProfile(text, abs);
 }
@@ -76,7 +77,7 @@ function profileFiles(dir: string): string[] {
   try {
     names = readdirSync(dir);
   } catch (err) {
-    throw new ConfigError(path.resolve(dir), [`cannot read game profile folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new ConfigError(path.resolve(dir), [`cannot read game profile folder: ${errorCodeOrMessage(err)}`]);
   }
   return names.filter((n) => n.endsWith(PROFILE_EXT)).sort().map((n) => path.resolve(dir, n));
 }

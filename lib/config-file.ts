@@ -4,6 +4,8 @@ import { Lexer, Parser, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
 import { describeIssues, keyPath } from './config-issues.ts';
+import { errorCodeOrMessage, errorMessage } from './error-message.ts';
+import { issueLines } from './zod-issue.ts';
 
 /** A config problem that names the file, the key path and what was expected. */
 export class ConfigError extends Error {
@@ -94,10 +96,7 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string
  */
 export function formatZodIssues(error: z.ZodError, schema?: z.ZodType, raw?: unknown): string[] {
   if (schema) return describeIssues(error, schema, raw);
-  return error.issues.map((issue) => {
-    const where = issue.path.length ? issue.path.join('.') : '(root)';
-    return `${where}: ${issue.message}`;
-  });
+  return issueLines(error);
 }
 
 export function deepFreeze<T>(value: T): T {
@@ -124,7 +123,7 @@ export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S, opt
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new ConfigError(abs, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new ConfigError(abs, [`cannot read file: ${errorCodeOrMessage(err)}`]);
   }
   return parseYamlConfig(text, abs, schema, opts);
 }
@@ -142,7 +141,7 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, abs: string, 
     // toJS throws on alias bombs (yaml's maxAliasCount) and unresolved aliases; substituteEnv on circular ones.
     raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) ?? {}, opts.env ?? process.env, [], missing);
   } catch (err) {
-    throw new ConfigError(abs, [`YAML: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError(abs, [`YAML: ${errorMessage(err).split('\n')[0]}`]);
   }
   const unset = missing
     .filter((m) => !opts.onlyKeys || (m.at[0] !== undefined && opts.onlyKeys.includes(m.at[0])))

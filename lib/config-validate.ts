@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
 import { ConfigError, deepFreeze, parseYamlConfig, type LoadOptions } from './config-file.ts';
 import { describeIssues } from './config-issues.ts';
+import { errorCodeOrMessage } from './error-message.ts';
 
 /**
  * A config file read for checking: the document (variables substituted), the
@@ -32,7 +33,7 @@ export function checkYamlFile<S extends z.ZodType>(file: string, schema: S, opts
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    return { abs, configDir, raw: undefined, data: undefined, problems: [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`] };
+    return { abs, configDir, raw: undefined, data: undefined, problems: [`cannot read file: ${errorCodeOrMessage(err)}`] };
   }
   let raw: unknown;
   try {

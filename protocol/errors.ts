@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** Stable error codes: operators, scripts and Discord messages rely on them. */
 export const ErrorCatalog = {
@@ -59,6 +60,6 @@ export class ReconSyncError extends Error {
 /** Turns anything thrown into the wire shape, without leaking stack traces. */
 export function toRpcError(err: unknown): RpcErrorShape {
   if (err instanceof ReconSyncError) return err.toJSON();
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return { code: 'INTERNAL', message: message.slice(0, 4000), retryable: false };
 }

@@ -5,6 +5,7 @@ import { ServerSummarySchema, id } from './status.ts';
 import { safeParse } from './safe-parse.ts';
 import { fastFrame } from './frame-fast-path.ts';
 import { parseJsonBounded, topLevelStrings } from './json-bounds.ts';
+import { firstIssue } from '../lib/zod-issue.ts';
 
 const requestId = z.string().min(1).max(64);
 const seq = z.number().int().positive();
@@ -117,8 +118,7 @@ export function parseFrame(raw: string | Buffer): FrameParseResult {
   if (fast) return { ok: true, frame: fast };
   const parsed = safeParse(frameSchemas[type as Frame['type']], value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return refuse(`invalid ${type} frame at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, fields);
+    return refuse(`invalid ${type} frame at ${firstIssue(parsed.error)}`, fields);
   }
   return { ok: true, frame: parsed.data as Frame };
 }

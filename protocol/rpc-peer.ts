@@ -6,6 +6,7 @@ import { DeadlineTimer } from './deadline-timer.ts';
 import type { Cancel, Req, Res } from './frames.ts';
 import type { MethodRegistry } from './methods.ts';
 import { safeParse } from './safe-parse.ts';
+import { firstIssue } from '../lib/zod-issue.ts';
 
 export type RpcFrame = Req | Res | Cancel;
 
@@ -146,7 +147,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     if (!spec) return Promise.reject(new ReconSyncError('UNKNOWN_METHOD', `unknown method ${method}`));
     const checked = safeParse(spec.params, params);
     if (!checked.success) {
-      return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${method}: ${checked.error.issues[0]?.path.join('.') ?? ''} ${checked.error.issues[0]?.message ?? ''}`.trim()));
+      return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${method}: ${firstIssue(checked.error)}`));
     }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new ReconSyncError('CANCELLED', `${method} cancelled`));
@@ -240,7 +241,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
       // The result is validated once, here, before the caller sees it.
       const checked = safeParse(pending.result, raw);
       if (checked.success) result = checked.data;
-      else err = new ReconSyncError('INTERNAL', `${pending.method}: peer sent a malformed result (${checked.error.issues[0]?.message})`);
+      else err = new ReconSyncError('INTERNAL', `${pending.method}: peer sent a malformed result (${firstIssue(checked.error)})`);
     }
     this.#opts.onCallSettled?.(pending.method, err ? err.code : 'ok', this.#clock.now() - pending.started);
     if (err) pending.reject(err);
@@ -284,8 +285,7 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     }
     const params = safeParse(spec.params, req.params);
     if (!params.success) {
-      const issue = params.error.issues[0];
-      return this.#reply({ type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, retryable: false } });
+      return this.#reply({ type: 'res', id: req.id, ok: false, error: { code: 'INVALID_PARAMS', message: `${req.method}: ${firstIssue(params.error)}`, retryable: false } });
     }
     const running = new RunningCall(req.id);
     this.#running.set(req.id, running);

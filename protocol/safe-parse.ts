@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * `schema.safeParse` that never throws. zod 4 runs length checks on any value
@@ -16,7 +17,7 @@ export function safeParse<S extends z.ZodType>(schema: S, value: unknown): z.Zod
   try {
     return schema.safeParse(value) as z.ZodSafeParseResult<z.output<S>>;
   } catch (err) {
-    const message = `invalid input (${err instanceof Error ? err.message : String(err)})`.slice(0, 200);
+    const message = `invalid input (${errorMessage(err)})`.slice(0, 200);
     return { success: false, error: new z.ZodError([{ code: 'custom', message, path: [], input: undefined }]) } as z.ZodSafeParseResult<z.output<S>>;
   }
 }

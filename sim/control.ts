@@ -4,6 +4,7 @@ import type { Listener } from './context.ts';
 import type { SimServer } from './game-server.ts';
 import { SimPlayerSchema } from './options.ts';
 import { listen, tracked } from './tcp.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 const MAX_BODY = 256 * 1024;
 
@@ -65,7 +66,7 @@ export async function startControlServer(sim: SimServer, host: string, port: num
         const out = await route(body);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       } catch (err) {
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: (err as Error).message }));
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: errorMessage(err) }));
       }
     })();
   });

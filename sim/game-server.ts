@@ -7,6 +7,7 @@ import type { CommandChannel, CommandLogEntry, Listener, SimContext, SimPorts } 
 import { startControlServer } from './control.ts';
 import { resolveSimOptions, toPlayer, type ResolvedSimOptions, type SimOptions, type SimPlayer, type SimPlayerInput } from './options.ts';
 import { WorldWriter, type SaveOutcome } from './world.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export type { CommandLogEntry, SimPorts } from './context.ts';
 export type { SimOptions, SimPlayer, SimPlayerInput } from './options.ts';
@@ -163,7 +164,7 @@ export class SimServer extends EventEmitter<SimEventsMap> implements SimContext 
   async saveAck(trigger: string): Promise<void> {
     const p = this.save(trigger);
     if (this.#saveDurationMs > 0) {
-      p.catch((err: unknown) => this.#log(`save failed: ${(err as Error).message}`));
+      p.catch((err: unknown) => this.#log(`save failed: ${errorMessage(err)}`));
       return;
     }
     await p;
@@ -183,7 +184,7 @@ export class SimServer extends EventEmitter<SimEventsMap> implements SimContext 
       try {
         appendFileSync(this.options.commandLog, `${JSON.stringify(full)}\n`);
       } catch (err) {
-        this.#log(`command log: ${(err as Error).message}`);
+        this.#log(`command log: ${errorMessage(err)}`);
       }
     }
     this.emit(SimEvents.Command, full);
@@ -217,7 +218,7 @@ export class SimServer extends EventEmitter<SimEventsMap> implements SimContext 
       let saved = true;
       await this.save('stop').catch((err: unknown) => {
         saved = false;
-        this.#log(`save on stop failed: ${(err as Error).message}`);
+        this.#log(`save on stop failed: ${errorMessage(err)}`);
       });
       return this.#shutdown({ code: 0, signal: null, reason, saved }, this.options.closeGraceMs);
     })();
@@ -294,7 +295,7 @@ export class SimServer extends EventEmitter<SimEventsMap> implements SimContext 
         this.#listeners.push(l);
         return l;
       } catch (err) {
-        throw new Error(`sim ${this.options.game}: cannot bind ${what} port ${port} on ${host}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`sim ${this.options.game}: cannot bind ${what} port ${port} on ${host}: ${errorMessage(err)}`, { cause: err });
       }
     };
     if (g.a2s?.onGamePort) {
@@ -325,7 +326,7 @@ export class SimServer extends EventEmitter<SimEventsMap> implements SimContext 
     if (this.options.autosaveMs > 0) {
       this.#autosaveTimer = setInterval(() => {
         if (this.hung || !this.#autosaveOn || this.#stopping || this.#exit) return;
-        this.save('autosave').catch((err: unknown) => this.#log(`autosave failed: ${(err as Error).message}`));
+        this.save('autosave').catch((err: unknown) => this.#log(`autosave failed: ${errorMessage(err)}`));
       }, this.options.autosaveMs);
       this.#autosaveTimer.unref();
     }

@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SimEvents, startSimServer, type SimExit, type SimOptions, type SimServer } from './game-server.ts';
 import { isSimGameId, simGameIds } from './games.ts';
+import { stripUndefined } from '../lib/strip-undefined.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 const USAGE = `usage: sim/main.ts --game <${simGameIds.join('|')}> [options]
   --host 127.0.0.1  --game-port N  --query-port N  --rcon-port N  --control-port N|none   (0 = any free port)
@@ -69,13 +71,11 @@ function optionsFromArgs(v: Values, positionals: string[] = []): SimOptions {
   if (!v.game || !isSimGameId(v.game)) throw new UsageError(`--game must be one of ${simGameIds.join(', ')}`);
   const base = v['options-json'] ? z.record(z.string(), z.unknown()).parse(JSON.parse(v['options-json'])) : {};
   const control = v['control-port'] === 'none' ? null : int('control-port', v['control-port']);
-  const defined = <T extends object>(o: T): Partial<T> =>
-    Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
   const baseObj = (k: string): Record<string, unknown> => (base[k] && typeof base[k] === 'object' ? base[k] as Record<string, unknown> : {});
   return {
     ...base,
     ...fromMapUrl(positionals),
-    ...defined({
+    ...stripUndefined({
       game: v.game, host: v.host, rconPassword: v['rcon-password'], saveDir: v['save-dir'], world: v.world, map: v.map,
       serverName: v['server-name'], version: v['game-version'],
       players: v.players === undefined ? undefined : v.players.split(',').map((s) => s.trim()).filter(Boolean),
@@ -85,19 +85,19 @@ function optionsFromArgs(v: Values, positionals: string[] = []): SimOptions {
     }),
     ports: {
       ...baseObj('ports'),
-      ...defined({ game: int('game-port', v['game-port']), query: int('query-port', v['query-port']), rcon: int('rcon-port', v['rcon-port']), control }),
+      ...stripUndefined({ game: int('game-port', v['game-port']), query: int('query-port', v['query-port']), rcon: int('rcon-port', v['rcon-port']), control }),
     },
     a2s: {
       ...baseObj('a2s'),
-      ...defined({
+      ...stripUndefined({
         mtu: int('mtu', v.mtu), infoChallenge: v['no-info-challenge'] ? false : undefined, rotateChallenge: v['rotate-challenge'],
         emptyPlayerNames: v['empty-player-names'], timeoutPlayers: v['timeout-players'], timeoutRules: v['timeout-rules'], keywords: v.keywords,
       }),
     },
-    rcon: { ...baseObj('rcon'), ...defined({ dialect: v['rcon-dialect'] as 'srcds' | 'minecraft' | 'ark' | undefined, mirrorTrailer: v['mirror-trailer'] }) },
+    rcon: { ...baseObj('rcon'), ...stripUndefined({ dialect: v['rcon-dialect'] as 'srcds' | 'minecraft' | 'ark' | undefined, mirrorTrailer: v['mirror-trailer'] }) },
     webrcon: {
       ...baseObj('webrcon'),
-      ...defined({ chatIntervalMs: int('chat-interval-ms', v['chat-interval-ms']), consoleNoise: v['no-console-noise'] ? false : undefined }),
+      ...stripUndefined({ chatIntervalMs: int('chat-interval-ms', v['chat-interval-ms']), consoleNoise: v['no-console-noise'] ? false : undefined }),
     },
   } as SimOptions;
 }
@@ -114,7 +114,7 @@ function readBuild(file: string, tag: string): string {
   try {
     marker = BuildMarkerSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
-    process.stderr.write(`${tag} cannot start: game files missing or damaged (${file}: ${(err as Error).message})\n`);
+    process.stderr.write(`${tag} cannot start: game files missing or damaged (${file}: ${errorMessage(err)})\n`);
     process.exit(1);
   }
   if (marker.crash) {
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   try {
     ({ values, positionals } = parseArgs({ options: flags, strict: true, allowPositionals: true }));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`);
     process.exit(2);
   }
   if (values.help) {
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   try {
     options = optionsFromArgs(values, positionals);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`);
     process.exit(2);
   }
   const quiet = values.quiet === true;
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   try {
     sim = await startSimServer(options, { log });
   } catch (err) {
-    process.stderr.write(`${tag} failed to start: ${(err as Error).message}\n`);
+    process.stderr.write(`${tag} failed to start: ${errorMessage(err)}\n`);
     process.exit(1);
   }
   const pidFile = values['pid-file'];

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Listener, SimContext } from './context.ts';
 import { encodeRcon, RconDecoder, RconType, splitBody, type RconPacket } from './rcon-codec.ts';
 import { listen, remoteOf, tracked } from './tcp.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** Largest packet accepted from a client; real servers stop near 4 KiB, we are lenient. */
 const MAX_CLIENT_PACKET = 64 * 1024;
@@ -72,7 +73,7 @@ function serve(ctx: SimContext, socket: net.Socket): void {
     try {
       packets = decoder.push(chunk);
     } catch (err) {
-      ctx.log(`rcon: ${(err as Error).message} from ${remote}; closing`);
+      ctx.log(`rcon: ${errorMessage(err)} from ${remote}; closing`);
       socket.destroy();
       return;
     }
@@ -86,7 +87,7 @@ function serve(ctx: SimContext, socket: net.Socket): void {
       }
       chain = chain
         .then(() => handle(p))
-        .catch((err: unknown) => ctx.log(`rcon: ${(err as Error).message}`))
+        .catch((err: unknown) => ctx.log(`rcon: ${errorMessage(err)}`))
         .finally(() => {
           busy = false;
         });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import type { Listener, SimContext } from './context.ts';
 import { listen, tracked } from './tcp.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 const MAX_BODY = 64 * 1024;
 const PREFIX = '/v1/api/';
@@ -110,7 +111,7 @@ export async function startPalworldRest(ctx: SimContext, host: string, port: num
       if (body.kind === 'invalid') return send({ status: 400, json: { error: 'body is not JSON' } });
       send(await route.handle(body.kind === 'json' ? body.value : undefined));
     })().catch((err: unknown) => {
-      ctx.log(`rest: ${(err as Error).message}`);
+      ctx.log(`rest: ${errorMessage(err)}`);
       if (!res.headersSent) res.writeHead(500).end();
     });
   });

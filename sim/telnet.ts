@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Listener, SimContext } from './context.ts';
 import { listen, remoteOf, tracked } from './tcp.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** 7DTD closes the session after this many wrong passwords. */
 const MAX_PASSWORD_TRIES = 3;
@@ -84,7 +85,7 @@ function serve(ctx: SimContext, socket: net.Socket): void {
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl).replace(/\r$/, '').trim();
       pending = pending.slice(nl + 1);
-      chain = chain.then(() => handleLine(line)).catch((err: unknown) => ctx.log(`telnet: ${(err as Error).message}`));
+      chain = chain.then(() => handleLine(line)).catch((err: unknown) => ctx.log(`telnet: ${errorMessage(err)}`));
     }
   });
   socket.on('error', () => undefined);

@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Listener, SimContext } from './context.ts';
 import { listen, tracked } from './tcp.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** Largest request accepted (Rust's own limit is far lower; commands are short). */
 const MAX_PAYLOAD = 64 * 1024;
@@ -95,7 +96,7 @@ function serve(ctx: SimContext, ws: WebSocket, remote: string, clients: Set<WebS
         send({ Message: `[ServerVar] ${remote} executed: ${req.Message}`, Identifier: 0, Type: 'Generic', Stacktrace: '' });
       }
       send({ Message: out, Identifier: req.Identifier, Type: 'Generic', Stacktrace: '' });
-    }).catch((err: unknown) => ctx.log(`webrcon: ${(err as Error).message}`));
+    }).catch((err: unknown) => ctx.log(`webrcon: ${errorMessage(err)}`));
   });
 }
 

@@ -10,6 +10,7 @@ import { archiveFileName } from './manifest.ts';
 import { summarize } from './names.ts';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.ts';
 import { planSaves, type Plan, type PlanFile, type PlanRoot, type SaveSelection } from './walk.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 export interface StatFs {
   (p: string): Promise<{ bavail: number | bigint; bsize: number | bigint }>;
@@ -99,9 +100,6 @@ export async function createArchive(options: CreateArchiveOptions): Promise<Arch
   throw new ReconSyncError('BACKUP_FAILED', `save files kept changing while they were copied (${lastDirty.slice(0, 5).join(', ')}${lastDirty.length > 5 ? ', ...' : ''}); the game may be saving continuously: set backup.stopIfNoSaveChannel, or schedule backups at a quieter time`);
 }
 
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
 
 async function checkDiskSpace(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan): Promise<void> {
   const statfs: StatFs = opts.statfs ?? ((p) => fs.statfs(p));

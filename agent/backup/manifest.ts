@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { BackupTriggerSchema, id as serverIdSchema, type BackupRecord } from '../../protocol/index.ts';
 import { writeFileAtomic } from './fs-util.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { issueLines } from '../../lib/zod-issue.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * The JSON file beside every archive (`<id>.manifest.json`). It carries
@@ -66,10 +68,10 @@ export function parseManifest(text: string, source: string): Manifest {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: not JSON (${(err as Error).message})`);
+    throw new Error(`${source}: not JSON (${errorMessage(err)})`);
   }
   const r = safeParse(ManifestSchema, raw);
-  if (!r.success) throw new Error(`${source}: not a ReconSync manifest (${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  if (!r.success) throw new Error(`${source}: not a ReconSync manifest (${issueLines(r.error).join('; ')})`);
   return r.data;
 }
 

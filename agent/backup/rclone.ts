@@ -9,6 +9,7 @@ import { ReconSyncError } from '../../protocol/index.ts';
 import { redactSecrets } from '../../lib/rclone-redact.ts';
 import { sortNewestFirst, type Destination } from './destination.ts';
 import { archiveFileName, manifestFileName, parseManifest, serializeManifest, type Manifest } from './manifest.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 /**
  * Any rclone remote or path, driven through the external `rclone` binary
@@ -55,7 +56,7 @@ export class RcloneDestination implements Destination {
   constructor(opts: { target: string; serverId: string; rclone: Partial<RcloneSettings>; tmpDir?: string; logger?: Logger }) {
     this.target = opts.target;
     this.base = joinRemote(opts.target, opts.serverId);
-    this.settings = { ...DefaultRcloneSettings, ...Object.fromEntries(Object.entries(opts.rclone).filter(([, v]) => v !== undefined)) };
+    this.settings = { ...DefaultRcloneSettings, ...stripUndefined(opts.rclone) };
     this.logger = opts.logger ?? silentLogger;
     this.tmpDir = opts.tmpDir ?? os.tmpdir();
   }

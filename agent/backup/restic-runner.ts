@@ -6,6 +6,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { ReconSyncError } from '../../protocol/index.ts';
 import { redactSecrets } from '../../lib/rclone-redact.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 /**
  * The external `restic` binary for one repository, run without a shell. The
@@ -54,7 +55,7 @@ export class ResticRepo {
   private ready = false;
 
   constructor(private readonly repository: string, private readonly password: string, settings: Partial<ResticSettings> = {}, logger: Logger = silentLogger) {
-    this.settings = { ...DefaultResticSettings, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+    this.settings = { ...DefaultResticSettings, ...stripUndefined(settings) };
     this.display = redactSecrets(repository);
     this.logger = logger;
   }

@@ -10,6 +10,7 @@ import { placeTree } from './place-tree.ts';
 import { listUnselected } from './walk.ts';
 import type { Manifest } from './manifest.ts';
 import { complete, planStep, rollBack, swapIn, writeJournal, type Journal, type SwapHook } from './swap.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * Puts a backup's files back: verify → extract into staging beside each save
@@ -187,7 +188,7 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
     opts.onPhase?.('done', extracted.bytes, extracted.bytes);
     return { preRestoreBackupId, warnings: extracted.warnings };
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     if (!swapped) {
       await rollBack(opts.dataDir, { ...journal, phase: swapStarted ? 'swapping' : 'staging' }).catch((e: unknown) => logger.error({ err: e }, 'cleaning up restore staging failed'));
       if (control && wasRunning && !RUNNING_STATES.has(control.state)) await control.start().catch((e: unknown) => logger.error({ err: e }, 'restarting the server after a failed restore failed'));

@@ -8,6 +8,7 @@ import type { Destination } from './destination.ts';
 import { localBackupDir } from './local.ts';
 import { archiveFileName, readManifest, manifestFileName, type Manifest } from './manifest.ts';
 import { redactSecrets } from './rclone.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 interface UploadOutcome {
   /** Null when verified, else the last error message. */
@@ -28,7 +29,7 @@ async function uploadOne(ctx: BackupContext, dest: Destination, manifest: Manife
       lastError = 'the uploaded copy does not match the archive (size or sha256 differ)';
     } catch (err) {
       if (signal?.aborted) throw err;
-      lastError = redactSecrets(err instanceof Error ? err.message : String(err));
+      lastError = redactSecrets(errorMessage(err));
     }
     if (attempt < attempts) await ctx.clock.sleep(ctx.uploadBackoffMs * 4 ** (attempt - 1), signal);
   }

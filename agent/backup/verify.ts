@@ -5,6 +5,7 @@ import { decompressStream, type ArchiveFormat, type ZstdPool } from './compress.
 import { checkEntry, HostileEntryError } from './extract.ts';
 import { printableName } from './names.ts';
 import { readTar } from './tar.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * The local verification of a fresh archive: it reads the file back from disk
@@ -70,7 +71,7 @@ export async function verifyRestorable(o: VerifyArchiveOptions): Promise<void> {
   } catch (err) {
     if (err instanceof NotRestorableError) throw err;
     if (o.signal?.aborted) throw err;
-    throw new NotRestorableError(o.archivePath, err instanceof Error ? err.message : String(err), err);
+    throw new NotRestorableError(o.archivePath, errorMessage(err), err);
   }
   const missing = o.files.filter((f) => !seen.has(f.path));
   if (missing.length) throw new NotRestorableError(o.archivePath, `${missing.length} files of its list are not in it, e.g. "${printableName(missing[0]!.path)}"`);

@@ -16,6 +16,9 @@ import {
 } from './link-options.ts';
 import { Outbox } from './outbox.ts';
 import { EventGuard } from './repair.ts';
+import { safeEmit } from '../../lib/safe-emit.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export * from './link-options.ts';
 
@@ -176,7 +179,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
       // A bug here must not take the agent down: the agent keeps working offline and says so.
       this.#log.error({ err }, 'hub link loop failed; the agent keeps running without a hub link');
       this.#starting = undefined;
-      this.#emit('stopped', { reason: 'internal', message: `link loop failed: ${(err as Error).message}`, end: null });
+      this.#emit('stopped', { reason: 'internal', message: `link loop failed: ${errorMessage(err)}`, end: null });
     }
   }
 
@@ -254,11 +257,7 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   readonly #sendFrame = (frame: RpcFrame): boolean => this.#session !== undefined && this.#conn !== undefined && this.#conn.send(encodeFrame(frame));
 
   #emit<K extends keyof AgentLinkEventsMap>(event: K, ...args: AgentLinkEventsMap[K]): void {
-    try {
-      (this.emit as (e: K, ...a: AgentLinkEventsMap[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.#log.error({ err, event }, 'a link event listener threw; ignoring');
-    }
+    safeEmit(this, this.#log, event, ...args);
   }
 
   async #close(): Promise<void> {
@@ -276,15 +275,11 @@ export class AgentLink extends EventEmitter<AgentLinkEventsMap> {
   }
 }
 
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
 async function readCa(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new ReconSyncError('INTERNAL', `cannot read the hub CA file ${file} (hub.ca in agent.yaml): ${(err as Error).message}`, { cause: err });
+    throw new ReconSyncError('INTERNAL', `cannot read the hub CA file ${file} (hub.ca in agent.yaml): ${errorMessage(err)}`, { cause: err });
   }
 }
 

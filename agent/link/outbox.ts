@@ -5,6 +5,8 @@ import { EvtSchema, MAX_FRAME_BYTES, ReconSyncError, eventTopics, isRecordTopic,
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { fsyncDir, writeFileAtomic } from '../../lib/durable-file.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { firstIssue } from '../../lib/zod-issue.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * The agent's on-disk outbox for record events (design.md §5): outcomes the
@@ -133,8 +135,7 @@ export class Outbox {
     if (!isRecordTopic(topic)) return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${String(topic)} is not a record topic`));
     const checked = safeParse(eventTopics[topic].data, data);
     if (!checked.success) {
-      const issue = checked.error.issues[0];
-      return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`));
+      return Promise.reject(new ReconSyncError('INVALID_PARAMS', `${topic}: ${firstIssue(checked.error)}`));
     }
     const seq = this.#assigned + 1;
     const frame = JSON.stringify({ type: 'evt', topic, seq, data: checked.data });
@@ -260,7 +261,7 @@ export class Outbox {
       // Cut a partial write off, so the next append does not glue onto half a line.
       await fh?.truncate(this.#fileSize).catch(() => undefined);
       this.#log.error({ err, records: batch.length }, 'could not write to the outbox; those records are lost to the hub');
-      for (const q of batch) q.reject(new ReconSyncError('INTERNAL', `could not write the outbox: ${(err as Error).message}`, { cause: err }));
+      for (const q of batch) q.reject(new ReconSyncError('INTERNAL', `could not write the outbox: ${errorMessage(err)}`, { cause: err }));
       return;
     }
     for (const q of batch) {

@@ -10,6 +10,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
+import { firstIssue } from '../../lib/zod-issue.ts';
 
 /**
  * Required objects have no null to fall back to; these stand for "nothing
@@ -130,8 +131,7 @@ export class EventGuard {
     if (checked.success) return { data: checked.data };
     const repaired = repairForSchema(schema, data, neutralValues[topic]);
     if (!repaired) {
-      const issue = checked.error.issues[0];
-      return { error: `${topic}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+      return { error: `${topic}: ${firstIssue(checked.error)}` };
     }
     const key = `${topic}\u0000${repaired.fixes.map((f) => f.slice(0, f.indexOf(':'))).join(',')}`;
     if (!this.logged.has(key) && this.logged.size < REPAIR_LOG_KEYS) {

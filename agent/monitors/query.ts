@@ -15,6 +15,7 @@ import { queryA2s } from './query/a2s.ts';
 import { queryOverRcon, queryPalworld, querySatisfactory } from './query/admin-status.ts';
 import { cleanQueryResult } from './query/clean.ts';
 import { pingMinecraft } from './query/minecraft-ping.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface StatusProbeOptions {
   /** Whole-query budget; defaults to the server's health.queryTimeoutMs. */
@@ -46,7 +47,7 @@ function probeError(err: unknown, server: ResolvedServer, timeoutMs: number, sig
   }
   if (err instanceof ReconSyncError) return err.code === 'TIMEOUT' ? noAnswer() : err;
   if (err instanceof Error && /timed out|timeout|failed all|ECONNREFUSED|ECONNRESET|closed/i.test(err.message)) return noAnswer();
-  return new ReconSyncError('TIMEOUT', `server "${server.id}": the ${describeTarget(server)} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new ReconSyncError('TIMEOUT', `server "${server.id}": the ${describeTarget(server)} failed: ${errorMessage(err)}`, { cause: err });
 }
 
 type Query = (signal: AbortSignal) => Promise<QueryResult>;

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
 import { LastRunStore } from './last-run.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * Scheduled backups. croner only does the calendar math (next run after a
@@ -34,7 +35,7 @@ export function parseSchedule(entry: ScheduleEntry, field = 'backup.schedule'): 
   try {
     return new Cron(entry.schedule, { paused: true, ...(entry.timezone ? { timezone: entry.timezone } : {}) });
   } catch (err) {
-    throw new ReconSyncError('INVALID_PARAMS', `server ${entry.serverId}: ${field} "${entry.schedule}"${entry.timezone ? ` (timezone ${entry.timezone})` : ''} is not a valid cron expression: ${(err as Error).message}`);
+    throw new ReconSyncError('INVALID_PARAMS', `server ${entry.serverId}: ${field} "${entry.schedule}"${entry.timezone ? ` (timezone ${entry.timezone})` : ''} is not a valid cron expression: ${errorMessage(err)}`);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Platform, SoftStopResult } from '../platform.ts';
 import type { AdminChannel } from '../types.ts';
 import type { ProcessHandle } from './launcher.ts';
 import { pause, withTimeout } from './timers.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface StopOutcome {
   /** True when the game exited on its own terms (admin stop or soft signal), so it could save. */
@@ -49,7 +50,7 @@ export async function runStopSequence(d: StopSequenceDeps): Promise<StopOutcome>
       // Some games drop the connection while shutting down: a failed stop after a
       // good save may still be a stop in progress, so give it a short while.
       if (saved && (await waitExit(d, d.softAfterAdminMs))) return { graceful: true, message: `stopped via ${admin.kind} (save + stop)` };
-      notes.push(`${admin.kind} ${saved ? 'stop' : 'save'} failed: ${errorText(err)}`);
+      notes.push(`${admin.kind} ${saved ? 'stop' : 'save'} failed: ${errorMessage(err)}`);
       d.logger.warn({ err }, 'admin channel stop failed; trying the soft stop');
     }
   }
@@ -62,7 +63,7 @@ export async function runStopSequence(d: StopSequenceDeps): Promise<StopOutcome>
   try {
     soft = await d.platform.softStop(d.handle.pid);
   } catch (err) {
-    soft = { supported: false, message: `soft stop failed: ${errorText(err)}` };
+    soft = { supported: false, message: `soft stop failed: ${errorMessage(err)}` };
   }
   if (soft.supported) {
     const wait = d.admin ? d.softAfterAdminMs : d.timeoutMs;
@@ -100,8 +101,4 @@ async function waitExit(d: StopSequenceDeps, ms: number): Promise<boolean> {
   } finally {
     stop.abort();
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -11,6 +11,7 @@ import { keepPreviousBuild, restorePreviousBuild, savesInside, scanBuild, type F
 import type { Journal, UpdateStateStore } from './state-store.ts';
 import type { SteamCmd } from './steamcmd.ts';
 import type { SteamTarget } from './target.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /** Everything one update run needs: passed in, not reached for (style.md "no service locators"). */
 export interface PipelineContext {
@@ -182,7 +183,7 @@ async function startAndWait(ctx: PipelineContext): Promise<string | null> {
   try {
     await supervisor.start();
   } catch (err) {
-    return `could not start: ${(err as Error).message}`;
+    return `could not start: ${errorMessage(err)}`;
   }
   const deadline = clock.now() + server.config.health.startGraceMs;
   for (;;) {

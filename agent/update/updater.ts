@@ -11,6 +11,7 @@ import { UpdateStateStore, type Journal, type ServerUpdateState } from './state-
 import type { SteamCmd, SteamCmdRunner } from './steamcmd.ts';
 import { createSteamCmd, steamTarget, type SteamTarget } from './target.ts';
 import { readManifest } from './vdf.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface UpdaterOptions {
   config: AgentConfig;
@@ -123,13 +124,13 @@ export class Updater {
         // Anything else (a SteamCMD that cannot run, a stop refused as BUSY, a failed backup) is handled now,
         // the way a restart would: finish the update or put the old build back, and report one outcome.
         log.error({ err }, 'update pipeline failed; bringing the server back');
-        const why = (err as Error).message;
+        const why = errorMessage(err);
         const s = await this.store.get(serverId);
         let last: UpdateLast;
         if (s.journal) {
           const journal = s.journal;
           const recovered = await this.#recoverOne(unit, target, journal, log).catch((e: unknown): UpdateLast => ({
-            from: journal.from, to: journal.to, outcome: 'failed', step: journal.step, message: `could not bring the server back: ${(e as Error).message}`, at: this.#iso(),
+            from: journal.from, to: journal.to, outcome: 'failed', step: journal.step, message: `could not bring the server back: ${errorMessage(e)}`, at: this.#iso(),
           }));
           last = { ...recovered, message: `${why}; ${recovered.message}`.slice(0, 2000) };
         } else {
@@ -256,7 +257,7 @@ export class Updater {
       try {
         cron = new Cron(update.check, { paused: true });
       } catch (err) {
-        throw new ReconSyncError('INVALID_PARAMS', `server ${serverId}: update.check "${update.check}" is not a valid cron expression: ${(err as Error).message}`);
+        throw new ReconSyncError('INVALID_PARAMS', `server ${serverId}: update.check "${update.check}" is not a valid cron expression: ${errorMessage(err)}`);
       }
       this.#loops.push(this.#loop(serverId, cron, update.policy));
     }

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseKeyValues } from '@node-steam/vdf';
 import { z } from 'zod';
+import { errorMessage } from '../../lib/error-message.ts';
+import { firstIssue, issuePath } from '../../lib/zod-issue.ts';
 
 /**
  * Valve KeyValues (VDF) read through @node-steam/vdf, then checked with zod.
@@ -35,7 +37,7 @@ function parseVdf(text: string, what: string): unknown {
   try {
     return parseKeyValues(text) as unknown;
   } catch (err) {
-    throw new Error(`${what} is not valid KeyValues: ${(err as Error).message}`);
+    throw new Error(`${what} is not valid KeyValues: ${errorMessage(err)}`);
   }
 }
 
@@ -44,7 +46,7 @@ export function parseAppInfo(text: string, appId: number): Map<string, BranchInf
   const root = parseVdf(text, `app info of ${appId}`);
   const app = root && typeof root === 'object' ? (root as Record<string, unknown>)[String(appId)] : undefined;
   const parsed = AppInfoSchema.safeParse(app);
-  if (!parsed.success) throw new Error(`app info of ${appId} has no depots > branches (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+  if (!parsed.success) throw new Error(`app info of ${appId} has no depots > branches (${firstIssue(parsed.error)})`);
   const out = new Map<string, BranchInfo>();
   for (const [name, b] of Object.entries(parsed.data.depots.branches)) {
     out.set(name, { buildid: b.buildid, timeUpdated: b.timeupdated === undefined ? null : Number(b.timeupdated), passwordRequired: b.pwdrequired === '1' });
@@ -67,7 +69,7 @@ export function manifestPath(installDir: string, appId: number, pathImpl: path.P
 
 export function parseManifest(text: string, appId: number): InstalledManifest {
   const parsed = ManifestSchema.safeParse(parseVdf(text, `appmanifest_${appId}.acf`));
-  if (!parsed.success) throw new Error(`appmanifest_${appId}.acf lacks ${parsed.error.issues[0]?.path.join('.')} (expected "AppState" { "appid" … "buildid" … })`);
+  if (!parsed.success) throw new Error(`appmanifest_${appId}.acf lacks ${issuePath(parsed.error.issues[0])} (expected "AppState" { "appid" … "buildid" … })`);
   const s = parsed.data.AppState;
   return {
     appId: Number(s.appid),

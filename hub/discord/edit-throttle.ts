@@ -1,5 +1,6 @@
 import type { Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 interface Slot {
   /** When the last job for this key finished. */
@@ -73,7 +74,7 @@ export class EditThrottle {
     try {
       wrote = (await job()) !== false;
     } catch (err) {
-      this.logger.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'discord: edit job failed');
+      this.logger.warn({ key, err: errorMessage(err) }, 'discord: edit job failed');
     } finally {
       s.running = false;
       // A job that found nothing to write does not use up the interval.

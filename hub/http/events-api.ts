@@ -7,6 +7,7 @@ import type { EventLog } from '../events/event-log.ts';
 import type { PlayerTracker } from '../events/players.ts';
 import { eventKinds, type HubEvent } from '../../protocol/event-kinds.ts';
 import type { Store } from '../store/index.ts';
+import { issuePath } from '../../lib/zod-issue.ts';
 
 /** Limits of the events API and its stream; named so no bare number hides in the code. */
 export const DefaultEventsApiLimits = {
@@ -53,7 +54,7 @@ function parseQuery<S extends z.ZodObject>(schema: S, url: string | undefined, w
   const r = schema.safeParse(params);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const key = issue?.path.join('.') || '(query)';
+    const key = issue?.path.length ? issuePath(issue) : '(query)';
     const hint = issue?.code === 'unrecognized_keys' ? `; ${what} takes ${Object.keys(schema.shape).join(', ')}` : '';
     throw new ReconSyncError('INVALID_PARAMS', `query ${echo(key)}: ${issueMessage(issue)}${hint}`);
   }

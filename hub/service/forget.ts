@@ -2,6 +2,7 @@ import { ReconSyncError } from '../../protocol/index.ts';
 import { echo } from '../../lib/echo.ts';
 import type { Store } from '../store/index.ts';
 import type { Actor } from './types.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface ForgottenServer {
   serverId: string;
@@ -86,7 +87,7 @@ export function forgetAgent(store: Store, agentId: string, actor: Actor, at: str
 }
 
 function auditFailure(store: Store, actor: Actor, action: string, serverId: string | null, at: string, err: unknown, subject?: string): void {
-  const msg = err instanceof ReconSyncError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const msg = err instanceof ReconSyncError ? `${err.code}: ${err.message}` : errorMessage(err);
   try {
     store.audit.append({ at, actor, action, serverId, outcome: 'error', detail: subject ? `agent ${subject}: ${msg}` : msg });
   } catch {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /** One kind of store operation that is failing, as /healthz and the logs report it. */
 export interface StoreFault {
@@ -57,7 +58,7 @@ export class StoreHealth extends EventEmitter<StoreHealthEvents> {
     const now = this.#opts.now();
     const e = this.#faults.get(op);
     const code = storeErrorCode(err);
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     const entry: Entry = e
       ? { ...e, code, message, count: e.count + 1, lastAt: now }
       : { op, code, message, since: new Date(now).toISOString(), count: 1, lastAt: now };

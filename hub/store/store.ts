@@ -15,6 +15,7 @@ import { ServerOwnersTable } from './server-owners.ts';
 import { SnapshotsTable } from './snapshots.ts';
 import { TokensTable } from './tokens.ts';
 import { UpdatesTable } from './updates.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export const STORE_FILE = 'hub.sqlite';
 /**
@@ -100,7 +101,7 @@ export class Store {
     } catch (err) {
       this.db.close();
       if (err instanceof StoreOpenError) throw err;
-      if (['SQLITE_CORRUPT', 'SQLITE_NOTADB'].includes(storeErrorCode(err))) throw corrupt(file, (err as Error).message, err);
+      if (['SQLITE_CORRUPT', 'SQLITE_NOTADB'].includes(storeErrorCode(err))) throw corrupt(file, errorMessage(err), err);
       throw err;
     }
     // Fail fast while the store is failing (see faultBusyTimeoutMs); wait normally again once writes succeed.

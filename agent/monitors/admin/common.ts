@@ -108,7 +108,3 @@ export function sanitizeMessage(message: string): string {
   return message.replace(/[\r\n\0]+/g, ' ').replace(/"/g, "'").replace(/;/g, ',').trim();
 }
 
-export function describeError(err: unknown): string {
-  if (err instanceof Error) return (err as NodeJS.ErrnoException).code ?? err.message;
-  return String(err);
-}

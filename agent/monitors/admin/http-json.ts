@@ -6,7 +6,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
-import { AdminChannelError, describeError, withDeadline } from './common.ts';
+import { errorCodeOrMessage } from '../../../lib/error-message.ts';
+import { AdminChannelError, withDeadline } from './common.ts';
 
 export interface HttpJsonRequest {
   url: string;
@@ -61,7 +62,7 @@ export function httpJson(req: HttpJsonRequest): Promise<HttpJsonResponse> {
         }
         chunks.push(c);
       });
-      res.on('error', (err) => reject(new AdminChannelError('closed', `${req.label}: ${describeError(err)}`, { cause: err })));
+      res.on('error', (err) => reject(new AdminChannelError('closed', `${req.label}: ${errorCodeOrMessage(err)}`, { cause: err })));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
@@ -77,7 +78,7 @@ export function httpJson(req: HttpJsonRequest): Promise<HttpJsonResponse> {
         resolve({ status: res.statusCode ?? 0, text, json });
       });
     });
-    r.on('error', (err) => reject(signal.aborted ? signal.reason : new AdminChannelError('connect', `cannot reach ${req.label}: ${describeError(err)}`, { cause: err })));
+    r.on('error', (err) => reject(signal.aborted ? signal.reason : new AdminChannelError('connect', `cannot reach ${req.label}: ${errorCodeOrMessage(err)}`, { cause: err })));
     r.end(payload);
   }), {
     timeoutMs: req.timeoutMs,

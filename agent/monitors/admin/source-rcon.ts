@@ -19,11 +19,12 @@
 import type net from 'node:net';
 import { ReconSyncError } from '../../../protocol/errors.ts';
 import {
-  AdminChannelError, DefaultAdminTimeouts, SerialQueue, describeError, withDeadline,
+  AdminChannelError, DefaultAdminTimeouts, SerialQueue, withDeadline,
   type AdminTimeouts, type AdminTransport, type ExecOptions,
 } from './common.ts';
 import { connectTcp } from './tcp.ts';
 import { DEFAULT_MAX_PACKET_SIZE, PacketDecoder, PacketType, RconProtocolError, encodePacket, type RconPacket } from './source-rcon-codec.ts';
+import { errorCodeOrMessage } from '../../../lib/error-message.ts';
 
 export type RconDialect = 'srcds' | 'minecraft' | 'ark';
 
@@ -63,7 +64,7 @@ class RconConnection {
       }
       for (const p of packets) this.deliver(p);
     });
-    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `RCON connection failed: ${describeError(err)}`, { cause: err })));
+    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `RCON connection failed: ${errorCodeOrMessage(err)}`, { cause: err })));
     socket.on('close', () => this.fail(new AdminChannelError('closed', 'RCON server closed the connection')));
   }
 

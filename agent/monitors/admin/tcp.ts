@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { AdminChannelError, describeError } from './common.ts';
+import { errorCodeOrMessage } from '../../../lib/error-message.ts';
+import { AdminChannelError } from './common.ts';
 
 /** Connects a TCP socket; rejects with a connect error, destroys the socket on abort. */
 export function connectTcp(host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
@@ -18,7 +19,7 @@ export function connectTcp(host: string, port: number, signal: AbortSignal): Pro
     });
     socket.once('error', (err) => {
       signal.removeEventListener('abort', onAbort);
-      reject(new AdminChannelError('connect', `cannot connect to ${host}:${port}: ${describeError(err)}`, { cause: err }));
+      reject(new AdminChannelError('connect', `cannot connect to ${host}:${port}: ${errorCodeOrMessage(err)}`, { cause: err }));
     });
   });
 }

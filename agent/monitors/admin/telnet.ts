@@ -14,10 +14,11 @@
 import type net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import {
-  AdminChannelError, DefaultAdminTimeouts, SerialQueue, describeError, withDeadline,
+  AdminChannelError, DefaultAdminTimeouts, SerialQueue, withDeadline,
   type AdminTimeouts, type AdminTransport, type ExecOptions,
 } from './common.ts';
 import { connectTcp } from './tcp.ts';
+import { errorCodeOrMessage } from '../../../lib/error-message.ts';
 
 export interface TelnetOptions extends Partial<AdminTimeouts> {
   host: string;
@@ -85,7 +86,7 @@ class TelnetConnection {
       if (this.text.length > MAX_BUFFER_CHARS) this.text = this.text.slice(-MAX_BUFFER_CHARS);
       this.listener?.();
     });
-    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `telnet ${where} failed: ${describeError(err)}`, { cause: err })));
+    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `telnet ${where} failed: ${errorCodeOrMessage(err)}`, { cause: err })));
     socket.on('close', () => this.fail(new AdminChannelError('closed', `telnet ${where} closed the connection`)));
   }
 

@@ -13,9 +13,10 @@
 import WebSocket from 'ws';
 import { parseJsonBounded } from '../../../protocol/json-bounds.ts';
 import {
-  AdminChannelError, DefaultAdminTimeouts, SerialQueue, describeError, withDeadline,
+  AdminChannelError, DefaultAdminTimeouts, SerialQueue, withDeadline,
   type AdminTimeouts, type AdminTransport, type ExecOptions,
 } from './common.ts';
+import { errorCodeOrMessage } from '../../../lib/error-message.ts';
 
 export interface WebRconOptions extends Partial<AdminTimeouts> {
   host: string;
@@ -44,7 +45,7 @@ class WebRconConnection {
 
   constructor(readonly ws: WebSocket, private readonly where: string) {
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('error', (err) => this.fail(this.closedError(describeError(err))));
+    ws.on('error', (err) => this.fail(this.closedError(errorCodeOrMessage(err))));
     ws.on('close', (code) => this.fail(this.closedError(`code ${code}`)));
   }
 
@@ -108,7 +109,7 @@ class WebRconConnection {
         return;
       }
       this.ws.send(JSON.stringify({ Identifier: id, Message: command, Name: 'WebRcon' }), (err) => {
-        if (err) this.fail(this.closedError(`send failed: ${describeError(err)}`));
+        if (err) this.fail(this.closedError(`send failed: ${errorCodeOrMessage(err)}`));
       });
     });
   }
@@ -209,7 +210,7 @@ function openSocket(url: string, maxPayload: number, where: string, signal: Abor
     });
     ws.on('error', (err) => {
       settle();
-      reject(new AdminChannelError('connect', `cannot connect to WebRCON ${where}: ${describeError(err)}`, { cause: err }));
+      reject(new AdminChannelError('connect', `cannot connect to WebRCON ${where}: ${errorCodeOrMessage(err)}`, { cause: err }));
     });
   });
 }
