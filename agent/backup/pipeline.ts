@@ -14,6 +14,7 @@ import { redactSecrets } from './rclone.ts';
 import { waitUntilSettled } from './settle.ts';
 import { retryPendingUploads, uploadAll } from './upload.ts';
 import { verifyRestorable } from './verify.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * One backup, with one outcome on the agent and at the hub (issue 10 §9).
@@ -201,5 +202,5 @@ function asBackupError(err: unknown, serverId: string, id: string, discarded: bo
     cause = (cause as { cause?: unknown }).cause;
   }
   if (err instanceof ReconSyncError) return discarded && err.code !== 'BUSY' ? new ReconSyncError(err.code, `${err.message}${note}`, { cause: err }) : err;
-  return new ReconSyncError('BACKUP_FAILED', `backup of ${serverId} failed: ${(err as Error).message}${note}`, { cause: err });
+  return new ReconSyncError('BACKUP_FAILED', `backup of ${serverId} failed: ${errorMessage(err)}${note}`, { cause: err });
 }

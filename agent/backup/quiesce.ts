@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { ServerState } from '../../protocol/index.ts';
 import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * Gets the save files into a state worth copying, and undoes that afterwards:
@@ -39,7 +40,7 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
     } catch (err) {
       // The files on disk are still the game's last save: a backup of those beats none.
       opts.signal?.throwIfAborted();
-      const msg = `the save command over ${admin.kind} failed (${(err as Error).message}); archived the game's last save instead`;
+      const msg = `the save command over ${admin.kind} failed (${errorMessage(err)}); archived the game's last save instead`;
       warnings.push(msg);
       opts.logger.warn({ err }, msg);
     }

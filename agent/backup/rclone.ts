@@ -10,6 +10,7 @@ import { redactSecrets } from '../../lib/rclone-redact.ts';
 import { sortNewestFirst, type Destination } from './destination.ts';
 import { archiveFileName, manifestFileName, parseManifest, serializeManifest, type Manifest } from './manifest.ts';
 import { stripUndefined } from '../../lib/strip-undefined.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * Any rclone remote or path, driven through the external `rclone` binary
@@ -159,7 +160,7 @@ export class RcloneDestination implements Destination {
       for await (const chunk of proc.iterable({ binary: true })) hash.update(chunk);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      throw new ReconSyncError('BACKUP_FAILED', `rclone cat on ${this.displayTarget()} failed: ${redactSecrets((err as Error).message)}`);
+      throw new ReconSyncError('BACKUP_FAILED', `rclone cat on ${this.displayTarget()} failed: ${redactSecrets(errorMessage(err))}`);
     }
     const r = await proc;
     if (r.exitCode !== 0) throw this.failure(['cat', name], r.exitCode, String(r.stderr ?? ''), r.timedOut);
@@ -185,7 +186,7 @@ export class RcloneDestination implements Destination {
       });
     } catch (err) {
       // execa's messages repeat the whole command line, remote string included.
-      throw new ReconSyncError('BACKUP_FAILED', `could not run rclone (${this.settings.binary}): ${redactSecrets((err as Error).message)}`);
+      throw new ReconSyncError('BACKUP_FAILED', `could not run rclone (${this.settings.binary}): ${redactSecrets(errorMessage(err))}`);
     }
     if (r.isCanceled) throw signal?.reason ?? new ReconSyncError('CANCELLED');
     if (r.failed && r.exitCode === undefined && !r.timedOut) {

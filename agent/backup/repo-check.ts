@@ -3,6 +3,7 @@ import { RESTIC_PREFIX } from '../config.ts';
 import type { BackupContext } from './context.ts';
 import { redactSecrets } from './rclone.ts';
 import { ResticDestination } from './restic.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /**
  * The scheduled integrity check of restic repositories (issue 12):
@@ -45,7 +46,7 @@ export async function checkRepositories(ctx: BackupContext, claim: (serverId: st
           out.push({ serverId: server.id, target, ok: true });
         } catch (err) {
           if (signal?.aborted) throw err;
-          const message = `integrity check (restic check --read-data-subset=${subset}) of ${target} found a problem: ${(err as Error).message}`;
+          const message = `integrity check (restic check --read-data-subset=${subset}) of ${target} found a problem: ${errorMessage(err)}`;
           await ctx.alert(server.id, 'backup_failed', message);
           out.push({ serverId: server.id, target, ok: false, message });
         }

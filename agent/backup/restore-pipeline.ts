@@ -10,6 +10,7 @@ import { runBackup } from './pipeline.ts';
 import { redactSecrets } from './rclone.ts';
 import { RestoreRolledBackError, restoreWorld, type RestoreWorldOptions } from './restore.ts';
 import { planSaves, rootNames } from './walk.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 export interface RestoreRequest {
   backupId: string;
@@ -61,7 +62,7 @@ export async function restoreBackup(ctx: BackupContext, server: ResolvedServer, 
         break;
       } catch (err) {
         if (req.signal?.aborted) throw err;
-        failures.push(`${redactSecrets(target)}: ${(err as Error).message}`);
+        failures.push(`${redactSecrets(target)}: ${errorMessage(err)}`);
         log.warn({ err, target: redactSecrets(target) }, 'could not fetch the backup from this destination');
       }
     }
@@ -88,7 +89,7 @@ export async function restoreBackup(ctx: BackupContext, server: ResolvedServer, 
     });
     return { backupId: req.backupId, preRestoreBackupId: result.preRestoreBackupId, from: redactSecrets(fetched.from) };
   } catch (err) {
-    const e = err instanceof ReconSyncError ? err : new ReconSyncError('RESTORE_FAILED', `restore of ${req.backupId} failed: ${(err as Error).message}`, { cause: err });
+    const e = err instanceof ReconSyncError ? err : new ReconSyncError('RESTORE_FAILED', `restore of ${req.backupId} failed: ${errorMessage(err)}`, { cause: err });
     await ctx.record('restore.completed', {
       serverId: server.id, backupId: req.backupId, ok: false, preRestoreBackupId: err instanceof RestoreRolledBackError ? err.preRestoreBackupId : null, rolledBack: err instanceof RestoreRolledBackError, at: ctx.nowIso(), message: e.message.slice(0, 2000),
     });

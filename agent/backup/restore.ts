@@ -167,7 +167,7 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
 
     // 3. Keep what is there now.
     const preRestoreBackupId = await opts.preRestoreBackup().catch((err: unknown) => {
-      throw new ReconSyncError('RESTORE_FAILED', `the pre-restore backup failed, so the current world was left in place: ${(err as Error).message}`, { cause: err });
+      throw new ReconSyncError('RESTORE_FAILED', `the pre-restore backup failed, so the current world was left in place: ${errorMessage(err)}`, { cause: err });
     });
     journal = { ...journal, preRestoreBackupId };
 
@@ -202,7 +202,7 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
     if (control && wasRunning) {
       restarted = await startAndWait(control, opts.clock, opts.startTimeoutMs, opts.signal)
         .then(() => ' and the server is running again')
-        .catch((e: unknown) => `, but the server did not come back either (${(e as Error).message})`);
+        .catch((e: unknown) => `, but the server did not come back either (${errorMessage(e)})`);
     }
     throw new RestoreRolledBackError(`restore of ${manifest.id} failed (${reason}); the previous world was put back${restarted}`, err, journal.preRestoreBackupId);
   } finally {

@@ -2,6 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../../protocol/index.ts';
 import { writeFileAtomic } from '../../lib/durable-file.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 
 /** The operator's standing word on a managed server: `stop` keeps it down across agent restarts. */
 export type OperatorIntent = 'run' | 'stop';
@@ -39,7 +40,7 @@ export class IntentFile implements IntentStore {
     } catch (err) {
       // Only a missing file means "no operator stop": an unreadable one must not start a game someone stopped.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'run';
-      throw new Error(`cannot read the operator's stop record ${this.#file}: ${(err as Error).message}; fix its permissions (the agent's user must read it) or delete it to let the agent start the game`, { cause: err });
+      throw new Error(`cannot read the operator's stop record ${this.#file}: ${errorMessage(err)}; fix its permissions (the agent's user must read it) or delete it to let the agent start the game`, { cause: err });
     }
   }
 
