@@ -51,7 +51,7 @@ export const agentMethods = {
     params: serverParams.extend({
       backupId: z.string().min(1).max(128),
       /** A destination target to fetch from; default: the first verified one, local first. */
-      from: z.string().max(1024).optional(),
+      from: z.string().min(1).max(1024).optional(),
       /** Restore only these archive paths (relative, as in the manifest). */
       paths: z.array(z.string().min(1).max(1024)).max(1000).optional(),
     }),

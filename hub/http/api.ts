@@ -1,31 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { echo, issueMessage } from '../../lib/echo.ts';
 import { z } from 'zod';
-import { ReconSyncError, id as idSchema } from '../../protocol/index.ts';
+import { ReconSyncError, agentMethods, id as idSchema } from '../../protocol/index.ts';
 import type { Actor, HubService } from '../service/types.ts';
 import { HttpError, readJsonBody, sendJson } from './respond.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
 import { listAudit, listEvents, type EventsApi } from './events-api.ts';
+import { issuePath } from '../../lib/zod-issue.ts';
 
 const API_PREFIX = '/api/v1';
 
+/**
+ * Request bodies are the agent method's params without what the URL (serverId) or the hub (actor) supplies:
+ * derived, so a limit changed in protocol/ holds for the API too. Strict: an unknown key is a caller's typo.
+ */
 const EmptyBody = z.object({}).strict();
-const UpdateBody = z.object({ warnMinutes: z.array(z.number().positive().max(1440)).max(10).optional() }).strict();
-const BackupBody = z.object({ note: z.string().max(500).optional() }).strict();
-const RestartBody = z.object({ warnAt: z.array(z.number().int().positive().max(3600)).max(10).optional() }).strict();
-const RestoreBody = z
-  .object({
-    backupId: z.string().min(1).max(128),
-    from: z.string().min(1).max(1024).optional(),
-    paths: z.array(z.string().min(1).max(1024)).max(1000).optional(),
-  })
-  .strict();
+const UpdateBody = agentMethods['update.apply'].params.pick({ warnMinutes: true }).strict();
+const BackupBody = agentMethods['backup.create'].params.omit({ serverId: true }).strict();
+const RestartBody = agentMethods['server.restart'].params.omit({ serverId: true }).strict();
+const RestoreBody = agentMethods['backup.restore'].params.omit({ serverId: true }).strict();
+/** The bodies by the agent method they feed (tests check they stay derived). */
+export const apiBodySchemas = {
+  'update.apply': UpdateBody, 'backup.create': BackupBody, 'server.restart': RestartBody, 'backup.restore': RestoreBody,
+} as const;
+/** `?lines=` of GET …/log: the agent's own bound and default. */
+const LogQuery = agentMethods['server.log'].params.pick({ lines: true });
 
 function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const r = safeParse(schema, raw ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ReconSyncError('INVALID_PARAMS', `body ${echo(issue?.path.join('.') || '(root)')}: ${issueMessage(issue)}`);
+    throw new ReconSyncError('INVALID_PARAMS', `body ${echo(issuePath(issue))}: ${issueMessage(issue)}`);
   }
   return r.data;
 }
@@ -97,8 +102,9 @@ const routes: Route[] = [
     method: 'GET', pattern: new RegExp(`^/servers/${seg}/log$`), envelope: false, handler: async (c, req, [id]) => {
       const serverId = serverIdFrom(id!);
       const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('lines');
-      const lines = raw === null ? 100 : Number(raw);
-      if (!Number.isInteger(lines) || lines < 1 || lines > 1000) throw new ReconSyncError('INVALID_PARAMS', 'query lines: a whole number from 1 to 1000');
+      const query = safeParse(LogQuery, { lines: raw === null ? undefined : Number(raw) });
+      if (!query.success) throw new ReconSyncError('INVALID_PARAMS', `query lines: ${issueMessage(query.error.issues[0])}`);
+      const { lines } = query.data;
       if (!c.service.serverLog) throw new ReconSyncError('NOT_SUPPORTED', 'this hub service cannot read game logs');
       return c.service.serverLog(serverId, lines);
     },
