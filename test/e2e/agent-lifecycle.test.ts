@@ -13,7 +13,7 @@ import type { Hub } from '../../hub/hub.ts';
 import { createToken, revokeToken } from '../../hub/tokens.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import { api, cliPath, simArgs, simPorts, tempDir } from '../support/stack.ts';
-import { AGENT_ID, RCON_PASSWORD, SERVER_ID, startAgentChild, startFastHub, waitUntil, within, writeAgentYaml, type AgentChild, type ServerEntry } from '../fault/harness.ts';
+import { AGENT_ID, RCON_PASSWORD, SERVER_ID, startAgentChild, startFastHub, waitFor, within, writeAgentYaml, type AgentChild, type ServerEntry } from '../fault/harness.ts';
 
 /** How long an agent may take to exit on SIGTERM/SIGINT or a revoked token: "within seconds". */
 const EXIT_DEADLINE_MS = 5_000;
@@ -50,7 +50,7 @@ describe('agent lifecycle: games outlive the agent', () => {
   async function startAgent(): Promise<void> {
     const since = new Date().toISOString();
     agent = startAgentChild(configFile, token);
-    await waitUntil(() => hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running' && v.updatedAt !== null && v.updatedAt > since),
+    await waitFor(() => hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running' && v.updatedAt !== null && v.updatedAt > since),
       30_000, `ark running (agent stderr: ${agent?.stderr() ?? ''})`);
   }
   const alerts = (kind: string) => hub.store.events.list(AGENT_ID).filter((e) => e.topic === 'alert' && (e.data as { kind: string }).kind === kind);

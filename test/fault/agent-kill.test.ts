@@ -10,7 +10,7 @@ import { createToken } from '../../hub/tokens.ts';
 import type { BackupRecord, EventData } from '../../protocol/index.ts';
 import { api, simPorts, spawnSim, tempDir, type RunningSim } from '../support/stack.ts';
 import {
-  AGENT_ID, arkEntry, hashFiles, SERVER_ID, startAgentChild, startFastHub, waitUntil, within, writeAgentYaml, type AgentChild,
+  AGENT_ID, arkEntry, hashFiles, SERVER_ID, startAgentChild, startFastHub, waitFor, within, writeAgentYaml, type AgentChild,
 } from './harness.ts';
 
 type Answer<T> = { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
@@ -32,7 +32,7 @@ describe('agent kill -9', () => {
   let restoreDir: string;
   const watchers: FSWatcher[] = [];
 
-  const online = () => waitUntil(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent?.stderr() ?? ''})`);
+  const online = () => waitFor(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent?.stderr() ?? ''})`);
   const restartAgent = async () => {
     agent = startAgentChild(configFile, token);
     await online();
@@ -57,7 +57,7 @@ describe('agent kill -9', () => {
     token = createToken(hub.store, AGENT_ID);
     configFile = await writeAgentYaml(dir, hub.agentUrl, [arkEntry(ports, world)]);
     await restartAgent();
-    await waitUntil(() => hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running'), 20_000, 'ark running');
+    await waitFor(() => hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running'), 20_000, 'ark running');
   });
   after(async () => {
     for (const w of watchers) w.close();
@@ -159,7 +159,7 @@ describe('agent kill -9', () => {
 
     await restartAgent();
     // Leftovers of the swap are gone: no staging or aside folders beside the world, no journal.
-    await waitUntil(() => !existsSync(path.join(restoreDir, `${SERVER_ID}.journal.json`)), 10_000, 'the journal resolved');
+    await waitFor(() => !existsSync(path.join(restoreDir, `${SERVER_ID}.journal.json`)), 10_000, 'the journal resolved');
     assert.deepEqual(readdirSync(path.dirname(world)).filter((n) => n.includes('reconsync-')), []);
 
     const now = await hashFiles(world, rels);
@@ -167,7 +167,7 @@ describe('agent kill -9', () => {
     assert.ok(which, `the world is neither entirely old nor entirely new (killed at journal phase ${sawPhase}): ${JSON.stringify({ now, old, fresh })}`);
 
     // What the agent reports about the interrupted restore matches the world it left.
-    const reported = await waitUntil(() => reports.find((r) => r.backupId === targetId), 10_000, 'restore.completed at the hub');
+    const reported = await waitFor(() => reports.find((r) => r.backupId === targetId), 10_000, 'restore.completed at the hub');
     assert.equal(which, reported.ok ? 'new' : 'old', `reported ${JSON.stringify(reported)} but the world is ${which}`);
     if (!reported.ok) assert.equal(reported.rolledBack, true);
     hub.service.off('restoreCompleted', onRestore);
@@ -187,7 +187,7 @@ describe('agent kill -9', () => {
     assert.notDeepEqual(await hashFiles(world, rels), contentOf.get(newest!.id), 'the save changed the world');
     await sim!.stop();
     sim = undefined;
-    await waitUntil(() => !['running', 'starting', 'unresponsive'].includes(hub.service.getServer(SERVER_ID).state), 15_000, 'the server seen as down');
+    await waitFor(() => !['running', 'starting', 'unresponsive'].includes(hub.service.getServer(SERVER_ID).state), 15_000, 'the server seen as down');
   });
 
   it('during a restore, killed while staging: the old world stays, reported as rolled back', async () => {

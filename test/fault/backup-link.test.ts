@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Hub } from '../../hub/hub.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import { tempDir } from '../support/stack.ts';
-import { AGENT_ID, completedRecords, outcome, SERVER_ID, startFastHub, startFaultStack, waitUntil, within, type FaultStack } from './harness.ts';
+import { AGENT_ID, completedRecords, outcome, SERVER_ID, startFastHub, startFaultStack, waitFor, within, type FaultStack } from './harness.ts';
 
 const actor = { kind: 'api', id: 'fault-test' } as const;
 
@@ -36,7 +36,7 @@ describe('backups across link faults', () => {
   }
 
   async function finishedOnAgent(known: Set<string>): Promise<BackupRecord> {
-    return waitUntil(async () => (await s.agent.engine.list(SERVER_ID)).find((b) => !known.has(b.id) && b.trigger === 'manual'), 20_000, 'the backup finished on the agent');
+    return waitFor(async () => (await s.agent.engine.list(SERVER_ID)).find((b) => !known.has(b.id) && b.trigger === 'manual'), 20_000, 'the backup finished on the agent');
   }
 
   it('link cut and kept down while the backup finishes: the record waits in the outbox, then arrives once', async () => {
@@ -51,18 +51,18 @@ describe('backups across link faults', () => {
 
     // The job does not depend on the hub: it completes and its record is queued on disk.
     const done = await finishedOnAgent(known);
-    await waitUntil(() => s.agent.link.pendingRecords > 0, 5000, 'the record queued in the outbox');
+    await waitFor(() => s.agent.link.pendingRecords > 0, 5000, 'the record queued in the outbox');
     assert.equal(completedRecords(s.hub, AGENT_ID, done.id), 0, 'not at the hub while the link is down');
     assert.equal(s.hub.service.listBackups(SERVER_ID).some((b) => b.id === done.id), false);
 
     s.proxy.refuse(false);
-    await waitUntil(() => completedRecords(s.hub, AGENT_ID, done.id) === 1 && s.agent.link.pendingRecords === 0, 10_000, 'the record delivered and acked');
+    await waitFor(() => completedRecords(s.hub, AGENT_ID, done.id) === 1 && s.agent.link.pendingRecords === 0, 10_000, 'the record delivered and acked');
 
     // Cut again right after delivery, then once more mid-handshake: re-sends, if any, are deduplicated by seq.
     s.proxy.cut();
     await s.proxy.nextConnection(AbortSignal.timeout(5000));
     s.proxy.cut();
-    await waitUntil(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back online');
+    await waitFor(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back online');
     assert.equal(completedRecords(s.hub, AGENT_ID, done.id), 1);
     const listed = s.hub.service.listBackups(SERVER_ID).filter((b) => b.id === done.id);
     assert.equal(listed.length, 1);
@@ -86,12 +86,12 @@ describe('backups across link faults', () => {
     // The backup finishes while no hub is there at all.
     const done = await finishedOnAgent(known);
     s.hub = await startFastHub(dataDir, port);
-    await waitUntil(() => completedRecords(s.hub, AGENT_ID, done.id) === 1 && s.agent.link.pendingRecords === 0, 15_000, 'the record at the new hub');
+    await waitFor(() => completedRecords(s.hub, AGENT_ID, done.id) === 1 && s.agent.link.pendingRecords === 0, 15_000, 'the record at the new hub');
 
     // And after one more restart nothing is delivered twice.
     await s.hub.close();
     s.hub = await startFastHub(dataDir, port);
-    await waitUntil(() => s.hub.link.registry.get(AGENT_ID)?.open, 15_000, 'the agent at the third hub');
+    await waitFor(() => s.hub.link.registry.get(AGENT_ID)?.open, 15_000, 'the agent at the third hub');
     assert.equal(completedRecords(s.hub, AGENT_ID, done.id), 1);
     assert.equal(s.hub.service.listBackups(SERVER_ID).filter((b) => b.id === done.id).length, 1);
     // Every record seq the hub holds for this agent is unique and gapless: nothing lost, nothing twice.

@@ -18,7 +18,7 @@ import { createToken } from '../../hub/tokens.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import type { HubAlert } from '../../hub/service/types.ts';
 import { api, tempDir } from '../support/stack.ts';
-import { AGENT_ID, startAgentChild, startFastHub, waitUntil, within, writeAgentYaml, type AgentChild } from './harness.ts';
+import { AGENT_ID, startAgentChild, startFastHub, waitFor, within, writeAgentYaml, type AgentChild } from './harness.ts';
 
 const run = promisify(execFile);
 type Answer = { ok: true; result: BackupRecord } | { ok: false; error: { code: string; message: string } };
@@ -115,7 +115,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     await mkdir(outboxDir, { recursive: true });
     const mount = `mount -t tmpfs -o size=${DISK} reconsync-backups "$0" && mount -t tmpfs -o size=${STATE_DISK} reconsync-state "$1" && mount -t tmpfs -o size=${STATE_DISK} reconsync-outbox "$2" && shift 2 && exec "$@"`;
     agent = startAgentChild(configFile, token, ['unshare', ...flags!, '--propagation', 'private', 'sh', '-c', mount, backupsDir, stateDir, outboxDir]);
-    await waitUntil(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent.stderr()})`);
+    await waitFor(() => hub.link.registry.get(AGENT_ID)?.open, 30_000, `the agent online (stderr: ${agent.stderr()})`);
   });
   after(async () => {
     await agent?.kill9();
@@ -137,7 +137,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     assert.equal(res.status, 507, JSON.stringify(res.body));
     assert.equal(res.body.ok === false && res.body.error.code, 'DISK_FULL');
     assert.match(res.body.ok === false ? res.body.error.message : '', /not enough free disk/);
-    const alert = await waitUntil(() => alerts.find((a) => a.kind === 'backup_failed' && a.serverId === SERVER), 5000, 'backup_failed at the hub');
+    const alert = await waitFor(() => alerts.find((a) => a.kind === 'backup_failed' && a.serverId === SERVER), 5000, 'backup_failed at the hub');
     assert.match(alert.message, /free some space or move dataDir/);
     assert.deepEqual(await catalogIds(), []);
     assert.deepEqual(readdirSync(inAgent(path.join(backupsDir, SERVER))), []);
@@ -159,7 +159,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     assert.equal(res.status, 507, JSON.stringify(res.body));
     assert.equal(res.body.ok === false && res.body.error.code, 'DISK_FULL');
     assert.match(res.body.ok === false ? res.body.error.message : '', /filled up while the backup was written/);
-    await waitUntil(() => alerts.slice(before).find((a) => a.kind === 'backup_failed'), 5000, 'backup_failed at the hub');
+    await waitFor(() => alerts.slice(before).find((a) => a.kind === 'backup_failed'), 5000, 'backup_failed at the hub');
     // The half-written archive is gone, so the space is free again; the good backup is untouched.
     const left = readdirSync(inAgent(path.join(backupsDir, SERVER)));
     assert.deepEqual(left.filter((n) => n.endsWith('.partial')), []);
@@ -190,7 +190,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     const message = res.body.ok === false ? res.body.error.message : '';
     assert.match(message, /the disk filled up during backup \S+ of vh\b.*the backup was discarded everywhere; free some space/);
     const failedId = /during backup (\S+) of/.exec(message)![1]!;
-    await waitUntil(() => alerts.slice(before).find((a) => a.kind === 'backup_failed'), 5000, 'backup_failed at the hub');
+    await waitFor(() => alerts.slice(before).find((a) => a.kind === 'backup_failed'), 5000, 'backup_failed at the hub');
     // Not at the hub, not in the agent's folder, no temp file of the catalog write.
     assert.deepEqual(await catalogIds(), ids);
     assert.deepEqual(readdirSync(inAgent(path.join(backupsDir, SERVER))).sort(), archivesBefore, 'its archive and manifest were removed');
@@ -202,7 +202,7 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.ok(ok.body.ok);
     const okId = ok.body.result.id;
-    await waitUntil(async () => (await catalogIds()).includes(okId), 5000, 'the new backup at the hub');
+    await waitFor(async () => (await catalogIds()).includes(okId), 5000, 'the new backup at the hub');
     const agentCatalog = JSON.parse(await readFile(path.join(inAgent(stateDir), `${SERVER}.json`), 'utf8')) as { entries: Array<{ record: { id: string } }> };
     assert.deepEqual(agentCatalog.entries.map((e) => e.record.id).sort(), [...ids, okId].sort());
     assert.ok(!agentCatalog.entries.some((e) => e.record.id === failedId));
@@ -238,6 +238,6 @@ describe('disk full on the backup path (real tmpfs)', { skip: flags ? false : 'n
     const agentIds = (JSON.parse(await readFile(path.join(inAgent(stateDir), `${SERVER}.json`), 'utf8')) as { entries: Array<{ record: { id: string } }> }).entries.map((e) => e.record.id).sort();
     assert.ok(agentIds.includes(okId) && !agentIds.includes(failedId));
     // Retention's removals reach the hub after the new backup's record: wait until the hub has caught up.
-    await waitUntil(async () => JSON.stringify((await catalogIds()).sort()) === JSON.stringify(agentIds), 10_000, `the hub listing the agent's backups ${agentIds.join(', ')}`);
+    await waitFor(async () => JSON.stringify((await catalogIds()).sort()) === JSON.stringify(agentIds), 10_000, `the hub listing the agent's backups ${agentIds.join(', ')}`);
   });
 });

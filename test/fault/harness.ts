@@ -14,6 +14,7 @@ import { createToken } from '../../hub/tokens.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import { agentConfig, API_TOKEN, cliPath, simPorts, spawnSim, type RunningSim, type SimPorts } from '../support/stack.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 export const SERVER_ID = 'ark';
 export const AGENT_ID = 'fault-agent';
@@ -93,25 +94,11 @@ export async function startFaultStack(dir: string, opts: FaultStackOptions = {})
     await s.hub.close();
     await s.sim.stop();
   };
-  await waitUntil(() => s.hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running'), 20_000, 'the ark server running at the hub');
+  await waitFor(() => s.hub.service.listServers().find((v) => v.id === SERVER_ID && v.state === 'running'), 20_000, 'the ark server running at the hub');
   return s;
 }
 
-/** Polls fn every 20 ms until it returns something truthy; throws naming `what` after `ms`. */
-export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor };
 
 /** Settles a promise into a value or its error, so a test can look at the code and the time it took. */
 export async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T; at: number } | { ok: false; error: Error & { code?: string }; at: number }> {

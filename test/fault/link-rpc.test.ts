@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BackupRecord } from '../../protocol/index.ts';
 import { api, tempDir } from '../support/stack.ts';
-import { AGENT_ID, completedRecords, FAST_HUB, FAST_LINK, outcome, SERVER_ID, startFaultStack, waitUntil, within, type FaultStack } from './harness.ts';
+import { AGENT_ID, completedRecords, FAST_HUB, FAST_LINK, outcome, SERVER_ID, startFaultStack, waitFor, within, type FaultStack } from './harness.ts';
 
 type Answer = { ok: true; result: BackupRecord } | { ok: false; error: { code: string; message: string } };
 
@@ -37,6 +37,14 @@ describe('link faults during RPCs', () => {
     return { call };
   }
 
+  /**
+   * Resolves once the hub has pinged the agent's session at or after `at` (hub clock): the hub's
+   * liveness sweep has looked at the session then, so an agent it thought dead would be gone.
+   */
+  async function hubPingedSince(at: number, what: string): Promise<void> {
+    await waitFor(() => (s.hub.link.registry.get(AGENT_ID)?.lastPinged ?? 0) >= at, 10_000, what);
+  }
+
   it('a cut mid-call fails it with DISCONNECTED at once; the agent reconnects by itself; the outcome arrives once', async () => {
     const connectionsBefore = s.proxy.connections;
     const { call } = await backupInFlight();
@@ -48,10 +56,10 @@ describe('link faults during RPCs', () => {
     assert.ok(Date.now() - cutAt < 2000, `answered ${Date.now() - cutAt} ms after the cut`);
 
     // Back by itself through the proxy, and the backup the agent kept running is reported once.
-    await waitUntil(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back online');
+    await waitFor(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back online');
     assert.ok(s.proxy.connections > connectionsBefore, 'a new TCP connection was made');
-    const done = await waitUntil(async () => (await s.agent.engine.list(SERVER_ID)).find((b) => b.trigger === 'manual'), 15_000, 'the backup finished on the agent');
-    await waitUntil(() => completedRecords(s.hub, AGENT_ID, done.id) > 0 && s.agent.link.pendingRecords === 0, 10_000, 'backup.completed at the hub');
+    const done = await waitFor(async () => (await s.agent.engine.list(SERVER_ID)).find((b) => b.trigger === 'manual'), 15_000, 'the backup finished on the agent');
+    await waitFor(() => completedRecords(s.hub, AGENT_ID, done.id) > 0 && s.agent.link.pendingRecords === 0, 10_000, 'backup.completed at the hub');
     assert.equal(completedRecords(s.hub, AGENT_ID, done.id), 1);
     assert.equal(s.hub.service.listBackups(SERVER_ID).filter((b) => b.id === done.id).length, 1);
 
@@ -76,22 +84,22 @@ describe('link faults during RPCs', () => {
     // Dead after 800 ms of silence, checked every 100 ms: well before any RPC timeout (backup.create: 1 h).
     assert.ok(waited >= FAST_HUB.deadAfterMs - 100 && waited < FAST_HUB.deadAfterMs + 2500, `settled ${waited} ms after the stall`);
     // The agent notices too (its own deadAfterMs) and is offline at the hub.
-    await waitUntil(() => !s.agent.link.connected, FAST_LINK.deadAfterMs + 3000, 'the agent to notice the dead link');
+    await waitFor(() => !s.agent.link.connected, FAST_LINK.deadAfterMs + 3000, 'the agent to notice the dead link');
     assert.equal(s.hub.link.registry.get(AGENT_ID)?.open ?? false, false);
 
     s.proxy.resume();
-    await waitUntil(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back after the stall');
-    await waitUntil(async () => (await s.agent.engine.list(SERVER_ID)).length > before, 15_000, 'the stalled backup finished on the agent');
+    await waitFor(() => s.hub.link.registry.get(AGENT_ID)?.open && s.agent.link.connected, 10_000, 'the agent back after the stall');
+    await waitFor(async () => (await s.agent.engine.list(SERVER_ID)).length > before, 15_000, 'the stalled backup finished on the agent');
     const newest = (await s.agent.engine.list(SERVER_ID))[0]!;
-    await waitUntil(() => completedRecords(s.hub, AGENT_ID, newest.id) === 1 && s.agent.link.pendingRecords === 0, 10_000, 'its record at the hub');
+    await waitFor(() => completedRecords(s.hub, AGENT_ID, newest.id) === 1 && s.agent.link.pendingRecords === 0, 10_000, 'its record at the hub');
     assert.equal(completedRecords(s.hub, AGENT_ID, newest.id), 1);
   });
 
   it('a stall shorter than deadAfterMs costs latency, not the call', async () => {
     const call = outcome(s.hub.service.router.call({ agentId: AGENT_ID }, 'agent.ping', {}, { timeoutMs: 5000 }));
     s.proxy.stall();
-    // Held for ~half the dead-peer limit: nothing may be declared dead.
-    await new Promise((r) => setTimeout(r, FAST_HUB.deadAfterMs / 2));
+    // Held across a few of the hub's heartbeats (about half the dead-peer limit): nothing may be declared dead.
+    await hubPingedSince(Date.now() + FAST_HUB.deadAfterMs / 2, 'the hub to ping across half the dead-peer window');
     s.proxy.resume();
     const r = await within(call, 5000, 'agent.ping across a short stall');
     assert.ok(r.ok, r.ok ? '' : r.error.message);
@@ -108,8 +116,11 @@ describe('link faults during RPCs', () => {
         assert.equal(typeof r.now, 'number');
         assert.ok(Date.now() - t0 >= 290, `round trip ${Date.now() - t0} ms`);
       }
-      // Heartbeats kept the session alive: latency below deadAfterMs is not death.
-      await new Promise((r) => setTimeout(r, FAST_HUB.deadAfterMs + 200));
+      // Heartbeats kept the session alive: latency below deadAfterMs is not death. The hub's sweep has
+      // looked at the session past a whole dead-peer window, and the agent's own watchdog likewise.
+      const windowEnd = Date.now() + FAST_HUB.deadAfterMs + 200;
+      await hubPingedSince(windowEnd, 'the hub to ping past a whole dead-peer window');
+      assert.equal(s.hub.link.registry.get(AGENT_ID)?.open, true);
       assert.equal(s.agent.link.sessionId, sessionBefore, 'no reconnect on a slow but live link');
     } finally {
       s.proxy.delay(0);
@@ -120,7 +131,7 @@ describe('link faults during RPCs', () => {
     s.proxy.refuse(true);
     s.proxy.cut();
     try {
-      await waitUntil(() => !s.hub.link.registry.get(AGENT_ID)?.open, 5000, 'the session gone at the hub');
+      await waitFor(() => !s.hub.link.registry.get(AGENT_ID)?.open, 5000, 'the session gone at the hub');
       const t0 = Date.now();
       const res = await within(api<Answer>(s.hub, 'POST', `/api/v1/servers/${SERVER_ID}/actions/backup`), 5000, 'backup with the agent offline');
       assert.equal(res.status, 503);
@@ -129,6 +140,6 @@ describe('link faults during RPCs', () => {
     } finally {
       s.proxy.refuse(false);
     }
-    await waitUntil(() => s.hub.link.registry.get(AGENT_ID)?.open, 10_000, 'the agent back');
+    await waitFor(() => s.hub.link.registry.get(AGENT_ID)?.open, 10_000, 'the agent back');
   });
 });

@@ -15,7 +15,7 @@ import { createToken } from '../../hub/tokens.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import type { HubAlert } from '../../hub/service/types.ts';
 import { agentConfig, api, simPorts, spawnSim, tempDir, type RunningSim } from '../support/stack.ts';
-import { AGENT_ID, arkEntry, FAST_LINK, startFastHub, waitUntil, within } from './harness.ts';
+import { AGENT_ID, arkEntry, FAST_LINK, startFastHub, waitFor, within } from './harness.ts';
 
 const run = promisify(execFile);
 type Answer = { ok: true; result: BackupRecord } | { ok: false; error: { code: string; message: string } };
@@ -63,7 +63,7 @@ describe('rclone failures', () => {
       // Retries stay on (3 attempts) but close together, so the failure path is quick to test.
       backup: { uploadBackoffMs: 100 },
     });
-    await waitUntil(() => ['ark-a', 'ark-b'].every((id) => hub.service.listServers().find((v) => v.id === id)?.state === 'running'), 20_000, 'both servers running');
+    await waitFor(() => ['ark-a', 'ark-b'].every((id) => hub.service.listServers().find((v) => v.id === id)?.state === 'running'), 20_000, 'both servers running');
   });
   after(async () => {
     await agent?.close();
@@ -92,7 +92,7 @@ describe('rclone failures', () => {
       assert.match(rec.destinations[1]!.error ?? '', why);
 
       // The hub catalog shows the same: verified locally only.
-      const listed = await waitUntil(async () => (await api<BackupRecord[]>(hub, 'GET', `/api/v1/servers/${rec.serverId}/backups`)).body.find((x) => x.id === rec.id), 5000, 'the backup at the hub');
+      const listed = await waitFor(async () => (await api<BackupRecord[]>(hub, 'GET', `/api/v1/servers/${rec.serverId}/backups`)).body.find((x) => x.id === rec.id), 5000, 'the backup at the hub');
       assert.deepEqual(listed.destinations.map((d) => [d.target, d.verified]), [['local', true], [target, false]]);
 
       // The local archive is still there (for server b despite keepLocal: false).
@@ -100,7 +100,7 @@ describe('rclone failures', () => {
       assert.ok(existsSync(path.join(local, `${rec.id}.manifest.json`)));
       assert.ok(existsSync(path.join(local, `${rec.id}.tar.zst`)));
 
-      const alert = await waitUntil(() => alerts.find((al) => al.serverId === rec.serverId && al.kind === 'upload_failed'), 5000, `upload_failed for ${rec.serverId}`);
+      const alert = await waitFor(() => alerts.find((al) => al.serverId === rec.serverId && al.kind === 'upload_failed'), 5000, `upload_failed for ${rec.serverId}`);
       assert.match(alert.message, new RegExp(`backup ${rec.id} to ${target.replace(':', ':')} failed after 3 attempts`));
       assert.match(alert.message, /local copy is kept/);
     }

@@ -15,7 +15,7 @@ import { createToken } from '../../hub/tokens.ts';
 import type { Alert } from '../../protocol/index.ts';
 import { holdExclusiveLock, type HeldLock } from '../support/sqlite-lock.ts';
 import { tempDir } from '../support/stack.ts';
-import { startFastHub, waitUntil } from './harness.ts';
+import { startFastHub, waitFor } from './harness.ts';
 
 const AGENT = 'box-1';
 const FIRST_SEQ = 41;
@@ -78,7 +78,7 @@ async function failFirstRecord(s: Setup, link: AgentLink): Promise<HeldLock> {
   const lock = await holdExclusiveLock(s.hub.store.file);
   try {
     assert.equal(await link.publishRecord('alert', alert(FIRST_SEQ)), FIRST_SEQ);
-    await waitUntil(() => s.hub.store.health.current(), 10_000, 'the hub to notice the failed write');
+    await waitFor(() => s.hub.store.health.current(), 10_000, 'the hub to notice the failed write');
     const health = await healthz(s.hub);
     assert.equal(health.status, 503, JSON.stringify(health.body));
     assert.match(health.body.error ?? '', /SQLITE_BUSY/);
@@ -94,12 +94,12 @@ async function failFirstRecord(s: Setup, link: AgentLink): Promise<HeldLock> {
 }
 
 async function expectAllStored(s: Setup, link: AgentLink): Promise<void> {
-  await waitUntil(() => storedSeqs(s.hub).length >= 3 && link.pendingRecords === 0, 15_000, 'records 41-43 stored and acked');
+  await waitFor(() => storedSeqs(s.hub).length >= 3 && link.pendingRecords === 0, 15_000, 'records 41-43 stored and acked');
   assert.deepEqual(storedSeqs(s.hub), [41, 42, 43]);
   assert.deepEqual(s.hub.store.events.list(AGENT).map((r) => (r.data as Alert).message), ['record 41', 'record 42', 'record 43']);
   assert.equal(s.hub.store.agents.ackedSeq(AGENT), 43);
   // The fault clears once writes go through again.
-  await waitUntil(async () => (await healthz(s.hub)).status === 200, 5000, '/healthz 200 again');
+  await waitFor(async () => (await healthz(s.hub)).status === 200, 5000, '/healthz 200 again');
   assert.match(await metrics(s.hub), /\nreconsync_store_up 1\n/);
 }
 
@@ -135,7 +135,7 @@ test('an agent restarted while the store is locked delivers every record once th
     await second.start();
     assert.equal(await second.publishRecord('alert', alert(42)), 42);
     assert.equal(await second.publishRecord('alert', alert(43)), 43);
-    await waitUntil(() => (s.hub.store.health.current()?.count ?? 0) >= 1 && second.pendingRecords === 3, 5000, 'records pending in the outbox');
+    await waitFor(() => (s.hub.store.health.current()?.count ?? 0) >= 1 && second.pendingRecords === 3, 5000, 'records pending in the outbox');
     await lock.release();
     const outcome = await Promise.race([expectAllStored(s, second).then(() => 'stored'), stopped.then((r) => `agent stopped: ${r}`)]);
     assert.equal(outcome, 'stored');

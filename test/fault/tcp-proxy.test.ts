@@ -3,11 +3,15 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FakeClock } from '../support/fake-clock.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('TcpProxy', () => {
   let echo: net.Server;
   let proxy: TcpProxy;
+  /** Only delay() reads it: the other faults move no time. */
+  const clock = new FakeClock();
   const serverSide: net.Socket[] = [];
   before(async () => {
     echo = net.createServer((s) => {
@@ -16,7 +20,7 @@ describe('TcpProxy', () => {
       s.pipe(s);
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    proxy = await TcpProxy.start({ targetPort: (echo.address() as net.AddressInfo).port });
+    proxy = await TcpProxy.start({ targetPort: (echo.address() as net.AddressInfo).port, clock });
   });
   after(async () => {
     await proxy.close();
@@ -34,11 +38,7 @@ describe('TcpProxy', () => {
       sock,
       received: () => got,
       waitFor: async (text) => {
-        const deadline = Date.now() + 2000;
-        while (!got.includes(text)) {
-          if (Date.now() > deadline) throw new Error(`no "${text}" (got "${got}")`);
-          await once(sock, 'data', { signal: AbortSignal.timeout(2000) });
-        }
+        await waitFor(() => got.includes(text), { timeoutMs: 2000, what: `"${text}"`, detail: () => `got "${got}"`, wakeOn: { emitter: sock, events: ['data'] } });
       },
     };
   }
@@ -82,8 +82,8 @@ describe('TcpProxy', () => {
     c.sock.write('a');
     c.sock.write('b');
     c.sock.write('c');
-    // A real echo would answer in well under 50 ms; the proof is that neither side saw a byte or a close in 200 ms.
-    await new Promise((r) => setTimeout(r, 200));
+    // The proof that nothing moved: the proxy holds all three bytes, so neither side can have seen them.
+    await waitFor(() => proxy.heldBytes('up') === 3, { timeoutMs: 2000, what: 'the proxy holding the three bytes', wakeOn: { emitter: proxy, events: ['held'] } });
     assert.equal(serverGot, '');
     assert.equal(c.received(), '');
     assert.equal(c.sock.destroyed || server.destroyed, false);
@@ -93,15 +93,28 @@ describe('TcpProxy', () => {
     c.sock.destroy();
   });
 
-  it('delay: adds latency without reordering', async () => {
+  it('delay: adds latency each way without reordering', async () => {
     const c = await client();
+    const server = serverSide.at(-1)!;
+    let serverGot = '';
+    server.on('data', (b: Buffer) => (serverGot += b.toString()));
     proxy.delay(100);
     try {
-      const t0 = Date.now();
       for (const ch of '12345') c.sock.write(ch);
+      const held = (dir: 'up' | 'down', bytes: number) =>
+        waitFor(() => proxy.heldBytes(dir) === bytes, { timeoutMs: 2000, what: `${bytes} bytes held ${dir}`, wakeOn: { emitter: proxy, events: ['held'] } });
+      await held('up', 5);
+      await clock.advance(99);
+      assert.equal(proxy.heldBytes('up'), 5, 'nothing leaves before its 100 ms');
+      await clock.advance(1);
+      await waitFor(() => serverGot === '12345', { timeoutMs: 2000, what: 'the server to get 12345', wakeOn: { emitter: server, events: ['data'] } });
+      // The echo comes back through the same delay.
+      await held('down', 5);
+      await clock.advance(99);
+      assert.equal(c.received(), '');
+      await clock.advance(1);
       await c.waitFor('12345');
       assert.equal(c.received(), '12345');
-      assert.ok(Date.now() - t0 >= 190, `round trip ${Date.now() - t0} ms`);
     } finally {
       proxy.delay(0);
       c.sock.destroy();

@@ -26,16 +26,7 @@ export function signal(ms = 5000): AbortSignal {
   return AbortSignal.timeout(ms);
 }
 
-/** Polls until fn returns a truthy value (or throws after the deadline). */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../support/wait.ts';
 
 export interface RawUpgradeAnswer {
   status: number;

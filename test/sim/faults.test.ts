@@ -4,19 +4,11 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { SimEvents, startSimServer, type SaveEvent, type SimExit } from '../../sim/game-server.ts';
+import { waitFor } from '../support/wait.ts';
 import { A2S_INFO, a2sWithChallenge, exitWithin, RawRcon, Reader, spawnSim, tempDir, UdpClient } from './helpers.ts';
 
 async function generationOf(file: string): Promise<number> {
   return Number((await readFile(file)).readBigUInt64BE(4));
-}
-
-/** Polls until fn() is true; fails after ms. */
-async function until(fn: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const exists = (f: string) => stat(f).then(() => true, () => false);
@@ -49,7 +41,7 @@ describe('fault knobs', () => {
     sim.child.kill('SIGTERM');
     const state = await sim.control('/state') as { hung: boolean; exited: SimExit | null };
     assert.deepEqual([state.hung, state.exited], [true, null], 'alive and hung after SIGTERM');
-    await until(async () => sim.stderr().includes('SIGTERM ignored'), 3000, 'the ignore notice');
+    await waitFor(async () => sim.stderr().includes('SIGTERM ignored'), 3000, 'the ignore notice');
 
     await sim.control('/players', { players: ['Rex', 'Trike', 'Ptera'], max: 40 });
     await sim.control('/resume', {});
@@ -83,7 +75,7 @@ describe('fault knobs', () => {
     c.send(2, 2, 'saveworld');
     assert.equal((await c.next()).body.toString(), 'World Saved');
     assert.equal(sim.saveCount, 0, 'answered before the save finished');
-    await until(() => exists(`${ark}.tmp`), 2000, 'the temp file');
+    await waitFor(() => exists(`${ark}.tmp`), 2000, 'the temp file');
     const [ev] = await saved;
     assert.ok(ev.durationMs >= 300, `save took ${ev.durationMs} ms`);
     assert.equal(await generationOf(ark), 2);
@@ -91,7 +83,7 @@ describe('fault knobs', () => {
 
     const crashed = once(sim, SimEvents.Exit) as Promise<[SimExit]>;
     void sim.save('test').catch(() => undefined);
-    await until(() => exists(`${ark}.tmp`), 2000, 'the temp file');
+    await waitFor(() => exists(`${ark}.tmp`), 2000, 'the temp file');
     sim.crash(1);
     assert.deepEqual((await crashed)[0], { code: 1, signal: null, reason: 'crash', saved: false });
     assert.equal(await exists(`${ark}.tmp`), true, 'a half-written save stays behind');
@@ -114,8 +106,11 @@ describe('fault knobs', () => {
     assert.equal(await sim.exec('save-off', 'rcon', 'test'), 'Automatic saving is now disabled');
     await sim.save('drain');
     const count = sim.saveCount;
-    // Ten autosave periods without a save: the timer is really off.
-    await new Promise((r) => setTimeout(r, 300));
+    // Ten autosave periods without a save: the timer is really off. A second sim with the same period,
+    // started later on the same event loop, witnesses that the periods passed (no fixed sleep).
+    const witness = await startSimServer({ game: 'minecraft', saveDir: await tempDir(t), autosaveMs: 30, ports: { control: null } });
+    t.after(() => witness.close());
+    await waitFor(() => witness.saveCount >= 10, { wakeOn: { emitter: witness, events: [SimEvents.Save] }, timeoutMs: 5000, what: 'ten autosaves of the witness' });
     assert.equal(sim.saveCount, count);
     assert.ok((await sim.worldFiles()).includes('level.dat_old'));
   });

@@ -3,6 +3,7 @@
 // simulated game servers as real child processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { waitFor } from './wait.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,23 +39,7 @@ export async function tempDir(prefix = 'reconsync-e2e-'): Promise<{ dir: string;
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true, maxRetries: 3 }) };
 }
 
-/** Polls until fn returns a truthy value, or throws after the deadline with what it was waiting for. */
-export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
-
-export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<Truthy<T>> {
-  const deadline = Date.now() + ms;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as Truthy<T>;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitFor, type Truthy } from './wait.ts';
 
 export async function api<T = unknown>(hub: { url: string }, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${hub.url}${p}`, {

@@ -4,6 +4,7 @@
 // connections. Loopback only; every socket it opens it also closes.
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import { systemClock, type Clock, type ClockTimer } from '../../protocol/index.ts';
 
 export interface TcpProxyOptions {
   targetPort: number;
@@ -11,6 +12,8 @@ export interface TcpProxyOptions {
   /** 0 = any free port. */
   listenPort?: number;
   listenHost?: string;
+  /** Delays are measured and waited out on it (default: the system clock; a FakeClock makes delay() exact). */
+  clock?: Clock;
 }
 
 type Dir = 'up' | 'down';
@@ -22,7 +25,7 @@ interface Pair {
   upstream: net.Socket;
   /** Chunks not yet written, per direction, in order: delayed ones wait for `due`, all wait while stalled. */
   queue: Record<Dir, Array<{ chunk: Chunk; due: number }>>;
-  timer: Record<Dir, NodeJS.Timeout | undefined>;
+  timer: Record<Dir, ClockTimer | undefined>;
 }
 
 export interface TcpProxyEvents {
@@ -30,11 +33,14 @@ export interface TcpProxyEvents {
   connection: [];
   /** A pair is gone (both sockets closed). */
   closed: [];
+  /** A chunk arrived and was held back (stalled or delayed) instead of written at once. */
+  held: [dir: 'up' | 'down'];
 }
 
 export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   readonly #server: net.Server;
-  readonly #opts: Required<TcpProxyOptions>;
+  readonly #opts: Required<Omit<TcpProxyOptions, 'clock'>>;
+  readonly #clock: Clock;
   readonly #pairs = new Set<Pair>();
   #stalled = false;
   #refusing = false;
@@ -46,7 +52,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
 
   private constructor(opts: TcpProxyOptions) {
     super();
-    this.#opts = { targetHost: '127.0.0.1', listenPort: 0, listenHost: '127.0.0.1', ...opts };
+    const { clock, ...rest } = opts;
+    this.#opts = { targetHost: '127.0.0.1', listenPort: 0, listenHost: '127.0.0.1', ...rest };
+    this.#clock = clock ?? systemClock;
     this.#server = net.createServer({ allowHalfOpen: true }, (client) => this.#accept(client));
   }
 
@@ -73,6 +81,13 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   /** Connections accepted and joined to the target since start. */
   get connections(): number {
     return this.#connections;
+  }
+
+  /** Bytes queued in one direction, over every open pair: what a stall or a delay holds back. */
+  heldBytes(dir: Dir): number {
+    let n = 0;
+    for (const p of this.#pairs) for (const { chunk } of p.queue[dir]) if (Buffer.isBuffer(chunk)) n += chunk.length;
+    return n;
   }
 
   /** Points new connections at another port (a hub restarted elsewhere). */
@@ -143,8 +158,8 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         this.#forward(pair, dir, 'gone');
         return;
       }
-      clearTimeout(pair.timer.up);
-      clearTimeout(pair.timer.down);
+      pair.timer.up?.cancel();
+      pair.timer.down?.cancel();
       this.#pairs.delete(pair);
       this.emit('closed');
     };
@@ -164,8 +179,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     if (this.tap && Buffer.isBuffer(chunk)) this.tap(dir, chunk);
     const q = p.queue[dir];
     const last = q.at(-1)?.due ?? 0;
-    q.push({ chunk, due: Math.max(Date.now() + this.#delayMs, last) });
+    q.push({ chunk, due: Math.max(this.#clock.now() + this.#delayMs, last) });
     this.#pump(p, dir);
+    if (q.length > 0) this.emit('held', dir);
   }
 
   /** Writes every due chunk in order; stalled, it leaves them queued for resume(). */
@@ -173,7 +189,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     if (this.#stalled) return;
     const q = p.queue[dir];
     const dst = dir === 'up' ? p.upstream : p.client;
-    while (q.length > 0 && q[0]!.due <= Date.now()) {
+    while (q.length > 0 && q[0]!.due <= this.#clock.now()) {
       const { chunk } = q.shift()!;
       if (dst.destroyed) continue;
       if (chunk === 'end') dst.end();
@@ -181,10 +197,10 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       else dst.write(chunk);
     }
     if (q.length > 0 && !p.timer[dir]) {
-      p.timer[dir] = setTimeout(() => {
+      p.timer[dir] = this.#clock.setTimer(q[0]!.due - this.#clock.now(), () => {
         p.timer[dir] = undefined;
         this.#pump(p, dir);
-      }, q[0]!.due - Date.now());
+      });
     }
   }
 }

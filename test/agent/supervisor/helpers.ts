@@ -10,6 +10,7 @@ import type { AdminChannel, QueryResult, ResolvedServer, StatusProbe } from '../
 import type { ServerState } from '../../../protocol/index.ts';
 import { SupervisorEvents, type AlertEvent, type StateEvent } from '../../../agent/supervisor/events.ts';
 import type { Supervisor } from '../../../agent/supervisor/supervisor.ts';
+import { waitFor } from '../../support/wait.ts';
 import { createLogger, type Logger } from '../../../lib/logger.ts';
 
 /**
@@ -225,18 +226,7 @@ export async function waitState(sup: Supervisor, state: ServerState, ms = 10_000
 
 /** Waits until `pred` holds after some supervisor event, with a deadline. */
 export async function waitUntil(sup: Supervisor, pred: () => boolean, ms = 10_000): Promise<void> {
-  const signal = AbortSignal.timeout(ms);
-  while (!pred()) {
-    const round = new AbortController();
-    const both = AbortSignal.any([signal, round.signal]);
-    const waits = [SupervisorEvents.Health, SupervisorEvents.State, SupervisorEvents.Alert].map((e) => once(sup, e, { signal: both }));
-    for (const w of waits) w.catch(() => undefined);
-    try {
-      await Promise.race(waits);
-    } finally {
-      round.abort();
-    }
-  }
+  await waitFor(pred, { timeoutMs: ms, what: 'a supervisor condition', wakeOn: { emitter: sup, events: [SupervisorEvents.Health, SupervisorEvents.State, SupervisorEvents.Alert] } });
 }
 
 /** Counts `n` more health checks. */
@@ -247,13 +237,10 @@ export async function healthChecks(sup: Supervisor, n: number, ms = 10_000): Pro
 
 /** Waits for the stand-in game to write ports.json for a process other than `notPid`. */
 export async function waitGameUp(dir: string, notPid: number | null = null, ms = 10_000): Promise<{ udp: number; tcp: number; pid: number }> {
-  const deadline = Date.now() + ms;
-  for (;;) {
+  return waitFor(async () => {
     const ports = await readPorts(dir).catch(() => null);
-    if (ports && ports.pid !== notPid) return ports;
-    if (Date.now() > deadline) throw new Error('game did not come up');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return ports && ports.pid !== notPid ? ports : null;
+  }, ms, 'the stand-in game to come up');
 }
 
 /** A real pino logger into memory: tests assert the supervisor logged no error (an illegal transition is one). */

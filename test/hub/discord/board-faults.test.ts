@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { MemoryMessageStore } from '../../../hub/discord/index.ts';
 import { FakeDiscord, messageText, type FakeMessage } from '../../support/fake-discord/index.ts';
 import { MemoryHubService } from '../../support/memory-hub-service.ts';
-import { ROLE, startHarness, until, users, type Harness } from './harness.ts';
+import { ROLE, startHarness, waitFor, users, type Harness } from './harness.ts';
 
 const BOARD = '100000000000000302';
 const ALERTS = '100000000000000303';
@@ -105,7 +105,7 @@ test('after a 30046 the re-created page keeps its place: the pages after it are 
   h.fake.failEditsTooOld(1);
   h.service.updateServer(sid(11), { state: 'crashed' });
   await h.fake.waitFor(() => h.fake.messagesIn(BOARD).some((m) => /🔴/.test(messageText(m))));
-  await until(() => h.fake.messagesIn(BOARD).length === 3 && h.store.get(BOARD, 'board:2') !== null, 'three pages again');
+  await waitFor(() => h.fake.messagesIn(BOARD).length === 3 && h.store.get(BOARD, 'board:2') !== null, 5000, 'three pages again');
   assert.deepEqual(pageServers(h).map((p) => p.length), [10, 10, 10]);
   assert.deepEqual(firstOfEachPage(h), ['srv-00', 'srv-10', 'srv-20'], 'pages in server order');
   const stored = [0, 1, 2].map((i) => h.store.get(BOARD, `board:${i}`));
@@ -122,7 +122,7 @@ test('a page deleted by hand is repaired on the next board pass, in its place, e
   h.fake.deleteMessage(middle.id);
   h.service.updateServer(sid(0), { state: 'stopped' }); // a change on page 1 only
   await h.fake.waitFor(() => h.fake.messagesIn(BOARD).length === 3 && firstOfEachPage(h).join() === 'srv-00,srv-10,srv-20');
-  await until(() => h.store.get(BOARD, 'board:1') !== middle.id && h.store.get(BOARD, 'board:2') !== null, 'the new ids stored');
+  await waitFor(() => h.store.get(BOARD, 'board:1') !== middle.id && h.store.get(BOARD, 'board:2') !== null, 5000, 'the new ids stored');
   assert.deepEqual([0, 1, 2].map((i) => h.store.get(BOARD, `board:${i}`)), h.fake.messagesIn(BOARD).map((m) => m.id));
   assert.deepEqual(h.fake.violations, []);
 });

@@ -4,7 +4,7 @@ import { MemoryMessageStore } from '../../../hub/discord/index.ts';
 import { FakeDiscord, messageText, type FakeMessage } from '../../support/fake-discord/index.ts';
 import { embedChars } from '../../support/fake-discord/limits.ts';
 import { MemoryHubService } from '../../support/memory-hub-service.ts';
-import { ROLE, startHarness, until, users, type Harness } from './harness.ts';
+import { ROLE, startHarness, waitFor, users, type Harness } from './harness.ts';
 
 const BOARD = '100000000000000302';
 const EDITS = /^\/channels\/\d+\/messages\/\d+$/;
@@ -84,13 +84,13 @@ test('an injected 429 is honoured and counted; 30046 and a deleted message get a
   const fresh = await boardMatching(h, /🟡 starting/);
   assert.notEqual(fresh.id, first.id);
   assert.equal(h.fake.message(first.id)?.deleted, true, 'the stale message is removed');
-  await until(() => h.store.get(BOARD, 'board:0') === fresh.id, 'the fresh id in the store');
+  await waitFor(() => h.store.get(BOARD, 'board:0') === fresh.id, 5000, 'the fresh id in the store');
 
   h.fake.deleteMessage(fresh.id);
   h.service.updateServer('s1', { state: 'running' });
   const third = await boardMatching(h, /🟢 running/);
   assert.notEqual(third.id, fresh.id);
-  await until(() => h.store.get(BOARD, 'board:0') === third.id, 'the third id in the store');
+  await waitFor(() => h.store.get(BOARD, 'board:0') === third.id, 5000, 'the third id in the store');
   assert.equal(boardMessages(h).length, 1);
   assert.deepEqual(h.fake.violations, []);
 });
@@ -131,7 +131,7 @@ test('many servers are split over messages within 10 embeds and 6000 characters;
   h.service.updateServer('srv-00', { state: 'stopped' });
   await h.fake.waitFor(() => boardMessages(h).length === 1);
   assert.equal(boardMessages(h)[0]!.embeds.length, 5);
-  await until(() => h.store.get(BOARD, 'board:1') === null, 'surplus pages forgotten');
+  await waitFor(() => h.store.get(BOARD, 'board:1') === null, 5000, 'surplus pages forgotten');
   assert.deepEqual(h.fake.violations, []);
 });
 

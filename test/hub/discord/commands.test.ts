@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryMessageStore } from '../../../hub/discord/index.ts';
 import { buttonIds, FakeDiscord, messageText } from '../../support/fake-discord/index.ts';
-import { ROLE, startHarness, users } from './harness.ts';
+import { ROLE, startHarness, users, waitFor } from './harness.ts';
 
 const COMMANDS_PUT = /^\/applications\/\d+\/guilds\/\d+\/commands$/;
 
@@ -221,12 +221,19 @@ test('an agent error is shown with its code, and a slow agent never breaks the 3
   const h = await startHarness(t);
   h.service.addServer('valheim-main');
   const { ReconSyncError } = await import('../../../protocol/index.ts');
+  // The agent answers only when the test says so: the bot must have deferred (type 5) while the action still runs.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let running = false;
   h.service.onServerAction = async () => {
-    await new Promise((r) => setTimeout(r, 3300)); // slower than Discord's 3 s: the bot must have deferred
+    running = true;
+    await released;
     throw new ReconSyncError('AGENT_OFFLINE');
   };
   const cmd = h.fake.command({ name: 'server', subcommand: 'start', options: { server: 'valheim-main' }, user: users.operator });
   assert.equal(await cmd.acked(), 5);
+  await waitFor(() => running, 5000, 'the action to reach the agent');
+  release();
   const r = await cmd.replyMatching(/AGENT_OFFLINE/, 8000);
   assert.match(r.content, /agent is not connected/);
   assert.deepEqual(h.fake.violations, []);

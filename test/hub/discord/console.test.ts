@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { messageText } from '../../support/fake-discord/index.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { startHarness, until, users } from './harness.ts';
+import { startHarness, waitFor, users } from './harness.ts';
 
 const threadPosts = (h: { fake: { calls: readonly { method: string; path: string; body: unknown }[] } }, threadId: string) =>
   h.fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${threadId}/messages`);
@@ -66,7 +66,7 @@ test('/console ends after the given minutes and archives its thread', async (t) 
   const t0 = clock.now();
   // The follow polls every 3 s of the bot's clock: step it poll by poll (each pause is a sleeper due 3 s on).
   for (let k = 1; k <= 20; k++) {
-    await until(() => clock.dueTimes().includes(t0 + 3000 * k), `the follow's pause before poll ${k}`);
+    await waitFor(() => clock.dueTimes().includes(t0 + 3000 * k), 5000, `the follow's pause before poll ${k}`);
     assert.equal(h.fake.threads[0]!.archived, false, `still following at ${3 * (k - 1)} s`);
     await clock.advance(3000);
   }

@@ -97,13 +97,4 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
   return { fake, service, store, bot, config, logs };
 }
 
-/** Polls a condition that has no event of its own (e.g. the bot's store), with a deadline. */
-export async function until<T>(probe: () => T | null | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../../support/wait.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { startHarness, until } from './harness.ts';
+import { startHarness, waitFor } from './harness.ts';
 
 test('a bad token is logged clearly and retried with backoff; the bot logs in once the token is accepted', async (t) => {
   const h = await startHarness(t, { config: { token: 'not-the-right-token' }, waitReady: false });
@@ -46,7 +46,7 @@ test('an unreachable Discord is logged and retried, and close() stops the retrie
   });
   const h = await startHarness(t, { config: { apiBaseUrl: `http://127.0.0.1:${port}/api` }, waitReady: false });
   await h.logs.waitFor((l) => String(l.msg).includes('cannot log in to Discord'), 10_000);
-  await until(() => h.bot.stats().loginAttempts >= 2, 'a second login attempt', 10_000);
+  await waitFor(() => h.bot.stats().loginAttempts >= 2, 10_000, 'a second login attempt');
   const started = Date.now();
   await h.bot.close(); // resolves only once the retry loop has ended
   assert.ok(Date.now() - started < 2000, 'close does not wait for the backoff');

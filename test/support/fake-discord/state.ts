@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { waitFor } from '../wait.ts';
 import { snowflake } from './snowflake.ts';
 import type { Json } from './limits.ts';
 
@@ -133,27 +134,8 @@ export class FakeState extends EventEmitter {
   }
 
   /** Resolves with the first truthy value of `probe`, re-checked after every change. */
-  waitFor<T>(probe: () => T | null | undefined | false, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
-    const first = probe();
-    if (first) return Promise.resolve(first);
-    const timeoutMs = opts.timeoutMs ?? 5000;
-    return new Promise<T>((resolve, reject) => {
-      const onChange = () => {
-        const v = probe();
-        if (!v) return;
-        cleanup();
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`fake discord: timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.off('change', onChange);
-      };
-      this.on('change', onChange);
-    });
+  async waitFor<T>(probe: () => T | null | undefined | false, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+    return (await waitFor(probe, { timeoutMs: opts.timeoutMs ?? 5000, what: `fake discord: ${opts.what ?? 'a condition'}`, wakeOn: { emitter: this, events: ['change'] } })) as T;
   }
 }
 
