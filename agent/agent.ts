@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { systemClock, ReconSyncError, type Clock, type EventData, type RecordTopic, type ServerStatus } from '../protocol/index.ts';
+import { systemClock, ReconSyncError, type Clock, type ClockTimer, type EventData, type RecordTopic, type ServerStatus } from '../protocol/index.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { VERSION } from '../lib/version.ts';
 import type { AgentConfig } from './config.ts';
@@ -205,12 +205,19 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     : null;
   repoCheck?.start();
 
-  const overdueTimer = setInterval(() => {
-    for (const s of servers) {
-      if (s.config.backup.maxAgeHours !== undefined) void engine.checkOverdue(s).catch((err: unknown) => logger.warn({ err, serverId: s.id }, 'overdue check failed'));
-    }
-  }, deps.overdueCheckMs ?? DEFAULT_OVERDUE_CHECK_MS);
-  overdueTimer.unref();
+  // On the injected clock, so a test moves time instead of waiting; unref'd: this check alone keeps no process alive.
+  const overdueEveryMs = deps.overdueCheckMs ?? DEFAULT_OVERDUE_CHECK_MS;
+  let overdueTimer: ClockTimer | null = null;
+  const armOverdueCheck = (): void => {
+    overdueTimer = clock.setTimer(overdueEveryMs, () => {
+      for (const s of servers) {
+        if (s.config.backup.maxAgeHours !== undefined) void engine.checkOverdue(s).catch((err: unknown) => logger.warn({ err, serverId: s.id }, 'overdue check failed'));
+      }
+      armOverdueCheck();
+    });
+    overdueTimer.unref();
+  };
+  armOverdueCheck();
   updater.start();
 
   let closing: Promise<void> | undefined;
@@ -226,7 +233,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     },
     close() {
       closing ??= (async () => {
-        clearInterval(overdueTimer);
+        overdueTimer?.cancel();
         await scheduler.stop();
         await repoCheck?.stop();
         await restarts.stop();
