@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Backoff } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Clock } from '../../protocol/index.ts';
 import type { WebhookConfig } from '../config.ts';
@@ -30,6 +31,8 @@ export interface WebhookQueueDeps {
   /** Counted per attempt (metrics). */
   onOutcome: (outcome: DeliveryOutcome) => void;
   fetch?: typeof fetch;
+  /** Uniform in [0, 1): the retry jitter (default Math.random). */
+  random?: () => number;
 }
 
 /** Where the webhook's position is stored: a hash, since a Discord or Slack URL is itself a credential. */
@@ -58,6 +61,8 @@ export class WebhookQueue {
   readonly #d: WebhookQueueDeps;
   readonly #stop = new AbortController();
   readonly #log: Logger;
+  /** Retry waits of the event being delivered: equal jitter, so many hubs retrying one receiver do not line up. */
+  readonly #backoff: Backoff;
   #cursor: number;
   #running: Promise<void> | null = null;
   #again = false;
@@ -67,6 +72,7 @@ export class WebhookQueue {
     this.#d = deps;
     this.key = webhookKey(deps.hook);
     this.#log = deps.logger.child({ webhook: origin(deps.hook.url), format: deps.hook.format });
+    this.#backoff = new Backoff({ baseMs: deps.limits.retryBaseMs, capMs: deps.limits.retryMaxMs, jitter: 'equal', random: deps.random ?? Math.random });
     const stored = deps.store.hubEvents.cursor(this.key);
     // A new endpoint starts with the next event: it is not sent the hub's whole history.
     this.#cursor = stored ?? deps.events.lastId;
@@ -132,6 +138,7 @@ export class WebhookQueue {
     const { hook, limits } = this.#d;
     const doFetch = this.#d.fetch ?? fetch;
     const req = webhookRequest(hook, e, this.#d.userAgent);
+    this.#backoff.reset();
     for (let attempt = 1; ; attempt += 1) {
       let wait: number | null = null;
       let problem: string;
@@ -162,9 +169,9 @@ export class WebhookQueue {
         return 'gave_up';
       }
       this.#d.onOutcome('retry');
-      // Full jitter (as the agent's reconnects): many hubs retrying one receiver do not line up.
-      const backoff = Math.min(limits.retryMaxMs, limits.retryBaseMs * 2 ** (attempt - 1));
-      const delay = wait !== null ? Math.min(limits.retryMaxMs, wait) : backoff / 2 + Math.random() * (backoff / 2);
+      // The window doubles with every attempt, also one answered with Retry-After (which then sets the wait).
+      const backoff = this.#backoff.next(this.#d.clock.now());
+      const delay = wait !== null ? Math.min(limits.retryMaxMs, wait) : backoff;
       this.#log.warn({ eventId: e.id, kind: e.kind, attempt, problem, retryInMs: Math.round(delay) }, 'webhook: delivery failed; retrying');
       try {
         await this.#d.clock.sleep(delay, this.#stop.signal);
