@@ -74,8 +74,10 @@ test('operator power RPCs reach the intent only through the supervisor (operator
     await handlers['server.restart']!({ serverId: server.id, warnAt: [] }, ctx());
     assert.deepEqual(store.saves, ['run', 'stop', 'run']);
     await waitState(supervisor, 'running');
+    await supervisor.restart({ reason: 'scheduled restart' });
+    await waitState(supervisor, 'running');
     await supervisor.stop();
-    assert.deepEqual(store.saves, ['run', 'stop', 'run'], 'the agent\'s own stop is not the operator\'s word');
+    assert.deepEqual(store.saves, ['run', 'stop', 'run'], 'the agent\'s own restart and stop are not the operator\'s word');
   } finally {
     await supervisor.close();
     await box.cleanup();
