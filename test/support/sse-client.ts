@@ -1,5 +1,7 @@
 // A minimal Server-Sent Events reader for tests: real HTTP on loopback, frames parsed as they arrive.
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import { waitFor } from './wait.ts';
 
 export interface SseFrame { id?: string; event?: string; data?: string; comment?: string }
 
@@ -8,7 +10,8 @@ export class SseClient {
   readonly res: http.IncomingMessage;
   readonly ended: Promise<void>;
   #buf = '';
-  #waiters: (() => void)[] = [];
+  /** Emits 'change' after new frames arrived and when the stream ended. */
+  readonly #changed = new EventEmitter();
 
   private constructor(readonly req: http.ClientRequest, res: http.IncomingMessage) {
     this.res = res;
@@ -30,10 +33,10 @@ export class SseClient {
         }
         this.frames.push(f);
       }
-      for (const w of this.#waiters.splice(0)) w();
+      this.#changed.emit('change');
     });
     this.ended = new Promise((resolve) => {
-      res.on('close', () => { for (const w of this.#waiters.splice(0)) w(); resolve(); });
+      res.on('close', () => { this.#changed.emit('change'); resolve(); });
     });
   }
 
@@ -46,15 +49,10 @@ export class SseClient {
 
   /** Resolves once pred holds over the frames received so far. */
   async until(pred: (frames: SseFrame[]) => boolean, ms = 5000): Promise<SseFrame[]> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.frames)) {
-      if (Date.now() > deadline) throw new Error(`SSE: timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
-      });
-    }
-    return this.frames;
+    return waitFor(() => pred(this.frames) && this.frames, {
+      timeoutMs: ms, what: 'SSE: the expected frames', wakeOn: { emitter: this.#changed, events: ['change'] },
+      detail: () => `frames so far: ${JSON.stringify(this.frames).slice(0, 500)}`,
+    });
   }
 
   events(): { id: number; kind: string; data: Record<string, unknown> }[] {

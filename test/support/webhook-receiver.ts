@@ -1,6 +1,8 @@
 // A real HTTP receiver on 127.0.0.1 for webhook tests: records every request; its answer is up to the test.
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitFor } from './wait.ts';
 
 export interface Received { headers: http.IncomingHttpHeaders; body: string; at: number }
 
@@ -9,7 +11,8 @@ export class WebhookReceiver {
   /** Status to answer; 'hang' never answers (a dead endpoint). */
   answer: number | 'hang' | ((r: Received) => number | 'hang') = 204;
   readonly server: http.Server;
-  #waiters: (() => void)[] = [];
+  /** Emits 'change' after each request is recorded. */
+  readonly #changed = new EventEmitter();
 
   private constructor() {
     this.server = http.createServer((req, res) => {
@@ -18,7 +21,7 @@ export class WebhookReceiver {
       req.on('end', () => {
         const r = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
         this.received.push(r);
-        for (const w of this.#waiters.splice(0)) w();
+        this.#changed.emit('change');
         const a = typeof this.answer === 'function' ? this.answer(r) : this.answer;
         if (a === 'hang') return;
         res.writeHead(a).end();
@@ -37,15 +40,10 @@ export class WebhookReceiver {
   }
 
   async until(pred: (rs: Received[]) => boolean, ms = 5000): Promise<Received[]> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.received)) {
-      if (Date.now() > deadline) throw new Error(`webhook receiver: timed out; got ${this.received.length}: ${this.received.map((r) => r.body).join(' | ').slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
-      });
-    }
-    return this.received;
+    return waitFor(() => pred(this.received) && this.received, {
+      timeoutMs: ms, what: 'webhook receiver: the expected requests', wakeOn: { emitter: this.#changed, events: ['change'] },
+      detail: () => `got ${this.received.length}: ${this.received.map((r) => r.body).join(' | ').slice(0, 500)}`,
+    });
   }
 
   async close(): Promise<void> {
