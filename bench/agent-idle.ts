@@ -16,10 +16,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHub, type Hub } from '../hub/hub.ts';
+import { startHub, type Hub } from '../hub/hub.ts';
 import { createToken } from '../hub/tokens.ts';
 import { startSimServer } from '../sim/index.ts';
 import { memOf, until, type ProcMemory } from './stats.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export interface AgentIdleOptions {
   /** Time after the agent is connected before the first reading. */
@@ -69,7 +70,7 @@ export async function measureAgentIdle(launchers: (AgentLauncher | (() => Promis
     await mkdir(saveDir, { recursive: true });
     const sim = await startSimServer({ game: 'valheim', saveDir, ports: { control: null } });
     cleanups.unshift(() => sim.close());
-    const hub = await createHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: 'bench-api-token-0123456789abcdef' } } });
+    const hub = await startHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: 'bench-api-token-0123456789abcdef' } } });
     cleanups.unshift(() => hub.close());
     const results: AgentIdleResult[] = [];
     for (const [i, l] of launchers.entries()) {
@@ -77,7 +78,7 @@ export async function measureAgentIdle(launchers: (AgentLauncher | (() => Promis
       try {
         launcher = typeof l === 'function' ? await l() : l;
       } catch (err) {
-        results.push({ label: 'bundle', command: '(bundle build failed)', error: (err as Error).message.split('\n')[0] ?? String(err) });
+        results.push({ label: 'bundle', command: '(bundle build failed)', error: errorMessage(err).split('\n')[0] ?? String(err) });
         continue;
       }
       const agentId = `bench-idle-${i}`;
@@ -105,7 +106,7 @@ export async function measureAgentIdle(launchers: (AgentLauncher | (() => Promis
         const mem = await idleMemory(hub, agentId, launcher.cwd, args, opts);
         results.push({ label: launcher.label, command, rssMib: mem.rss / MiB, anonMib: mem.anon / MiB, threads: mem.threads });
       } catch (err) {
-        results.push({ label: launcher.label, command, error: (err as Error).message });
+        results.push({ label: launcher.label, command, error: errorMessage(err) });
       } finally {
         await launcher.cleanup?.();
       }

@@ -1,12 +1,12 @@
 /**
- * Child process: the real hub (createHub) on 127.0.0.1, driven by bench/run.ts
+ * Child process: the real hub (startHub) on 127.0.0.1, driven by bench/run.ts
  * over IPC. Runs with --expose-gc so RSS readings are taken on live data.
  *
  *   argv: <dataDir> <port>   (port 0 = pick one; a restart passes the old port)
  */
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createHub } from '../hub/hub.ts';
+import { startHub } from '../hub/hub.ts';
 import { emitToParent, serveParent } from './ipc.ts';
 import { openFds, settleHeap, until } from './stats.ts';
 
@@ -43,7 +43,7 @@ export interface RawFanoutResult {
 const [dataDir, portArg] = process.argv.slice(2);
 if (!dataDir) throw new Error('usage: hub-proc.ts <dataDir> <port>');
 
-const hub = await createHub({
+const hub = await startHub({
   config: { listen: { host: '127.0.0.1', port: Number(portArg ?? 0) }, dataDir, api: { token: 'bench-api-token-0123456789abcdef' }, logLevel: 'silent' },
 });
 

@@ -2,7 +2,7 @@
  * Round-trip latency, one call at a time, all in this process:
  *  - baseline: a raw `ws` echo server and client, 128-byte text frames,
  *    permessage-deflate off on both ends;
- *  - ReconSync: the real hub (createHub) calling `agent.ping` through its RPC
+ *  - ReconSync: the real hub (startHub) calling `agent.ping` through its RPC
  *    router on a real AgentLink (zod on both ends, pending map + timer,
  *    metrics).
  * The two are measured in alternating blocks so machine noise (other work on
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { AgentLink } from '../agent/link/link.ts';
-import { createHub } from '../hub/hub.ts';
+import { startHub } from '../hub/hub.ts';
 import { createToken } from '../hub/tokens.ts';
 import { quantile } from './stats.ts';
 
@@ -46,7 +46,7 @@ export async function measureLatency(options: Partial<LatencyOptions> = {}): Pro
   try {
     const echo = await startEcho(opts.payloadBytes);
     cleanups.unshift(echo.close);
-    const hub = await createHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } } });
+    const hub = await startHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } } });
     cleanups.unshift(() => hub.close());
     const token = createToken(hub.store, 'bench-agent');
     const link = new AgentLink({

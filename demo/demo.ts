@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createLogger } from '../lib/logger.ts';
-import { createHub, type Hub } from '../hub/hub.ts';
+import { startHub, type Hub } from '../hub/hub.ts';
 import { createToken } from '../hub/tokens.ts';
 import { AgentConfigSchema, resolveAgentPaths, type AgentConfig } from '../agent/config.ts';
 import { createAgent, type Agent } from '../agent/agent.ts';
@@ -18,6 +18,7 @@ import { discordExtension } from '../hub/discord-extension.ts';
 import { installBuild } from '../agent/update/install.ts';
 import { SteamCmd } from '../agent/update/steamcmd.ts';
 import type { Logger } from '../lib/logger.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** The SteamCMD stand-in the tests use: the demo has no Steam to talk to. */
 const STEAMCMD_STAND_IN = fileURLToPath(new URL('../test/support/steamcmd/steamcmd.mjs', import.meta.url));
@@ -94,7 +95,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   try {
     const apiToken = randomBytes(24).toString('base64url');
     const discord = discordFromEnv(process.env);
-    hub = await createHub({
+    hub = await startHub({
       config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, 'hub'), api: { token: apiToken }, ...(discord ? { discord } : {}) },
       logger: logger.child({ name: 'hub' }),
       ...(discord ? { extensions: [discordExtension(discord, logger)] } : {}),
@@ -141,7 +142,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     return 0;
   } catch (err) {
     if (stopped.signal.aborted) return 0;
-    out.write(`demo failed: ${(err as Error).message}\n  (log: ${logFile})\n`);
+    out.write(`demo failed: ${errorMessage(err)}\n  (log: ${logFile})\n`);
     return 1;
   } finally {
     if (timer) clearTimeout(timer);

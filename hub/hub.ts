@@ -10,10 +10,11 @@ import { EventLog } from './events/event-log.ts';
 import { PlayerTracker } from './events/players.ts';
 import type { EventsApiLimits } from './http/events-api.ts';
 import { createHttpServer, type HttpLimits } from './http/server.ts';
-import { LinkServer, type LinkTuning } from './link/link-server.ts';
+import { LinkServer, createSessionRegistry, type LinkTuning } from './link/link-server.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { registerServerMetrics } from './server-metrics.ts';
-import { HubServiceImpl } from './service/hub-service.ts';
+import type { HubServiceImpl } from './service/hub-service.ts';
+import { createHubServices } from './service/services.ts';
 import type { WebhookLimits } from './webhooks/queue.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
 import type { HubService } from './service/types.ts';
@@ -44,12 +45,16 @@ export interface HubDeps {
   webhooks?: Partial<WebhookLimits>;
 }
 
-export interface Hub {
+export interface HubAddress {
   /** http(s)://host:port; a wildcard listen host is shown as 127.0.0.1. */
   url: string;
   /** ws(s)://host:port/agent */
   agentUrl: string;
   port: number;
+}
+
+/** A hub as createHub builds it: every part wired, no port bound, nothing running. */
+export interface BuiltHub {
   config: HubConfig;
   service: HubService & HubServiceImpl;
   store: Store;
@@ -61,8 +66,19 @@ export interface Hub {
   webhooks: Webhooks;
   /** Who is on each server (from status player names), and player_join/player_leave events. */
   players: PlayerTracker;
+  /**
+   * Binds config.listen (port 0 picks a free port), starts the periodic work (liveness, revocations, snapshot
+   * writes, ownership poll, webhook deliveries) and the extensions; resolves with this hub, its address filled in.
+   * Called again, it answers the same. A failed bind leaves the hub built (close() it, or listen again); a failing
+   * extension closes the hub.
+   */
+  listen(): Promise<Hub>;
+  /** Stops everything and closes the store, whether or not listen() ran; idempotent. */
   close(): Promise<void>;
 }
+
+/** A listening hub: startHub, or createHub then listen(). */
+export type Hub = BuiltHub & Readonly<HubAddress>;
 
 function normalizeConfig(input: HubConfigInput): HubConfig {
   const { configDir, configFile, ...rest } = input as HubConfigInput & { configDir?: string; configFile?: string };
@@ -84,40 +100,72 @@ function displayHost(host: string): string {
 }
 
 /**
- * Builds and starts a hub: store, sessions, RPC router, service, HTTP(S)
- * server. Listens on config.listen (port 0 picks a free port). No signals,
- * no process-wide state: main.ts does that.
+ * Builds a hub: store, sessions, RPC router, services, HTTP(S) server, all
+ * complete and wired, with no port bound and nothing running (fastify's
+ * build/listen split: tests and tools get the parts without a socket).
+ * `listen()` starts it; `startHub` does both. No signals, no process-wide
+ * state: main.ts does that.
  */
-export async function createHub(deps: HubDeps): Promise<Hub> {
+export async function createHub(deps: HubDeps): Promise<BuiltHub> {
   const config = normalizeConfig(deps.config);
   const logger = (deps.logger ?? silentLogger).child({ component: 'hub' });
   const clock = deps.clock ?? systemClock;
   const store = Store.open(config.dataDir, deps.store);
+  try {
+    return build(deps, config, logger, clock, store);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/** createHub, then listen(): the one-liner for main, tests, bench and the demo. A failed listen closes the hub. */
+export async function startHub(deps: HubDeps): Promise<Hub> {
+  const built = await createHub(deps);
+  try {
+    return await built.listen();
+  } catch (err) {
+    await built.close();
+    throw err;
+  }
+}
+
+function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, store: Store): BuiltHub {
   const metrics = createHubMetrics({ storeHealth: store.health });
   store.health.on('change', (faulty, fault) => {
     if (faulty) logger.error({ fault, dataDir: config.dataDir }, 'hub store is failing: records are not acknowledged and /healthz answers 503 until writes succeed again');
     else logger.info('hub store writes succeed again');
   });
-  // Forgets made by the CLI reach the hub through the store, polled like token revocations.
-  const service = new HubServiceImpl({ store, logger, clock, metrics, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
-  const link = new LinkServer({
+  const tuning = {
     ...deps.link,
     ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),
     ...(deps.deadAfterMs !== undefined ? { deadAfterMs: deps.deadAfterMs } : {}),
     ...(deps.revocationPollMs !== undefined ? { revocationPollMs: deps.revocationPollMs } : {}),
+  };
+  // Built first: the link server fills it, the services read it, so neither needs the other to exist.
+  const registry = createSessionRegistry({ ...tuning, store, logger });
+  // Forgets made by the CLI reach the hub through the store, polled like token revocations.
+  const services = createHubServices({ store, logger, clock, metrics, registry, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
+  const { service } = services;
+  const link = new LinkServer({
+    ...tuning,
     store,
     metrics,
     logger,
     hubVersion: VERSION,
     trustProxy: config.listen.trustProxy,
-    sink: service,
+    registry,
+    sink: services.sink,
     handlers: { 'hub.ping': async () => ({ now: clock.now() }) },
   });
-  service.bind(link.registry);
   const events = new EventLog({ store, service, logger, clock });
   const players = new PlayerTracker({ service, events, clock });
   registerServerMetrics({ registry: metrics.registry, listServers: () => service.listServers(), store });
-
+  // Built here, started by listen(): a queue starts delivering (outbound HTTP) the moment it starts.
+  const webhooks = new Webhooks({
+    hooks: config.alerts.webhooks, store, events, clock, logger, registry: metrics.registry, version: VERSION,
+    ...(deps.webhooks ? { limits: deps.webhooks } : {}),
+  });
   let server: Server;
   try {
     server = createHttpServer({
@@ -132,37 +180,60 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       events: { log: events, store, clock, logger, players, ...(deps.events ? { limits: deps.events } : {}) },
       onUpgrade: link.handleUpgrade,
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.listen.port, config.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
   } catch (err) {
+    // A TLS file that cannot be read: undo the subscriptions and timers of what was built.
     players.close();
     events.close();
-    service.close();
-    await link.close();
-    store.close();
+    services.close();
     throw err;
   }
-  link.start();
-  const webhooks = new Webhooks({
-    hooks: config.alerts.webhooks, store, events, clock, logger, registry: metrics.registry, version: VERSION,
-    ...(deps.webhooks ? { limits: deps.webhooks } : {}),
-  });
 
-  const port = (server.address() as AddressInfo).port;
-  const scheme = config.listen.tls ? 'https' : 'http';
-  const host = displayHost(config.listen.host);
   const started: { close(): Promise<void> }[] = [];
+  let listening: Promise<Hub> | undefined;
   let closing: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
+  const stopOnce = (): Promise<void> => (stopped ??= shutdown());
 
-  const hub: Hub = {
-    url: `${scheme}://${host}:${port}`,
-    agentUrl: `${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}/agent`,
-    port,
+  async function shutdown(): Promise<void> {
+    for (const ext of started.reverse()) {
+      await ext.close().catch((err: unknown) => logger.warn({ err }, 'hub extension failed to close'));
+    }
+    // Ends the event streams: an open stream would otherwise hold server.close() until closeAllConnections.
+    await webhooks.close();
+    players.close();
+    events.close();
+    const serverClosed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await link.close();
+    server.closeAllConnections();
+    await serverClosed;
+    services.close();
+    store.close();
+    logger.info('hub stopped');
+  }
+
+  const start = async (): Promise<Hub> => {
+    await bind(server, config.listen.host, config.listen.port);
+    link.start();
+    services.start();
+    webhooks.start();
+    const port = (server.address() as AddressInfo).port;
+    const scheme = config.listen.tls ? 'https' : 'http';
+    const host = displayHost(config.listen.host);
+    const address: HubAddress = { url: `${scheme}://${host}:${port}`, agentUrl: `${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}/agent`, port };
+    const hub: Hub = Object.assign(built, address);
+    try {
+      for (const ext of deps.extensions ?? []) started.push(await ext(hub));
+    } catch (err) {
+      // Not through close(): it waits for this listen() to settle.
+      closing ??= stopOnce();
+      await stopOnce();
+      throw err;
+    }
+    logger.info({ url: hub.url, dataDir: config.dataDir, tls: Boolean(config.listen.tls) }, 'hub listening');
+    return hub;
+  };
+
+  const built: BuiltHub = {
     config,
     service,
     store,
@@ -171,33 +242,33 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     events,
     webhooks,
     players,
+    listen: () => {
+      if (closing) return Promise.reject(new Error('the hub is closed; create a new one to listen again'));
+      listening ??= start().catch((err: unknown) => {
+        // A failed bind started nothing: the hub stays built, so a caller may listen again or close it.
+        if (!closing) listening = undefined;
+        throw err;
+      });
+      return listening;
+    },
     close: () => {
+      // A close during listen() waits for it, so an extension it is starting is closed too.
       closing ??= (async () => {
-        for (const ext of started.reverse()) {
-          await ext.close().catch((err: unknown) => logger.warn({ err }, 'hub extension failed to close'));
-        }
-        // Ends the event streams: an open stream would otherwise hold server.close() until closeAllConnections.
-        await webhooks.close();
-        players.close();
-        events.close();
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        await link.close();
-        server.closeAllConnections();
-        await serverClosed;
-        service.close();
-        store.close();
-        logger.info('hub stopped');
+        await listening?.catch(() => {});
+        await stopOnce();
       })();
       return closing;
     },
   };
+  return built;
+}
 
-  try {
-    for (const ext of deps.extensions ?? []) started.push(await ext(hub));
-  } catch (err) {
-    await hub.close();
-    throw err;
-  }
-  logger.info({ url: hub.url, dataDir: config.dataDir, tls: Boolean(config.listen.tls) }, 'hub listening');
-  return hub;
+function bind(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -1,6 +1,6 @@
 import { createLogger } from '../lib/logger.ts';
 import { checkHubConfig, hubSecrets } from './config.ts';
-import { createHub, type Hub, type HubExtension } from './hub.ts';
+import { startHub, type Hub, type HubExtension } from './hub.ts';
 import { STOP_DEADLINE_MS, takeStopSignals } from '../lib/graceful-stop.ts';
 
 /**
@@ -33,7 +33,7 @@ export async function runHub(configPath: string, opts: RunHubOptions = {}): Prom
       const { discordExtension } = await import('./discord-extension.ts');
       extensions.push(discordExtension(config.discord, logger));
     }
-    hub = await createHub({ config, logger, extensions });
+    hub = await startHub({ config, logger, extensions });
   } catch (err) {
     stop.dispose();
     throw err;

@@ -10,6 +10,7 @@ import { SessionRegistry } from './registry.ts';
 import { Session, type RecordEvt, type StateEvt } from './session.ts';
 import { AuthThrottle } from './throttle.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 /** Where a session's traffic goes once it is authenticated (the service layer). */
 export interface LinkSink {
@@ -52,8 +53,25 @@ export interface LinkServerOptions extends LinkTuning {
   logger: Logger;
   hubVersion: string;
   trustProxy: boolean;
+  /** Built first (createSessionRegistry) and shared: the services read the sessions this server fills. */
+  registry: SessionRegistry;
   sink: LinkSink;
   handlers: Handlers<HubMethods>;
+}
+
+/**
+ * The session registry for these link options (defaults applied). Built before the link server and the hub's
+ * services, so both get it complete: the link server fills it, the services read it.
+ */
+export function createSessionRegistry(options: LinkTuning & { store: Store; logger: Logger }): SessionRegistry {
+  const opts = { ...DefaultLinkTuning, ...stripUndefined(options) };
+  return new SessionRegistry({
+    store: options.store,
+    logger: options.logger,
+    heartbeatMs: opts.heartbeatMs,
+    deadAfterMs: opts.deadAfterMs,
+    revocationPollMs: opts.revocationPollMs,
+  });
 }
 
 /** The agent endpoint: upgrade checks, sessions, heartbeats, revocation. */
@@ -70,13 +88,7 @@ export class LinkServer {
     // Compression off: ~25x the memory per connection for small JSON frames (perf-notes.md).
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     this.throttle = new AuthThrottle({ maxFailures: opts.authFailuresPerMinute, windowMs: opts.authFailureWindowMs });
-    this.registry = new SessionRegistry({
-      store: opts.store,
-      logger: opts.logger,
-      heartbeatMs: opts.heartbeatMs,
-      deadAfterMs: opts.deadAfterMs,
-      revocationPollMs: opts.revocationPollMs,
-    });
+    this.registry = opts.registry;
     this.registry.on('online', () => opts.metrics.connectedAgents.inc());
     this.registry.on('offline', () => opts.metrics.connectedAgents.dec());
     this.handleUpgrade = createUpgradeHandler({
@@ -128,6 +140,3 @@ export class LinkServer {
   }
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

@@ -5,6 +5,7 @@ import type { OwnershipChange, Store } from '../store/index.ts';
 import type { ServerDirectory } from './directory.ts';
 import { forgetAgent, forgetServer, purgeAgent, type ForgottenAgent, type ForgottenServer } from './forget.ts';
 import type { Actor, HubAlert } from './types.ts';
+import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 export interface OwnershipOptions {
   store: Store;
@@ -12,8 +13,6 @@ export interface OwnershipOptions {
   logger: Logger;
   /** The current time as ISO text (the service's clock). */
   now: () => string;
-  /** Raises an alert through the service's alert path (Discord, listeners). */
-  alert: (alert: HubAlert) => void;
   /** The agent's open session, if any. */
   session: (agentId: string) => Session | undefined;
   /** A server left the directory: drop its pending snapshot and progress. */
@@ -89,10 +88,14 @@ export class Ownership {
     return this.#opts.store.owners.ownerOf(serverId) === agentId;
   }
 
-  /** Logs every refused claim; audits and alerts each (server, claimant) once per window, so a reconnect loop cannot flood either. */
-  reportConflicts(session: Session, conflicts: Conflict[]): void {
+  /**
+   * Logs every refused claim; audits each (server, claimant) once per window, so a reconnect loop cannot flood
+   * the audit log or the alerts. Returns the alerts to raise (the caller owns the event path).
+   */
+  reportConflicts(session: Session, conflicts: Conflict[]): HubAlert[] {
     const claimant = session.agentId;
     const nowMs = Date.parse(this.#opts.now());
+    const alerts: HubAlert[] = [];
     for (const { serverId, owner } of conflicts) {
       session.logger.warn({ serverId, owner }, 'server id belongs to another agent; refused for this agent (its other servers are unaffected)');
       const key = `${serverId}\u0000${claimant}`;
@@ -108,8 +111,9 @@ export class Ownership {
       } catch (err) {
         this.#opts.logger.error({ err, serverId }, 'could not audit a server conflict');
       }
-      this.#opts.alert({ serverId, kind: 'server_conflict', message, at, agentId: claimant });
+      alerts.push({ serverId, kind: 'server_conflict', message, at, agentId: claimant });
     }
+    return alerts;
   }
 
   forgetServer(serverId: string, actor: Actor): ForgottenServer {
@@ -187,6 +191,3 @@ export function seedDirectory(store: Store, directory: ServerDirectory): void {
   for (const snap of store.snapshots.list()) if (owners.get(snap.serverId) === snap.agentId) directory.seed(snap.agentId, null, snap.status);
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

@@ -37,6 +37,10 @@ export class Webhooks {
       onOutcome: (o) => deliveries.labels(hook.format, o).inc(),
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     }));
+  }
+
+  /** Starts delivering (the hub does it when it listens): a built hub sends nothing. */
+  start(): void {
     for (const q of this.queues) q.start();
   }
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import type { UpdateInfo } from '../../protocol/index.ts';
 import type { ServerView } from '../../hub/service/types.ts';
-import { createHub, type Hub } from '../../hub/hub.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import { loadAgentConfig } from '../../agent/config.ts';
 import { createAgent, type Agent } from '../../agent/agent.ts';
@@ -51,7 +51,7 @@ async function setup(update: Record<string, unknown>): Promise<Setup> {
 }
 
 function startHubOn(s: Setup): Promise<Hub> {
-  return createHub({ config: { listen: { host: '127.0.0.1', port: s.hubPort }, dataDir: path.join(s.dir, 'hub-data'), api: { token: API_TOKEN } } });
+  return startHub({ config: { listen: { host: '127.0.0.1', port: s.hubPort }, dataDir: path.join(s.dir, 'hub-data'), api: { token: API_TOKEN } } });
 }
 
 function agentProcess(s: Setup, token: string): ChildProcess {

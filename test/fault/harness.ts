@@ -9,7 +9,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { createAgent, type Agent, type AgentDeps } from '../../agent/agent.ts';
 import type { AgentConfigInput } from '../../agent/config.ts';
-import { createHub, type Hub, type HubDeps } from '../../hub/hub.ts';
+import { startHub, type Hub, type HubDeps } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import type { BackupRecord } from '../../protocol/index.ts';
 import { agentConfig, API_TOKEN, cliPath, simPorts, spawnSim, type RunningSim, type SimPorts } from '../support/stack.ts';
@@ -31,7 +31,7 @@ export function hubConfig(dataDir: string, port = 0): HubDeps['config'] {
 }
 
 export async function startFastHub(dataDir: string, port = 0, extra: Partial<HubDeps> = {}): Promise<Hub> {
-  return createHub({ config: hubConfig(dataDir, port), ...FAST_HUB, ...extra });
+  return startHub({ config: hubConfig(dataDir, port), ...FAST_HUB, ...extra });
 }
 
 /** The ARK server entry as an agent watches it (the sim runs on its own, not started by the agent). */

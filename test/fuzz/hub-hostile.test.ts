@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { AgentLink } from '../../agent/link/link.ts';
-import { createHub } from '../../hub/hub.ts';
+import { startHub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_HEADER, PROTOCOL_MAJOR, encodeFrame, type Frame } from '../../protocol/index.ts';
 import { agentFrames, sampleBackup, sampleStatus } from './corpus.ts';
@@ -110,7 +110,7 @@ test('the hub keeps serving a good agent while a hostile one sends mutated frame
   const guard = protoGuard();
   const root = await mkdtemp(join(tmpdir(), 'rs-fuzz-hub-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const hub = await createHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } } });
+  const hub = await startHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } } });
   t.after(() => hub.close());
   const evilToken = createToken(hub.store, 'evil');
 

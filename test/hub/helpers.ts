@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { PROTOCOL_MAJOR, type BackupRecord, type Frame, type ServerStatus, type ServerSummary } from '../../protocol/index.ts';
-import { createHub, type Hub, type HubDeps } from '../../hub/hub.ts';
+import { startHub as startHubWith, type Hub, type HubDeps } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
@@ -16,7 +16,7 @@ export async function tempDir(prefix = 'reconsync-hub-'): Promise<{ dir: string;
 }
 
 export async function startHub(dataDir: string, extra: Partial<HubDeps> = {}): Promise<Hub> {
-  return createHub({
+  return startHubWith({
     config: { listen: { host: '127.0.0.1', port: 0 }, dataDir, api: { token: API_TOKEN } },
     ...extra,
   });

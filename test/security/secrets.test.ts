@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { createAgent, type Agent } from '../../agent/agent.ts';
 import { DiscordConfigSchema } from '../../hub/config.ts';
 import { discordExtension } from '../../hub/discord-extension.ts';
-import { createHub, type Hub } from '../../hub/hub.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
 import { PROTOCOL_MAJOR } from '../../protocol/index.ts';
 import { FakeDiscord, messageText } from '../support/fake-discord/index.ts';
 import { agentConfig, cliPath, simPorts, spawnSim, tempDir, waitFor, type RunningSim } from '../support/stack.ts';
@@ -78,7 +78,7 @@ describe('secrets stay secret', () => {
       roles: { viewer: [], operator: [ROLE.operator], admin: [ROLE.admin] }, alertChannelId: alertChannel, auditChannelId: auditChannel,
     });
     const hubLogger = hubLog.logger('hub');
-    hub = await createHub({
+    hub = await startHub({
       config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, 'hub-data'), api: { token: API_SECRET }, discord, configDir: dir },
       logger: hubLogger,
       extensions: [discordExtension(discord, hubLogger)],

@@ -12,7 +12,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createAgent, type Agent } from '../../agent/agent.ts';
-import { createHub, type Hub } from '../../hub/hub.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import { agentConfig, API_TOKEN, tempDir, waitFor } from '../support/stack.ts';
 import { MemoryLog, selfSigned, trickle, whenClosed } from './helpers.ts';
@@ -35,7 +35,7 @@ describe('TLS: hub with a self-signed certificate, real agents over wss', () => 
     const own = await selfSigned(dir, 'hub');
     ca = own.cert;
     otherCa = (await selfSigned(dir, 'stranger')).cert;
-    hub = await createHub({
+    hub = await startHub({
       config: { listen: { host: '127.0.0.1', port: 0, tls: { cert: path.basename(own.cert), key: path.basename(own.key) } }, dataDir: 'hub-data', api: { token: API_TOKEN }, configDir: dir },
       http: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
     });
@@ -107,7 +107,7 @@ describe('TLS: hub with a self-signed certificate, real agents over wss', () => 
 
   it('hub.close() does not wait for a client stuck before the handshake (default 10 s header deadline)', async () => {
     const own = await selfSigned(dir, 'closing');
-    const other = await createHub({ config: { listen: { host: '127.0.0.1', port: 0, tls: own }, dataDir: path.join(dir, 'hub-closing'), api: { token: API_TOKEN } } });
+    const other = await startHub({ config: { listen: { host: '127.0.0.1', port: 0, tls: own }, dataDir: path.join(dir, 'hub-closing'), api: { token: API_TOKEN } } });
     const sock = net.connect(other.port, '127.0.0.1');
     await once(sock, 'connect', { signal: AbortSignal.timeout(2000) });
     const ended = whenClosed(sock, Date.now(), 10_000);

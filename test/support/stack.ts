@@ -7,7 +7,7 @@ import { waitFor } from './wait.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createHub, type Hub, type HubDeps } from '../../hub/hub.ts';
+import { startHub as startHubWith, type Hub, type HubDeps } from '../../hub/hub.ts';
 import { createToken } from '../../hub/tokens.ts';
 import { AgentConfigSchema, resolveAgentPaths, type AgentConfig, type AgentConfigInput } from '../../agent/config.ts';
 import { createAgent, type Agent, type AgentDeps } from '../../agent/agent.ts';
@@ -53,7 +53,7 @@ export async function api<T = unknown>(hub: { url: string }, method: string, p: 
 }
 
 export async function startHub(dataDir: string, extra: Partial<HubDeps> = {}): Promise<Hub> {
-  return createHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir, api: { token: API_TOKEN } }, ...extra });
+  return startHubWith({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir, api: { token: API_TOKEN } }, ...extra });
 }
 
 export interface SimPorts { game: number; query: number; rcon: number }

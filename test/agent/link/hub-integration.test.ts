@@ -9,9 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentLink } from '../../../agent/link/link.ts';
-import { createHub, type Hub } from '../../../hub/hub.ts';
+import { waitFor } from '../../support/wait.ts';
+import { startHub, type Hub } from '../../../hub/hub.ts';
 import { createToken, revokeToken } from '../../../hub/tokens.ts';
 import type { Alert } from '../../../protocol/index.ts';
 
@@ -29,7 +29,7 @@ test('agent connects to the real hub, survives a hub restart and delivers record
   t.after(() => rm(root, { recursive: true, force: true }));
   const signal = AbortSignal.timeout(15_000);
   const config = (port: number) => ({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } });
-  let hub = await createHub({ config: config(0) });
+  let hub = await startHub({ config: config(0) });
   t.after(() => hub.close());
   const port = hub.port;
   const token = createToken(hub.store, 'box-1');
@@ -54,7 +54,7 @@ test('agent connects to the real hub, survives a hub restart and delivers record
   assert.deepEqual(listed?.servers, ['valheim-main']);
   assert.deepEqual(await link.callHub('hub.ping', {}).then((r) => typeof r.now), 'number');
   assert.equal(await link.publishRecord('alert', alert(1)), 1);
-  await poll(() => hub.store.events.list('box-1').length === 1, signal);
+  await waitFor(() => hub.store.events.list('box-1').length === 1, { signal, what: 'record 1 in the hub store' });
 
   // Restart the hub on the same port: the agent notices and comes back by itself.
   const down = once(link, 'disconnected', { signal });
@@ -62,17 +62,17 @@ test('agent connects to the real hub, survives a hub restart and delivers record
   await down;
   assert.equal(await link.publishRecord('alert', alert(2)), 2, 'recorded while the hub is away');
   const secondWelcome = once(link, 'welcome', { signal });
-  hub = await createHub({ config: config(port) });
+  hub = await startHub({ config: config(port) });
   const [welcome] = await secondWelcome;
   assert.equal(welcome.ackedSeq, 1, 'the hub stored record 1 before it went down');
   assert.equal((await agents(hub)).find((a) => a.id === 'box-1')?.connected, true);
 
   // Record 2 is re-sent after the welcome and stored exactly once, next to record 1.
-  await poll(() => hub.store.events.list('box-1').length >= 2, signal);
+  await waitFor(() => hub.store.events.list('box-1').length >= 2, { signal, what: 'record 2 in the hub store' });
   assert.deepEqual(hub.store.events.list('box-1').map((r) => [r.seq, (r.data as Alert).message]), [[1, 'restart 1'], [2, 'restart 2']]);
   const thirdWelcome = once(link, 'welcome', { signal });
   await hub.close();
-  hub = await createHub({ config: config(port) });
+  hub = await startHub({ config: config(port) });
   assert.equal((await thirdWelcome)[0].ackedSeq, 2);
   assert.equal(hub.store.events.list('box-1').length, 2);
 });
@@ -81,7 +81,7 @@ test('the real hub replacing (4000) or revoking (4001) a session stops the agent
   const root = await mkdtemp(join(tmpdir(), 'rs-link-hub-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const signal = AbortSignal.timeout(15_000);
-  const hub = await createHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } }, revocationPollMs: 50 });
+  const hub = await startHub({ config: { listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, 'hub'), api: { token: API_TOKEN } }, revocationPollMs: 50 });
   t.after(() => hub.close());
   const token = createToken(hub.store, 'box-1');
   const makeLink = (name: string) => {
@@ -105,8 +105,3 @@ test('the real hub replacing (4000) or revoking (4001) a session stops the agent
   assert.equal((await revoked)[0].reason, 'revoked');
   assert.equal((await agents(hub)).find((a) => a.id === 'box-1')?.connected, false);
 });
-
-/** Poll with a deadline: the store has no event to await. */
-async function poll(done: () => boolean, signal: AbortSignal): Promise<void> {
-  while (!done()) await sleep(10, undefined, { signal });
-}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { createHub } from '../../../hub/hub.ts';
+import { startHub } from '../../../hub/hub.ts';
 import { PROTOCOL_MAJOR } from '../../../protocol/index.ts';
 import { API_TOKEN, newToken, signal, tempDir } from '../helpers.ts';
 
@@ -32,7 +32,7 @@ describe('hub over TLS', () => {
     const key = path.join(t.dir, 'key.pem');
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { timeout: 20_000 });
     const ca = await readFile(cert);
-    const hub = await createHub({ config: { listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem' } }, dataDir: 'data', api: { token: API_TOKEN }, configDir: t.dir } });
+    const hub = await startHub({ config: { listen: { host: '127.0.0.1', port: 0, tls: { cert: 'cert.pem', key: 'key.pem' } }, dataDir: 'data', api: { token: API_TOKEN }, configDir: t.dir } });
     try {
       assert.match(hub.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       assert.match(hub.agentUrl, /^wss:\/\//);
