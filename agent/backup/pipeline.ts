@@ -1,9 +1,10 @@
+import type { Logger } from '../../lib/logger.ts';
 import { ReconSyncError, type BackupRecord } from '../../protocol/index.ts';
 import type { AdminChannel, ResolvedServer, ServerControl } from '../types.ts';
-import { createArchive } from './archive.ts';
+import { createArchive, type ArchiveResult } from './archive.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { formatFromConfig } from './compress.ts';
-import type { BackupContext } from './context.ts';
+import type { BackupContext, Progress } from './context.ts';
 import { LOCAL_TARGET } from './destination.ts';
 import { errnoCode } from './fs-util.ts';
 import { LocalDestination } from './local.ts';
@@ -51,36 +52,8 @@ export async function runBackup(ctx: BackupContext, server: ResolvedServer, cont
   /** Destinations that may hold a copy of this backup: what a discard has to clean. */
   const reached = new Set<string>();
   try {
-    // 1. Save and settle.
-    const warnings: string[] = [];
-    let resume = async () => undefined as void;
-    if (!flags.preRestore) {
-      progress('saving', 0, null);
-      const q = await quiesce(server, control, admin, { logger: log, ...(req.signal ? { signal: req.signal } : {}) });
-      warnings.push(...q.warnings);
-      resume = q.resume;
-    }
-    let archived;
-    try {
-      if (!flags.preRestore) {
-        progress('settling', 0, null);
-        const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: ctx.clock, ...(req.signal ? { signal: req.signal } : {}) });
-        if (!s.settled) warnings.push(`save files were still changing after ${Math.round(s.waitedMs / 1000)} s; archived anyway, files that changed during the copy were re-read`);
-      }
-      // 2. Archive.
-      progress('archiving', 0, null);
-      const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
-      const format = formatFromConfig(cfg.format);
-      archived = await createArchive({
-        source: server, dir: local.dir, id, format, pool: format === 'tar.zst' ? ctx.zstdPool() : null, tmpDir: ctx.tmpDir,
-        clock: ctx.clock, estimateRatio: ratio,
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(ctx.statfs ? { statfs: ctx.statfs } : {}),
-        onProgress: (done, total) => progress('archiving', done, total),
-      });
-    } finally {
-      await resume();
-    }
+    // 1.–2. Save, settle, archive.
+    const { archived, warnings } = await capture(ctx, server, control, admin, req, flags, { id, dir: local.dir, log, progress, prevEntry });
     // The archive exists from here on (createArchive removes its own partial file when it fails).
     reached.add(LOCAL_TARGET);
     const format: Manifest['archive']['format'] = archived.archivePath.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst';
@@ -153,6 +126,54 @@ export async function runBackup(ctx: BackupContext, server: ResolvedServer, cont
     const e = asBackupError(err, server.id, id, reached.size > 0);
     if (e.code !== 'BUSY') await ctx.alert(server.id, 'backup_failed', e.message);
     throw e;
+  }
+}
+
+interface CaptureJob {
+  id: string;
+  /** The local destination's folder: the archive is written there. */
+  dir: string;
+  log: Logger;
+  progress: Progress;
+  /** The last regular backup's entry: its compression ratio sizes the free-space check. */
+  prevEntry: CatalogEntry | undefined;
+}
+
+/**
+ * The game saves (or is stopped) for as short as possible: save, wait until
+ * the save files settle, archive, then the game is resumed whatever happened.
+ * A pre-restore backup skips save and settle (the server is already stopped).
+ */
+async function capture(ctx: BackupContext, server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, req: CreateRequest, flags: RunFlags, job: CaptureJob): Promise<{ archived: ArchiveResult; warnings: string[] }> {
+  const cfg = server.config.backup;
+  const { progress, prevEntry } = job;
+  const warnings: string[] = [];
+  let resume = async () => undefined as void;
+  if (!flags.preRestore) {
+    progress('saving', 0, null);
+    const q = await quiesce(server, control, admin, { logger: job.log, ...(req.signal ? { signal: req.signal } : {}) });
+    warnings.push(...q.warnings);
+    resume = q.resume;
+  }
+  try {
+    if (!flags.preRestore) {
+      progress('settling', 0, null);
+      const s = await waitUntilSettled(server, { settleMs: cfg.settleMs, settleTimeoutMs: cfg.settleTimeoutMs, clock: ctx.clock, ...(req.signal ? { signal: req.signal } : {}) });
+      if (!s.settled) warnings.push(`save files were still changing after ${Math.round(s.waitedMs / 1000)} s; archived anyway, files that changed during the copy were re-read`);
+    }
+    progress('archiving', 0, null);
+    const ratio = prevEntry && prevEntry.unpackedSize > 0 ? Math.min(1, (prevEntry.record.size / prevEntry.unpackedSize) * 1.2) : 1;
+    const format = formatFromConfig(cfg.format);
+    const archived = await createArchive({
+      source: server, dir: job.dir, id: job.id, format, pool: format === 'tar.zst' ? ctx.zstdPool() : null, tmpDir: ctx.tmpDir,
+      clock: ctx.clock, estimateRatio: ratio,
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(ctx.statfs ? { statfs: ctx.statfs } : {}),
+      onProgress: (done, total) => progress('archiving', done, total),
+    });
+    return { archived, warnings };
+  } finally {
+    await resume();
   }
 }
 
