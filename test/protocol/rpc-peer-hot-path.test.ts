@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentMethods, encodeFrame, hubMethods, parseFrame, ReconSyncError, RpcPeer, type RpcFrame } from '../../protocol/index.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A hub-side peer whose frames go nowhere (the agent never answers), recording what it sent. */
 function silentPeer(clock?: FakeClock) {
@@ -101,8 +102,7 @@ test('de-duplication remembers exactly the last dedupeSize request ids', async (
   for (const id of ['a', 'b', 'c', 'a', 'd', 'a', 'b', 'e', 'c']) {
     const before = sent.length;
     agent.handle({ type: 'req', id, method: 'agent.ping', params: {}, timeoutMs: 1000 });
-    const deadline = Date.now() + 2000;
-    while (sent.length === before && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    await waitFor(() => sent.length > before, { timeoutMs: 2000, everyMs: 1, what: `the answer to ${id}` });
   }
   // a (memory: 0), then d pushes a out; a and b run again; e pushes d out; c was pushed out by b.
   assert.deepEqual(sent.map((f) => (f.type === 'res' && f.ok ? `${f.id}=${(f.result as { now: number }).now}` : '?')), ['a=0', 'b=1', 'c=2', 'a=0', 'd=3', 'a=4', 'b=5', 'e=6', 'c=7']);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentMethods, hubMethods, ReconSyncError, RpcPeer, parseFrame, encodeFrame, type Handlers, type AgentMethods, type RpcFrame } from '../../protocol/index.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Two peers joined by a JSON wire, so every frame goes through encode + parse like on a socket. */
 function pair(agentHandlers: Handlers<AgentMethods>) {
@@ -56,8 +57,7 @@ test('timeout fails with TIMEOUT and cancels the handler', async () => {
     'server.restart': (_p, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener('abort', () => { aborted = ctx.signal.reason; rej(ctx.signal.reason); })),
   });
   await assert.rejects(hub.call('server.restart', { serverId: 's' }, { timeoutMs: 20 }), (e: ReconSyncError) => e.code === 'TIMEOUT');
-  const deadline = Date.now() + 2000;
-  while (!aborted && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  await waitFor(() => aborted, { timeoutMs: 2000, everyMs: 1, what: 'the handler to be aborted' });
   assert.equal((aborted as ReconSyncError).code, 'CANCELLED');
 });
 
