@@ -50,11 +50,11 @@ export interface AdminTransport {
  * simple, so all of them use it.
  */
 export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+  #tail: Promise<unknown> = Promise.resolve();
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
+    const result = this.#tail.then(task, task);
+    this.#tail = result.catch(() => undefined);
     return result;
   }
 }

@@ -22,54 +22,63 @@ type Commands = ResolvedServer['profile']['admin'];
  * the profile says which command saves, broadcasts and stops.
  */
 export class ProfileAdminChannel implements AdminChannel {
+  readonly #transport: AdminTransport;
+  readonly #commands: Commands;
+  readonly #serverId: string;
+  readonly #logger: Logger;
   constructor(
     readonly kind: ResolvedServer['admin']['kind'],
-    private readonly transport: AdminTransport,
-    private readonly commands: Commands,
-    private readonly serverId: string,
-    private readonly logger: Logger = silentLogger,
-  ) {}
-
-  exec(command: string, signal?: AbortSignal): Promise<string> {
-    return this.run(command, signal, false);
+    transport: AdminTransport,
+    commands: Commands,
+    serverId: string,
+    logger: Logger = silentLogger,
+  ) {
+    this.#transport = transport;
+    this.#commands = commands;
+    this.#serverId = serverId;
+    this.#logger = logger;
   }
 
-  private async run(command: string, signal: AbortSignal | undefined, allowDisconnect: boolean): Promise<string> {
+  exec(command: string, signal?: AbortSignal): Promise<string> {
+    return this.#run(command, signal, false);
+  }
+
+  async #run(command: string, signal: AbortSignal | undefined, allowDisconnect: boolean): Promise<string> {
     // Only the verb is logged: arguments can hold secrets (e.g. "adminpassword x").
     const verb = command.trim().split(/\s+/)[0];
-    this.logger.debug({ serverId: this.serverId, kind: this.kind, command: verb }, 'admin command');
+    this.#logger.debug({ serverId: this.#serverId, kind: this.kind, command: verb }, 'admin command');
     try {
-      return (await this.transport.exec(command, signal ? { signal, allowDisconnect } : { allowDisconnect })).trimEnd();
+      return (await this.#transport.exec(command, signal ? { signal, allowDisconnect } : { allowDisconnect })).trimEnd();
     } catch (err) {
-      this.logger.debug({ serverId: this.serverId, kind: this.kind, command: verb, err }, 'admin command failed');
+      this.#logger.debug({ serverId: this.#serverId, kind: this.kind, command: verb, err }, 'admin command failed');
       throw err;
     }
   }
 
-  private need(which: 'saveCommand' | 'broadcastCommand' | 'stopCommand'): string {
-    const cmd = this.commands[which];
-    if (!cmd) throw new ReconSyncError('NOT_SUPPORTED', `server "${this.serverId}": the game profile has no admin.${which}`);
+  #need(which: 'saveCommand' | 'broadcastCommand' | 'stopCommand'): string {
+    const cmd = this.#commands[which];
+    if (!cmd) throw new ReconSyncError('NOT_SUPPORTED', `server "${this.#serverId}": the game profile has no admin.${which}`);
     return cmd;
   }
 
   async save(signal?: AbortSignal): Promise<void> {
-    await this.run(this.need('saveCommand'), signal, false);
+    await this.#run(this.#need('saveCommand'), signal, false);
   }
 
   async broadcast(message: string, signal?: AbortSignal): Promise<void> {
     const text = sanitizeMessage(message);
-    await this.run(this.need('broadcastCommand').replaceAll('{message}', () => text), signal, false);
+    await this.#run(this.#need('broadcastCommand').replaceAll('{message}', () => text), signal, false);
   }
 
   /** Saves (when the profile has a save command), then sends the stop command; the game closing the line counts as done. */
   async stop(signal?: AbortSignal): Promise<void> {
-    const stopCommand = this.need('stopCommand');
-    if (this.commands.saveCommand) await this.run(this.commands.saveCommand, signal, false);
-    await this.run(stopCommand, signal, true);
+    const stopCommand = this.#need('stopCommand');
+    if (this.#commands.saveCommand) await this.#run(this.#commands.saveCommand, signal, false);
+    await this.#run(stopCommand, signal, true);
   }
 
   close(): Promise<void> {
-    return this.transport.close();
+    return this.#transport.close();
   }
 }
 

@@ -66,26 +66,26 @@ export function palworldCall(command: string, defaults: { shutdownWaitSec: numbe
 }
 
 export class PalworldRestClient implements AdminTransport {
-  private readonly opts: Required<Omit<PalworldRestOptions, 'password'>> & { password: string | null };
-  private readonly queue = new SerialQueue();
-  private closed = false;
+  readonly #opts: Required<Omit<PalworldRestOptions, 'password'>> & { password: string | null };
+  readonly #queue = new SerialQueue();
+  #closed = false;
 
   constructor(options: PalworldRestOptions) {
-    this.opts = { ...DefaultAdminTimeouts, shutdownWaitSec: 1, shutdownMessage: 'Server is shutting down', ...options };
+    this.#opts = { ...DefaultAdminTimeouts, shutdownWaitSec: 1, shutdownMessage: 'Server is shutting down', ...options };
   }
 
-  private get label(): string {
-    return `Palworld REST ${this.opts.host}:${this.opts.port}`;
+  get #label(): string {
+    return `Palworld REST ${this.#opts.host}:${this.#opts.port}`;
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<string> {
     let call: ApiCall;
     try {
-      call = palworldCall(command, this.opts);
+      call = palworldCall(command, this.#opts);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.queue.run(async () => {
+    return this.#queue.run(async () => {
       const res = await this.call(call, opts.signal);
       return res === undefined ? 'OK' : typeof res === 'string' ? res : JSON.stringify(res, null, 2);
     });
@@ -93,23 +93,23 @@ export class PalworldRestClient implements AdminTransport {
 
   /** One API call; resolves the parsed JSON body (undefined when empty). Used by the status probe too. */
   async call(call: ApiCall, signal?: AbortSignal): Promise<unknown> {
-    if (this.closed) throw new AdminChannelError('closed', 'the Palworld REST client was closed');
-    if (!this.opts.password) throw new AdminChannelError('config', `no rcon.password (AdminPassword) set for ${this.label}`);
+    if (this.#closed) throw new AdminChannelError('closed', 'the Palworld REST client was closed');
+    if (!this.#opts.password) throw new AdminChannelError('config', `no rcon.password (AdminPassword) set for ${this.#label}`);
     const res = await httpJson({
-      url: `http://${hostForUrl(this.opts.host)}:${this.opts.port}/v1/api/${call.path}`,
+      url: `http://${hostForUrl(this.#opts.host)}:${this.#opts.port}/v1/api/${call.path}`,
       method: call.method,
-      headers: { authorization: basicAuth(PALWORLD_USER, this.opts.password) },
+      headers: { authorization: basicAuth(PALWORLD_USER, this.#opts.password) },
       body: call.body,
-      timeoutMs: this.opts.requestTimeoutMs,
+      timeoutMs: this.#opts.requestTimeoutMs,
       signal,
-      label: this.label,
+      label: this.#label,
     });
-    if (res.status < 200 || res.status > 299) throw httpStatusError(this.label, res, 'rcon.password (AdminPassword)');
+    if (res.status < 200 || res.status > 299) throw httpStatusError(this.#label, res, 'rcon.password (AdminPassword)');
     return res.json ?? (res.text.trim() || undefined);
   }
 
   close(): Promise<void> {
-    this.closed = true;
+    this.#closed = true;
     return Promise.resolve();
   }
 }

@@ -51,17 +51,17 @@ export function satisfactoryCall(command: string): ApiFunctionCall {
 }
 
 export class SatisfactoryApiClient implements AdminTransport {
-  private readonly opts: Required<Omit<SatisfactoryApiOptions, 'password'>> & { password: string | null };
-  private readonly queue = new SerialQueue();
-  private clientToken: string | null = null;
-  private closed = false;
+  readonly #opts: Required<Omit<SatisfactoryApiOptions, 'password'>> & { password: string | null };
+  readonly #queue = new SerialQueue();
+  #clientToken: string | null = null;
+  #closed = false;
 
   constructor(options: SatisfactoryApiOptions) {
-    this.opts = { ...DefaultAdminTimeouts, ...options };
+    this.#opts = { ...DefaultAdminTimeouts, ...options };
   }
 
-  private get label(): string {
-    return `Satisfactory API ${this.opts.host}:${this.opts.port}`;
+  get #label(): string {
+    return `Satisfactory API ${this.#opts.host}:${this.#opts.port}`;
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<string> {
@@ -71,10 +71,10 @@ export class SatisfactoryApiClient implements AdminTransport {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.queue.run(async () => {
-      if (!this.opts.password) throw new AdminChannelError('config', `no rcon.password (API token) set for ${this.label}`);
+    return this.#queue.run(async () => {
+      if (!this.#opts.password) throw new AdminChannelError('config', `no rcon.password (API token) set for ${this.#label}`);
       try {
-        const data = await this.call(call, this.opts.password, opts.signal);
+        const data = await this.call(call, this.#opts.password, opts.signal);
         if (call.function === 'RunCommand' && data && typeof data === 'object' && 'commandResult' in data) return String((data as { commandResult: unknown }).commandResult);
         return data === undefined ? 'OK' : JSON.stringify(data, null, 2);
       } catch (err) {
@@ -87,47 +87,47 @@ export class SatisfactoryApiClient implements AdminTransport {
 
   /** Calls a function; resolves the reply's `data` (undefined for 204). */
   async call(call: ApiFunctionCall, token: string | null, signal?: AbortSignal): Promise<unknown> {
-    if (this.closed) throw new AdminChannelError('closed', 'the Satisfactory API client was closed');
+    if (this.#closed) throw new AdminChannelError('closed', 'the Satisfactory API client was closed');
     const res = await httpJson({
-      url: `https://${hostForUrl(this.opts.host)}:${this.opts.port}/api/v1`,
+      url: `https://${hostForUrl(this.#opts.host)}:${this.#opts.port}/api/v1`,
       method: 'POST',
       headers: token ? { authorization: `Bearer ${token}` } : {},
       body: call.data === undefined ? { function: call.function } : call,
-      timeoutMs: this.opts.requestTimeoutMs,
+      timeoutMs: this.#opts.requestTimeoutMs,
       signal,
-      insecureTls: this.opts.insecureTls,
-      label: this.label,
+      insecureTls: this.#opts.insecureTls,
+      label: this.#label,
     });
     if (res.status === 204) return undefined;
     const body = res.json as { data?: unknown; errorCode?: unknown; errorMessage?: unknown } | undefined;
     if (res.status < 200 || res.status > 299) {
       if (body && typeof body.errorCode === 'string') {
         const reason = res.status === 401 || res.status === 403 || /token|privilege|password/i.test(body.errorCode) ? 'auth' : 'http';
-        throw new AdminChannelError(reason, `${this.label} ${call.function}: ${body.errorCode}${typeof body.errorMessage === 'string' ? ` (${body.errorMessage})` : ''}`);
+        throw new AdminChannelError(reason, `${this.#label} ${call.function}: ${body.errorCode}${typeof body.errorMessage === 'string' ? ` (${body.errorMessage})` : ''}`);
       }
-      throw httpStatusError(this.label, res, 'rcon.password (API token)');
+      throw httpStatusError(this.#label, res, 'rcon.password (API token)');
     }
     return body?.data;
   }
 
   /** A token for read-only calls: the admin token when configured, else a passwordless Client login (cached). */
   async readToken(signal?: AbortSignal): Promise<string> {
-    if (this.opts.password) return this.opts.password;
-    if (this.clientToken) return this.clientToken;
+    if (this.#opts.password) return this.#opts.password;
+    if (this.#clientToken) return this.#clientToken;
     const data = await this.call({ function: 'PasswordlessLogin', data: { MinimumPrivilegeLevel: 'Client' } }, null, signal);
     const token = (data as { authenticationToken?: unknown } | undefined)?.authenticationToken;
-    if (typeof token !== 'string') throw new AdminChannelError('auth', `${this.label} gave no token to a passwordless login; set rcon.password (API token)`);
-    this.clientToken = token;
+    if (typeof token !== 'string') throw new AdminChannelError('auth', `${this.#label} gave no token to a passwordless login; set rcon.password (API token)`);
+    this.#clientToken = token;
     return token;
   }
 
   /** Forgets a cached Client token after an auth failure. */
   forgetToken(): void {
-    this.clientToken = null;
+    this.#clientToken = null;
   }
 
   close(): Promise<void> {
-    this.closed = true;
+    this.#closed = true;
     return Promise.resolve();
   }
 }

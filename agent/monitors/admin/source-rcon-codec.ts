@@ -63,44 +63,44 @@ export function decodePacket(buf: Buffer): RconPacket {
  * allocate a huge buffer.
  */
 export class PacketDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private readonly maxPacketSize: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  readonly #maxPacketSize: number;
 
   constructor(opts: { maxPacketSize?: number } = {}) {
-    this.maxPacketSize = opts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    this.#maxPacketSize = opts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
   }
 
   push(chunk: Buffer): RconPacket[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
     const packets: RconPacket[] = [];
-    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    let buf = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
     let offset = 0;
     while (buf.length - offset >= 4) {
       const size = buf.readInt32LE(offset);
       // One NUL short of the minimum is tolerated (decodePacket handles it); less is garbage.
-      if (size < MIN_PACKET_SIZE - 1 || size > this.maxPacketSize) {
+      if (size < MIN_PACKET_SIZE - 1 || size > this.#maxPacketSize) {
         this.reset();
-        throw new RconProtocolError(`invalid packet size ${size} (expected ${MIN_PACKET_SIZE}..${this.maxPacketSize})`);
+        throw new RconProtocolError(`invalid packet size ${size} (expected ${MIN_PACKET_SIZE}..${this.#maxPacketSize})`);
       }
       if (buf.length - offset < 4 + size) break;
       packets.push(decodePacket(buf.subarray(offset, offset + 4 + size)));
       offset += 4 + size;
     }
     buf = buf.subarray(offset);
-    this.chunks = buf.length ? [Buffer.from(buf)] : [];
-    this.buffered = buf.length;
+    this.#chunks = buf.length ? [Buffer.from(buf)] : [];
+    this.#buffered = buf.length;
     return packets;
   }
 
   /** Bytes received that do not yet form a whole packet. */
   get pending(): number {
-    return this.buffered;
+    return this.#buffered;
   }
 
   reset(): void {
-    this.chunks = [];
-    this.buffered = 0;
+    this.#chunks = [];
+    this.#buffered = 0;
   }
 }

@@ -46,44 +46,44 @@ const MAX_ID = 0x7fff_fff0;
 
 /** The packets of one TCP connection, read one at a time by the single request in flight. */
 class RconConnection {
-  private readonly queue: RconPacket[] = [];
-  private waiter: ((p: RconPacket | Error) => void) | null = null;
-  private failure: Error | null = null;
-  private readonly decoder: PacketDecoder;
+  readonly #queue: RconPacket[] = [];
+  #waiter: ((p: RconPacket | Error) => void) | null = null;
+  #failure: Error | null = null;
+  readonly #decoder: PacketDecoder;
 
   constructor(readonly socket: net.Socket, maxPacketSize: number) {
-    this.decoder = new PacketDecoder({ maxPacketSize });
+    this.#decoder = new PacketDecoder({ maxPacketSize });
     socket.on('data', (chunk: Buffer) => {
       let packets: RconPacket[];
       try {
-        packets = this.decoder.push(chunk);
+        packets = this.#decoder.push(chunk);
       } catch (err) {
-        this.fail(new AdminChannelError('protocol', `RCON server sent a malformed packet: ${(err as RconProtocolError).message}`, { cause: err }));
+        this.#fail(new AdminChannelError('protocol', `RCON server sent a malformed packet: ${(err as RconProtocolError).message}`, { cause: err }));
         socket.destroy();
         return;
       }
-      for (const p of packets) this.deliver(p);
+      for (const p of packets) this.#deliver(p);
     });
-    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `RCON connection failed: ${errorCodeOrMessage(err)}`, { cause: err })));
-    socket.on('close', () => this.fail(new AdminChannelError('closed', 'RCON server closed the connection')));
+    socket.on('error', (err) => this.#fail(new AdminChannelError('closed', `RCON connection failed: ${errorCodeOrMessage(err)}`, { cause: err })));
+    socket.on('close', () => this.#fail(new AdminChannelError('closed', 'RCON server closed the connection')));
   }
 
   get failed(): boolean {
-    return this.failure !== null;
+    return this.#failure !== null;
   }
 
-  private deliver(p: RconPacket | Error): void {
-    const w = this.waiter;
+  #deliver(p: RconPacket | Error): void {
+    const w = this.#waiter;
     if (w) {
-      this.waiter = null;
+      this.#waiter = null;
       w(p);
-    } else if (!(p instanceof Error)) this.queue.push(p);
+    } else if (!(p instanceof Error)) this.#queue.push(p);
   }
 
-  private fail(err: Error): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.deliver(err);
+  #fail(err: Error): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#deliver(err);
   }
 
   send(p: RconPacket): void {
@@ -92,16 +92,16 @@ class RconConnection {
 
   /** The next packet; rejects when the connection fails or `signal` aborts. */
   next(signal: AbortSignal): Promise<RconPacket> {
-    const queued = this.queue.shift();
+    const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const onAbort = () => {
-        this.waiter = null;
+        this.#waiter = null;
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiter = (p) => {
+      this.#waiter = (p) => {
         signal.removeEventListener('abort', onAbort);
         if (p instanceof Error) reject(p);
         else resolve(p);
@@ -133,24 +133,24 @@ class RconConnection {
 }
 
 export class SourceRconClient implements AdminTransport {
-  private readonly opts: Required<Omit<SourceRconOptions, 'password'>> & { password: string | null };
-  private readonly queue = new SerialQueue();
-  private conn: RconConnection | null = null;
-  private nextId = 1;
-  private closed = false;
+  readonly #opts: Required<Omit<SourceRconOptions, 'password'>> & { password: string | null };
+  readonly #queue = new SerialQueue();
+  #conn: RconConnection | null = null;
+  #nextId = 1;
+  #closed = false;
 
   constructor(options: SourceRconOptions) {
-    this.opts = { ...DefaultAdminTimeouts, maxPacketSize: DEFAULT_MAX_PACKET_SIZE, ...options };
+    this.#opts = { ...DefaultAdminTimeouts, maxPacketSize: DEFAULT_MAX_PACKET_SIZE, ...options };
   }
 
-  private get where(): string {
-    return `${this.opts.host}:${this.opts.port}`;
+  get #where(): string {
+    return `${this.#opts.host}:${this.#opts.port}`;
   }
 
-  private allocId(count: number): number {
-    if (this.nextId + count > MAX_ID) this.nextId = 1;
-    const id = this.nextId;
-    this.nextId += count;
+  #allocId(count: number): number {
+    if (this.#nextId + count > MAX_ID) this.#nextId = 1;
+    const id = this.#nextId;
+    this.#nextId += count;
     return id;
   }
 
@@ -158,28 +158,28 @@ export class SourceRconClient implements AdminTransport {
     if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
       return Promise.reject(new ReconSyncError('INVALID_PARAMS', `RCON command is longer than ${MAX_COMMAND_BYTES} bytes`));
     }
-    return this.queue.run(async () => {
-      if (this.closed) throw new AdminChannelError('closed', 'the RCON client was closed');
-      const conn = await this.connection(opts.signal);
+    return this.#queue.run(async () => {
+      if (this.#closed) throw new AdminChannelError('closed', 'the RCON client was closed');
+      const conn = await this.#connection(opts.signal);
       try {
-        return await withDeadline((signal) => this.request(conn, command, signal), {
-          timeoutMs: this.opts.requestTimeoutMs,
+        return await withDeadline((signal) => this.#request(conn, command, signal), {
+          timeoutMs: this.#opts.requestTimeoutMs,
           signal: opts.signal,
-          onTimeout: () => new AdminChannelError('timeout', `RCON ${this.where} did not answer "${command.split(' ')[0]}" within ${this.opts.requestTimeoutMs} ms`),
+          onTimeout: () => new AdminChannelError('timeout', `RCON ${this.#where} did not answer "${command.split(' ')[0]}" within ${this.#opts.requestTimeoutMs} ms`),
           // A late reply must not be read as the answer to the next command.
-          cleanup: () => this.drop(conn),
+          cleanup: () => this.#drop(conn),
         });
       } catch (err) {
-        this.drop(conn);
+        this.#drop(conn);
         if (opts.allowDisconnect && err instanceof AdminChannelError && err.reason === 'closed') return '';
         throw err;
       }
     });
   }
 
-  private async request(conn: RconConnection, command: string, signal: AbortSignal): Promise<string> {
-    const { dialect } = this.opts;
-    const id = this.allocId(2);
+  async #request(conn: RconConnection, command: string, signal: AbortSignal): Promise<string> {
+    const { dialect } = this.#opts;
+    const id = this.#allocId(2);
     conn.send({ id, type: PacketType.EXECCOMMAND, body: command });
     if (dialect === 'ark') {
       for (;;) {
@@ -192,7 +192,7 @@ export class SourceRconClient implements AdminTransport {
     const parts: string[] = [];
     for (;;) {
       // Minecraft: a part shorter than 4096 chars is the last. srcds: the echo ends it, or silence if the server has no echo.
-      const p = parts.length === 0 ? await conn.next(signal) : await conn.nextWithin(this.opts.quietMs, signal);
+      const p = parts.length === 0 ? await conn.next(signal) : await conn.nextWithin(this.#opts.quietMs, signal);
       if (p === null) break;
       if (dialect === 'srcds' && p.id === id + 1) break;
       if (p.id !== id) continue;
@@ -202,54 +202,54 @@ export class SourceRconClient implements AdminTransport {
     return parts.join('');
   }
 
-  private drop(conn: RconConnection): void {
+  #drop(conn: RconConnection): void {
     conn.destroy();
-    if (this.conn === conn) this.conn = null;
+    if (this.#conn === conn) this.#conn = null;
   }
 
-  private async connection(signal: AbortSignal | undefined): Promise<RconConnection> {
-    if (this.conn && !this.conn.failed) return this.conn;
-    this.conn = null;
-    const { password } = this.opts;
-    if (!password) throw new AdminChannelError('config', `no rcon.password set for RCON ${this.where}`);
-    const socket = await withDeadline((s) => connectTcp(this.opts.host, this.opts.port, s), {
-      timeoutMs: this.opts.connectTimeoutMs,
+  async #connection(signal: AbortSignal | undefined): Promise<RconConnection> {
+    if (this.#conn && !this.#conn.failed) return this.#conn;
+    this.#conn = null;
+    const { password } = this.#opts;
+    if (!password) throw new AdminChannelError('config', `no rcon.password set for RCON ${this.#where}`);
+    const socket = await withDeadline((s) => connectTcp(this.#opts.host, this.#opts.port, s), {
+      timeoutMs: this.#opts.connectTimeoutMs,
       signal,
-      onTimeout: () => new AdminChannelError('connect', `cannot connect to RCON ${this.where} within ${this.opts.connectTimeoutMs} ms`),
+      onTimeout: () => new AdminChannelError('connect', `cannot connect to RCON ${this.#where} within ${this.#opts.connectTimeoutMs} ms`),
     });
-    const conn = new RconConnection(socket, this.opts.maxPacketSize);
+    const conn = new RconConnection(socket, this.#opts.maxPacketSize);
     try {
-      await withDeadline((s) => this.authenticate(conn, password, s), {
-        timeoutMs: this.opts.authTimeoutMs,
+      await withDeadline((s) => this.#authenticate(conn, password, s), {
+        timeoutMs: this.#opts.authTimeoutMs,
         signal,
-        onTimeout: () => new AdminChannelError('auth', `RCON ${this.where} did not answer the login within ${this.opts.authTimeoutMs} ms`),
+        onTimeout: () => new AdminChannelError('auth', `RCON ${this.#where} did not answer the login within ${this.#opts.authTimeoutMs} ms`),
       });
     } catch (err) {
       conn.destroy();
       if (err instanceof AdminChannelError && err.reason === 'closed') {
-        throw new AdminChannelError('auth', `RCON ${this.where} closed the connection during login; check rcon.password`, { cause: err });
+        throw new AdminChannelError('auth', `RCON ${this.#where} closed the connection during login; check rcon.password`, { cause: err });
       }
       throw err;
     }
-    this.conn = conn;
+    this.#conn = conn;
     return conn;
   }
 
-  private async authenticate(conn: RconConnection, password: string, signal: AbortSignal): Promise<void> {
-    const id = this.allocId(1);
+  async #authenticate(conn: RconConnection, password: string, signal: AbortSignal): Promise<void> {
+    const id = this.#allocId(1);
     conn.send({ id, type: PacketType.AUTH, body: password });
     for (;;) {
       const p = await conn.next(signal);
       // srcds sends an empty RESPONSE_VALUE before the AUTH_RESPONSE; skip it and anything else.
       if (p.type !== PacketType.AUTH_RESPONSE) continue;
-      if (p.id === -1) throw new AdminChannelError('auth', `RCON ${this.where} rejected the password; check rcon.password`);
+      if (p.id === -1) throw new AdminChannelError('auth', `RCON ${this.#where} rejected the password; check rcon.password`);
       if (p.id === id) return;
     }
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    if (this.conn) this.drop(this.conn);
+    this.#closed = true;
+    if (this.#conn) this.#drop(this.#conn);
     return Promise.resolve();
   }
 }

@@ -72,42 +72,42 @@ export function stripTelnetCommands(input: Buffer): { data: Buffer; carry: Buffe
 type WaitResult = 'match' | 'quiet';
 
 class TelnetConnection {
-  private text = '';
-  private carry: Buffer = Buffer.alloc(0);
-  private readonly decoder = new StringDecoder('utf8');
-  private listener: (() => void) | null = null;
-  private failure: AdminChannelError | null = null;
+  #text = '';
+  #carry: Buffer = Buffer.alloc(0);
+  readonly #decoder = new StringDecoder('utf8');
+  #listener: (() => void) | null = null;
+  #failure: AdminChannelError | null = null;
 
   constructor(readonly socket: net.Socket, where: string) {
     socket.on('data', (chunk: Buffer) => {
-      const { data, carry } = stripTelnetCommands(this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk);
-      this.carry = Buffer.from(carry);
-      this.text += this.decoder.write(data);
-      if (this.text.length > MAX_BUFFER_CHARS) this.text = this.text.slice(-MAX_BUFFER_CHARS);
-      this.listener?.();
+      const { data, carry } = stripTelnetCommands(this.#carry.length ? Buffer.concat([this.#carry, chunk]) : chunk);
+      this.#carry = Buffer.from(carry);
+      this.#text += this.#decoder.write(data);
+      if (this.#text.length > MAX_BUFFER_CHARS) this.#text = this.#text.slice(-MAX_BUFFER_CHARS);
+      this.#listener?.();
     });
-    socket.on('error', (err) => this.fail(new AdminChannelError('closed', `telnet ${where} failed: ${errorCodeOrMessage(err)}`, { cause: err })));
-    socket.on('close', () => this.fail(new AdminChannelError('closed', `telnet ${where} closed the connection`)));
+    socket.on('error', (err) => this.#fail(new AdminChannelError('closed', `telnet ${where} failed: ${errorCodeOrMessage(err)}`, { cause: err })));
+    socket.on('close', () => this.#fail(new AdminChannelError('closed', `telnet ${where} closed the connection`)));
   }
 
   get failed(): boolean {
-    return this.failure !== null;
+    return this.#failure !== null;
   }
 
   get buffered(): string {
-    return this.text;
+    return this.#text;
   }
 
-  private fail(err: AdminChannelError): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.listener?.();
+  #fail(err: AdminChannelError): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#listener?.();
   }
 
   /** Returns and clears what has arrived. */
   take(): string {
-    const t = this.text;
-    this.text = '';
+    const t = this.#text;
+    this.#text = '';
     return t;
   }
 
@@ -124,7 +124,7 @@ class TelnetConnection {
     return new Promise((resolve, reject) => {
       let quietTimer: NodeJS.Timeout | undefined;
       const cleanup = () => {
-        this.listener = null;
+        this.#listener = null;
         clearTimeout(quietTimer);
         signal.removeEventListener('abort', onAbort);
       };
@@ -133,15 +133,15 @@ class TelnetConnection {
         reject(signal.reason);
       };
       const check = () => {
-        if (pattern?.test(this.text)) {
+        if (pattern?.test(this.#text)) {
           cleanup();
           return resolve('match');
         }
-        if (this.failure) {
+        if (this.#failure) {
           cleanup();
-          return reject(this.failure);
+          return reject(this.#failure);
         }
-        if (quietMs !== null && this.text.length > 0) {
+        if (quietMs !== null && this.#text.length > 0) {
           clearTimeout(quietTimer);
           quietTimer = setTimeout(() => {
             cleanup();
@@ -150,7 +150,7 @@ class TelnetConnection {
         }
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.listener = check;
+      this.#listener = check;
       check();
     });
   }
@@ -166,94 +166,94 @@ export function cleanTelnetOutput(text: string): string {
 }
 
 export class TelnetClient implements AdminTransport {
-  private readonly opts: Required<Omit<TelnetOptions, 'password'>> & { password: string | null };
-  private readonly queue = new SerialQueue();
-  private conn: TelnetConnection | null = null;
-  private closed = false;
+  readonly #opts: Required<Omit<TelnetOptions, 'password'>> & { password: string | null };
+  readonly #queue = new SerialQueue();
+  #conn: TelnetConnection | null = null;
+  #closed = false;
 
   constructor(options: TelnetOptions) {
-    this.opts = { ...DefaultAdminTimeouts, ...options };
+    this.#opts = { ...DefaultAdminTimeouts, ...options };
   }
 
-  private get where(): string {
-    return `${this.opts.host}:${this.opts.port}`;
+  get #where(): string {
+    return `${this.#opts.host}:${this.#opts.port}`;
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<string> {
     if (/[\r\n]/.test(command)) return Promise.reject(new AdminChannelError('config', 'a telnet command must be one line'));
-    return this.queue.run(async () => {
-      if (this.closed) throw new AdminChannelError('closed', 'the telnet client was closed');
-      const conn = await this.connection(opts.signal);
+    return this.#queue.run(async () => {
+      if (this.#closed) throw new AdminChannelError('closed', 'the telnet client was closed');
+      const conn = await this.#connection(opts.signal);
       conn.take(); // log lines that arrived between commands are not this command's answer
       conn.write(command);
       try {
-        await withDeadline((signal) => conn.waitFor(null, this.opts.quietMs, signal), {
-          timeoutMs: this.opts.requestTimeoutMs,
+        await withDeadline((signal) => conn.waitFor(null, this.#opts.quietMs, signal), {
+          timeoutMs: this.#opts.requestTimeoutMs,
           signal: opts.signal,
-          onTimeout: () => new AdminChannelError('timeout', `telnet ${this.where} did not answer "${command.split(' ')[0]}" within ${this.opts.requestTimeoutMs} ms`),
+          onTimeout: () => new AdminChannelError('timeout', `telnet ${this.#where} did not answer "${command.split(' ')[0]}" within ${this.#opts.requestTimeoutMs} ms`),
         });
         return cleanTelnetOutput(conn.take());
       } catch (err) {
         // A flooding log never goes quiet: return what arrived by the deadline if anything did.
         if (err instanceof AdminChannelError && err.reason === 'timeout' && conn.buffered.length > 0) return cleanTelnetOutput(conn.take());
-        this.drop(conn);
+        this.#drop(conn);
         if (opts.allowDisconnect && err instanceof AdminChannelError && err.reason === 'closed') return cleanTelnetOutput(conn.take());
         throw err;
       }
     });
   }
 
-  private drop(conn: TelnetConnection): void {
+  #drop(conn: TelnetConnection): void {
     conn.destroy();
-    if (this.conn === conn) this.conn = null;
+    if (this.#conn === conn) this.#conn = null;
   }
 
-  private async connection(signal: AbortSignal | undefined): Promise<TelnetConnection> {
-    if (this.conn && !this.conn.failed) return this.conn;
-    this.conn = null;
-    const socket = await withDeadline((s) => connectTcp(this.opts.host, this.opts.port, s), {
-      timeoutMs: this.opts.connectTimeoutMs,
+  async #connection(signal: AbortSignal | undefined): Promise<TelnetConnection> {
+    if (this.#conn && !this.#conn.failed) return this.#conn;
+    this.#conn = null;
+    const socket = await withDeadline((s) => connectTcp(this.#opts.host, this.#opts.port, s), {
+      timeoutMs: this.#opts.connectTimeoutMs,
       signal,
-      onTimeout: () => new AdminChannelError('connect', `cannot connect to telnet ${this.where} within ${this.opts.connectTimeoutMs} ms`),
+      onTimeout: () => new AdminChannelError('connect', `cannot connect to telnet ${this.#where} within ${this.#opts.connectTimeoutMs} ms`),
     });
-    const conn = new TelnetConnection(socket, this.where);
+    const conn = new TelnetConnection(socket, this.#where);
     try {
-      await withDeadline((s) => this.login(conn, s), {
-        timeoutMs: this.opts.authTimeoutMs,
+      await withDeadline((s) => this.#login(conn, s), {
+        timeoutMs: this.#opts.authTimeoutMs,
         signal,
-        onTimeout: () => new AdminChannelError('auth', `telnet ${this.where} did not finish the login within ${this.opts.authTimeoutMs} ms`),
+        onTimeout: () => new AdminChannelError('auth', `telnet ${this.#where} did not finish the login within ${this.#opts.authTimeoutMs} ms`),
       });
     } catch (err) {
       conn.destroy();
       if (err instanceof AdminChannelError && err.reason === 'closed') {
-        throw new AdminChannelError('auth', `telnet ${this.where} closed the connection during login; check rcon.password (TelnetPassword)`, { cause: err });
+        throw new AdminChannelError('auth', `telnet ${this.#where} closed the connection during login; check rcon.password (TelnetPassword)`, { cause: err });
       }
       throw err;
     }
-    this.conn = conn;
+    this.#conn = conn;
     return conn;
   }
 
-  private async login(conn: TelnetConnection, signal: AbortSignal): Promise<void> {
+  async #login(conn: TelnetConnection, signal: AbortSignal): Promise<void> {
     // Either a password prompt, or (no password needed) the welcome text followed by silence.
-    const first = await conn.waitFor(PASSWORD_PROMPT, this.opts.quietMs, signal);
+    const first = await conn.waitFor(PASSWORD_PROMPT, this.#opts.quietMs, signal);
     if (first === 'match') {
       conn.take();
-      if (!this.opts.password) throw new AdminChannelError('config', `telnet ${this.where} asks for a password; set rcon.password (TelnetPassword)`);
-      conn.write(this.opts.password);
+      if (!this.#opts.password) throw new AdminChannelError('config', `telnet ${this.#where} asks for a password; set rcon.password (TelnetPassword)`);
+      conn.write(this.#opts.password);
       await conn.waitFor(new RegExp(`${LOGON_OK.source}|${LOGON_BAD.source}|${PASSWORD_PROMPT.source}`, 'i'), null, signal);
-      if (!LOGON_OK.test(conn.buffered)) throw new AdminChannelError('auth', `telnet ${this.where} rejected the password; check rcon.password (TelnetPassword)`);
+      if (!LOGON_OK.test(conn.buffered)) throw new AdminChannelError('auth', `telnet ${this.#where} rejected the password; check rcon.password (TelnetPassword)`);
     } else if (!WELCOME.test(conn.buffered)) {
-      throw new AdminChannelError('protocol', `telnet ${this.where} does not look like a 7 Days to Die console`);
+      throw new AdminChannelError('protocol', `telnet ${this.#where} does not look like a 7 Days to Die console`);
     }
     // Let the welcome block finish so it is not read as the first command's answer.
-    await conn.waitFor(null, this.opts.quietMs, signal);
+    await conn.waitFor(null, this.#opts.quietMs, signal);
     conn.take();
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    if (this.conn) this.drop(this.conn);
+    this.#closed = true;
+    if (this.#conn) this.#drop(this.#conn);
     return Promise.resolve();
   }
 }

@@ -38,38 +38,40 @@ interface Pending {
 }
 
 class WebRconConnection {
-  private pending: Pending | null = null;
-  private failure: Error | null = null;
+  #pending: Pending | null = null;
+  #failure: Error | null = null;
   /** Any message seen on this socket: tells a wrong password (closed at once) from a crash later. */
-  private heardFrom = false;
+  #heardFrom = false;
+  readonly #where: string;
 
-  constructor(readonly ws: WebSocket, private readonly where: string) {
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('error', (err) => this.fail(this.closedError(errorCodeOrMessage(err))));
-    ws.on('close', (code) => this.fail(this.closedError(`code ${code}`)));
+  constructor(readonly ws: WebSocket, where: string) {
+    this.#where = where;
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('error', (err) => this.#fail(this.#closedError(errorCodeOrMessage(err))));
+    ws.on('close', (code) => this.#fail(this.#closedError(`code ${code}`)));
   }
 
   get failed(): boolean {
-    return this.failure !== null;
+    return this.#failure !== null;
   }
 
   /** A socket closed before it ever spoke is how Rust answers a wrong password. */
-  private closedError(detail: string): AdminChannelError {
-    return this.heardFrom
-      ? new AdminChannelError('closed', `WebRCON ${this.where} closed the connection (${detail})`)
-      : new AdminChannelError('auth', `WebRCON ${this.where} closed the connection before answering; check rcon.password`);
+  #closedError(detail: string): AdminChannelError {
+    return this.#heardFrom
+      ? new AdminChannelError('closed', `WebRCON ${this.#where} closed the connection (${detail})`)
+      : new AdminChannelError('auth', `WebRCON ${this.#where} closed the connection before answering; check rcon.password`);
   }
 
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
-    this.heardFrom = true;
+  #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.#heardFrom = true;
     if (isBinary) return;
     // Depth first: a reply's Message is stringified below, inside this 'message' handler (a throw there ends the agent).
-    const parsed = parseJsonBounded(data.toString(), `WebRCON ${this.where} message`);
+    const parsed = parseJsonBounded(data.toString(), `WebRCON ${this.#where} message`);
     if (!parsed.ok) {
       // Too deep to read its Identifier safely: it fails the command in flight rather than letting it time out.
-      const p = parsed.reason === 'depth' ? this.pending : null;
+      const p = parsed.reason === 'depth' ? this.#pending : null;
       if (p) {
-        this.pending = null;
+        this.#pending = null;
         p.reject(new AdminChannelError('protocol', parsed.error));
       }
       return; // not JSON: not ours to interpret
@@ -77,25 +79,25 @@ class WebRconConnection {
     const msg = parsed.value;
     if (!msg || typeof msg !== 'object') return;
     const { Identifier, Message } = msg as { Identifier?: unknown; Message?: unknown };
-    const p = this.pending;
+    const p = this.#pending;
     if (!p || Identifier !== p.id) return; // console output, chat, or a stale reply
-    this.pending = null;
+    this.#pending = null;
     p.resolve(typeof Message === 'string' ? Message : Message === undefined || Message === null ? '' : JSON.stringify(Message));
   }
 
-  private fail(err: Error): void {
-    if (this.failure) return;
-    this.failure = err;
-    const p = this.pending;
-    this.pending = null;
+  #fail(err: Error): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    const p = this.#pending;
+    this.#pending = null;
     p?.reject(err);
   }
 
   request(id: number, command: string, signal: AbortSignal): Promise<string> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const onAbort = () => {
-        this.pending = null;
+        this.#pending = null;
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -103,13 +105,13 @@ class WebRconConnection {
         signal.removeEventListener('abort', onAbort);
         fn(v);
       };
-      this.pending = { id, resolve: done(resolve), reject: done(reject) };
+      this.#pending = { id, resolve: done(resolve), reject: done(reject) };
       if (this.ws.readyState !== WebSocket.OPEN) {
-        this.fail(this.closedError('closing before the command was sent'));
+        this.#fail(this.#closedError('closing before the command was sent'));
         return;
       }
       this.ws.send(JSON.stringify({ Identifier: id, Message: command, Name: 'WebRcon' }), (err) => {
-        if (err) this.fail(this.closedError(`send failed: ${errorCodeOrMessage(err)}`));
+        if (err) this.#fail(this.#closedError(`send failed: ${errorCodeOrMessage(err)}`));
       });
     });
   }
@@ -120,68 +122,68 @@ class WebRconConnection {
 }
 
 export class WebRconClient implements AdminTransport {
-  private readonly opts: Required<Omit<WebRconOptions, 'password'>> & { password: string | null };
-  private readonly queue = new SerialQueue();
-  private conn: WebRconConnection | null = null;
-  private nextId = FIRST_ID;
-  private closed = false;
+  readonly #opts: Required<Omit<WebRconOptions, 'password'>> & { password: string | null };
+  readonly #queue = new SerialQueue();
+  #conn: WebRconConnection | null = null;
+  #nextId = FIRST_ID;
+  #closed = false;
 
   constructor(options: WebRconOptions) {
-    this.opts = { ...DefaultAdminTimeouts, maxPayload: WEBRCON_MAX_PAYLOAD, ...options };
+    this.#opts = { ...DefaultAdminTimeouts, maxPayload: WEBRCON_MAX_PAYLOAD, ...options };
   }
 
-  private get where(): string {
-    return `${this.opts.host}:${this.opts.port}`;
+  get #where(): string {
+    return `${this.#opts.host}:${this.#opts.port}`;
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<string> {
-    return this.queue.run(async () => {
-      if (this.closed) throw new AdminChannelError('closed', 'the WebRCON client was closed');
-      const conn = await this.connection(opts.signal);
-      if (this.nextId > MAX_ID) this.nextId = FIRST_ID;
-      const id = this.nextId++;
+    return this.#queue.run(async () => {
+      if (this.#closed) throw new AdminChannelError('closed', 'the WebRCON client was closed');
+      const conn = await this.#connection(opts.signal);
+      if (this.#nextId > MAX_ID) this.#nextId = FIRST_ID;
+      const id = this.#nextId++;
       try {
         return await withDeadline((signal) => conn.request(id, command, signal), {
-          timeoutMs: this.opts.requestTimeoutMs,
+          timeoutMs: this.#opts.requestTimeoutMs,
           signal: opts.signal,
-          onTimeout: () => new AdminChannelError('timeout', `WebRCON ${this.where} did not answer "${command.split(' ')[0]}" within ${this.opts.requestTimeoutMs} ms`),
+          onTimeout: () => new AdminChannelError('timeout', `WebRCON ${this.#where} did not answer "${command.split(' ')[0]}" within ${this.#opts.requestTimeoutMs} ms`),
         });
       } catch (err) {
         // Rust closes the socket as it quits; after "quit" that is the expected answer. A socket that
         // never spoke counts as a wrong password, not as a quit (stop() saves first, so it has spoken).
         if (opts.allowDisconnect && err instanceof AdminChannelError && err.reason === 'closed') {
-          this.drop(conn);
+          this.#drop(conn);
           return '';
         }
-        if (!(err instanceof AdminChannelError && err.reason === 'timeout')) this.drop(conn);
+        if (!(err instanceof AdminChannelError && err.reason === 'timeout')) this.#drop(conn);
         throw err;
       }
     });
   }
 
-  private drop(conn: WebRconConnection): void {
+  #drop(conn: WebRconConnection): void {
     conn.destroy();
-    if (this.conn === conn) this.conn = null;
+    if (this.#conn === conn) this.#conn = null;
   }
 
-  private async connection(signal: AbortSignal | undefined): Promise<WebRconConnection> {
-    if (this.conn && !this.conn.failed) return this.conn;
-    this.conn = null;
-    const { password, host, port } = this.opts;
-    if (!password) throw new AdminChannelError('config', `no rcon.password set for WebRCON ${this.where}`);
+  async #connection(signal: AbortSignal | undefined): Promise<WebRconConnection> {
+    if (this.#conn && !this.#conn.failed) return this.#conn;
+    this.#conn = null;
+    const { password, host, port } = this.#opts;
+    if (!password) throw new AdminChannelError('config', `no rcon.password set for WebRCON ${this.#where}`);
     const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}/${encodeURIComponent(password)}`;
-    const ws = await withDeadline((s) => openSocket(url, this.opts.maxPayload, this.where, s), {
-      timeoutMs: this.opts.connectTimeoutMs,
+    const ws = await withDeadline((s) => openSocket(url, this.#opts.maxPayload, this.#where, s), {
+      timeoutMs: this.#opts.connectTimeoutMs,
       signal,
-      onTimeout: () => new AdminChannelError('connect', `cannot connect to WebRCON ${this.where} within ${this.opts.connectTimeoutMs} ms`),
+      onTimeout: () => new AdminChannelError('connect', `cannot connect to WebRCON ${this.#where} within ${this.#opts.connectTimeoutMs} ms`),
     });
-    this.conn = new WebRconConnection(ws, this.where);
-    return this.conn;
+    this.#conn = new WebRconConnection(ws, this.#where);
+    return this.#conn;
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    if (this.conn) this.drop(this.conn);
+    this.#closed = true;
+    if (this.#conn) this.#drop(this.#conn);
     return Promise.resolve();
   }
 }

@@ -64,27 +64,31 @@ export function encodeChallengedRequest(type: typeof A2sType.PLAYER_REQUEST | ty
 /** A bounds-checked cursor over one reply; `what` names the reply in errors. */
 class Reader {
   #at: number;
-  constructor(private readonly buf: Buffer, start: number, private readonly what: string) {
+  readonly #buf: Buffer;
+  readonly #what: string;
+  constructor(buf: Buffer, start: number, what: string) {
+    this.#buf = buf;
+    this.#what = what;
     this.#at = start;
   }
   get remaining(): number {
-    return this.buf.length - this.#at;
+    return this.#buf.length - this.#at;
   }
   #need(n: number, field: string): number {
-    if (this.#at + n > this.buf.length) throw new A2sError('truncated', `the ${this.what} reply ended before its ${field} (${this.buf.length} bytes)`);
+    if (this.#at + n > this.#buf.length) throw new A2sError('truncated', `the ${this.#what} reply ended before its ${field} (${this.#buf.length} bytes)`);
     const at = this.#at;
     this.#at += n;
     return at;
   }
-  byte(field: string): number { return this.buf.readUInt8(this.#need(1, field)); }
-  int16(field: string): number { return this.buf.readUInt16LE(this.#need(2, field)); }
-  int32(field: string): number { return this.buf.readInt32LE(this.#need(4, field)); }
-  float(field: string): number { return this.buf.readFloatLE(this.#need(4, field)); }
+  byte(field: string): number { return this.#buf.readUInt8(this.#need(1, field)); }
+  int16(field: string): number { return this.#buf.readUInt16LE(this.#need(2, field)); }
+  int32(field: string): number { return this.#buf.readInt32LE(this.#need(4, field)); }
+  float(field: string): number { return this.#buf.readFloatLE(this.#need(4, field)); }
   skip(n: number, field: string): void { this.#need(n, field); }
   string(field: string): string {
-    const end = this.buf.indexOf(0, this.#at);
-    if (end < 0) throw new A2sError('truncated', `the ${this.what} reply ended inside its ${field} (no NUL)`);
-    const s = this.buf.toString('utf8', this.#at, end);
+    const end = this.#buf.indexOf(0, this.#at);
+    if (end < 0) throw new A2sError('truncated', `the ${this.#what} reply ended inside its ${field} (no NUL)`);
+    const s = this.#buf.toString('utf8', this.#at, end);
     this.#at = end + 1;
     return s;
   }
