@@ -11,37 +11,37 @@ const LastRunFileSchema = z.object({ version: z.literal(1), servers: z.record(z.
  * run fell due while the agent was down.
  */
 export class LastRunStore {
-  private readonly file: string;
-  private data: Record<string, number> | null = null;
-  private writing: Promise<void> = Promise.resolve();
+  readonly #file: string;
+  #data: Record<string, number> | null = null;
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(dataDir: string) {
-    this.file = path.join(dataDir, 'scheduler', 'last-run.json');
+    this.#file = path.join(dataDir, 'scheduler', 'last-run.json');
   }
 
   async get(serverId: string): Promise<number | undefined> {
-    return (await this.load())[serverId];
+    return (await this.#load())[serverId];
   }
 
   async set(serverId: string, ms: number): Promise<void> {
-    const data = await this.load();
+    const data = await this.#load();
     data[serverId] = ms;
     // Serialise writes: several servers may finish at the same moment.
-    this.writing = this.writing.then(async () => {
-      await fs.mkdir(path.dirname(this.file), { recursive: true });
-      await writeFileAtomic(this.file, `${JSON.stringify({ version: 1, servers: data }, null, 1)}\n`);
+    this.#writing = this.#writing.then(async () => {
+      await fs.mkdir(path.dirname(this.#file), { recursive: true });
+      await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, servers: data }, null, 1)}\n`);
     });
-    await this.writing;
+    await this.#writing;
   }
 
-  private async load(): Promise<Record<string, number>> {
-    if (this.data) return this.data;
+  async #load(): Promise<Record<string, number>> {
+    if (this.#data) return this.#data;
     try {
-      const parsed = LastRunFileSchema.safeParse(JSON.parse(await fs.readFile(this.file, 'utf8')));
-      this.data = parsed.success ? { ...parsed.data.servers } : {};
+      const parsed = LastRunFileSchema.safeParse(JSON.parse(await fs.readFile(this.#file, 'utf8')));
+      this.#data = parsed.success ? { ...parsed.data.servers } : {};
     } catch {
-      this.data = {}; // missing or unreadable: treat as a first start (no catch-up)
+      this.#data = {}; // missing or unreadable: treat as a first start (no catch-up)
     }
-    return this.data;
+    return this.#data;
   }
 }

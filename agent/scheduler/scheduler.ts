@@ -40,74 +40,76 @@ export function parseSchedule(entry: ScheduleEntry, field = 'backup.schedule'): 
 }
 
 export class BackupScheduler {
-  private readonly clock: Clock;
-  private readonly logger: Logger;
-  private readonly store: LastRunStore;
-  private readonly ac = new AbortController();
-  private readonly loops: Promise<void>[] = [];
-  private readonly crons = new Map<string, Cron>();
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #store: LastRunStore;
+  readonly #ac = new AbortController();
+  readonly #loops: Promise<void>[] = [];
+  readonly #crons = new Map<string, Cron>();
+  readonly #opts: BackupSchedulerOptions;
 
-  constructor(private readonly opts: BackupSchedulerOptions) {
-    this.clock = opts.clock ?? systemClock;
-    this.logger = opts.logger ?? silentLogger;
-    this.store = new LastRunStore(opts.dataDir);
+  constructor(opts: BackupSchedulerOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#logger = opts.logger ?? silentLogger;
+    this.#store = new LastRunStore(opts.dataDir);
   }
 
   /** Validates every schedule first (nothing starts when one is bad), then starts one loop per server. */
   start(entries: ScheduleEntry[]): void {
     const parsed = entries.map((e) => ({ e, cron: parseSchedule(e) }));
     for (const { e, cron } of parsed) {
-      this.crons.set(e.serverId, cron);
-      this.loops.push(this.loop(e.serverId, cron));
+      this.#crons.set(e.serverId, cron);
+      this.#loops.push(this.#loop(e.serverId, cron));
     }
   }
 
   /** Next scheduled run of a server, or null. */
   nextRun(serverId: string): Date | null {
-    return this.crons.get(serverId)?.nextRun(new Date(this.clock.now())) ?? null;
+    return this.#crons.get(serverId)?.nextRun(new Date(this.#clock.now())) ?? null;
   }
 
   /** Stops every loop; a running backup sees the abort signal. Resolves when all loops ended. */
   async stop(): Promise<void> {
-    this.ac.abort(new ReconSyncError('CANCELLED', 'the agent is shutting down'));
-    await Promise.allSettled(this.loops);
+    this.#ac.abort(new ReconSyncError('CANCELLED', 'the agent is shutting down'));
+    await Promise.allSettled(this.#loops);
   }
 
-  private async loop(serverId: string, cron: Cron): Promise<void> {
-    const signal = this.ac.signal;
-    const log = this.logger.child({ serverId });
+  async #loop(serverId: string, cron: Cron): Promise<void> {
+    const signal = this.#ac.signal;
+    const log = this.#logger.child({ serverId });
     try {
-      const startedAt = this.clock.now();
-      const last = await this.store.get(serverId);
+      const startedAt = this.#clock.now();
+      const last = await this.#store.get(serverId);
       if (last === undefined) {
-        await this.store.set(serverId, startedAt); // first start: nothing can have been missed
+        await this.#store.set(serverId, startedAt); // first start: nothing can have been missed
       } else {
         const due = cron.nextRun(new Date(last));
         if (due && due.getTime() <= startedAt) {
           log.info({ missed: due.toISOString() }, 'a scheduled backup was missed while the agent was down; running it now');
-          await this.runOnce(serverId, 'catch-up', log);
-          await this.store.set(serverId, startedAt);
+          await this.#runOnce(serverId, 'catch-up', log);
+          await this.#store.set(serverId, startedAt);
         }
       }
       while (!signal.aborted) {
-        const next = cron.nextRun(new Date(this.clock.now()));
+        const next = cron.nextRun(new Date(this.#clock.now()));
         if (!next) return;
-        for (let wait = next.getTime() - this.clock.now(); wait > 0; wait = next.getTime() - this.clock.now()) {
-          await this.clock.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
+        for (let wait = next.getTime() - this.#clock.now(); wait > 0; wait = next.getTime() - this.#clock.now()) {
+          await this.#clock.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
         }
-        await this.runOnce(serverId, 'schedule', log);
-        await this.store.set(serverId, next.getTime());
+        await this.#runOnce(serverId, 'schedule', log);
+        await this.#store.set(serverId, next.getTime());
       }
     } catch (err) {
       if (!signal.aborted) log.error({ err }, 'backup schedule loop stopped unexpectedly');
     }
   }
 
-  private async runOnce(serverId: string, trigger: ScheduledTrigger, log: Logger): Promise<void> {
+  async #runOnce(serverId: string, trigger: ScheduledTrigger, log: Logger): Promise<void> {
     try {
-      await this.opts.run(serverId, trigger, this.ac.signal);
+      await this.#opts.run(serverId, trigger, this.#ac.signal);
     } catch (err) {
-      if (this.ac.signal.aborted) throw err;
+      if (this.#ac.signal.aborted) throw err;
       // The engine already alerted; one failed run must not stop the schedule.
       log.warn({ err, trigger }, 'scheduled backup failed');
     }
