@@ -70,91 +70,94 @@ const SEEN_MAX = 1000;
  * "offline" that was posted.
  */
 export class AlertRouter {
-  private readonly entries = new Map<string, Entry>();
-  private readonly seen = new Set<string>();
-  private readonly offlineTimers = new Map<string, AbortController>();
-  private readonly offlinePosted = new Set<string>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #seen = new Set<string>();
+  readonly #offlineTimers = new Map<string, AbortController>();
+  readonly #offlinePosted = new Set<string>();
   suppressed = 0;
+  readonly #deps: AlertDeps;
 
-  constructor(private readonly deps: AlertDeps) {}
+  constructor(deps: AlertDeps) {
+    this.#deps = deps;
+  }
 
   onAlert(alert: HubAlert): void {
     const fp = `${alert.serverId}|${alert.kind}|${alert.at}|${alert.message}`;
-    if (this.seen.has(fp)) return;
-    this.seen.add(fp);
-    if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value as string);
-    const s = this.deps.getServer(alert.serverId);
+    if (this.#seen.has(fp)) return;
+    this.#seen.add(fp);
+    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.values().next().value as string);
+    const s = this.#deps.getServer(alert.serverId);
     const who = s ? `**${escapeText(s.name)}** (${inlineCode(s.id)})` : inlineCode(alert.serverId);
     const detail = alert.message ? `: ${escapeText(cut(alert.message, MESSAGE_MAX))}` : '';
-    this.raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`, severityOf[kindOfAlert(alert.kind)]);
+    this.#raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`, severityOf[kindOfAlert(alert.kind)]);
   }
 
   onAgentOffline(agentId: string): void {
-    if (this.offlineTimers.has(agentId) || this.offlinePosted.has(agentId)) return;
+    if (this.#offlineTimers.has(agentId) || this.#offlinePosted.has(agentId)) return;
     const timer = new AbortController();
-    this.offlineTimers.set(agentId, timer);
-    const signal = AbortSignal.any([timer.signal, this.deps.signal]);
-    this.deps.clock.sleep(this.deps.graceMs, signal).then(() => {
-      this.offlineTimers.delete(agentId);
-      if (this.deps.agentConnected(agentId)) return;
-      this.offlinePosted.add(agentId);
-      this.raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.deps.graceMs / 1000)} s); its servers are shown as offline.`, severityOf.agent_offline);
-    }, () => this.offlineTimers.delete(agentId));
+    this.#offlineTimers.set(agentId, timer);
+    const signal = AbortSignal.any([timer.signal, this.#deps.signal]);
+    this.#deps.clock.sleep(this.#deps.graceMs, signal).then(() => {
+      this.#offlineTimers.delete(agentId);
+      if (this.#deps.agentConnected(agentId)) return;
+      this.#offlinePosted.add(agentId);
+      this.#raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.#deps.graceMs / 1000)} s); its servers are shown as offline.`, severityOf.agent_offline);
+    }, () => this.#offlineTimers.delete(agentId));
   }
 
   onAgentOnline(agentId: string): void {
-    this.offlineTimers.get(agentId)?.abort();
-    this.offlineTimers.delete(agentId);
-    if (!this.offlinePosted.delete(agentId)) return;
-    this.raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`, severityOf.agent_online);
+    this.#offlineTimers.get(agentId)?.abort();
+    this.#offlineTimers.delete(agentId);
+    if (!this.#offlinePosted.delete(agentId)) return;
+    this.#raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`, severityOf.agent_online);
   }
 
   /** After (re)login: write whatever could not be written while disconnected. */
   resync(): void {
-    for (const e of this.entries.values()) if (e.written !== this.render(e)) this.schedule(e);
+    for (const e of this.#entries.values()) if (e.written !== this.#render(e)) this.#schedule(e);
   }
 
-  private raise(key: string, text: string, severity: Severity): void {
-    const role = this.deps.alertRoles?.[severity] ?? null;
-    const now = this.deps.clock.now();
-    let e = this.entries.get(key);
-    if (e && now - e.firstAt < this.deps.cooldownMs) {
+  #raise(key: string, text: string, severity: Severity): void {
+    const role = this.#deps.alertRoles?.[severity] ?? null;
+    const now = this.#deps.clock.now();
+    let e = this.#entries.get(key);
+    if (e && now - e.firstAt < this.#deps.cooldownMs) {
       e.count += 1;
       e.lastAt = now;
       e.text = text;
       this.suppressed += 1;
     } else {
-      this.entries.delete(key);
+      this.#entries.delete(key);
       e = { key, firstAt: now, lastAt: now, count: 1, text, messageId: null, written: null, role };
-      this.entries.set(key, e);
-      this.prune(now);
+      this.#entries.set(key, e);
+      this.#prune(now);
     }
-    this.schedule(e);
+    this.#schedule(e);
   }
 
   /** Entries are in window-start order: drop expired ones, and the oldest beyond the cap. */
-  private prune(now: number): void {
-    for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.deps.maxEntries && now - e.firstAt < this.deps.cooldownMs) break;
-      this.entries.delete(k);
-      this.deps.throttle.forget(`alert:${k}`);
+  #prune(now: number): void {
+    for (const [k, e] of this.#entries) {
+      if (this.#entries.size <= this.#deps.maxEntries && now - e.firstAt < this.#deps.cooldownMs) break;
+      this.#entries.delete(k);
+      this.#deps.throttle.forget(`alert:${k}`);
     }
   }
 
-  private render(e: Entry): string {
+  #render(e: Entry): string {
     const repeat = e.count > 1 ? `\n-# ×${e.count} since ${relativeTime(e.firstAt)}, last ${relativeTime(e.lastAt)}` : '';
     const mention = e.role ? `<@&${e.role}> ` : '';
     return mention + cut(e.text, 2000 - repeat.length - mention.length) + repeat;
   }
 
-  private schedule(e: Entry): void {
-    this.deps.throttle.request(`alert:${e.key}`, () => this.write(e));
+  #schedule(e: Entry): void {
+    this.#deps.throttle.request(`alert:${e.key}`, () => this.#write(e));
   }
 
-  private async write(e: Entry): Promise<boolean> {
-    const content = this.render(e);
-    if (content === e.written || this.entries.get(e.key) !== e) return false;
-    const { poster, channelId, logger } = this.deps;
+  async #write(e: Entry): Promise<boolean> {
+    const content = this.#render(e);
+    if (content === e.written || this.#entries.get(e.key) !== e) return false;
+    const { poster, channelId, logger } = this.#deps;
     try {
       if (e.messageId) {
         const outcome = await poster.edit(channelId, e.messageId, { content });

@@ -17,31 +17,40 @@ const outcomeIcon: Record<AuditEntry['outcome'], string> = { ok: '✅', denied: 
  * are already in its audit log, so they are only mirrored to the channel.
  */
 export class AuditTrail {
+  readonly #service: HubService;
+  readonly #poster: ChannelPoster;
+  readonly #channelId: string | null;
+  readonly #logger: Logger;
   constructor(
-    private readonly service: HubService,
-    private readonly poster: ChannelPoster,
-    private readonly channelId: string | null,
-    private readonly logger: Logger,
-  ) {}
+    service: HubService,
+    poster: ChannelPoster,
+    channelId: string | null,
+    logger: Logger,
+  ) {
+    this.#service = service;
+    this.#poster = poster;
+    this.#channelId = channelId;
+    this.#logger = logger;
+  }
 
   record(raw: Omit<AuditEntry, 'at'>, opts: { toService: boolean }): void {
     // Ids and details can come straight from what a user typed or a client sent.
     const entry = { ...raw, serverId: raw.serverId === null ? null : cut(raw.serverId, AUDIT_ID_MAX), detail: raw.detail ? cut(raw.detail, AUDIT_DETAIL_MAX) : raw.detail };
     if (opts.toService) {
       try {
-        this.service.audit(entry);
+        this.#service.audit(entry);
       } catch (err) {
-        this.logger.error({ err: describeError(err) }, 'discord: writing the audit log failed');
+        this.#logger.error({ err: describeError(err) }, 'discord: writing the audit log failed');
       }
     }
-    if (!this.channelId) return;
+    if (!this.#channelId) return;
     const who = entry.actor.kind === 'discord' ? `<@${entry.actor.id}>` : inlineCode(entry.actor.id);
     const server = entry.serverId ? ` on ${inlineCode(entry.serverId)}` : '';
     const detail = entry.detail ? ` · ${cut(entry.detail, 300)}` : '';
     const content = cut(`${outcomeIcon[entry.outcome]} ${who} ${inlineCode(entry.action)}${server} → ${entry.outcome}${detail}`, 2000);
-    this.poster.send(this.channelId, { content }).catch((err: unknown) => {
+    this.#poster.send(this.#channelId, { content }).catch((err: unknown) => {
       // A refused channel was logged once, with the fix, by the poster.
-      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.logger.warn({ ...describeError(err) }, 'discord: could not post to the audit channel');
+      if (!(err instanceof NotConnectedError) && !channelRefusal(err)) this.#logger.warn({ ...describeError(err) }, 'discord: could not post to the audit channel');
     });
   }
 }

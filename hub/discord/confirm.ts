@@ -44,18 +44,25 @@ export function parseConfirmId(customId: string): { nonce: string; answer: 'yes'
 
 /** Confirmations waiting for a press; each expires after `ttlMs` and runs its `onExpire` once. */
 export class ConfirmRegistry {
-  private readonly pending = new Map<string, { p: PendingConfirm; timer: AbortController }>();
-  private readonly answered = new Set<string>();
+  readonly #pending = new Map<string, { p: PendingConfirm; timer: AbortController }>();
+  readonly #answered = new Set<string>();
+  readonly #clock: Clock;
+  readonly #ttlMs: number;
+  readonly #signal: AbortSignal;
 
-  constructor(private readonly clock: Clock, private readonly ttlMs: number, private readonly signal: AbortSignal) {}
+  constructor(clock: Clock, ttlMs: number, signal: AbortSignal) {
+    this.#clock = clock;
+    this.#ttlMs = ttlMs;
+    this.#signal = signal;
+  }
 
   create(userId: string, action: ConfirmAction, onExpire: () => Promise<void>): PendingConfirm {
-    const p: PendingConfirm = { nonce: randomBytes(8).toString('hex'), userId, action, expiresAt: this.clock.now() + this.ttlMs, messageId: null };
+    const p: PendingConfirm = { nonce: randomBytes(8).toString('hex'), userId, action, expiresAt: this.#clock.now() + this.#ttlMs, messageId: null };
     const timer = new AbortController();
-    this.pending.set(p.nonce, { p, timer });
-    this.clock.sleep(this.ttlMs, AbortSignal.any([timer.signal, this.signal])).then(() => {
-      if (this.pending.get(p.nonce)?.p !== p) return;
-      this.pending.delete(p.nonce);
+    this.#pending.set(p.nonce, { p, timer });
+    this.#clock.sleep(this.#ttlMs, AbortSignal.any([timer.signal, this.#signal])).then(() => {
+      if (this.#pending.get(p.nonce)?.p !== p) return;
+      this.#pending.delete(p.nonce);
       return onExpire();
     }).catch(() => undefined);
     return p;
@@ -63,19 +70,19 @@ export class ConfirmRegistry {
 
   /** Ties a confirmation to the message its buttons are on. */
   bind(nonce: string, messageId: string): void {
-    const e = this.pending.get(nonce);
+    const e = this.#pending.get(nonce);
     if (e) e.p.messageId = messageId;
   }
 
   /** Whether this nonce was answered already (the losing click of a double click). */
   wasAnswered(nonce: string): boolean {
-    return this.answered.has(nonce);
+    return this.#answered.has(nonce);
   }
 
   /** The live confirmation for a nonce, or null when unknown or expired. */
   peek(nonce: string): PendingConfirm | null {
-    const e = this.pending.get(nonce);
-    if (!e || this.clock.now() >= e.p.expiresAt) return null;
+    const e = this.#pending.get(nonce);
+    if (!e || this.#clock.now() >= e.p.expiresAt) return null;
     return e.p;
   }
 
@@ -83,14 +90,14 @@ export class ConfirmRegistry {
   take(nonce: string): PendingConfirm | null {
     const p = this.peek(nonce);
     if (!p) return null;
-    this.pending.get(nonce)?.timer.abort();
-    this.pending.delete(nonce);
-    this.answered.add(nonce);
-    if (this.answered.size > ANSWERED_MAX) this.answered.delete(this.answered.values().next().value as string);
+    this.#pending.get(nonce)?.timer.abort();
+    this.#pending.delete(nonce);
+    this.#answered.add(nonce);
+    if (this.#answered.size > ANSWERED_MAX) this.#answered.delete(this.#answered.values().next().value as string);
     return p;
   }
 
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 }

@@ -18,68 +18,77 @@ interface Slot {
  * instead of queued in discord.js.
  */
 export class EditThrottle {
-  private readonly slots = new Map<string, Slot>();
+  readonly #slots = new Map<string, Slot>();
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #signal: AbortSignal;
+  readonly #logger: Logger;
 
   constructor(
-    private readonly clock: Clock,
-    private readonly intervalMs: number,
-    private readonly signal: AbortSignal,
-    private readonly logger: Logger,
-  ) {}
+    clock: Clock,
+    intervalMs: number,
+    signal: AbortSignal,
+    logger: Logger,
+  ) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#signal = signal;
+    this.#logger = logger;
+  }
 
   request(key: string, job: () => Promise<boolean | void>): void {
-    if (this.signal.aborted) return;
-    let s = this.slots.get(key);
+    if (this.#signal.aborted) return;
+    let s = this.#slots.get(key);
     if (!s) {
       s = { last: Number.NEGATIVE_INFINITY, job: null, timer: null, running: false };
-      this.slots.set(key, s);
+      this.#slots.set(key, s);
     }
     s.job = job;
-    if (!s.timer && !s.running) this.arm(key, s);
+    if (!s.timer && !s.running) this.#arm(key, s);
   }
 
   /** Forget a key (its message is gone); a pending job is dropped. */
   forget(key: string): void {
-    const s = this.slots.get(key);
+    const s = this.#slots.get(key);
     s?.timer?.abort();
-    this.slots.delete(key);
+    this.#slots.delete(key);
   }
 
-  private arm(key: string, s: Slot): void {
-    const wait = s.last + this.intervalMs - this.clock.now();
+  #arm(key: string, s: Slot): void {
+    const wait = s.last + this.#intervalMs - this.#clock.now();
     if (wait <= 0) {
-      void this.run(key, s);
+      void this.#run(key, s);
       return;
     }
     const timer = new AbortController();
     s.timer = timer;
     const onAbort = () => timer.abort();
-    this.signal.addEventListener('abort', onAbort, { once: true });
-    this.clock.sleep(wait, timer.signal).then(
+    this.#signal.addEventListener('abort', onAbort, { once: true });
+    this.#clock.sleep(wait, timer.signal).then(
       () => {
-        this.signal.removeEventListener('abort', onAbort);
+        this.#signal.removeEventListener('abort', onAbort);
         s.timer = null;
-        void this.run(key, s);
+        void this.#run(key, s);
       },
-      () => this.signal.removeEventListener('abort', onAbort),
+      () => this.#signal.removeEventListener('abort', onAbort),
     );
   }
 
-  private async run(key: string, s: Slot): Promise<void> {
+  async #run(key: string, s: Slot): Promise<void> {
     const job = s.job;
     s.job = null;
-    if (!job || this.signal.aborted) return;
+    if (!job || this.#signal.aborted) return;
     s.running = true;
     let wrote = true;
     try {
       wrote = (await job()) !== false;
     } catch (err) {
-      this.logger.warn({ key, err: errorMessage(err) }, 'discord: edit job failed');
+      this.#logger.warn({ key, err: errorMessage(err) }, 'discord: edit job failed');
     } finally {
       s.running = false;
       // A job that found nothing to write does not use up the interval.
-      if (wrote) s.last = this.clock.now();
-      if (s.job && this.slots.get(key) === s) this.arm(key, s);
+      if (wrote) s.last = this.#clock.now();
+      if (s.job && this.#slots.get(key) === s) this.#arm(key, s);
     }
   }
 }
