@@ -18,10 +18,13 @@ const VALHEIM_INFO_VERSION = '1.0.0.0';
 class Challenges {
   readonly #secret = randomBytes(16);
   readonly #current = new Map<string, number>();
-  constructor(private readonly rotate: boolean) {}
+  readonly #rotate: boolean;
+  constructor(rotate: boolean) {
+    this.#rotate = rotate;
+  }
 
   issue(addr: string): number {
-    if (!this.rotate) return this.#fixed(addr);
+    if (!this.#rotate) return this.#fixed(addr);
     let c = randomInt(1, 0x7fffffff);
     if (c === this.#current.get(addr)) c += 1;
     this.#current.set(addr, c);
@@ -31,7 +34,7 @@ class Challenges {
   /** True if the challenge is good; a rotating one is used up. */
   accept(addr: string, challenge: number | null): boolean {
     if (challenge === null || challenge === 0xffffffff) return false;
-    if (!this.rotate) return challenge === this.#fixed(addr);
+    if (!this.#rotate) return challenge === this.#fixed(addr);
     if (this.#current.get(addr) !== challenge) return false;
     this.#current.delete(addr);
     return true;

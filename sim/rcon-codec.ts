@@ -34,14 +34,17 @@ export class RconFrameError extends Error {}
 /** Streams bytes in, packets out; tolerant of any TCP chunking. */
 export class RconDecoder {
   #buf: Buffer = Buffer.alloc(0);
-  constructor(private readonly maxSize: number) {}
+  readonly #maxSize: number;
+  constructor(maxSize: number) {
+    this.#maxSize = maxSize;
+  }
 
   push(chunk: Buffer): RconPacket[] {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     const out: RconPacket[] = [];
     while (this.#buf.length >= 4) {
       const size = this.#buf.readInt32LE(0);
-      if (size < MIN_SIZE || size > this.maxSize) throw new RconFrameError(`bad RCON packet size ${size}`);
+      if (size < MIN_SIZE || size > this.#maxSize) throw new RconFrameError(`bad RCON packet size ${size}`);
       if (this.#buf.length < 4 + size) break;
       const id = this.#buf.readInt32LE(4);
       const type = this.#buf.readInt32LE(8);
