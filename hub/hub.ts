@@ -143,7 +143,7 @@ function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, s
     ...(deps.revocationPollMs !== undefined ? { revocationPollMs: deps.revocationPollMs } : {}),
   };
   // Built first: the link server fills it, the services read it, so neither needs the other to exist.
-  const registry = createSessionRegistry({ ...tuning, store, logger });
+  const registry = createSessionRegistry({ ...tuning, store, logger, clock });
   // Forgets made by the CLI reach the hub through the store, polled like token revocations.
   const services = createHubServices({ store, logger, clock, metrics, registry, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
   const { service } = services;

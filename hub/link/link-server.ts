@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../../lib/logger.ts';
-import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_MS, MAX_FRAME_BYTES, type Hello, type HubMethods } from '../../protocol/index.ts';
+import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_MS, MAX_FRAME_BYTES, type Clock, type Hello, type HubMethods } from '../../protocol/index.ts';
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
@@ -63,7 +63,7 @@ export interface LinkServerOptions extends LinkTuning {
  * The session registry for these link options (defaults applied). Built before the link server and the hub's
  * services, so both get it complete: the link server fills it, the services read it.
  */
-export function createSessionRegistry(options: LinkTuning & { store: Store; logger: Logger }): SessionRegistry {
+export function createSessionRegistry(options: LinkTuning & { store: Store; logger: Logger; clock?: Clock }): SessionRegistry {
   const opts = { ...DefaultLinkTuning, ...stripUndefined(options) };
   return new SessionRegistry({
     store: options.store,
@@ -71,6 +71,7 @@ export function createSessionRegistry(options: LinkTuning & { store: Store; logg
     heartbeatMs: opts.heartbeatMs,
     deadAfterMs: opts.deadAfterMs,
     revocationPollMs: opts.revocationPollMs,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 }
 
