@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReconSyncError, systemClock, type Clock } from '../../protocol/index.ts';
-import { FrameWriter, type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './compress.ts';
+import { type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './compress.ts';
+import { openArchiveOutput, type ArchiveOutput } from './archive-output.ts';
 import { errnoCode, fsyncDir } from './fs-util.ts';
 import { renameRetrying } from './rename-retry.ts';
-import { ChunkSink, FileChangedError, readStable, RetryBudget, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
+import { ChunkSink, FileChangedError, readStable, RetryBudget, Scratch, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
 import { archiveFileName } from './manifest.ts';
 import { summarize } from './names.ts';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.ts';
@@ -117,32 +117,30 @@ async function checkDiskSpace(opts: CreateArchiveOptions & typeof DefaultArchive
 async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOptions, plan: Plan, budget: RetryBudget): Promise<{ result: ArchiveResult; dirty: string[] }> {
   const partial = partialPath(opts.dir, opts.id, opts.format);
   const finalPath = partial.slice(0, -'.partial'.length);
-  const fh = await fs.open(partial, 'w');
-  const hash = createHash('sha256');
-  let size = 0;
+  // 'w+': the native path reads the archive back behind zstd for its sha256.
+  const fh = await fs.open(partial, 'w+');
+  let output: ArchiveOutput | null = null;
   let done = 0;
   const warnings = [...plan.warnings];
   const files: ArchiveResult['files'] = [];
   const dirty: string[] = [];
   let closed = false;
   try {
-    const writer = new FrameWriter({
-      format: opts.format,
-      pool: opts.pool,
-      window: opts.window,
-      ...(opts.level !== undefined ? { level: opts.level } : {}),
-      output: async (buf) => {
-        hash.update(buf);
-        size += buf.byteLength;
-        await fh.write(buf, 0, buf.byteLength);
-      },
-    });
-    const sink = new ChunkSink(opts.chunkBytes, async (chunk) => {
+    const sink: ChunkSink = new ChunkSink(opts.chunkBytes, async (chunk) => {
       opts.signal?.throwIfAborted();
-      await writer.write(chunk);
+      await out.write(chunk);
       opts.onProgress?.(done, plan.totalBytes);
     });
+    const out = await openArchiveOutput({
+      file: fh, format: opts.format, pool: opts.pool, window: opts.window, tmpDir: opts.tmpDir,
+      ...(opts.level !== undefined ? { level: opts.level } : {}),
+      // Tar overhead: a header (sometimes two) per entry, padding, the end blocks.
+      expectedBytes: plan.totalBytes + plan.entries.length * BLOCK * 3 + END_OF_ARCHIVE.length,
+      release: (chunk) => sink.release(chunk),
+    });
+    output = out;
     const copyOpts: CopyOptions = { ...opts, budget };
+    const scratch = new Scratch();
     /** Copies one file (or SQLite group) into the tar; false when it was gone. */
     const copy = async (entry: PlanFile, attempt: number): Promise<boolean> => {
       if (entry.sqlite || entry.companions.length) {
@@ -164,7 +162,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
         return true;
       }
       if (entry.size <= opts.smallFileBytes) {
-        const r = await readStable(entry, copyOpts, attempt);
+        const r = await readStable(entry, copyOpts, attempt, scratch);
         if (r === null) return false;
         if (r.unstable) dirty.push(entry.absPath);
         await sink.write(encodeHeader({ path: entry.archivePath, type: 'file', size: r.data.length, mode: entry.mode, mtime: r.mtimeMs }));
@@ -210,7 +208,8 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
     if (symlinkNote) warnings.push(symlinkNote);
     await sink.write(END_OF_ARCHIVE);
     await sink.flush();
-    await writer.end();
+    const { size, sha256 } = await out.end();
+    output = null;
     await fh.sync();
     await fh.close();
     closed = true;
@@ -224,8 +223,10 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
     for (const r of plan.roots as PlanRoot[]) roots[r.name] = { path: r.path, kind: r.kind };
     const unpackedSize = files.reduce((a, f) => a + f.size, 0);
     opts.onProgress?.(unpackedSize, unpackedSize);
-    return { result: { archivePath: finalPath, sha256: hash.digest('hex'), size, unpackedSize, roots, files, warnings, skipped: { vanished, unnamable: plan.unnamable } }, dirty };
+    return { result: { archivePath: finalPath, sha256, size, unpackedSize, roots, files, warnings, skipped: { vanished, unnamable: plan.unnamable } }, dirty };
   } catch (err) {
+    // A compressor still running (zstd) is stopped before its file goes.
+    await output?.abort().catch(() => undefined);
     if (!closed) await fh.close().catch(() => undefined);
     await fs.rm(partial, { force: true }).catch(() => undefined);
     if (errnoCode(err) === 'ENOSPC') {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { ZSTD_WORKER_SOURCE } from './zstd-worker-source.ts';
-import { NativeZstdWriter, findZstd } from './zstd-native.ts';
+import { findZstd, zstdUsable } from './zstd-native.ts';
 
 /**
  * Compression for archives. zstd runs as WebAssembly (@bokuweb/zstd-wasm) so the
@@ -15,10 +15,10 @@ import { NativeZstdWriter, findZstd } from './zstd-native.ts';
  * into its own zstd frame; frames are written in order, and a concatenation of
  * frames is a valid zstd stream (`zstd -d` reads it). gzip does the same with
  * gzip members on zlib's thread pool (a multi-member .gz is valid too).
- * A pool made with `native: 'auto'` compresses backups through the `zstd` binary
- * when it is installed (zstd-native.ts: same bounded frames); not the default,
- * as it measured slower (see the constructor). Restores and verifies always read
- * with the WASM pool, so any archive restores on any agent.
+ * Backups compress through the `zstd` binary when it is installed (zstd-native.ts,
+ * archive-output.ts: one process per archive, bounded frames); it measured faster
+ * than the workers here. Restores and verifies always read with the WASM pool,
+ * so any archive restores on any agent.
  */
 
 export type ArchiveFormat = 'tar.zst' | 'tar.gz';
@@ -65,10 +65,11 @@ type WorkerReply = { id: number; ok: true; buf: ArrayBuffer; off: number; len: n
 /** A few worker threads running zstd-wasm. Workers hold the event loop only while they have work. */
 export class ZstdPool {
   readonly size: number;
-  private readonly workers: PoolWorker[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private closed = false;
+  readonly #workers: PoolWorker[] = [];
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+  #nativeChecked: Promise<string | null> | null = null;
 
   /** The zstd binary that compresses backups, or null: the WASM workers do. */
   readonly native: string | null;
@@ -76,53 +77,60 @@ export class ZstdPool {
   readonly nativeFrameBytes: number | undefined;
 
   /**
-   * `native`: a zstd binary, 'auto' for zstd on PATH (`env`'s) if any, null (the default)
-   * for the WASM workers only. WASM is the default because it measured faster: 295 vs
-   * 78 MiB/s for the binary through pipes on the same data in the same run (bench/README.md,
-   * issue 14), where every byte crosses node's main thread twice in 64 KiB pipe reads.
+   * `native`: a zstd binary, 'auto' (the default) for zstd on PATH (`env`'s) if any, null
+   * for the WASM workers only. Native is the default: through one process per archive
+   * it measured faster than the workers on the same data in the same run (bench/README.md,
+   * issue 14); the binary is checked once, on first use (nativeProgram()).
    */
   constructor(opts: { size?: number; zstdEntry?: string; native?: string | null | 'auto'; env?: NodeJS.ProcessEnv; nativeFrameBytes?: number } = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(2, os.availableParallelism()));
-    this.zstdEntry = opts.zstdEntry ?? resolveZstdEntry();
-    this.native = opts.native === 'auto' ? findZstd(opts.env) : (opts.native ?? null);
+    this.#zstdEntry = opts.zstdEntry ?? resolveZstdEntry();
+    this.native = opts.native === undefined || opts.native === 'auto' ? findZstd(opts.env) : opts.native;
     this.nativeFrameBytes = opts.nativeFrameBytes;
-    for (let i = 0; i < this.size; i++) this.workers.push(this.spawn());
+    for (let i = 0; i < this.size; i++) this.#workers.push(this.#spawn());
   }
 
-  private readonly zstdEntry: string;
+  /** The zstd binary backups go through, once it answered `-V` with a usable version; null: WASM. */
+  nativeProgram(): Promise<string | null> {
+    const program = this.native;
+    this.#nativeChecked ??= program ? zstdUsable(program).then((ok) => (ok ? program : null)) : Promise.resolve(null);
+    return this.#nativeChecked;
+  }
 
-  private spawn(): PoolWorker {
-    const pw: PoolWorker = { worker: new Worker(ZSTD_WORKER_SOURCE, { eval: true, workerData: { zstdEntry: this.zstdEntry } }), busy: 0 };
+  readonly #zstdEntry: string;
+
+  #spawn(): PoolWorker {
+    const pw: PoolWorker = { worker: new Worker(ZSTD_WORKER_SOURCE, { eval: true, workerData: { zstdEntry: this.#zstdEntry } }), busy: 0 };
     pw.worker.unref();
-    pw.worker.on('message', (msg: WorkerReply) => this.settle(pw, msg));
-    pw.worker.on('error', (err) => this.failWorker(pw, err));
+    pw.worker.on('message', (msg: WorkerReply) => this.#settle(pw, msg));
+    pw.worker.on('error', (err) => this.#failWorker(pw, err));
     pw.worker.on('exit', (code) => {
-      this.failWorker(pw, new Error(`zstd worker exited with code ${code}`));
+      this.#failWorker(pw, new Error(`zstd worker exited with code ${code}`));
       // A crashed worker (e.g. out of memory on a hostile frame) is replaced, so the pool keeps working.
-      const i = this.workers.indexOf(pw);
-      if (!this.closed && i !== -1) this.workers[i] = this.spawn();
+      const i = this.#workers.indexOf(pw);
+      if (!this.#closed && i !== -1) this.#workers[i] = this.#spawn();
     });
     return pw;
   }
 
   compress(chunk: Uint8Array, level: number): Promise<Uint8Array> {
-    return this.run({ op: 'c', level }, chunk);
+    return this.#run({ op: 'c', level }, chunk);
   }
 
   /** `bound`: the frame's decompressed size (or an upper bound when the frame does not say). */
   decompress(frame: Uint8Array, bound: number): Promise<Uint8Array> {
-    return this.run({ op: 'd', bound }, frame);
+    return this.#run({ op: 'd', bound }, frame);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.#closed = true;
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
   }
 
-  private run(extra: Record<string, unknown>, input: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new Error('zstd pool is closed'));
-    const pw = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const id = this.nextId++;
+  #run(extra: Record<string, unknown>, input: Uint8Array): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new Error('zstd pool is closed'));
+    const pw = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.#nextId++;
     // Transfer when the view owns its whole buffer (our chunks do); otherwise copy once.
     // (Buffer#slice is a view, not a copy: copy explicitly.)
     const owned = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength && input.buffer instanceof ArrayBuffer;
@@ -134,26 +142,26 @@ export class ZstdPool {
       buf = copy.buffer;
     }
     return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: pw });
+      this.#pending.set(id, { resolve, reject, worker: pw });
       if (pw.busy++ === 0) pw.worker.ref();
       pw.worker.postMessage({ id, buf, off: 0, len: input.byteLength, ...extra }, [buf]);
     });
   }
 
-  private settle(pw: PoolWorker, msg: WorkerReply): void {
-    const p = this.pending.get(msg.id);
+  #settle(pw: PoolWorker, msg: WorkerReply): void {
+    const p = this.#pending.get(msg.id);
     if (!p) return;
-    this.pending.delete(msg.id);
+    this.#pending.delete(msg.id);
     if (--pw.busy === 0) pw.worker.unref();
     if (msg.ok) p.resolve(new Uint8Array(msg.buf, msg.off, msg.len));
     else p.reject(new Error(`zstd: ${msg.error}`));
   }
 
-  private failWorker(pw: PoolWorker, err: Error): void {
-    for (const [id, p] of this.pending) {
+  #failWorker(pw: PoolWorker, err: Error): void {
+    for (const [id, p] of this.#pending) {
       if (p.worker !== pw) continue;
-      this.pending.delete(id);
-      p.reject(this.closed ? new Error('zstd pool is closed') : err);
+      this.#pending.delete(id);
+      p.reject(this.#closed ? new Error('zstd pool is closed') : err);
     }
     pw.busy = 0;
   }
@@ -161,72 +169,67 @@ export class ZstdPool {
 
 const gzipAsync = promisify(zlib.gzip);
 
+export interface FrameWriterOptions {
+  format: ArchiveFormat;
+  pool: ZstdPool | null;
+  output: (buf: Uint8Array) => Promise<void>;
+  level?: number;
+  window?: number;
+}
+
 /**
- * Accepts chunks, compresses up to `window` of them at once, and hands the
- * results to `output` strictly in input order. `write` resolves when there is
- * room for another chunk: that is the backpressure on the reader.
+ * Accepts chunks, compresses up to `window` of them at once (WASM workers or
+ * zlib's pool), and hands the results to `output` strictly in input order.
+ * `write` resolves when there is room for another chunk: that is the
+ * backpressure on the reader. (The zstd binary's path is zstd-native.ts.)
  */
 export class FrameWriter {
-  private tail: Promise<void> = Promise.resolve();
-  private inflight = 0;
-  private readonly waiters: Array<() => void> = [];
-  private error: unknown = null;
-  private readonly compressOne: (chunk: Buffer) => Promise<Uint8Array>;
-  /** Set when the pool has a zstd binary: chunks stream through it instead. */
-  private readonly native: NativeZstdWriter | null = null;
+  #tail: Promise<void> = Promise.resolve();
+  #inflight = 0;
+  readonly #waiters: Array<() => void> = [];
+  #error: unknown = null;
+  readonly #compressOne: (chunk: Buffer) => Promise<Uint8Array>;
+  readonly #opts: FrameWriterOptions;
 
-  constructor(private readonly opts: {
-    format: ArchiveFormat;
-    pool: ZstdPool | null;
-    output: (buf: Uint8Array) => Promise<void>;
-    level?: number;
-    window?: number;
-  }) {
+  constructor(opts: FrameWriterOptions) {
+    this.#opts = opts;
     const { format, pool } = opts;
     if (format === 'tar.zst') {
       if (!pool) throw new Error('zstd needs a ZstdPool');
       const level = opts.level ?? DefaultCompressOptions.zstdLevel;
-      this.compressOne = (chunk) => pool.compress(chunk, level);
-      if (pool.native) {
-        this.native = new NativeZstdWriter({
-          program: pool.native, level, output: opts.output,
-          ...(pool.nativeFrameBytes !== undefined ? { frameBytes: pool.nativeFrameBytes } : {}),
-        });
-      }
+      this.#compressOne = (chunk) => pool.compress(chunk, level);
     } else {
       const level = opts.level ?? DefaultCompressOptions.gzipLevel;
-      this.compressOne = (chunk) => gzipAsync(chunk, { level });
+      this.#compressOne = (chunk) => gzipAsync(chunk, { level });
     }
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.native) return this.native.write(chunk);
-    const limit = this.opts.window ?? DefaultCompressOptions.window;
-    while (this.inflight >= limit && this.error === null) await new Promise<void>((r) => this.waiters.push(r));
-    if (this.error !== null) throw this.error;
-    this.inflight++;
-    const result = this.compressOne(chunk);
+    const limit = this.#opts.window ?? DefaultCompressOptions.window;
+    while (this.#inflight >= limit && this.#error === null) await new Promise<void>((r) => this.#waiters.push(r));
+    if (this.#error !== null) throw this.#error;
+    this.#inflight++;
+    const result = this.#compressOne(chunk);
     result.catch(() => undefined); // observed through the tail below
-    this.tail = this.tail
+    this.#tail = this.#tail
       .then(async () => {
-        if (this.error !== null) return;
-        await this.opts.output(await result);
+        if (this.#error !== null) return;
+        await this.#opts.output(await result);
       })
       .catch((err: unknown) => {
-        this.error ??= err;
+        this.#error ??= err;
       })
       .finally(() => {
-        this.inflight--;
-        this.waiters.shift()?.();
-        if (this.error !== null) while (this.waiters.length) this.waiters.shift()!();
+        this.#inflight--;
+        this.#waiters.shift()?.();
+        if (this.#error !== null) while (this.#waiters.length) this.#waiters.shift()!();
       });
   }
 
   /** Resolves once every chunk is compressed and written; rethrows the first failure. */
   async end(): Promise<void> {
-    if (this.native) return this.native.end();
-    await this.tail;
-    if (this.error !== null) throw this.error;
+    await this.#tail;
+    if (this.#error !== null) throw this.#error;
   }
 }
 

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import fs, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { FrameWriter, type ArchiveFormat, type ZstdPool } from './compress.ts';
+import { NativeZstdWriter } from './zstd-native.ts';
+
+/**
+ * Where the archiver's tar chunks go: compressed, written to the `.partial`
+ * file and hashed (sha256 of the bytes on disk). Two ways, one contract:
+ * - the `zstd` binary (zstd-native.ts), when the pool has a usable one: zstd
+ *   writes the file itself and the hash is read back behind it;
+ * - the WASM workers (or gzip on zlib's pool): frames come back to us, are
+ *   hashed and written in order.
+ * Neither fsyncs: the archiver does that once, then renames.
+ */
+export interface ArchiveOutput {
+  /** 'native' (zstd binary), 'wasm' or 'gzip'. */
+  readonly kind: 'native' | 'wasm' | 'gzip';
+  /** One tar chunk; resolves when there is room for another. */
+  write(chunk: Buffer): Promise<void>;
+  /** Every chunk given: size and sha256 of what is in the file. */
+  end(): Promise<{ size: number; sha256: string }>;
+  /** Stops the compressor after a failure; the partial file is the caller's to remove. */
+  abort(): Promise<void>;
+}
+
+export interface ArchiveOutputOptions {
+  /** The `.partial`, opened 'w+' (the native path reads it back for the hash). */
+  file: FileHandle;
+  format: ArchiveFormat;
+  pool: ZstdPool | null;
+  level?: number;
+  window?: number;
+  /** Tar bytes the plan expects (native: how many frame names zstd gets). */
+  expectedBytes: number;
+  /** A folder for the native path's FIFOs (a private subfolder is made in it). */
+  tmpDir: string;
+  /** Native path: a chunk is in zstd's hands and its memory may be reused. */
+  release?: (chunk: Buffer) => void;
+}
+
+export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<ArchiveOutput> {
+  const program = o.format === 'tar.zst' && o.pool ? await o.pool.nativeProgram() : null;
+  if (program) {
+    await fs.mkdir(o.tmpDir, { recursive: true });
+    const fifoDir = await fs.mkdtemp(path.join(o.tmpDir, 'zstd-'));
+    try {
+      const w = await NativeZstdWriter.start({
+        program, level: o.level ?? 1, file: o.file, fifoDir, expectedBytes: o.expectedBytes,
+        ...(o.release ? { release: o.release } : {}),
+        ...(o.pool!.nativeFrameBytes !== undefined ? { frameBytes: o.pool!.nativeFrameBytes } : {}),
+      });
+      return { kind: 'native', write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort() };
+    } catch {
+      // zstd could not start here (no FIFOs on this file system, a broken binary): nothing was written yet, so
+      // the WASM workers take this archive; a zstd that fails mid-archive fails the backup instead.
+      await fs.rm(fifoDir, { recursive: true, force: true });
+    }
+  }
+  return frameOutput(o);
+}
+
+function frameOutput(o: ArchiveOutputOptions): ArchiveOutput {
+  const hash = createHash('sha256');
+  let size = 0;
+  const writer = new FrameWriter({
+    format: o.format,
+    pool: o.pool,
+    ...(o.window !== undefined ? { window: o.window } : {}),
+    ...(o.level !== undefined ? { level: o.level } : {}),
+    output: async (buf) => {
+      hash.update(buf);
+      size += buf.byteLength;
+      for (let off = 0; off < buf.byteLength;) off += (await o.file.write(buf, off, buf.byteLength - off)).bytesWritten;
+    },
+  });
+  return {
+    kind: o.format === 'tar.gz' ? 'gzip' : 'wasm',
+    write: (c) => writer.write(c),
+    end: async () => {
+      await writer.end();
+      return { size, sha256: hash.digest('hex') };
+    },
+    // In-flight chunks finish into the file the caller removes; end() is never called.
+    abort: async () => {
+      await writer.end().catch(() => undefined);
+    },
+  };
+}
