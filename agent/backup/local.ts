@@ -25,7 +25,7 @@ export interface PathTargetOptions { folder: string; serverId: string; logger?: 
 export class LocalDestination implements Destination {
   readonly target: string;
   readonly dir: string;
-  private readonly logger: Logger;
+  readonly #logger: Logger;
 
   constructor(opts: OwnFolderOptions | PathTargetOptions) {
     if ('folder' in opts) {
@@ -35,7 +35,7 @@ export class LocalDestination implements Destination {
       this.target = LOCAL_TARGET;
       this.dir = localBackupDir(opts.dataDir, opts.serverId);
     }
-    this.logger = opts.logger ?? silentLogger;
+    this.#logger = opts.logger ?? silentLogger;
   }
 
   archivePath(m: Pick<Manifest, 'id' | 'archive'>): string {
@@ -92,7 +92,7 @@ export class LocalDestination implements Destination {
         // A manifest without its archive is not a backup (e.g. keepLocal: false removed it).
         if (await exists(this.archivePath(m))) out.push(m);
       } catch (err) {
-        this.logger.warn({ err, file: name }, 'skipping unreadable backup manifest');
+        this.#logger.warn({ err, file: name }, 'skipping unreadable backup manifest');
       }
     }
     return sortNewestFirst(out);

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { execa } from 'execa';
+import { loadExeca } from '../../lib/execa-lazy.ts';
 import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -50,24 +50,28 @@ const HINTS: Array<[RegExp, string]> = [
 
 export class ResticRepo {
   readonly display: string;
-  private readonly settings: ResticSettings;
-  private readonly logger: Logger;
-  private ready = false;
+  readonly #settings: ResticSettings;
+  readonly #logger: Logger;
+  #ready = false;
+  readonly #repository: string;
+  readonly #password: string;
 
-  constructor(private readonly repository: string, private readonly password: string, settings: Partial<ResticSettings> = {}, logger: Logger = silentLogger) {
-    this.settings = { ...DefaultResticSettings, ...stripUndefined(settings) };
+  constructor(repository: string, password: string, settings: Partial<ResticSettings> = {}, logger: Logger = silentLogger) {
+    this.#repository = repository;
+    this.#password = password;
+    this.#settings = { ...DefaultResticSettings, ...stripUndefined(settings) };
     this.display = redactSecrets(repository);
-    this.logger = logger;
+    this.#logger = logger;
   }
 
   /** The environment restic runs with: the caller's, minus any other RESTIC_* source of a password or repository. */
-  private env(): Record<string, string> {
+  #env(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('RESTIC_')) env[k] = v;
-    env.RESTIC_PASSWORD = this.password;
-    env.RESTIC_REPOSITORY = this.repository;
-    if (this.settings.rcloneConfig) env.RCLONE_CONFIG = this.settings.rcloneConfig;
-    if (this.settings.cacheDir) env.RESTIC_CACHE_DIR = this.settings.cacheDir;
+    env.RESTIC_PASSWORD = this.#password;
+    env.RESTIC_REPOSITORY = this.#repository;
+    if (this.#settings.rcloneConfig) env.RCLONE_CONFIG = this.#settings.rcloneConfig;
+    if (this.#settings.cacheDir) env.RESTIC_CACHE_DIR = this.#settings.cacheDir;
     // Without a terminal restic prints its status only at the end; progress events want a few a second.
     env.RESTIC_PROGRESS_FPS = '2';
     return env;
@@ -76,8 +80,9 @@ export class ResticRepo {
   /** Runs restic; non-zero exit codes not in `allowed` throw with restic's own last words (password never in them). */
   async run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     opts.signal?.throwIfAborted();
-    const proc = execa(this.settings.binary, args, {
-      env: this.env(), extendEnv: false, reject: false, timeout: this.settings.timeoutMs, stdin: 'ignore',
+    const execa = await loadExeca();
+    const proc = execa(this.#settings.binary, args, {
+      env: this.#env(), extendEnv: false, reject: false, timeout: this.#settings.timeoutMs, stdin: 'ignore',
       // restic ends its lock refresh and removes its lock on SIGTERM; SIGKILL would leave a stale lock.
       killSignal: 'SIGTERM', forceKillAfterDelay: 10_000,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
@@ -101,12 +106,12 @@ export class ResticRepo {
     }
     const r = await proc;
     if (r.isCanceled) throw opts.signal?.reason ?? new ReconSyncError('CANCELLED');
-    const stderr = this.scrub(String(r.stderr ?? ''));
+    const stderr = this.#scrub(String(r.stderr ?? ''));
     if (r.exitCode === undefined && !r.timedOut) {
       const code = (r as unknown as { code?: string }).code;
       throw new ReconSyncError('BACKUP_FAILED', code === 'ENOENT'
-        ? `restic not found at "${this.settings.binary}"; install restic (apt install restic, or restic.net) or set restic.path in agent.yaml`
-        : `could not run restic: ${this.scrub(r.shortMessage ?? 'unknown error')}`);
+        ? `restic not found at "${this.#settings.binary}"; install restic (apt install restic, or restic.net) or set restic.path in agent.yaml`
+        : `could not run restic: ${this.#scrub(r.shortMessage ?? 'unknown error')}`);
     }
     const exitCode = r.exitCode ?? -1;
     if (exitCode !== 0 && !(opts.allowed ?? []).includes(exitCode)) throw this.failure(args[0] ?? '', exitCode, stderr, r.timedOut);
@@ -115,16 +120,16 @@ export class ResticRepo {
 
   /** Repository opened (initialised with compression on first use) and stale locks of this host removed. */
   async prepare(signal?: AbortSignal): Promise<void> {
-    if (!this.ready) {
+    if (!this.#ready) {
       const probe = await this.run(['cat', 'config', '--no-lock'], { signal, allowed: [1] });
       if (probe.exitCode !== 0) {
         if (!/unable to open config file|Is there a repository/i.test(probe.stderr)) throw this.failure('cat', probe.exitCode, probe.stderr, false);
         // Repository format 2 is the one with compression.
         const init = await this.run(['init', '--repository-version', '2'], { signal, allowed: [1] });
         if (init.exitCode !== 0 && !/already (exists|initialized)/i.test(init.stderr)) throw this.failure('init', init.exitCode, init.stderr, false);
-        if (init.exitCode === 0) this.logger.info({ repository: this.display }, 'initialised a new restic repository');
+        if (init.exitCode === 0) this.#logger.info({ repository: this.display }, 'initialised a new restic repository');
       }
-      this.ready = true;
+      this.#ready = true;
     }
     await this.removeStaleLocks(signal);
   }
@@ -148,18 +153,18 @@ export class ResticRepo {
     if (stale > 0) {
       // Without --remove-all restic removes only stale locks (its own test is the same: this host and a dead pid, or not refreshed for 30 min).
       await this.run(['unlock'], { signal });
-      this.logger.warn({ repository: this.display, locks: stale }, 'removed stale restic locks left by a process that is gone');
+      this.#logger.warn({ repository: this.display, locks: stale }, 'removed stale restic locks left by a process that is gone');
     }
     return stale;
   }
 
-  private scrub(text: string): string {
-    return redactSecrets(this.password ? text.split(this.password).join('[REDACTED]') : text);
+  #scrub(text: string): string {
+    return redactSecrets(this.#password ? text.split(this.#password).join('[REDACTED]') : text);
   }
 
   failure(what: string, exitCode: number, stderr: string, timedOut: boolean): ReconSyncError {
     const head = `restic ${what} on ${this.display}`;
-    if (timedOut) return new ReconSyncError('BACKUP_FAILED', `${head} timed out after ${Math.round(this.settings.timeoutMs / 1000)} s; raise restic.timeoutMs or check the repository's reachability`);
+    if (timedOut) return new ReconSyncError('BACKUP_FAILED', `${head} timed out after ${Math.round(this.#settings.timeoutMs / 1000)} s; raise restic.timeoutMs or check the repository's reachability`);
     const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
     const detail = lines.slice(-4).join(' | ').slice(0, 1200) || 'no error output';
     const hint = HINTS.find(([re]) => re.test(stderr))?.[1];

@@ -49,38 +49,38 @@ export interface ResticDestinationOptions {
 export class ResticDestination implements Destination {
   readonly target: string;
   readonly repo: ResticRepo;
-  private readonly serverId: string;
-  private readonly stage: string;
-  private readonly pool: () => ZstdPool | null;
-  private readonly logger: Logger;
+  readonly #serverId: string;
+  readonly #stage: string;
+  readonly #pool: () => ZstdPool | null;
+  readonly #logger: Logger;
 
   constructor(opts: ResticDestinationOptions) {
     this.target = opts.target;
-    this.serverId = opts.serverId;
-    this.logger = opts.logger ?? silentLogger;
-    this.repo = new ResticRepo(opts.repository, opts.password, opts.restic, this.logger);
-    this.stage = path.join(opts.tmpDir, 'restic-stage', opts.serverId);
-    this.pool = opts.pool;
+    this.#serverId = opts.serverId;
+    this.#logger = opts.logger ?? silentLogger;
+    this.repo = new ResticRepo(opts.repository, opts.password, opts.restic, this.#logger);
+    this.#stage = path.join(opts.tmpDir, 'restic-stage', opts.serverId);
+    this.#pool = opts.pool;
   }
 
   async put(localArchive: string, manifest: Manifest, signal?: AbortSignal, onProgress?: (done: number, total: number | null) => void): Promise<PutResult> {
     await this.repo.prepare(signal);
-    await fs.rm(this.stage, { recursive: true, force: true });
-    await fs.mkdir(this.stage, { recursive: true });
+    await fs.rm(this.#stage, { recursive: true, force: true });
+    await fs.mkdir(this.#stage, { recursive: true });
     try {
       // extractArchive writes into existing staging folders, as restore prepares them.
-      for (const [name, root] of Object.entries(manifest.roots)) if (root.kind === 'dir') await fs.mkdir(path.join(this.stage, name), { recursive: true });
+      for (const [name, root] of Object.entries(manifest.roots)) if (root.kind === 'dir') await fs.mkdir(path.join(this.#stage, name), { recursive: true });
       await extractArchive({
-        archivePath: localArchive, format: manifest.archive.format, pool: manifest.archive.format === 'tar.zst' ? this.pool() : null,
-        roots: manifest.roots, staging: Object.fromEntries(Object.keys(manifest.roots).map((r) => [r, path.join(this.stage, r)])),
+        archivePath: localArchive, format: manifest.archive.format, pool: manifest.archive.format === 'tar.zst' ? this.#pool() : null,
+        roots: manifest.roots, staging: Object.fromEntries(Object.keys(manifest.roots).map((r) => [r, path.join(this.#stage, r)])),
         maxBytes: manifest.archive.unpackedSize + UNPACK_SLACK_BYTES, ...(signal ? { signal } : {}),
       });
-      await fs.writeFile(path.join(this.stage, MANIFEST_NAME), serializeManifest({ ...manifest, locked: false }));
+      await fs.writeFile(path.join(this.#stage, MANIFEST_NAME), serializeManifest({ ...manifest, locked: false }));
       let snapshot: string | null = null;
-      const tags = ['reconsync', `server=${this.serverId}`, `backup=${manifest.id}`, `trigger=${manifest.trigger}`, `files=${manifest.files.length}`, `bytes=${manifest.archive.unpackedSize}`];
+      const tags = ['reconsync', `server=${this.#serverId}`, `backup=${manifest.id}`, `trigger=${manifest.trigger}`, `files=${manifest.files.length}`, `bytes=${manifest.archive.unpackedSize}`];
       // `.` from inside the staging folder: the snapshot holds `<root>/…` and the same path every time, so restic finds its parent.
       await this.repo.run(['backup', '--json', '--tag', tags.join(','), '.'], {
-        cwd: this.stage, signal,
+        cwd: this.#stage, signal,
         onJson: (line) => {
           const summary = safeParse(SummarySchema, line);
           if (summary.success) snapshot = summary.data.snapshot_id;
@@ -91,7 +91,7 @@ export class ResticDestination implements Destination {
       if (!snapshot) throw new ReconSyncError('BACKUP_FAILED', `restic backup on ${this.repo.display} ended without naming its snapshot`);
       return { snapshot };
     } finally {
-      await fs.rm(this.stage, { recursive: true, force: true });
+      await fs.rm(this.#stage, { recursive: true, force: true });
     }
   }
 
@@ -102,14 +102,14 @@ export class ResticDestination implements Destination {
 
   async setLocked(id: string, locked: boolean, signal?: AbortSignal): Promise<PutResult> {
     await this.repo.prepare(signal);
-    await this.repo.run(['tag', '--tag', this.tagOf(id), locked ? '--add' : '--remove', 'locked'], { signal });
-    const snap = (await this.snapshots(signal, this.tagOf(id)))[0];
+    await this.repo.run(['tag', '--tag', this.#tagOf(id), locked ? '--add' : '--remove', 'locked'], { signal });
+    const snap = (await this.#snapshots(signal, this.#tagOf(id)))[0];
     return snap ? { snapshot: snap.short_id ?? snap.id.slice(0, 8) } : {};
   }
 
   /** Verified: the snapshot is listed and holds the expected number of files and bytes. */
   async verify(id: string, _expected: { size: number; sha256: string }, signal?: AbortSignal): Promise<boolean> {
-    const snap = (await this.snapshots(signal, this.tagOf(id)))[0];
+    const snap = (await this.#snapshots(signal, this.#tagOf(id)))[0];
     if (!snap) return false;
     const want = { files: tagNumber(snap, 'files'), bytes: tagNumber(snap, 'bytes') };
     if (want.files === null || want.bytes === null) return false;
@@ -133,14 +133,14 @@ export class ResticDestination implements Destination {
 
   async list(signal?: AbortSignal): Promise<Manifest[]> {
     const out: Manifest[] = [];
-    for (const snap of await this.snapshots(signal, `reconsync,server=${this.serverId}`)) {
+    for (const snap of await this.#snapshots(signal, `reconsync,server=${this.#serverId}`)) {
       try {
         const r = await this.repo.run(['dump', snap.id, `/${MANIFEST_NAME}`], { signal });
         const m = parseManifest(r.stdout, `${this.repo.display} snapshot ${snap.short_id ?? snap.id}`);
         out.push({ ...m, locked: (snap.tags ?? []).includes('locked') });
       } catch (err) {
         if (signal?.aborted) throw err;
-        this.logger.warn({ err, target: this.repo.display, snapshot: snap.id }, 'skipping a restic snapshot without a readable manifest');
+        this.#logger.warn({ err, target: this.repo.display, snapshot: snap.id }, 'skipping a restic snapshot without a readable manifest');
       }
     }
     return sortNewestFirst(out);
@@ -148,7 +148,7 @@ export class ResticDestination implements Destination {
 
   /** `restic restore --verify` into `toDir`: the files come back unpacked (`tree`), each read back against the repository. */
   async get(id: string, toDir: string, signal?: AbortSignal): Promise<Fetched> {
-    const snap = (await this.snapshots(signal, this.tagOf(id)))[0];
+    const snap = (await this.#snapshots(signal, this.#tagOf(id)))[0];
     if (!snap) throw new ReconSyncError('UNKNOWN_BACKUP', `backup ${id} is not in the restic repository ${this.repo.display}`);
     const tree = path.join(toDir, 'restic-tree');
     await fs.rm(tree, { recursive: true, force: true });
@@ -157,14 +157,14 @@ export class ResticDestination implements Destination {
     // restic 0.14 reports some damaged blobs on stderr yet exits 0: any error line means the copy is not whole.
     if (/error|ciphertext|invalid/i.test(r.stderr)) throw this.repo.failure('restore', r.exitCode, r.stderr, false);
     const manifest = parseManifest(await fs.readFile(path.join(tree, MANIFEST_NAME), 'utf8'), `${this.repo.display} snapshot ${snap.id}`);
-    if (manifest.id !== id || manifest.serverId !== this.serverId) throw new ReconSyncError('RESTORE_FAILED', `snapshot ${snap.id} on ${this.repo.display} holds backup ${manifest.id} of ${manifest.serverId}, not ${id}`);
+    if (manifest.id !== id || manifest.serverId !== this.#serverId) throw new ReconSyncError('RESTORE_FAILED', `snapshot ${snap.id} on ${this.repo.display} holds backup ${manifest.id} of ${manifest.serverId}, not ${id}`);
     await fs.rm(path.join(tree, MANIFEST_NAME), { force: true });
     return { archivePath: tree, manifest: { ...manifest, locked: (snap.tags ?? []).includes('locked') }, tree: true };
   }
 
   /** Forgets the snapshot; its data goes at the next prune (compact). */
   async remove(id: string, signal?: AbortSignal): Promise<void> {
-    const snaps = await this.snapshots(signal, this.tagOf(id));
+    const snaps = await this.#snapshots(signal, this.#tagOf(id));
     if (snaps.length === 0) return;
     await this.repo.prepare(signal);
     await this.repo.run(['forget', ...snaps.map((s) => s.id)], { signal });
@@ -181,12 +181,12 @@ export class ResticDestination implements Destination {
     await this.repo.run(['check', `--read-data-subset=${subset}`], { signal });
   }
 
-  private tagOf(id: string): string {
-    return `reconsync,server=${this.serverId},backup=${id}`;
+  #tagOf(id: string): string {
+    return `reconsync,server=${this.#serverId},backup=${id}`;
   }
 
   /** Newest first. A repository that does not exist yet has no snapshots. */
-  private async snapshots(signal: AbortSignal | undefined, tag: string): Promise<Snapshot[]> {
+  async #snapshots(signal: AbortSignal | undefined, tag: string): Promise<Snapshot[]> {
     const r = await this.repo.run(['snapshots', '--json', '--no-lock', '--tag', tag], { signal, allowed: [1] });
     if (r.exitCode !== 0) {
       if (/unable to open config file|Is there a repository/i.test(r.stderr)) return [];
