@@ -43,30 +43,33 @@ export function renderStatus(servers: ServerView[], now: number, relative = true
 export class LiveBlock {
   #lastLines = 0;
   #lastText = '';
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  readonly #out: NodeJS.WriteStream;
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+  }
 
   draw(lines: string[]): void {
     const text = lines.join('\n');
-    if (!this.out.isTTY) {
-      if (text !== this.#lastText) this.out.write(`${text}\n`);
+    if (!this.#out.isTTY) {
+      if (text !== this.#lastText) this.#out.write(`${text}\n`);
       this.#lastText = text;
       return;
     }
     let buf = this.#lastLines ? `\x1b[${this.#lastLines}A` : '';
     for (const l of lines) buf += `\x1b[2K${l}\n`;
-    this.out.write(buf);
+    this.#out.write(buf);
     this.#lastLines = lines.length;
     this.#lastText = text;
   }
 
   /** Print a message above the live block without tearing it. */
   log(message: string): void {
-    if (this.out.isTTY && this.#lastLines) {
-      this.out.write(`\x1b[${this.#lastLines}A\x1b[0J${message}\n`);
+    if (this.#out.isTTY && this.#lastLines) {
+      this.#out.write(`\x1b[${this.#lastLines}A\x1b[0J${message}\n`);
       this.#lastLines = 0;
       this.draw(this.#lastText.split('\n'));
     } else {
-      this.out.write(`${message}\n`);
+      this.#out.write(`${message}\n`);
     }
   }
 }
