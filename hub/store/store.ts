@@ -85,6 +85,7 @@ export class Store {
   readonly #health: Statement<[string]>;
   readonly #opts: Required<StoreOptions>;
 
+  // The one TypeScript 'private' left on purpose: '#' has no constructor form, and Store.open() must be the only way in (it checks and migrates).
   private constructor(file: string, options: StoreOptions) {
     const opts = { ...DefaultStoreOptions, ...options };
     this.#opts = opts;
