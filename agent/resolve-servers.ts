@@ -7,12 +7,11 @@ import type { GameProfile } from '../games/profile.ts';
 import type { AgentConfig, ServerConfig } from './config.ts';
 import type { ResolvedServer } from './types.ts';
 import { errorMessage } from '../lib/error-message.ts';
+import { hostOs, type OsName } from './platform.ts';
 
-export type AgentPlatformOs = 'linux' | 'windows';
-
-export function hostOs(): AgentPlatformOs {
-  return process.platform === 'win32' ? 'windows' : 'linux';
-}
+/** The OS whose profile paths and commands apply; platform.ts owns the name and hostOs(). */
+export type AgentPlatformOs = OsName;
+export { hostOs };
 
 /** `servers[ark-island]`: how every problem names a server. */
 export function serverKey(id: string): string {
