@@ -122,9 +122,12 @@ const REPAIR_LOG_KEYS = 1000;
  * or why it cannot be repaired.
  */
 export class EventGuard {
-  private readonly logged = new Set<string>();
+  readonly #logged = new Set<string>();
+  readonly #log: Logger;
 
-  constructor(private readonly log: Logger) {}
+  constructor(log: Logger) {
+    this.#log = log;
+  }
 
   check(topic: string, schema: z.ZodType, data: unknown): { data: unknown } | { error: string } {
     const checked = safeParse(schema, data);
@@ -134,10 +137,10 @@ export class EventGuard {
       return { error: `${topic}: ${firstIssue(checked.error)}` };
     }
     const key = `${topic}\u0000${repaired.fixes.map((f) => f.slice(0, f.indexOf(':'))).join(',')}`;
-    if (!this.logged.has(key) && this.logged.size < REPAIR_LOG_KEYS) {
-      this.logged.add(key);
+    if (!this.#logged.has(key) && this.#logged.size < REPAIR_LOG_KEYS) {
+      this.#logged.add(key);
       const owner = data as { serverId?: unknown; id?: unknown };
-      this.log.warn({ topic, serverId: String(owner.serverId ?? owner.id ?? '').slice(0, 64), fixes: repaired.fixes },
+      this.#log.warn({ topic, serverId: String(owner.serverId ?? owner.id ?? '').slice(0, 64), fixes: repaired.fixes },
         `${topic}: published without the fields that broke its schema (logged once per field)`);
     }
     return repaired;
