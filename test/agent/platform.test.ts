@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createPlatform, parseTasklistCsv, readPidFile, type CommandRunner, type KillFn, type SyncCommandRunner } from '../../agent/platform.ts';
 import { batchArgs, quoteWindowsArg, windowsCommandLine } from '../../agent/platform/windows-cmdline.ts';
 import { parseWindowsCommandLine } from './windows-cmdline-oracle.ts';
+import { waitFor } from '../support/wait.ts';
 
 const children: ChildProcess[] = [];
 let tmp: string | null = null;
@@ -110,9 +111,7 @@ describe('Linux platform (real processes)', () => {
     await p.hardKill(leader.pid!);
     const [, signal] = await once(leader, 'exit');
     assert.equal(signal, 'SIGKILL');
-    const deadline = Date.now() + 5000;
-    while (p.isAlive(grandchild) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(p.isAlive(grandchild), false, 'the child in the group died too');
+    await waitFor(() => !p.isAlive(grandchild), 5000, 'the child in the group to die too');
 
     const plain = await run(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
     await p.hardKill(plain.pid!);
