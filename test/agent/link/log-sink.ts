@@ -1,5 +1,6 @@
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { createLogger, type Logger } from '../../../lib/logger.ts';
+import { waitFor } from '../../support/wait.ts';
 
 export interface LogLine { level: number; msg: string; [key: string]: unknown }
 
@@ -25,12 +26,7 @@ export function memoryLogger(): MemoryLog {
     },
   });
   const find = (re: RegExp) => lines.find((l) => re.test(l.msg));
-  const waitFor = async (re: RegExp, signal: AbortSignal) => {
-    for (;;) {
-      const hit = find(re);
-      if (hit) return hit;
-      await once(events, 'line', { signal });
-    }
-  };
-  return { logger, lines, find, waitFor };
+  const waitForLine = (re: RegExp, signal: AbortSignal) =>
+    waitFor(() => find(re), { signal, timeoutMs: 60_000, what: `a log line matching ${re}`, wakeOn: { emitter: events, events: ['line'] } });
+  return { logger, lines, find, waitFor: waitForLine };
 }
