@@ -1,5 +1,5 @@
 /** Valid protocol frames of every type and topic: the seeds the frame fuzzers mutate. */
-import { PROTOCOL_MAJOR, type BackupRecord, type Frame, type ServerStatus } from '../../protocol/index.ts';
+import { PROTOCOL_MAJOR, eventTopics, isRecordTopic, type BackupRecord, type EventData, type EventTopic, type Frame, type ServerStatus } from '../../protocol/index.ts';
 
 const at = new Date(0).toISOString();
 
@@ -26,14 +26,34 @@ export function agentFrames(agentId = 'box-1'): Frame[] {
     { type: 'res', id: 'r-4', ok: true, result: sampleBackup },
     { type: 'res', id: 'r-5', ok: false, error: { code: 'BUSY', message: 'a backup is running', retryable: true } },
     { type: 'cancel', id: 'r-6' },
-    { type: 'evt', topic: 'status', seq: undefined, data: sampleStatus },
-    { type: 'evt', topic: 'backup.progress', seq: undefined, data: { serverId: 'valheim-main', jobId: 'j1', phase: 'archiving', bytesDone: 10, bytesTotal: 100 } },
-    { type: 'evt', topic: 'alert', seq: 1, data: { serverId: 'valheim-main', kind: 'crashed', message: 'exit code 1', at } },
-    { type: 'evt', topic: 'backup.completed', seq: 2, data: sampleBackup },
-    { type: 'evt', topic: 'backup.updated', seq: 3, data: { ...sampleBackup, locked: true } },
-    { type: 'evt', topic: 'backup.removed', seq: 4, data: { serverId: 'valheim-main', backupId: sampleBackup.id, target: null } },
-    { type: 'evt', topic: 'restore.completed', seq: 5, data: { serverId: 'valheim-main', backupId: sampleBackup.id, ok: true, preRestoreBackupId: null, rolledBack: false, message: 'restored', at } },
+    ...evtFrames(),
   ];
+}
+
+const updateInfo = { appId: 896660, branch: 'public', installedBuild: '1', latestBuild: '2', available: true, checkedAt: at, last: null };
+
+/**
+ * One valid payload per event topic. Typed by protocol's topic list, so a topic added to
+ * protocol/events.ts fails typechecking here until it has a sample (the fuzzers and the
+ * hub's record-topic test then cover it).
+ */
+export const topicSamples: { [T in EventTopic]: EventData<T> } = {
+  status: sampleStatus,
+  'backup.progress': { serverId: 'valheim-main', jobId: 'j1', phase: 'archiving', bytesDone: 10, bytesTotal: 100 },
+  alert: { serverId: 'valheim-main', kind: 'crashed', message: 'exit code 1', at },
+  'backup.completed': sampleBackup,
+  'backup.updated': { ...sampleBackup, locked: true },
+  'backup.removed': { serverId: 'valheim-main', backupId: sampleBackup.id, target: null },
+  'restore.completed': { serverId: 'valheim-main', backupId: sampleBackup.id, ok: true, preRestoreBackupId: null, rolledBack: false, message: 'restored', at },
+  'update.state': { ...updateInfo, serverId: 'valheim-main', event: 'available' },
+  'update.progress': { serverId: 'valheim-main', step: 'download', message: 'downloading', percent: 40, at },
+};
+
+/** An evt frame per topic, in protocol's order; record topics numbered 1, 2, … */
+function evtFrames(): Frame[] {
+  let seq = 0;
+  return (Object.keys(eventTopics) as EventTopic[]).map((topic) =>
+    ({ type: 'evt', topic, seq: isRecordTopic(topic) ? ++seq : undefined, data: topicSamples[topic] }) as Frame);
 }
 
 /** Frames a hub sends to an agent. */
