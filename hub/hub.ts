@@ -19,6 +19,7 @@ import type { WebhookLimits } from './webhooks/queue.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
 import type { HubService } from './service/types.ts';
 import { Store, type StoreOptions } from './store/index.ts';
+import { takeHubLock, type HubInstanceLock } from './store/instance-lock.ts';
 
 /** A config as loadHubConfig returns it, or a plain object in the hub.yaml shape (tests). */
 export type HubConfigInput = HubConfig | (z.input<typeof HubConfigSchema> & { configDir?: string });
@@ -110,11 +111,20 @@ export async function createHub(deps: HubDeps): Promise<BuiltHub> {
   const config = normalizeConfig(deps.config);
   const logger = (deps.logger ?? silentLogger).child({ component: 'hub' });
   const clock = deps.clock ?? systemClock;
-  const store = Store.open(config.dataDir, deps.store);
+  // Taken before the store is touched, held until close(): one hub per dataDir.
+  const lock = takeHubLock(config.dataDir);
+  let store: Store;
   try {
-    return build(deps, config, logger, clock, store);
+    store = Store.open(config.dataDir, deps.store);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  try {
+    return build(deps, config, logger, clock, store, lock);
   } catch (err) {
     store.close();
+    lock.release();
     throw err;
   }
 }
@@ -130,7 +140,7 @@ export async function startHub(deps: HubDeps): Promise<Hub> {
   }
 }
 
-function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, store: Store): BuiltHub {
+function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, store: Store, lock: HubInstanceLock): BuiltHub {
   const metrics = createHubMetrics({ storeHealth: store.health });
   store.health.on('change', (faulty, fault) => {
     if (faulty) logger.error({ fault, dataDir: config.dataDir }, 'hub store is failing: records are not acknowledged and /healthz answers 503 until writes succeed again');
@@ -208,6 +218,7 @@ function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, s
     await serverClosed;
     services.close();
     store.close();
+    lock.release();
     logger.info('hub stopped');
   }
 
