@@ -110,6 +110,10 @@ export class ReportSink implements LinkSink {
       if (p.phase === 'done') this.#state.progress.delete(p.serverId);
       else this.#state.progress.set(p.serverId, p);
       this.#emit('backupProgress', p);
+    } else {
+      // Every state topic of protocol/ is handled above: one it gains stops this compiling until it is handled here.
+      const unhandled: never = evt;
+      void unhandled;
     }
   }
 
