@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { echo, issueMessage } from '../../lib/echo.ts';
+import { echo } from '../../lib/echo.ts';
 import { z } from 'zod';
 import { ReconSyncError, agentMethods, id as idSchema } from '../../protocol/index.ts';
 import type { Actor, HubService } from '../service/types.ts';
 import { HttpError, readJsonBody, sendJson } from './respond.ts';
 import { safeParse } from '../../protocol/safe-parse.ts';
 import { listAudit, listEvents, type EventsApi } from './events-api.ts';
-import { issuePath } from '../../lib/zod-issue.ts';
+import { issueMessage, issueText } from '../../lib/zod-issue.ts';
 
 const API_PREFIX = '/api/v1';
 
@@ -30,7 +30,7 @@ function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const r = safeParse(schema, raw ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ReconSyncError('INVALID_PARAMS', `body ${echo(issuePath(issue))}: ${issueMessage(issue)}`);
+    throw new ReconSyncError('INVALID_PARAMS', `body ${issueText(issue)}`);
   }
   return r.data;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { echo, issueMessage } from '../../lib/echo.ts';
+import { echo } from '../../lib/echo.ts';
 import { z } from 'zod';
 import type { Logger } from '../../lib/logger.ts';
 import { ReconSyncError, id as idSchema, type Clock } from '../../protocol/index.ts';
@@ -7,7 +7,7 @@ import type { EventLog } from '../events/event-log.ts';
 import type { PlayerTracker } from '../events/players.ts';
 import { eventKinds, type HubEvent } from '../../protocol/event-kinds.ts';
 import type { Store } from '../store/index.ts';
-import { issuePath } from '../../lib/zod-issue.ts';
+import { issueMessage, issuePath } from '../../lib/zod-issue.ts';
 
 /** Limits of the events API and its stream; named so no bare number hides in the code. */
 export const DefaultEventsApiLimits = {

@@ -25,3 +25,12 @@ test('a symbol in the path is named, not a TypeError (Array.join cannot convert 
   const issue: z.core.$ZodIssue = { code: 'custom', message: 'bad', path: ['a', Symbol('k')], input: undefined };
   assert.equal(issuePath(issue), 'a.Symbol(k)');
 });
+
+test('the text stays short when the input is long: an unknown key is echoed cut, not whole', () => {
+  const key = 'k'.repeat(8000);
+  const bad = Schema.safeParse({ servers: [], [key]: 1 });
+  assert.ok(!bad.success);
+  const text = firstIssue(bad.error);
+  assert.ok(text.length < 400, `${text.length} characters`);
+  assert.match(text, /^\(root\): unknown key "k{100}… \(8000 characters\)"$/);
+});
