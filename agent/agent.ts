@@ -3,13 +3,13 @@ import { systemClock, ReconSyncError, type Clock, type ClockTimer, type EventDat
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { VERSION } from '../lib/version.ts';
 import type { AgentConfig } from './config.ts';
-import type { AdminChannel, ResolvedServer } from './types.ts';
+import type { ResolvedServer } from './types.ts';
 import { resolveAgentServers } from './resolve-servers.ts';
 import { AgentLink, type AgentLinkOptions } from './link/link.ts';
 import type { LinkStopped } from './link/link-options.ts';
 import { createPlatform, type Platform } from './platform.ts';
 import { Supervisor, SupervisorEvents } from './supervisor/index.ts';
-import { createStatusProbe, type ClosableStatusProbe } from './monitors/query.ts';
+import { createStatusProbe } from './monitors/query.ts';
 import { createAdminChannel } from './monitors/admin/index.ts';
 import { BackupEngine, type BackupEngineOptions } from './backup/engine.ts';
 import { RestartScheduler } from './scheduler/restart-scheduler.ts';
@@ -17,6 +17,7 @@ import { BackupScheduler } from './scheduler/scheduler.ts';
 import { RepoCheckScheduler } from './scheduler/repo-check-scheduler.ts';
 import { createHandlers } from './handlers.ts';
 import { Updater, type UpdaterOptions } from './update/updater.ts';
+import type { ServerUnit } from './server-unit.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -35,13 +36,8 @@ export interface AgentDeps {
   update?: Partial<Pick<UpdaterOptions, 'freeSpace' | 'runner' | 'random' | 'jitterMs' | 'pollMs' | 'os'>>;
 }
 
-/** One watched game server and everything the agent holds for it. */
-export interface ServerUnit {
-  server: ResolvedServer;
-  supervisor: Supervisor;
-  admin: AdminChannel | null;
-  probe: ClosableStatusProbe | null;
-}
+// Re-exported: agent.ts is the agent's public face and tests name the unit through it.
+export type { ServerUnit };
 
 export interface Agent {
   readonly id: string;

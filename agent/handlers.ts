@@ -1,6 +1,6 @@
 import type { AgentMethods, Clock, Handlers } from '../protocol/index.ts';
 import type { BackupEngine } from './backup/engine.ts';
-import type { ServerUnit } from './agent.ts';
+import type { ServerUnit } from './server-unit.ts';
 import type { Updater } from './update/updater.ts';
 import type { RestartScheduler } from './scheduler/restart-scheduler.ts';
 import { readLogTail } from './log-tail.ts';

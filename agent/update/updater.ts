@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { ReconSyncError, systemClock, type AlertKind, type Clock, type EventData, type RecordTopic, type StateTopic, type UpdateInfo, type UpdateLast, type UpdateStep } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentConfig } from '../config.ts';
-import type { ServerUnit } from '../agent.ts';
+import type { ServerUnit } from '../server-unit.ts';
 import type { BackupEngine } from '../backup/engine.ts';
 import { checkBuild, isNewer } from './check.ts';
 import { runUpdate, rollBack, startNewBuild, type PipelineContext } from './pipeline.ts';
