@@ -25,8 +25,9 @@ export interface ArchiveOutput {
 }
 
 export interface ArchiveOutputOptions {
-  /** The `.partial`, opened 'w+' (the native path reads it back for the hash). */
+  /** The `.partial`, opened 'w+' (the native path reads it back for the hash), and its path. */
   file: FileHandle;
+  filePath: string;
   format: ArchiveFormat;
   pool: ZstdPool | null;
   level?: number;
@@ -40,13 +41,13 @@ export interface ArchiveOutputOptions {
 }
 
 export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<ArchiveOutput> {
-  const program = o.format === 'tar.zst' && o.pool ? await o.pool.nativeProgram() : null;
-  if (program) {
+  const launcher = o.format === 'tar.zst' && o.pool ? await o.pool.nativeLauncher() : null;
+  if (launcher) {
     await fs.mkdir(o.tmpDir, { recursive: true });
     const fifoDir = await fs.mkdtemp(path.join(o.tmpDir, 'zstd-'));
     try {
       const w = await NativeZstdWriter.start({
-        program, level: o.level ?? 1, file: o.file, fifoDir, expectedBytes: o.expectedBytes,
+        launcher, level: o.level ?? 1, file: o.file, filePath: o.filePath, fifoDir, expectedBytes: o.expectedBytes,
         ...(o.release ? { release: o.release } : {}),
         ...(o.pool!.nativeFrameBytes !== undefined ? { frameBytes: o.pool!.nativeFrameBytes } : {}),
       });

@@ -132,7 +132,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
       opts.onProgress?.(done, plan.totalBytes);
     });
     const out = await openArchiveOutput({
-      file: fh, format: opts.format, pool: opts.pool, window: opts.window, tmpDir: opts.tmpDir,
+      file: fh, filePath: partial, format: opts.format, pool: opts.pool, window: opts.window, tmpDir: opts.tmpDir,
       ...(opts.level !== undefined ? { level: opts.level } : {}),
       // Tar overhead: a header (sometimes two) per entry, padding, the end blocks.
       expectedBytes: plan.totalBytes + plan.entries.length * BLOCK * 3 + END_OF_ARCHIVE.length,

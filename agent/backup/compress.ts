@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { ZSTD_WORKER_SOURCE } from './zstd-worker-source.ts';
-import { findZstd, zstdUsable } from './zstd-native.ts';
+import { findZstd } from './zstd-native.ts';
+import { ZstdLauncher } from './zstd-launcher.ts';
 
 /**
  * Compression for archives. zstd runs as WebAssembly (@bokuweb/zstd-wasm) so the
@@ -69,7 +70,7 @@ export class ZstdPool {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
-  #nativeChecked: Promise<string | null> | null = null;
+  #launcher: Promise<ZstdLauncher | null> | null = null;
 
   /** The zstd binary that compresses backups, or null: the WASM workers do. */
   readonly native: string | null;
@@ -90,11 +91,19 @@ export class ZstdPool {
     for (let i = 0; i < this.size; i++) this.#workers.push(this.#spawn());
   }
 
+  /**
+   * The launcher of the zstd binary backups go through (started once, on first use), or
+   * null when there is none or it is too old: then the WASM workers compress.
+   */
+  nativeLauncher(): Promise<ZstdLauncher | null> {
+    if (this.#closed) return Promise.resolve(null);
+    this.#launcher ??= this.native ? ZstdLauncher.start(this.native) : Promise.resolve(null);
+    return this.#launcher;
+  }
+
   /** The zstd binary backups go through, once it answered `-V` with a usable version; null: WASM. */
-  nativeProgram(): Promise<string | null> {
-    const program = this.native;
-    this.#nativeChecked ??= program ? zstdUsable(program).then((ok) => (ok ? program : null)) : Promise.resolve(null);
-    return this.#nativeChecked;
+  async nativeProgram(): Promise<string | null> {
+    return (await this.nativeLauncher())?.program ?? null;
   }
 
   readonly #zstdEntry: string;
@@ -124,7 +133,7 @@ export class ZstdPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+    await Promise.all([...this.#workers.map((w) => w.worker.terminate()), this.#launcher?.then((l) => l?.close())]);
   }
 
   #run(extra: Record<string, unknown>, input: Uint8Array): Promise<Uint8Array> {

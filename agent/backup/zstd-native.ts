@@ -4,32 +4,31 @@
  * `zstd -T0` uses every core (bench/README.md, issue 14).
  *
  * The layout is what the measurements asked for:
- * - ONE zstd process per archive. Every spawn forks the agent (fork copies its
- *   page tables; ~70 ms of CPU per process at load), and one process per 32 MiB
- *   frame cost more than the compression itself.
+ * - ONE zstd process per archive, started by a long-lived launcher shell
+ *   (zstd-launcher.ts), never forked from the agent itself: on the measured VM a
+ *   fork of the agent cost more CPU than compressing 100 MiB. The first version
+ *   (one process per 32 MiB frame, spawned by node) ran at a quarter of WASM.
  * - Bounded frames all the same: zstd makes one frame per input file, so its
  *   inputs are two FIFOs named alternately on its command line (`a b a b …`, one
  *   name per frame); node writes 32 MiB of tar into one, closes it, and goes on
  *   with the other. Our WASM reader (compress.ts decompressStream) needs frames
  *   of bounded size, so any archive restores on an agent without zstd.
  *   Alternating two names is race-free: node opens the next FIFO only after
- *   zstd finished the previous one, which it opened before.
- * - zstd writes the archive file itself (its stdout is the `.partial`'s fd):
- *   compressed bytes never cross node. sha256 is computed by reading the file
- *   back from the page cache behind zstd while it runs (bytes below the file's
- *   size are written), so the hash overlaps the compression. The caller's
- *   fsync + rename stay as they were.
- * - A watchdog in the wrapper shell kills zstd when the agent dies (its stdin, a
- *   pipe from us, reaches EOF): zstd would otherwise wait forever on a FIFO
- *   nobody opens, as the agent's service unit keeps children on restart.
+ *   zstd finished the previous one, which it opened before. Unused names get
+ *   an empty input (an empty frame, 13 bytes).
+ * - zstd appends to the `.partial` itself: compressed bytes never cross node.
+ *   sha256 is computed by reading the file back from the page cache behind zstd
+ *   while it runs (bytes below the file's size are written), so the hash
+ *   overlaps the compression. The caller's fsync + rename stay as they were.
+ * - When the agent dies, the launcher's stdin ends and it kills its zstd, which
+ *   would otherwise wait forever on a FIFO nobody opens (the agent's service
+ *   unit keeps children on restart).
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { runErrors, type ZstdLauncher } from './zstd-launcher.ts';
 
 export const DefaultNativeZstdOptions = {
   /** Tar bytes per frame: bounds what a reader holds per frame (the WASM pool decompresses a frame at once). */
@@ -43,9 +42,6 @@ export const DefaultNativeZstdOptions = {
   /** Keeps this much of zstd's stderr for the error message. */
   stderrBytes: 2048,
 } as const;
-
-/** Oldest zstd known to take FIFOs as inputs (older ones skip them as "not a regular file"). */
-const MIN_VERSION = [1, 4, 0] as const;
 
 /** The zstd binary on PATH, or null: then the WASM pool compresses. Not on Windows (no FIFOs, no sh). */
 export function findZstd(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | null {
@@ -64,29 +60,13 @@ export function findZstd(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.
   return null;
 }
 
-/** True when `zstd -V` names a version that reads FIFOs; false for anything else (then WASM compresses). */
-export async function zstdUsable(program: string): Promise<boolean> {
-  try {
-    const p = spawn(program, ['-V'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    const [code] = (await once(p, 'close')) as [number | null];
-    const m = /v(\d+)\.(\d+)\.(\d+)/.exec(out);
-    if (code !== 0 || !m) return false;
-    const v = [Number(m[1]), Number(m[2]), Number(m[3])];
-    for (let i = 0; i < 3; i++) if (v[i] !== MIN_VERSION[i]) return v[i]! > MIN_VERSION[i]!;
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface NativeZstdOptions {
-  /** Path of the zstd binary (findZstd). */
-  program: string;
+  /** Starts the zstd processes (zstd-launcher.ts). */
+  launcher: ZstdLauncher;
   level: number;
-  /** The archive, opened for reading and writing: zstd appends to it, we read it back for the hash. */
+  /** The archive, opened for reading: zstd appends to it (by `filePath`), we read it back for the hash. */
   file: FileHandle;
+  filePath: string;
   /** A private folder for the two FIFOs; created, and removed by end()/abort(). */
   fifoDir: string;
   /** Tar bytes expected (the plan's): how many frame names the command line gets. */
@@ -97,26 +77,6 @@ export interface NativeZstdOptions {
   maxSlots?: number;
 }
 
-/**
- * `sh -c` program: $0 = zstd, "$@" = its arguments. Creates the FIFOs (unless a
- * previous process of this archive did), starts zstd, says "ready" on fd 3, and
- * kills zstd when its own stdin (our pipe) ends before zstd did: the agent died.
- */
-const WRAPPER = [
-  'exec 4<&0',
-  '[ -p a ] || mkfifo -m 600 a b || exit 97',
-  // zstd and the watchdog keep none of our pipes but what they need: the wrapper's exit ends the run.
-  '"$0" "$@" </dev/null 3>&- 4<&- &',
-  'z=$!',
-  '{ cat >/dev/null; kill -9 "$z"; } <&4 >/dev/null 2>&1 3>&- 4<&- &',
-  'w=$!',
-  'echo ready >&3',
-  'exec 3>&-',
-  'wait "$z"; s=$?',
-  'kill "$w" 2>/dev/null',
-  'exit "$s"',
-].join('\n');
-
 class ZstdFailed extends Error {
   readonly code: string | undefined;
   constructor(message: string, code?: string) {
@@ -125,68 +85,48 @@ class ZstdFailed extends Error {
   }
 }
 
-/** One wrapper + zstd process, compressing up to `slots` frames into the archive. */
+/** One zstd process (started by the launcher), compressing up to `slots` frames into the archive. */
 class Segment {
   readonly exited: Promise<void>;
-  readonly #proc: ChildProcess;
   readonly #dir: string;
-  readonly #names: string[];
+  readonly #slots: number;
+  readonly #kill: () => void;
   #next = 0;
-  #stderr = '';
   #exitedFlag = false;
 
-  private constructor(proc: ChildProcess, dir: string, names: string[], program: string) {
-    this.#proc = proc;
+  private constructor(dir: string, slots: number, run: { exited: Promise<number>; kill: () => void }, program: string) {
     this.#dir = dir;
-    this.#names = names;
-    proc.stderr!.on('data', (d: Buffer) => {
-      if (this.#stderr.length < DefaultNativeZstdOptions.stderrBytes) this.#stderr += d.toString('utf8');
-    });
-    // EPIPE on our watchdog pipe when the wrapper is gone: its exit says why.
-    proc.stdin!.on('error', () => undefined);
-    this.exited = new Promise<void>((resolve, reject) => {
-      proc.on('error', (err) => reject(err));
-      proc.on('close', (code, signal) => {
-        this.#exitedFlag = true;
-        proc.stdin!.destroy();
-        if (code === 0) return resolve();
-        const msg = this.#stderr.trim().slice(0, 500);
-        const detail = code === 97 ? `could not create FIFOs in ${dir}` : msg || 'no message';
-        reject(new ZstdFailed(`zstd (${program}) failed${code !== null ? ` with exit code ${code}` : ''}${signal ? ` (${signal})` : ''}: ${detail}`, /No space left on device/i.test(msg) ? 'ENOSPC' : undefined));
-      });
+    this.#slots = slots;
+    this.#kill = run.kill;
+    this.exited = run.exited.then(async (code) => {
+      this.#exitedFlag = true;
+      if (code === 0) return;
+      const msg = await runErrors(dir, DefaultNativeZstdOptions.stderrBytes);
+      throw new ZstdFailed(`zstd (${program}) failed with exit code ${code}: ${msg || 'no message'}`, /No space left on device/i.test(msg) ? 'ENOSPC' : undefined);
     });
     this.exited.catch(() => undefined); // observed by the writer
   }
 
-  static async start(o: { program: string; level: number; file: FileHandle; dir: string; slots: number }): Promise<Segment> {
-    const names = Array.from({ length: o.slots }, (_, i) => (i % 2 ? 'b' : 'a'));
-    // No shell parsing of our values: the program and the names are positional parameters.
-    const proc = spawn('/bin/sh', ['-c', WRAPPER, o.program, `-${o.level}`, '-T0', '-q', '-c', '--', ...names], {
-      cwd: o.dir,
-      stdio: ['pipe', o.file.fd, 'pipe', 'pipe'],
-      // Only what the wrapper needs: the agent's secrets stay with the agent. C locale: English errors (ENOSPC below).
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
-    });
-    const seg = new Segment(proc, o.dir, names, o.program);
-    const ready = proc.stdio[3] as Readable;
-    ready.resume();
-    // Ready (FIFOs exist, zstd started) or the wrapper ended first: then its exit says why.
-    await Promise.race([once(ready, 'data'), seg.exited.then(() => { throw new ZstdFailed(`zstd (${o.program}) exited before reading its input`); })]);
-    return seg;
+  static async start(o: { launcher: ZstdLauncher; level: number; filePath: string; dir: string; slots: number }): Promise<Segment> {
+    // zstd appends to the archive through this link: the launcher gets no fd of ours.
+    await fs.rm(path.join(o.dir, 'out'), { force: true });
+    await fs.symlink(path.resolve(o.filePath), path.join(o.dir, 'out'));
+    await fs.rm(path.join(o.dir, 'err'), { force: true });
+    const run = await o.launcher.run(o.dir, o.level, o.slots);
+    return new Segment(o.dir, o.slots, run, o.launcher.program);
   }
 
   get slotsLeft(): number {
-    return this.#names.length - this.#next;
+    return this.#slots - this.#next;
   }
 
   /** Opens the next frame's FIFO for writing (blocks until zstd opens it); null when zstd is gone. */
   async openNext(): Promise<FileHandle | null> {
-    const name = path.join(this.#dir, this.#names[this.#next++]!);
+    const name = path.join(this.#dir, this.#next++ % 2 ? 'b' : 'a');
     const opening = fs.open(name, constants.O_WRONLY);
     // An open of a FIFO waits for a reader: if zstd died, be that reader so the open returns.
-    const onExit = this.exited.then(() => undefined, () => undefined).then(() => this.#unblock(name));
+    void this.exited.then(() => undefined, () => undefined).then(() => this.#unblock(name));
     const fh = await opening;
-    void onExit;
     if (this.#exitedFlag) {
       await fh.close();
       return null;
@@ -209,9 +149,9 @@ class Segment {
     await this.exited;
   }
 
-  /** Ends zstd at once (the watchdog kills it when our pipe closes) and waits for the wrapper. */
+  /** Ends zstd at once and waits for it. */
   async kill(): Promise<void> {
-    this.#proc.stdin!.end();
+    this.#kill();
     // A FIFO open of ours may still wait for zstd; be its reader.
     for (const n of ['a', 'b']) void this.#unblock(path.join(this.#dir, n));
     await this.exited.catch(() => undefined);
@@ -257,7 +197,7 @@ export class NativeZstdWriter {
   async #startSegment(bytesLeft: number): Promise<Segment> {
     // One name per expected frame, a quarter more for files that grew, and at least two.
     const slots = Math.min(this.#o.maxSlots, Math.max(2, Math.ceil((bytesLeft * 1.25) / this.#o.frameBytes) + 1));
-    return Segment.start({ program: this.#o.program, level: this.#o.level, file: this.#o.file, dir: this.#o.fifoDir, slots });
+    return Segment.start({ launcher: this.#o.launcher, level: this.#o.level, filePath: this.#o.filePath, dir: this.#o.fifoDir, slots });
   }
 
   /** Queues one chunk; resolves when there is room for another. Throws zstd's failure. */
@@ -288,7 +228,7 @@ export class NativeZstdWriter {
       this.#fifo = await this.#segment!.openNext();
       if (!this.#fifo) {
         await this.#segment!.exited;
-        throw new ZstdFailed(`zstd (${this.#o.program}) exited before reading its input`);
+        throw new ZstdFailed(`zstd (${this.#o.launcher.program}) exited before reading its input`);
       }
       this.#inFrame = 0;
     }

@@ -1,6 +1,6 @@
 /**
  * Backups through the system zstd binary (agent/backup/zstd-native.ts: one
- * process per archive, frames cut by two FIFOs), read back by our own extractor
+ * process per archive, started by a launcher shell (zstd-launcher.ts), frames cut by two FIFOs), read back by our own extractor
  * (WASM), and the fall-backs to WASM: zstd not on PATH, too old. The real
  * /usr/bin/zstd runs; the only stand-ins are a zstd that fails and one that is
  * too old (shell scripts), and a child process killed mid-archive.
@@ -16,6 +16,7 @@ import { createArchive } from '../../../agent/backup/archive.ts';
 import { splitZstdFrames, ZstdPool } from '../../../agent/backup/compress.ts';
 import { extractArchive } from '../../../agent/backup/extract.ts';
 import { findZstd, NativeZstdWriter } from '../../../agent/backup/zstd-native.ts';
+import { ZstdLauncher } from '../../../agent/backup/zstd-launcher.ts';
 import { waitFor } from '../../support/wait.ts';
 import { readTree, tempDir, writeTree } from './helpers.ts';
 
@@ -86,8 +87,11 @@ test('more frames than FIFO names on one command line: the next zstd process app
   const input = sample(3 * MiB + 777);
   const file = await fs.open(path.join(dir, 'out.zst'), 'w+');
   t.after(() => file.close().catch(() => undefined));
+  const launcher = await ZstdLauncher.start(ZSTD!);
+  assert.ok(launcher);
+  t.after(() => launcher.close());
   // Expects 1 MiB but gets 3: with two names per process, six processes in turn.
-  const wr = await NativeZstdWriter.start({ program: ZSTD!, level: 1, file, fifoDir: path.join(dir, 'fifo'), expectedBytes: MiB, frameBytes: 256 * 1024, maxSlots: 2 });
+  const wr = await NativeZstdWriter.start({ launcher, level: 1, file, filePath: path.join(dir, 'out.zst'), fifoDir: path.join(dir, 'fifo'), expectedBytes: MiB, frameBytes: 256 * 1024, maxSlots: 2 });
   for (let off = 0; off < input.length; off += 100_000) await wr.write(Buffer.from(input.subarray(off, off + 100_000)));
   const { size, sha256 } = await wr.end();
   await file.close();
@@ -148,7 +152,7 @@ test('a zstd that fails mid-archive: the backup fails with its exit code and mes
   assert.deepEqual(await fs.readdir(tmp).catch(() => []), []);
 });
 
-test('the agent killed mid-archive: its zstd does not outlive it (the wrapper\'s watchdog)', { skip: ZSTD ? false : 'needs zstd' }, async (t) => {
+test('the agent killed mid-archive: its zstd does not outlive it (the launcher kills it when our pipe ends)', { skip: ZSTD ? false : 'needs zstd' }, async (t) => {
   const dir = await tempDir(t);
   const w = await world(dir);
   const tmp = path.join(dir, 'tmp');
