@@ -1,11 +1,11 @@
-import type { Ack, Cancel, Req, Res } from './frames.ts';
+import { MAX_REQUEST_TIMEOUT_MS, METHOD_MAX_CHARS, REQUEST_ID_MAX_CHARS, type Ack, type Cancel, type Req, type Res } from './frame-schemas.ts';
 
 /**
  * Hand-written checks for the frames on every RPC's path (`req`, `res` with
  * ok:true, `ack`, `cancel`), which otherwise cost a zod object parse each.
  *
  * Contract: for a value fresh from JSON.parse, `fastFrame` returns a frame
- * only when the zod schema in frames.ts would accept the value and produce an
+ * only when the zod schema in frame-schemas.ts would accept the value and produce an
  * equal output (same keys, unknown keys dropped, free-form slots passed
  * through as they are). Whenever it is not sure it returns undefined and the
  * caller runs zod, so every rejection and every error message still come
@@ -15,12 +15,10 @@ import type { Ack, Cancel, Req, Res } from './frames.ts';
  * Keep it in step with ReqSchema, ResSchema, AckSchema and CancelSchema.
  */
 
-/** frames.ts requestId: z.string().min(1).max(64) (zod counts UTF-16 units, like .length). */
-const MAX_ID = 64;
-/** ReqSchema.method: z.string().min(1).max(64). */
-const MAX_METHOD = 64;
-/** ReqSchema.timeoutMs: z.number().int().positive().max(24 h). */
-const MAX_TIMEOUT_MS = 24 * 3600_000;
+// The bounds are frame-schemas.ts' own constants, so a changed limit changes both paths.
+const MAX_ID = REQUEST_ID_MAX_CHARS;
+const MAX_METHOD = METHOD_MAX_CHARS;
+const MAX_TIMEOUT_MS = MAX_REQUEST_TIMEOUT_MS;
 
 type Obj = Record<string, unknown>;
 

@@ -1,75 +1,9 @@
-import { z } from 'zod';
-import { RpcErrorSchema } from './errors.ts';
-import { eventTopics, type EventTopic } from './events.ts';
-import { ServerSummarySchema, id } from './status.ts';
+import type { z } from 'zod';
+import { AckSchema, CancelSchema, EvtSchema, HelloSchema, ReqSchema, RequestIdSchema, ResSchema, WelcomeSchema, type Frame } from './frame-schemas.ts';
 import { safeParse } from './safe-parse.ts';
 import { fastFrame } from './frame-fast-path.ts';
 import { parseJsonBounded, topLevelStrings } from './json-bounds.ts';
 import { firstIssue } from '../lib/zod-issue.ts';
-
-const requestId = z.string().min(1).max(64);
-const seq = z.number().int().positive();
-
-export const HelloSchema = z.object({
-  type: z.literal('hello'),
-  agentId: id,
-  agentVersion: z.string().max(64),
-  protocol: z.number().int().positive(),
-  servers: z.array(ServerSummarySchema).max(256),
-  capabilities: z.array(z.string().max(64)).max(64),
-});
-
-export const WelcomeSchema = z.object({
-  type: z.literal('welcome'),
-  sessionId: z.string(),
-  heartbeatMs: z.number().int().positive(),
-  hubVersion: z.string(),
-  /** Highest record seq the hub has stored for this agent: the outbox drops everything up to it. */
-  ackedSeq: z.number().int().nonnegative(),
-});
-
-export const ReqSchema = z.object({
-  type: z.literal('req'),
-  id: requestId,
-  method: z.string().min(1).max(64),
-  params: z.unknown(),
-  timeoutMs: z.number().int().positive().max(24 * 3600_000),
-});
-
-export const ResSchema = z.discriminatedUnion('ok', [
-  z.object({ type: z.literal('res'), id: requestId, ok: z.literal(true), result: z.unknown() }),
-  z.object({ type: z.literal('res'), id: requestId, ok: z.literal(false), error: RpcErrorSchema }),
-]);
-
-const evtVariants = (Object.keys(eventTopics) as EventTopic[]).map((topic) =>
-  z.object({
-    type: z.literal('evt'),
-    topic: z.literal(topic),
-    seq: eventTopics[topic].kind === 'record' ? seq : z.never().optional(),
-    data: eventTopics[topic].data,
-  }),
-);
-export const EvtSchema = z.discriminatedUnion('topic', evtVariants as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<EvtFrame>;
-
-export const AckSchema = z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative() });
-export const CancelSchema = z.object({ type: z.literal('cancel'), id: requestId });
-
-export type Hello = z.infer<typeof HelloSchema>;
-export type Welcome = z.infer<typeof WelcomeSchema>;
-export type Req = z.infer<typeof ReqSchema>;
-export type Res = z.infer<typeof ResSchema>;
-export type Ack = z.infer<typeof AckSchema>;
-export type Cancel = z.infer<typeof CancelSchema>;
-export type EvtFrame = {
-  [T in EventTopic]: {
-    type: 'evt';
-    topic: T;
-    seq: (typeof eventTopics)[T]['kind'] extends 'record' ? number : undefined;
-    data: z.infer<(typeof eventTopics)[T]['data']>;
-  };
-}[EventTopic];
-
-export type Frame = Hello | Welcome | Req | Res | EvtFrame | Ack | Cancel;
 
 const frameSchemas = {
   hello: HelloSchema,
@@ -84,7 +18,7 @@ const frameSchemas = {
 /** `requestId`: the refused frame is a `req` with a usable id, so the receiver can answer it instead of leaving the caller to time out. */
 export type FrameParseResult = { ok: true; frame: Frame } | { ok: false; error: string; requestId?: string };
 
-const isRequestId = (v: unknown): v is string => typeof v === 'string' && requestId.safeParse(v).success;
+const isRequestId = (v: unknown): v is string => typeof v === 'string' && RequestIdSchema.safeParse(v).success;
 
 /** A refusal, with the request id when the frame names one (read from the value, never by parsing again). */
 function refuse(error: string, fields: { type?: unknown; id?: unknown } | undefined): FrameParseResult {

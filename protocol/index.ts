@@ -5,6 +5,7 @@ export * from './status.ts';
 export * from './events.ts';
 export * from './update.ts';
 export * from './methods.ts';
+export * from './frame-schemas.ts';
 export * from './frames.ts';
 export * from './rpc-peer.ts';
 export * from './safe-parse.ts';

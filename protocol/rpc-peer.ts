@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { systemClock, type Clock } from './clock.ts';
 import { ReconSyncError, toRpcError } from './errors.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
-import type { Cancel, Req, Res } from './frames.ts';
+import type { Cancel, Req, Res } from './frame-schemas.ts';
 import type { MethodRegistry } from './methods.ts';
 import { safeParse } from './safe-parse.ts';
 import { firstIssue } from '../lib/zod-issue.ts';
