@@ -116,15 +116,19 @@ export interface LoadOptions {
   onlyKeys?: string[];
 }
 
-/** Reads YAML, substitutes env vars, validates with the schema, returns a frozen result. */
-export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S, opts: LoadOptions = {}): z.output<S> & { configDir: string; configFile: string } {
+/** A config file's absolute path and text; a file that cannot be read is a ConfigError naming it and why (ENOENT, EACCES). */
+export function readConfigText(file: string): { abs: string; text: string } {
   const abs = path.resolve(file);
-  let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    return { abs, text: readFileSync(abs, 'utf8') };
   } catch (err) {
     throw new ConfigError(abs, [`cannot read file: ${errorCodeOrMessage(err)}`]);
   }
+}
+
+/** Reads YAML, substitutes env vars, validates with the schema, returns a frozen result. */
+export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S, opts: LoadOptions = {}): z.output<S> & { configDir: string; configFile: string } {
+  const { abs, text } = readConfigText(file);
   return parseYamlConfig(text, abs, schema, opts);
 }
 

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { safeParse } from '../protocol/safe-parse.ts';
-import { ConfigError, deepFreeze, parseYamlConfig, type LoadOptions } from './config-file.ts';
+import { ConfigError, deepFreeze, parseYamlConfig, readConfigText, type LoadOptions } from './config-file.ts';
 import { describeIssues } from './config-issues.ts';
-import { errorCodeOrMessage } from './error-message.ts';
 
 /**
  * A config file read for checking: the document (variables substituted), the
@@ -31,9 +29,10 @@ export function checkYamlFile<S extends z.ZodType>(file: string, schema: S, opts
   const configDir = path.dirname(abs);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readConfigText(abs).text;
   } catch (err) {
-    return { abs, configDir, raw: undefined, data: undefined, problems: [`cannot read file: ${errorCodeOrMessage(err)}`] };
+    if (err instanceof ConfigError) return { abs, configDir, raw: undefined, data: undefined, problems: err.problems };
+    throw err;
   }
   let raw: unknown;
   try {
