@@ -1,4 +1,5 @@
-import { forgetAgent, forgetServer, type ForgottenAgent, type ForgottenServer } from './service/forget.ts';
+import { forgetAgent, forgetServer } from './service/forget.ts';
+import type { ForgottenAgent, ForgottenServer } from './service/types.ts';
 import { cliActor, dataDirFromConfig, withStore } from './tokens.ts';
 
 // `reconsync server forget` and `reconsync agent forget`: they write the store

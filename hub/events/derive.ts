@@ -1,4 +1,4 @@
-import type { RecordEffect } from '../service/ingest.ts';
+import type { RecordEffect } from '../service/record-effect.ts';
 import { kindOfAlert, type NewHubEvent } from '../../protocol/event-kinds.ts';
 
 /**

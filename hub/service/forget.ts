@@ -1,23 +1,8 @@
 import { ReconSyncError } from '../../protocol/index.ts';
 import { echo } from '../../lib/echo.ts';
 import type { Store } from '../store/index.ts';
-import type { Actor } from './types.ts';
+import type { Actor, ForgottenAgent, ForgottenServer } from './types.ts';
 import { errorMessage } from '../../lib/error-message.ts';
-
-export interface ForgottenServer {
-  serverId: string;
-  /** The agent that owned the server until now. */
-  formerOwner: string;
-  /** Catalog rows dropped (the backups themselves stay where the agent put them). */
-  backups: number;
-}
-
-export interface ForgottenAgent {
-  agentId: string;
-  servers: string[];
-  tokensRevoked: number;
-  backups: number;
-}
 
 /**
  * Drops what the store holds about one agent's server: ownership, last

@@ -4,10 +4,9 @@ import { redactSecrets } from '../../lib/rclone-redact.ts';
 import { safeEmit } from '../../lib/safe-emit.ts';
 import { ReconSyncError, type BackupProgress, type BackupRecord, type UpdateInfo } from '../../protocol/index.ts';
 import type { RpcRouter } from '../rpc/router.ts';
-import type { ForgottenAgent, ForgottenServer } from './forget.ts';
 import type { HubState } from './hub-state.ts';
 import type { Ownership } from './ownership.ts';
-import type { Actor, AgentView, AuditEntry, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
+import type { Actor, AgentView, AuditEntry, ForgottenAgent, ForgottenServer, HubService, HubServiceEvents, ServerAction, ServerView } from './types.ts';
 import { errorMessage } from '../../lib/error-message.ts';
 
 export interface HubServiceOptions {

@@ -1,16 +1,8 @@
-import type { Alert, BackupRecord, EventData } from '../../protocol/index.ts';
 import type { RecordEvt } from '../link/session.ts';
 import type { Store } from '../store/index.ts';
 import { redactDeep } from '../../lib/rclone-redact.ts';
 import { eventForEffect } from '../events/derive.ts';
-
-/** What a stored record means for the rest of the hub; emitted only after the transaction committed. */
-export type RecordEffect =
-  | { kind: 'alert'; alert: Alert }
-  | { kind: 'backupRecorded'; record: BackupRecord; completed: boolean }
-  | { kind: 'backupRemoved'; serverId: string; backupId: string; remaining: BackupRecord | null }
-  | { kind: 'restoreCompleted'; outcome: EventData<'restore.completed'> }
-  | { kind: 'updateState'; record: EventData<'update.state'> };
+import type { RecordEffect } from './record-effect.ts';
 
 export interface IngestResult {
   accepted: boolean;

@@ -3,8 +3,8 @@ import { CloseCode, type Hello, type ServerSummary } from '../../protocol/index.
 import type { Session } from '../link/session.ts';
 import type { OwnershipChange, Store } from '../store/index.ts';
 import type { ServerDirectory } from './directory.ts';
-import { forgetAgent, forgetServer, purgeAgent, type ForgottenAgent, type ForgottenServer } from './forget.ts';
-import type { Actor, HubAlert } from './types.ts';
+import { forgetAgent, forgetServer, purgeAgent } from './forget.ts';
+import type { Actor, ForgottenAgent, ForgottenServer, HubAlert } from './types.ts';
 import { stripUndefined } from '../../lib/strip-undefined.ts';
 
 export interface OwnershipOptions {

@@ -6,7 +6,8 @@ import type { SessionRegistry } from '../link/registry.ts';
 import type { RecordEvt, Session, StateEvt } from '../link/session.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { HubState } from './hub-state.ts';
-import { ingestRecord, type RecordEffect } from './ingest.ts';
+import { ingestRecord } from './ingest.ts';
+import type { RecordEffect } from './record-effect.ts';
 import type { Ownership } from './ownership.ts';
 import type { HubServiceEvents } from './types.ts';
 

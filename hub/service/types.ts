@@ -1,12 +1,8 @@
 import type { Alert, BackupProgress, BackupRecord, EventData, ServerStatus, UpdateInfo } from '../../protocol/index.ts';
-import type { ForgottenAgent, ForgottenServer } from './forget.ts';
+import type { Actor, AuditEntry } from '../store/audit.ts';
 
-/** Who asked: shown in the audit log. */
-export interface Actor {
-  kind: 'api' | 'discord' | 'cli' | 'system';
-  id: string;
-  name?: string;
-}
+// The audit log's row shapes belong to its table; the service's callers name them through here.
+export type { Actor, AuditEntry };
 
 export type ServerAction = 'start' | 'stop' | 'restart';
 
@@ -68,13 +64,19 @@ export interface HubServiceEvents {
   updateProgress: [progress: EventData<'update.progress'> & { agentId: string }];
 }
 
-export interface AuditEntry {
-  at: string;
-  actor: Actor;
-  action: string;
-  serverId: string | null;
-  outcome: 'ok' | 'denied' | 'error';
-  detail: string | null;
+export interface ForgottenServer {
+  serverId: string;
+  /** The agent that owned the server until now. */
+  formerOwner: string;
+  /** Catalog rows dropped (the backups themselves stay where the agent put them). */
+  backups: number;
+}
+
+export interface ForgottenAgent {
+  agentId: string;
+  servers: string[];
+  tokensRevoked: number;
+  backups: number;
 }
 
 /**

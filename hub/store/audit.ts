@@ -1,10 +1,30 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { Actor, AuditEntry } from '../service/types.ts';
+
+// Who acted and what an audit row holds are defined here, by the table that stores them:
+// hub/service re-exports them, and the store (below the service) imports nothing from it.
+const ACTOR_KINDS = ['api', 'discord', 'cli', 'system'] as const;
+const OUTCOMES = ['ok', 'denied', 'error'] as const;
+
+/** Who asked: shown in the audit log. */
+export interface Actor {
+  kind: (typeof ACTOR_KINDS)[number];
+  id: string;
+  name?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: Actor;
+  action: string;
+  serverId: string | null;
+  outcome: (typeof OUTCOMES)[number];
+  detail: string | null;
+}
 
 type Raw = { id: number; at: string; actor_kind: string; actor_id: string; actor_name: string | null; action: string; server_id: string | null; outcome: string; detail: string | null };
 
-const actorKinds = new Set<Actor['kind']>(['api', 'discord', 'cli', 'system']);
-const outcomes = new Set<AuditEntry['outcome']>(['ok', 'denied', 'error']);
+const actorKinds = new Set<Actor['kind']>(ACTOR_KINDS);
+const outcomes = new Set<AuditEntry['outcome']>(OUTCOMES);
 
 function toEntry(r: Raw): AuditEntry & { id: number } {
   const actor: Actor = { kind: actorKinds.has(r.actor_kind as Actor['kind']) ? (r.actor_kind as Actor['kind']) : 'system', id: r.actor_id };
