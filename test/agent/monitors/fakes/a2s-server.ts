@@ -86,11 +86,11 @@ export function encodePlayers(players: A2sPlayer[]): Buffer {
 export class A2sFake {
   readonly socket = dgram.createSocket('udp4');
   readonly requests: string[] = [];
-  private challenge = 0x11223344;
-  private splitId = 1;
+  #challenge = 0x11223344;
+  #splitId = 1;
 
   constructor(public options: A2sFakeOptions) {
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
   }
 
   async start(): Promise<number> {
@@ -103,7 +103,7 @@ export class A2sFake {
     return this.socket.address().port;
   }
 
-  private send(payload: Buffer, rinfo: dgram.RemoteInfo): void {
+  #send(payload: Buffer, rinfo: dgram.RemoteInfo): void {
     const whole = Buffer.concat([HEADER, payload]);
     const splitAt = this.options.splitAt;
     if (!splitAt || whole.length <= splitAt) {
@@ -112,7 +112,7 @@ export class A2sFake {
     }
     const chunks: Buffer[] = [];
     for (let o = 0; o < whole.length; o += splitAt) chunks.push(whole.subarray(o, o + splitAt));
-    const id = this.splitId++ & 0x7fffffff;
+    const id = this.#splitId++ & 0x7fffffff;
     // Send in reverse order: a client must reassemble by number, not arrival.
     chunks.map((chunk, n) => {
       const h = Buffer.alloc(12);
@@ -125,23 +125,23 @@ export class A2sFake {
     }).reverse().forEach((pkt) => this.socket.send(pkt, rinfo.port, rinfo.address));
   }
 
-  private challengeReply(rinfo: dgram.RemoteInfo): void {
+  #challengeReply(rinfo: dgram.RemoteInfo): void {
     const b = Buffer.alloc(5);
     b.writeUInt8(0x41, 0);
-    b.writeUInt32LE(this.challenge, 1);
-    this.send(b, rinfo);
+    b.writeUInt32LE(this.#challenge, 1);
+    this.#send(b, rinfo);
   }
 
   /** Rotating challenges are single-use: the next request must ask again. */
-  private validChallenge(value: number | undefined): boolean {
+  #validChallenge(value: number | undefined): boolean {
     const mode = this.options.challenge ?? 'none';
     if (mode === 'none') return true;
-    if (value !== this.challenge) return false;
-    if (mode === 'rotating') this.challenge = (this.challenge * 7 + 13) >>> 0;
+    if (value !== this.#challenge) return false;
+    if (mode === 'rotating') this.#challenge = (this.#challenge * 7 + 13) >>> 0;
     return true;
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (msg.length < 5 || msg.readInt32LE(0) !== -1) return;
     const type = msg[4];
     const stall = this.options.stall ?? [];
@@ -151,8 +151,8 @@ export class A2sFake {
       const prefix = 'Source Engine Query\0';
       const tail = msg.subarray(5 + prefix.length);
       const got = tail.length >= 4 ? tail.readUInt32LE(0) : undefined;
-      if (!this.validChallenge(got)) return this.challengeReply(rinfo);
-      return this.send(encodeInfo(this.options.info), rinfo);
+      if (!this.#validChallenge(got)) return this.#challengeReply(rinfo);
+      return this.#send(encodeInfo(this.options.info), rinfo);
     }
     if (type === 0x55 || type === 0x56) {
       const what = type === 0x55 ? 'players' : 'rules';
@@ -160,9 +160,9 @@ export class A2sFake {
       if (stall.includes(what)) return;
       const got = msg.length >= 9 ? msg.readUInt32LE(5) : undefined;
       // Servers that use no challenge still answer FFFFFFFF with one, as real servers do.
-      if (got === 0xffffffff || !this.validChallenge(got)) return this.challengeReply(rinfo);
-      if (type === 0x55) return this.send(encodePlayers(this.options.players ?? []), rinfo);
-      return this.send(Buffer.from([0x45, 0, 0]), rinfo);
+      if (got === 0xffffffff || !this.#validChallenge(got)) return this.#challengeReply(rinfo);
+      if (type === 0x55) return this.#send(encodePlayers(this.options.players ?? []), rinfo);
+      return this.#send(Buffer.from([0x45, 0, 0]), rinfo);
     }
   }
 

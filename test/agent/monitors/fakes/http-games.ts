@@ -51,7 +51,7 @@ export class PalworldFake {
   readonly calls: ApiCallRecord[] = [];
 
   constructor(public options: PalworldFakeOptions) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => void this.#handle(req, res));
   }
 
   async start(): Promise<number> {
@@ -60,7 +60,7 @@ export class PalworldFake {
     return (this.server.address() as AddressInfo).port;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
     const p = (req.url ?? '').replace(/^\/v1\/api\//, '');
     this.calls.push({ method: req.method ?? '', path: p, body, auth: req.headers.authorization });
@@ -122,13 +122,13 @@ export class SatisfactoryFake {
   constructor(public options: SatisfactoryFakeOptions) {}
 
   async start(tls: { key: string; cert: string }): Promise<number> {
-    this.server = https.createServer(tls, (req, res) => void this.handle(req, res));
+    this.server = https.createServer(tls, (req, res) => void this.#handle(req, res));
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
     return (this.server.address() as AddressInfo).port;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = (await readBody(req)) as { function?: string; data?: Record<string, unknown> } | undefined;
     this.calls.push({ method: req.method ?? '', path: req.url ?? '', body, auth: req.headers.authorization });
     if (req.method !== 'POST' || !(req.url ?? '').startsWith('/api/v1')) return json(res, 404, { errorCode: 'not_found' });

@@ -22,7 +22,7 @@ export class SlpFake {
   handshakes: Array<{ protocol: number; host: string; port: number; next: number }> = [];
 
   constructor(public options: SlpFakeOptions) {
-    this.server = net.createServer((s) => this.onConnection(s));
+    this.server = net.createServer((s) => this.#onConnection(s));
   }
 
   async start(): Promise<number> {
@@ -31,7 +31,7 @@ export class SlpFake {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  private onConnection(socket: net.Socket): void {
+  #onConnection(socket: net.Socket): void {
     socket.on('error', () => undefined);
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
@@ -54,13 +54,13 @@ export class SlpFake {
           const next = decodeVarInt(body, hostLen.next + hostLen.value + 2)!;
           this.handshakes.push({ protocol: proto.value, host, port, next: next.value });
         } else if (packets === 2) {
-          this.reply(socket);
+          this.#reply(socket);
         }
       }
     });
   }
 
-  private reply(socket: net.Socket): void {
+  #reply(socket: net.Socket): void {
     if (this.options.stall) return;
     if (this.options.raw) {
       socket.write(this.options.raw);

@@ -40,7 +40,7 @@ export class RconFake {
   authAttempts = 0;
 
   constructor(public options: RconFakeOptions) {
-    this.server = net.createServer((s) => this.onConnection(s));
+    this.server = net.createServer((s) => this.#onConnection(s));
   }
 
   async start(): Promise<number> {
@@ -53,7 +53,7 @@ export class RconFake {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  private onConnection(socket: net.Socket): void {
+  #onConnection(socket: net.Socket): void {
     this.connections++;
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));

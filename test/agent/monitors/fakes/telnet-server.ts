@@ -26,7 +26,7 @@ export class TelnetFake {
   connections = 0;
 
   constructor(public options: TelnetFakeOptions) {
-    this.server = net.createServer((s) => this.onConnection(s));
+    this.server = net.createServer((s) => this.#onConnection(s));
   }
 
   async start(): Promise<number> {
@@ -35,7 +35,7 @@ export class TelnetFake {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  private onConnection(socket: net.Socket): void {
+  #onConnection(socket: net.Socket): void {
     this.connections++;
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
@@ -60,12 +60,12 @@ export class TelnetFake {
           }
           continue;
         }
-        this.onCommand(socket, line);
+        this.#onCommand(socket, line);
       }
     });
   }
 
-  private onCommand(socket: net.Socket, command: string): void {
+  #onCommand(socket: net.Socket, command: string): void {
     this.commands.push(command);
     const lines = this.options.handler ? this.options.handler(command) : [`ok ${command}`];
     if (lines === null) return;

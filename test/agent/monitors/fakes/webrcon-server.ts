@@ -32,7 +32,7 @@ export class WebRconFake {
         else cb(true);
       },
     });
-    this.wss.on('connection', (ws, req) => this.onConnection(ws, decodeURIComponent((req.url ?? '').slice(1))));
+    this.wss.on('connection', (ws, req) => this.#onConnection(ws, decodeURIComponent((req.url ?? '').slice(1))));
   }
 
   async start(): Promise<number> {
@@ -44,7 +44,7 @@ export class WebRconFake {
     return (this.wss.address() as AddressInfo).port;
   }
 
-  private onConnection(ws: WebSocket, password: string): void {
+  #onConnection(ws: WebSocket, password: string): void {
     this.connections++;
     if (password !== this.options.password) {
       ws.close();
