@@ -1,6 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { Cron } from 'croner';
 import { deepFreeze, resolveFrom, type LoadOptions } from '../lib/config-file.ts';
 import { checkYamlFile, throwIfProblems } from '../lib/config-validate.ts';
@@ -13,6 +12,7 @@ import { hostOs, loadProfilesForCheck, resolveOne, serverKey, unknownGameProblem
 import type { ResolvedServer } from './types.ts';
 import { serviceProfileSaveProblems } from './platform/service-profile.ts';
 import { errorMessage } from '../lib/error-message.ts';
+import { loadExeca } from '../lib/execa-lazy.ts';
 
 /**
  * Everything the agent checks before it starts, in one place: `reconsync
@@ -245,6 +245,7 @@ async function rcloneProblems(remotes: RemoteUse[], rclone: { binary: string; co
   const args = [...(rclone.config ? ['--config', rclone.config] : []), 'listremotes'];
   let r;
   try {
+    const execa = await loadExeca();
     r = await execa(rclone.binary, args, { reject: false, timeout: rclone.timeoutMs, stdin: 'ignore' });
   } catch (err) {
     return [`rclone.binary: cannot run "${rclone.binary}" (${errorMessage(err)}), needed by ${users}`];

@@ -2,7 +2,7 @@ import nodeOs from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { execa } from 'execa';
+import { loadExeca } from '../lib/execa-lazy.ts';
 import { createLinuxOps } from './platform/linux.ts';
 import { createWindowsOps, type GameLaunchSpec, type LaunchedGame } from './platform/windows.ts';
 import type { CommandRunner, KillFn, ProcessMatch, SoftStopResult, SyncCommandRunner } from './platform/common.ts';
@@ -107,6 +107,7 @@ export const DefaultPlatformOptions = {
 } as const satisfies Partial<PlatformOptions>;
 
 export const execaRunner: CommandRunner = async (file, args, opts = {}) => {
+  const execa = await loadExeca();
   const r = await execa(file, [...args], {
     reject: false,
     windowsHide: true,

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
+import { loadExeca } from '../../lib/execa-lazy.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { gameEnvironment } from '../platform/game-env.ts';
 import type { OsName } from '../platform.ts';
@@ -34,6 +34,7 @@ export function steamCmdEnvironment(hostEnv: Readonly<Record<string, string | un
 
 /** execa, never a shell: arguments (install paths with spaces, passwords) reach SteamCMD as given. */
 export const execaSteamCmd: SteamCmdRunner = async (file, args, opts) => {
+  const execa = await loadExeca();
   const child = execa(file, [...args], {
     env: steamCmdEnvironment(process.env, process.platform === 'win32' ? 'windows' : 'linux'), extendEnv: false,
     reject: false, stdin: 'ignore', windowsHide: true, timeout: opts.timeoutMs, forceKillAfterDelay: 5000,
