@@ -12,13 +12,15 @@ const API_PREFIX = '/api/v1';
 
 /**
  * Request bodies are the agent method's params without what the URL (serverId) or the hub (actor) supplies:
- * derived, so a limit changed in protocol/ holds for the API too. Strict: an unknown key is a caller's typo.
+ * derived, so a limit changed in protocol/ holds for the API too. Picked, not omitted: a param protocol/ gains
+ * is refused here until its handler passes it on (test/hub/http/body-schemas.test.ts names it). Strict: an
+ * unknown key is a caller's typo.
  */
 const EmptyBody = z.object({}).strict();
 const UpdateBody = agentMethods['update.apply'].params.pick({ warnMinutes: true }).strict();
-const BackupBody = agentMethods['backup.create'].params.omit({ serverId: true }).strict();
-const RestartBody = agentMethods['server.restart'].params.omit({ serverId: true }).strict();
-const RestoreBody = agentMethods['backup.restore'].params.omit({ serverId: true }).strict();
+const BackupBody = agentMethods['backup.create'].params.pick({ note: true }).strict();
+const RestartBody = agentMethods['server.restart'].params.pick({ warnAt: true }).strict();
+const RestoreBody = agentMethods['backup.restore'].params.pick({ backupId: true, from: true, paths: true }).strict();
 /** The bodies by the agent method they feed (tests check they stay derived). */
 export const apiBodySchemas = {
   'update.apply': UpdateBody, 'backup.create': BackupBody, 'server.restart': RestartBody, 'backup.restore': RestoreBody,
