@@ -4,7 +4,7 @@ import { kindOfAlert, severityOf, type Severity } from '../../protocol/event-kin
 import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
 import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
-import { escapeText, inlineCode, relativeTime } from './format.ts';
+import { escapeText, inlineCode, relativeTime, serverLabel } from './format.ts';
 import { cut } from './limits.ts';
 import type { ChannelPoster } from './poster.ts';
 
@@ -87,7 +87,7 @@ export class AlertRouter {
     this.#seen.add(fp);
     if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.values().next().value as string);
     const s = this.#deps.getServer(alert.serverId);
-    const who = s ? `**${escapeText(s.name)}** (${inlineCode(s.id)})` : inlineCode(alert.serverId);
+    const who = s ? serverLabel(s) : inlineCode(alert.serverId);
     const detail = alert.message ? `: ${escapeText(cut(alert.message, MESSAGE_MAX))}` : '';
     this.#raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`, severityOf[kindOfAlert(alert.kind)]);
   }

@@ -47,3 +47,8 @@ export function inlineCode(s: string): string {
 export function escapeText(s: string): string {
   return s.replace(/([\\*_~|`>#[\]()-])/g, '\\$1').replace(/@/g, '@\u200b');
 }
+
+/** A server as command replies name it: its name in bold, its id as code. */
+export function serverLabel(s: { name: string; id: string }): string {
+  return `**${escapeText(s.name)}** (${inlineCode(s.id)})`;
+}

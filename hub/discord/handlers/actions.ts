@@ -1,17 +1,15 @@
-import {
-  ActionRowBuilder, ButtonBuilder, ButtonStyle,
-  type APIEmbed, type ButtonInteraction, type ChatInputCommandInteraction,
-} from 'discord.js';
+import type { APIEmbed, ButtonInteraction, ChatInputCommandInteraction } from 'discord.js';
 import { ReconSyncError, type BackupProgress } from '../../../protocol/index.ts';
 import type { Actor, ServerAction, ServerView } from '../../service/types.ts';
 import { discordActor } from '../audit.ts';
-import { confirmIds, type ConfirmAction, type PendingConfirm } from '../confirm.ts';
+import type { PendingConfirm } from '../confirm.ts';
 import type { BotContext } from '../context.ts';
 import { describeError, userMessage } from '../errors.ts';
-import { escapeText, formatBytes, inlineCode, relativeTime } from '../format.ts';
+import { escapeText, formatBytes, inlineCode, relativeTime, serverLabel as label } from '../format.ts';
 import { cut } from '../limits.ts';
 import { backupResultEmbed, progressLine } from '../render.ts';
 import { ReplyEditor } from '../reply-editor.ts';
+import { askConfirm } from './ask-confirm.ts';
 import { runUpdateConfirmed } from './update.ts';
 
 /** Commands that reach an agent: they defer (or confirm first) and edit the reply with the outcome. */
@@ -23,7 +21,6 @@ interface Payload {
 }
 type Edit = (p: Payload) => Promise<unknown>;
 
-const label = (s: ServerView) => `**${escapeText(s.name)}** (${inlineCode(s.id)})`;
 const verbing: Record<ServerAction, string> = { start: 'Starting', stop: 'Stopping', restart: 'Restarting' };
 const done: Record<ServerAction, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
 
@@ -68,22 +65,6 @@ export async function serverStart(ctx: BotContext, i: ChatInputCommandInteractio
   const s = ctx.service.getServer(i.options.getString('server', true));
   await i.deferReply();
   await runServerAction(ctx, discordActor(i.user), s, 'start', (p) => i.editReply(p));
-}
-
-export async function askConfirm(ctx: BotContext, i: ChatInputCommandInteraction, action: ConfirmAction, prompt: string, yesLabel: string): Promise<void> {
-  const p = ctx.confirms.create(i.user.id, action, async () => {
-    await i.editReply({ content: `⌛ ${prompt}\nNot confirmed in time; nothing was done.`, components: [] })
-      .catch((err: unknown) => ctx.logger.debug({ err: describeError(err) }, 'discord: could not mark a confirmation expired'));
-  });
-  const ids = confirmIds(p.nonce);
-  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(ids.yes).setLabel(yesLabel).setStyle(ButtonStyle.Danger),
-    new ButtonBuilder().setCustomId(ids.no).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
-  );
-  const response = await i.reply({ content: `⚠️ ${prompt}\nOnly <@${i.user.id}> can confirm, until ${relativeTime(p.expiresAt)}.`, components: [row], withResponse: true });
-  // The nonce is good on this message only: a custom_id replayed on another message is refused.
-  const messageId = response.resource?.message?.id;
-  if (messageId) ctx.confirms.bind(p.nonce, messageId);
 }
 
 /** Warning times for a restart `minutes` from now: that moment, then 5 min, 1 min and 10 s before. */

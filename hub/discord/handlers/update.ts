@@ -4,16 +4,15 @@ import type { ServerView } from '../../service/types.ts';
 import { discordActor } from '../audit.ts';
 import type { BotContext } from '../context.ts';
 import { describeError, userMessage } from '../errors.ts';
-import { escapeText, inlineCode } from '../format.ts';
+import { escapeText, inlineCode, serverLabel as label } from '../format.ts';
 import { cut } from '../limits.ts';
 import { ReplyEditor } from '../reply-editor.ts';
-import { askConfirm } from './actions.ts';
+import { askConfirm } from './ask-confirm.ts';
 
 /** `/server update`: confirm, then the reply follows the agent's update pipeline step by step to its outcome. */
 
 interface Payload { content: string; components?: [] }
 
-const label = (s: ServerView) => `**${escapeText(s.name)}** (${inlineCode(s.id)})`;
 const outcomeText = {
   updated: '✅ Updated',
   up_to_date: '✅ Already up to date',
