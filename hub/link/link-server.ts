@@ -88,7 +88,8 @@ export class LinkServer {
     this.#opts = opts;
     // Compression off: ~25x the memory per connection for small JSON frames (perf-notes.md).
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
-    this.throttle = new AuthThrottle({ maxFailures: opts.authFailuresPerMinute, windowMs: opts.authFailureWindowMs });
+    const clock = opts.registry.clock;
+    this.throttle = new AuthThrottle({ maxFailures: opts.authFailuresPerMinute, windowMs: opts.authFailureWindowMs, now: () => clock.now() });
     this.registry = opts.registry;
     this.registry.on('online', () => opts.metrics.connectedAgents.inc());
     this.registry.on('offline', () => opts.metrics.connectedAgents.dec());
