@@ -27,12 +27,12 @@ export interface LoadGameProfilesOptions {
 
 /**
  * The folder holding the built-in profiles. From source that is this module's
- * folder; in an esbuild bundle import.meta.url is the bundle, and the YAMLs are
- * shipped beside it in games/.
+ * folder; in the agent bundle import.meta.url is the chunk holding this code
+ * (<bundle>/lib/*.js, tools/bundle.ts), and the YAMLs are shipped in <bundle>/games.
  */
 export function defaultGamesDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [here, path.join(here, 'games')]) {
+  for (const candidate of [here, path.join(here, 'games'), path.join(here, '..', 'games')]) {
     if (existsSync(path.join(candidate, `valheim${PROFILE_EXT}`))) return candidate;
   }
   return here;

@@ -59,7 +59,8 @@ The token comes from the hub: \`reconsync token create <agent id> --config hub.y
 
 ## What is in here
 
-- reconsync.js: the whole CLI in one file; reconsync (sh) and reconsync.exe (Windows):
+- reconsync.js and lib/: the CLI (lib/ holds its modules, each read when a command first
+  needs it); reconsync (sh) and reconsync.exe (Windows):
   launchers that pass your arguments to it unchanged (built from
   deploy/windows/launcher/ReconSyncCli.cs, which says why Windows gets no .cmd)
 - zstd-wasm.cjs + zstd.wasm, pino-*.cjs, thread-stream-worker.cjs: worker-thread helpers

@@ -10,14 +10,16 @@ import { hubOnlyModulePlugin, lazyOptionalPackagePlugin, optionalRuntimePackages
 import { thirdPartyNotices } from './bundle-licenses.ts';
 import { bundleReadme, shLauncher } from './bundle-files.ts';
 import { compileWindowsLauncher } from './bundle-windows.ts';
+import { banner, entrySource } from './bundle-runtime.ts';
 
 /**
  * `npm run bundle`: the agent as dist/reconsync-agent-<version>.tar.gz and .zip,
  * runnable anywhere Node 20+ is installed, with no npm install:
  *
  *   reconsync-agent-<version>/
- *     reconsync.js              the CLI, one ESM file (esbuild)
- *     package.json              {"type": "module"} so Node 20 loads reconsync.js as ESM
+ *     reconsync.js              the CLI's entry (esbuild, ESM; bundle-runtime.ts)
+ *     lib/*.js                  the CLI's modules, in chunks loaded on first use (esbuild splitting)
+ *     package.json              {"type": "module"} so Node 20 loads the .js files as ESM
  *     reconsync, reconsync.exe  launchers (sh; Windows, compiled with mono's mcs: no batch
  *                               file, see deploy/windows/launcher/ReconSyncCli.cs)
  *     zstd-wasm.cjs, zstd.wasm  @bokuweb/zstd-wasm for the backup workers (see below)
@@ -26,10 +28,10 @@ import { compileWindowsLauncher } from './bundle-windows.ts';
  *     deploy/                   the agent's systemd units, install.sh, Windows service, example agent.yaml
  *     README.md, THIRD-PARTY-NOTICES.txt
  *
- * Assets that a single file cannot hold:
+ * Assets that the ESM chunks cannot hold:
  * - @bokuweb/zstd-wasm reads zstd.wasm from its own __dirname, inside worker threads
  *   that `require()` it by path (agent/backup/compress.ts). It is bundled on its own
- *   as CommonJS (where __dirname is real) next to zstd.wasm, and the banner points
+ *   as CommonJS (where __dirname is real) next to zstd.wasm, and the entry (bundle-runtime.ts) points
  *   RECONSYNC_ZSTD_ENTRY at it.
  * - pino starts transports in worker threads from files it resolves at run time;
  *   its documented hook, globalThis.__bundlerPathsOverrides, points them at
@@ -40,8 +42,12 @@ import { compileWindowsLauncher } from './bundle-windows.ts';
  *   net, and the build fails if the agent's static import graph reaches it.
  */
 
-/** Packages the agent may import only dynamically (checked like the hub-only ones). */
-const agentLazyPackages = ['gamedig'] as const;
+/**
+ * Packages the agent may import only dynamically (checked like the hub-only ones):
+ * gamedig is ~30 MiB once loaded (query.kind gamedig only); execa ~4 MiB with the
+ * node internals it pulls in, needed only when the agent runs a program (lib/execa-lazy.ts).
+ */
+const agentLazyPackages = ['gamedig', 'execa'] as const;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -81,7 +87,7 @@ export interface BundleResult {
   zip: string;
   /** Paths inside the folder, sorted. */
   files: string[];
-  /** Size of reconsync.js in bytes. */
+  /** Size of the CLI's JavaScript (reconsync.js and lib/*.js) in bytes. */
   bundleBytes: number;
   /** The unpacked folder when keepStaging, else null. */
   stagingDir: string | null;
@@ -101,33 +107,6 @@ const SIDE_ENTRIES: Record<string, string> = {
  * of the hub (its image, unit and example config), which the bundle cannot run.
  */
 const DEPLOY_EXCLUDE = /(\.ts$|^Dockerfile$|^compose\.yaml$|^docker$|^reconsync-hub\.service$|^hub\.yaml$)/;
-
-function banner(): string {
-  // `require`, `__filename` and `__dirname` for bundled CommonJS code (esbuild's
-  // __require helper looks for a `require` in scope); then the asset locations.
-  return [
-    "import { createRequire as __rsCreateRequire } from 'node:module';",
-    "import { fileURLToPath as __rsFileURLToPath } from 'node:url';",
-    "import { dirname as __rsDirname, join as __rsJoin } from 'node:path';",
-    "import { setFlagsFromString as __rsSetV8Flags } from 'node:v8';",
-    // The agent idles: V8's young generation grows to 16 MiB while the bundle loads
-    // (most of what it allocates then survives) and never shrinks. Kept at its initial
-    // 1 MiB semi-spaces, the idle agent is ~13 MiB smaller (bench/README.md). The growth
-    // factor is read at every resize, so setting it here, before anything else runs, works;
-    // --max-semi-space-size would have to be on node's command line.
-    "__rsSetV8Flags('--semi-space-growth-factor=1');",
-    'const require = __rsCreateRequire(import.meta.url);',
-    'const __filename = __rsFileURLToPath(import.meta.url);',
-    'const __dirname = __rsDirname(__filename);',
-    'globalThis.__bundlerPathsOverrides = Object.assign({',
-    "  'thread-stream-worker': __rsJoin(__dirname, 'thread-stream-worker.cjs'),",
-    "  'pino-worker': __rsJoin(__dirname, 'pino-worker.cjs'),",
-    "  'pino/file': __rsJoin(__dirname, 'pino-file.cjs'),",
-    "  'pino-pretty': __rsJoin(__dirname, 'pino-pretty.cjs'),",
-    '}, globalThis.__bundlerPathsOverrides);',
-    "process.env.RECONSYNC_ZSTD_ENTRY ||= __rsJoin(__dirname, 'zstd-wasm.cjs');",
-  ].join('\n');
-}
 
 /** Fails when a hub-only package is reachable from an agent module through static imports. */
 export function assertNotReachable(metafile: esbuild.Metafile, roots: string[], forbidden: string[]): void {
@@ -173,20 +152,14 @@ async function listFiles(dir: string, base = ''): Promise<string[]> {
 }
 
 async function buildMain(o: BundleOptions, version: string, stage: string): Promise<esbuild.Metafile> {
-  // The CLI module exports main(argv) (bin/reconsync.js calls it from source); the
-  // bundle calls it the same way. An entry without main() just runs on import.
   const entry = path.resolve(o.rootDir, o.entry);
   const result = await esbuild.build({
-    stdin: {
-      contents: [
-        `import * as cli from ${JSON.stringify(entry)};`,
-        "if (typeof cli.main === 'function') process.exitCode = await cli.main(process.argv.slice(2));",
-      ].join('\n'),
-      resolveDir: o.rootDir,
-      sourcefile: 'reconsync-bundle-entry.js',
-      loader: 'js',
-    },
-    outfile: path.join(stage, 'reconsync.js'),
+    stdin: { contents: entrySource(entry), resolveDir: o.rootDir, sourcefile: 'reconsync-bundle-entry.js', loader: 'js' },
+    outdir: stage,
+    entryNames: 'reconsync',
+    // Every dynamic import() becomes a chunk that node reads when it runs (bundle-runtime.ts).
+    splitting: true,
+    chunkNames: 'lib/chunk-[hash]',
     absWorkingDir: o.rootDir,
     bundle: true,
     platform: 'node',
@@ -203,9 +176,8 @@ async function buildMain(o: BundleOptions, version: string, stage: string): Prom
     external: ['bufferutil', 'utf-8-validate'],
     plugins: [lazyOptionalPackagePlugin(optionalRuntimePackages), hubOnlyModulePlugin(o.rootDir)],
   });
-  // gamedig too: ~30 MiB once loaded, it must stay a lazy import (query.kind gamedig only).
   assertNotReachable(result.metafile, o.agentRoots, [...optionalRuntimePackages, ...agentLazyPackages]);
-  await asciiOnly(path.join(stage, 'reconsync.js'));
+  for (const out of Object.keys(result.metafile.outputs)) await asciiOnly(path.resolve(o.rootDir, out));
   return result.metafile;
 }
 
@@ -297,7 +269,8 @@ export async function buildAgentBundle(options: Partial<BundleOptions> = {}): Pr
     // portable: no uid/gid/user names of the build machine in the archive.
     await tar.c({ gzip: true, file: tarball, cwd: stageParent, portable: true }, files.map((f) => `${folder}/${f}`));
     await writeZip(stageParent, folder, files, zip);
-    const bundleBytes = (await stat(path.join(stage, 'reconsync.js'))).size;
+    let bundleBytes = 0;
+    for (const f of files.filter((n) => n.endsWith('.js'))) bundleBytes += (await stat(path.join(stage, f))).size;
     return { version, folder, tarball, zip, files, bundleBytes, stagingDir: o.keepStaging ? stage : null };
   } finally {
     if (!o.keepStaging) await rm(stageParent, { recursive: true, force: true });
@@ -319,7 +292,7 @@ async function cli(argv: string[]): Promise<number> {
     else throw new Error(`usage: node --import tsx tools/bundle.ts [--out dir] [--entry file] [--minify] (unknown ${a})`);
   }
   const r = await buildAgentBundle(opts);
-  process.stdout.write(`reconsync.js: ${(r.bundleBytes / 1024).toFixed(0)} KiB, ${r.files.length} files\n${r.tarball}\n${r.zip}\n`);
+  process.stdout.write(`reconsync.js + lib/: ${(r.bundleBytes / 1024).toFixed(0)} KiB, ${r.files.length} files\n${r.tarball}\n${r.zip}\n`);
   return 0;
 }
 
