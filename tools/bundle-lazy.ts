@@ -94,3 +94,26 @@ export function hubOnlyModulePlugin(rootDir: string, modules: Record<string, str
     },
   };
 }
+
+/**
+ * zod's translated error messages: ~60 locales, ~400 KB of the source an agent holds
+ * in memory, all of it reachable only through `z.locales.<lang>()`, which nothing in
+ * ReconSync calls (messages are English; zod registers `en` on its own, from en.js).
+ * The bundle's `z.locales` / `core.locales` namespace therefore holds only `en`.
+ */
+export function zodEnglishOnlyPlugin(): Plugin {
+  return {
+    name: 'reconsync-zod-english-only',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
+        return { path: path.join(args.resolveDir, '..', 'locales', 'index.js'), namespace: 'reconsync-zod-locales' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'reconsync-zod-locales' }, (args) => ({
+        contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};`,
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      }));
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { zipSync, type Zippable } from 'fflate';
 import * as tar from 'tar';
-import { hubOnlyModulePlugin, lazyOptionalPackagePlugin, optionalRuntimePackages } from './bundle-lazy.ts';
+import { hubOnlyModulePlugin, lazyOptionalPackagePlugin, optionalRuntimePackages, zodEnglishOnlyPlugin } from './bundle-lazy.ts';
 import { thirdPartyNotices } from './bundle-licenses.ts';
 import { bundleReadme, shLauncher } from './bundle-files.ts';
 import { compileWindowsLauncher } from './bundle-windows.ts';
@@ -174,7 +174,7 @@ async function buildMain(o: BundleOptions, version: string, stage: string): Prom
     define: { __RECONSYNC_VERSION__: JSON.stringify(version) },
     // ws's optional native speedups: loaded in try/catch, absent is fine.
     external: ['bufferutil', 'utf-8-validate'],
-    plugins: [lazyOptionalPackagePlugin(optionalRuntimePackages), hubOnlyModulePlugin(o.rootDir)],
+    plugins: [lazyOptionalPackagePlugin(optionalRuntimePackages), hubOnlyModulePlugin(o.rootDir), zodEnglishOnlyPlugin()],
   });
   assertNotReachable(result.metafile, o.agentRoots, [...optionalRuntimePackages, ...agentLazyPackages]);
   for (const out of Object.keys(result.metafile.outputs)) await asciiOnly(path.resolve(o.rootDir, out));

@@ -158,6 +158,8 @@ test('the bundle of cli/main.ts runs --version, games and config check with only
   const hubModules = [...new Set([...js.matchAll(/^\/\/ ((?:hub|demo)\/\S+|node_modules\/(?:discord\.js|@discordjs|better-sqlite3|prom-client)\/\S+)$/gm)].map((m) => m[1]))];
   assert.deepEqual(hubModules, ['hub/config.ts']);
   assert.ok(!js.includes('CREATE TABLE'), 'no store migrations');
+  // zod's translations are left out (an idle agent held ~400 KB of them); its English messages stay.
+  assert.deepEqual([...new Set([...js.matchAll(/^\/\/ node_modules\/zod\/v4\/locales\/(\S+)$/gm)].map((m) => m[1]))], ['en.js']);
   assert.deepEqual(r.files.filter((f) => /hub/i.test(f)), []);
 });
 
