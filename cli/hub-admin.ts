@@ -1,7 +1,7 @@
 // The operator commands that work on the hub's store from another process:
 // token create|revoke|list, server forget, agent forget. Each needs only
 // hub.yaml's dataDir, so the hub's secrets need not be in this shell.
-import { ExitCode, UsageError } from './main.ts';
+import { ExitCode, UsageError } from './exit.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);

@@ -2,9 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../lib/config-file.ts';
 import { VERSION } from '../lib/version.ts';
 import { errorMessage } from '../lib/error-message.ts';
-
-/** Exit codes scripts can rely on. */
-export const ExitCode = { Ok: 0, Failure: 1, Usage: 2, ConfigInvalid: 3 } as const;
+import { ExitCode, UsageError } from './exit.ts';
 
 const HELP = `reconsync ${VERSION} — keep community game servers alive and their worlds safe
 
@@ -42,8 +40,6 @@ Options:
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config.
 `;
-
-export class UsageError extends Error {}
 
 type Handler = (args: string[], flags: Flags) => Promise<number>;
 interface Flags {

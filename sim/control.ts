@@ -1,8 +1,7 @@
 import http from 'node:http';
 import { z } from 'zod';
-import type { Listener } from './context.ts';
-import type { SimServer } from './game-server.ts';
-import { SimPlayerSchema } from './options.ts';
+import type { CommandLogEntry, Listener } from './context.ts';
+import { SimPlayerSchema, type SimPlayerInput } from './options.ts';
 import { listen, tracked } from './tcp.ts';
 import { errorMessage } from '../lib/error-message.ts';
 
@@ -21,13 +20,32 @@ const SaveDurationSchema = z.object({ ms: z.number().int().min(0).max(3_600_000)
 type Route = (body: unknown) => unknown;
 
 /**
+ * The knobs the control channel turns, as it needs them (results are only serialised).
+ * Named here rather than taken from SimServer: game-server.ts starts this channel, and
+ * control.ts importing it back tied the two into a loop. SimServer passes itself.
+ */
+export interface SimControls {
+  snapshot(): unknown;
+  readonly commands: readonly CommandLogEntry[];
+  worldFiles(): Promise<string[]>;
+  hang(): void;
+  resume(): void;
+  crash(codeOrSignal: number | NodeJS.Signals): void;
+  setPlayers(players: SimPlayerInput[], maxPlayers?: number): void;
+  players(): readonly unknown[];
+  setSaveDuration(ms: number): void;
+  save(trigger: string): Promise<unknown>;
+  stop(reason: string): Promise<unknown>;
+}
+
+/**
  * The fault-injection channel: plain HTTP + JSON on loopback, never affected
  * by hang(). Every knob the SimServer has in-process is here for a CLI sim.
  *   GET  /state | /commands | /files
  *   POST /hang | /resume | /crash {code?|signal?} | /players {players, max?}
  *        /save-duration {ms} | /save | /stop
  */
-export async function startControlServer(sim: SimServer, host: string, port: number): Promise<Listener> {
+export async function startControlServer(sim: SimControls, host: string, port: number): Promise<Listener> {
   const routes: Record<string, Route> = {
     'GET /state': () => sim.snapshot(),
     'GET /commands': () => sim.commands,
