@@ -105,6 +105,16 @@ test('hub/ and agent/ never reach each other, and neither reaches cli/ (through 
   assert.deepEqual(broken, []);
 });
 
+test('hub/store/ is the bottom of the hub: it reaches only hub/store/, protocol/ and lib/', async () => {
+  // The store once imported the audit row types from hub/service, which imports the store:
+  // the shapes a table stores belong to the table.
+  const g = await graph();
+  const adj = adjacency(g);
+  const allowed = (f: string) => f.startsWith('hub/store/') || topDir(f) === 'protocol' || topDir(f) === 'lib';
+  const broken = g.files.filter((f) => f.startsWith('hub/store/')).map((f) => pathTo(adj, f, (d) => !allowed(d))).filter((c) => c !== null).map((c) => c.join(' → '));
+  assert.deepEqual(broken, []);
+});
+
 test(`no source file over ${MAX_LINES} lines`, async () => {
   const files = await sourceFiles(REPO_ROOT, undefined, LINE_COUNTED);
   assert.ok(files.some((f) => f.endsWith('.cs')), 'the Windows sources are counted too');
