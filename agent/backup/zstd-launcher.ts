@@ -32,13 +32,14 @@ while IFS=' ' read -r cmd id a b dir; do
     run)
       (
         cd "$dir" || { echo "E $id cd"; exit; }
-        [ -p a ] || mkfifo -m 600 a b || { echo "E $id mkfifo"; exit; }
+        [ -p d0 ] || mkfifo -m 600 d0 d1 || { echo "E $id mkfifo"; exit; }
+        : >f0 && : >f1 || { echo "E $id create"; exit; }
         names=''; i=0
         while [ "$i" -lt "$b" ]; do
-          if [ $((i % 2)) -eq 0 ]; then names="$names a"; else names="$names b"; fi
+          names="$names d$((i % 2)) f$((i % 2))"
           i=$((i + 1))
         done
-        # $names is only "a b a b ...": split on purpose.
+        # $names is only "d0 f0 d1 f1 ...": split on purpose.
         "$z" "-$a" -T0 -q -c -- $names </dev/null >>out 2>err &
         echo $! >pid
         echo "R $id"

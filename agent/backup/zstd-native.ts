@@ -120,18 +120,27 @@ class Segment {
     return this.#slots - this.#next;
   }
 
-  /** Opens the next frame's FIFO for writing (blocks until zstd opens it); null when zstd is gone. */
+  /** Opens the next frame's file, emptied; zstd reads it once closeFrame() let it go on. Null when zstd is gone. */
   async openNext(): Promise<FileHandle | null> {
-    const name = path.join(this.#dir, this.#next++ % 2 ? 'b' : 'a');
+    if (this.#exitedFlag) return null;
+    return fs.open(path.join(this.#dir, `f${this.#next++ % 2}`), 'w');
+  }
+
+  /**
+   * The frame's file is complete: rings its doorbell (opens and closes the FIFO `d0` or `d1`).
+   * That open returns once zstd opened it, so zstd is done with everything before it,
+   * also with the file the next frame is written into. The doorbells alternate: zstd may
+   * still hold the one it just read to its end, and a second ring of the same FIFO would
+   * be taken by that stale reader and lost. False when zstd is gone.
+   */
+  async closeFrame(fh: FileHandle): Promise<boolean> {
+    await fh.close();
+    const name = path.join(this.#dir, `d${(this.#next - 1) % 2}`);
     const opening = fs.open(name, constants.O_WRONLY);
     // An open of a FIFO waits for a reader: if zstd died, be that reader so the open returns.
     void this.exited.then(() => undefined, () => undefined).then(() => this.#unblock(name));
-    const fh = await opening;
-    if (this.#exitedFlag) {
-      await fh.close();
-      return null;
-    }
-    return fh;
+    await (await opening).close();
+    return !this.#exitedFlag;
   }
 
   async #unblock(name: string): Promise<void> {
@@ -139,12 +148,11 @@ class Segment {
     await r?.close();
   }
 
-  /** Gives zstd an empty input for every unused name (each becomes an empty frame), then waits for it. */
+  /** Gives zstd an empty frame for every unused slot, then waits for it. */
   async finish(): Promise<void> {
     while (this.slotsLeft > 0) {
       const fh = await this.openNext();
-      if (!fh) break;
-      await fh.close();
+      if (!fh || !(await this.closeFrame(fh))) break;
     }
     await this.exited;
   }
@@ -153,7 +161,7 @@ class Segment {
   async kill(): Promise<void> {
     this.#kill();
     // A FIFO open of ours may still wait for zstd; be its reader.
-    for (const n of ['a', 'b']) void this.#unblock(path.join(this.#dir, n));
+    for (const d of ['d0', 'd1']) void this.#unblock(path.join(this.#dir, d));
     await this.exited.catch(() => undefined);
   }
 }
@@ -166,7 +174,7 @@ class Segment {
 export class NativeZstdWriter {
   readonly #o: Required<Omit<NativeZstdOptions, 'release'>> & Pick<NativeZstdOptions, 'release'>;
   #segment: Segment | null = null;
-  #fifo: FileHandle | null = null;
+  #frame: FileHandle | null = null;
   #inFrame = 0;
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
@@ -219,26 +227,20 @@ export class NativeZstdWriter {
 
   async #put(chunk: Buffer): Promise<void> {
     if (this.#error !== null) return;
-    if (!this.#fifo) {
+    if (!this.#frame) {
       if (this.#segment!.slotsLeft === 0) {
         // More frames than names: this process ends, the next one appends to the same file.
         await this.#segment!.finish();
         this.#segment = await this.#startSegment(Math.max(0, this.#o.expectedBytes - this.#bytesIn));
       }
-      this.#fifo = await this.#segment!.openNext();
-      if (!this.#fifo) {
+      this.#frame = await this.#segment!.openNext();
+      if (!this.#frame) {
         await this.#segment!.exited;
         throw new ZstdFailed(`zstd (${this.#o.launcher.program}) exited before reading its input`);
       }
       this.#inFrame = 0;
     }
-    try {
-      for (let off = 0; off < chunk.length;) off += (await this.#fifo.write(chunk, off, chunk.length - off)).bytesWritten;
-    } catch (err) {
-      // EPIPE: zstd is gone; its exit status says why.
-      await this.#segment!.exited;
-      throw err;
-    }
+    for (let off = 0; off < chunk.length;) off += (await this.#frame.write(chunk, off, chunk.length - off)).bytesWritten;
     this.#o.release?.(chunk);
     this.#bytesIn += chunk.length;
     this.#inFrame += chunk.length;
@@ -247,9 +249,12 @@ export class NativeZstdWriter {
   }
 
   async #closeFrame(): Promise<void> {
-    const f = this.#fifo;
-    this.#fifo = null;
-    await f?.close();
+    const f = this.#frame;
+    this.#frame = null;
+    if (f && !(await this.#segment!.closeFrame(f))) {
+      await this.#segment!.exited;
+      throw new ZstdFailed(`zstd (${this.#o.launcher.program}) exited before reading its input`);
+    }
   }
 
   /** Hashes what zstd has written so far, behind it, one read-back at a time. */
@@ -294,8 +299,8 @@ export class NativeZstdWriter {
     this.#error ??= new Error('archive aborted');
     await this.#segment?.kill();
     await this.#tail.catch(() => undefined);
-    await this.#fifo?.close().catch(() => undefined);
-    this.#fifo = null;
+    await this.#frame?.close().catch(() => undefined);
+    this.#frame = null;
     await this.#hashing.catch(() => undefined);
     await fs.rm(this.#o.fifoDir, { recursive: true, force: true });
   }

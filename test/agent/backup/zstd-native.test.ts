@@ -104,6 +104,25 @@ test('more frames than FIFO names on one command line: the next zstd process app
   await assert.rejects(fs.stat(path.join(dir, 'fifo')), { code: 'ENOENT' });
 });
 
+test('many unused frame names: each gets an empty frame, rung back to back without losing a doorbell', { skip: ZSTD ? false : 'needs zstd', timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const input = sample(300_000);
+  const file = await fs.open(path.join(dir, 'out.zst'), 'w+');
+  t.after(() => file.close().catch(() => undefined));
+  const launcher = await ZstdLauncher.start(ZSTD!);
+  assert.ok(launcher);
+  t.after(() => launcher.close());
+  // Expects 64 MiB in 256 KiB frames (~320 names) and gets 300 KB: ~318 empty frames at the end.
+  const wr = await NativeZstdWriter.start({ launcher, level: 1, file, filePath: path.join(dir, 'out.zst'), fifoDir: path.join(dir, 'fifo'), expectedBytes: 64 * MiB, frameBytes: 256 * 1024 });
+  await wr.write(Buffer.from(input));
+  const { sha256 } = await wr.end();
+  await file.close();
+  const bytes = await fs.readFile(path.join(dir, 'out.zst'));
+  assert.equal(sha256, createHash('sha256').update(bytes).digest('hex'));
+  assert.ok((await framesOf(path.join(dir, 'out.zst'))).length > 300, 'one (mostly empty) frame per name');
+  assert.ok(execFileSync(ZSTD!, ['-dc', path.join(dir, 'out.zst')], { maxBuffer: 64 * MiB }).equals(input));
+});
+
 test('zstd not on PATH, or too old for FIFOs: the WASM pool compresses (one frame per chunk), and the archive is the same tar', async (t) => {
   const dir = await tempDir(t);
   const w = await world(dir);
@@ -133,8 +152,8 @@ test('zstd not on PATH, or too old for FIFOs: the WASM pool compresses (one fram
 test('a zstd that fails mid-archive: the backup fails with its exit code and message, leaves no .partial and no FIFO, and does not hang', async (t) => {
   const dir = await tempDir(t);
   const w = await world(dir);
-  // Reads a little of its first input, then gives up as zstd does on a write error.
-  const failing = await fakeZstd(dir, 'v1.5.4', 'head -c 1000 a >/dev/null; echo "zstd: error 70 : Write error : No space left on device" >&2; exit 70');
+  // Waits for the first frame (its doorbell), then gives up as zstd does on a write error.
+  const failing = await fakeZstd(dir, 'v1.5.4', 'head -c 1000 d0 >/dev/null; echo "zstd: error 70 : Write error : No space left on device" >&2; exit 70');
   const pool = new ZstdPool({ size: 1, native: failing, nativeFrameBytes: MiB });
   t.after(() => pool.close());
   const out = path.join(dir, 'out');
