@@ -49,11 +49,18 @@ export interface AdminChannel {
   close(): Promise<void>;
 }
 
+/** What resumeAfterJob did: started the game, or left it stopped and says why (for the job's outcome). */
+export type ResumeOutcome = { started: true; state: ServerState } | { started: false; state: ServerState; message: string };
+
 /** What the backup engine and the RPC handlers need from a server's supervisor. */
 export interface ServerControl {
   readonly state: ServerState;
   readonly managed: boolean;
-  start(): Promise<ServerState>;
+  /**
+   * A job (backup, restore, update) that stopped the game starts it again. There is no plain
+   * start here: the supervisor leaves the game stopped when an operator stopped it meanwhile.
+   */
+  resumeAfterJob(job: string): Promise<ResumeOutcome>;
   stop(opts?: { reason?: string }): Promise<{ graceful: boolean; message?: string }>;
   /** Resolves when the state is reached; rejects on the signal. */
   waitFor(state: ServerState, signal: AbortSignal): Promise<void>;

@@ -148,7 +148,7 @@ async function capture(ctx: BackupContext, server: ResolvedServer, control: Serv
   const cfg = server.config.backup;
   const { progress, prevEntry } = job;
   const warnings: string[] = [];
-  let resume = async () => undefined as void;
+  let resume = async (): Promise<string | null> => null;
   if (!flags.preRestore) {
     progress('saving', 0, null);
     const q = await quiesce(server, control, admin, { logger: job.log, ...(req.signal ? { signal: req.signal } : {}) });
@@ -173,7 +173,9 @@ async function capture(ctx: BackupContext, server: ResolvedServer, control: Serv
     });
     return { archived, warnings };
   } finally {
-    await resume();
+    // Left stopped (an operator stopped it during the backup) goes into the backup's warnings.
+    const note = await resume();
+    if (note) warnings.push(note);
   }
 }
 

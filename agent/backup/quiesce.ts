@@ -9,8 +9,9 @@ import { errorMessage } from '../../lib/error-message.ts';
  *   `save-off`, `save-all flush`), then its save command; after the copy the
  *   post-backup commands (`save-on`), whatever happened;
  * - without one, when `backup.stopIfNoSaveChannel` is set and the agent
- *   manages the server: stop it gracefully (holding the supervisor), start it
- *   afterwards; where only a hard kill could stop it, it is not stopped;
+ *   manages the server: stop it gracefully (holding the supervisor), have the
+ *   supervisor start it afterwards (not when an operator stopped it meanwhile);
+ *   where only a hard kill could stop it, it is not stopped;
  * - otherwise the game's own last save is copied live.
  */
 
@@ -20,14 +21,17 @@ export interface Quiesced {
   /** What was done, for the log and the manifest. */
   method: 'admin-save' | 'stopped' | 'live' | 'offline';
   warnings: string[];
-  resume(): Promise<void>;
+  /** Undoes the quiesce; resolves to a note for the backup's warnings (the game was left stopped), or null. */
+  resume(): Promise<string | null>;
 }
+
+const nothingToUndo = async (): Promise<null> => null;
 
 export async function quiesce(server: ResolvedServer, control: ServerControl | null, admin: AdminChannel | null, opts: { logger: Logger; signal?: AbortSignal }): Promise<Quiesced> {
   const warnings: string[] = [];
   const running = control ? LIVE.has(control.state) : true;
   const profileAdmin = server.profile.admin;
-  if (!running) return { method: 'offline', warnings, resume: async () => undefined };
+  if (!running) return { method: 'offline', warnings, resume: nothingToUndo };
 
   if (admin && admin.kind !== 'none') {
     let ran = false;
@@ -48,7 +52,7 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
       method: 'admin-save',
       warnings,
       resume: async () => {
-        if (!ran) return; // post commands undo pre commands; nothing to undo
+        if (!ran) return null; // post commands undo pre commands; nothing to undo
         for (const cmd of profileAdmin.postBackupCommands) {
           try {
             await admin.exec(cmd);
@@ -56,6 +60,7 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
             opts.logger.error({ err, command: cmd }, 'post-backup command failed; the game may still have saving turned off');
           }
         }
+        return null;
       },
     };
   }
@@ -65,7 +70,7 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
     const msg = 'not stopped for the backup: this game can only be hard-stopped here (Windows: run the agent as the service, whose Ctrl+C stops it gracefully); archived its last save instead';
     warnings.push(msg);
     opts.logger.warn(msg);
-    return { method: 'live', warnings, resume: async () => undefined };
+    return { method: 'live', warnings, resume: nothingToUndo };
   }
   if (server.config.backup.stopIfNoSaveChannel && control?.managed) {
     const release = control.hold('backup');
@@ -80,14 +85,17 @@ export async function quiesce(server: ResolvedServer, control: ServerControl | n
       warnings,
       resume: async () => {
         try {
-          await control.start();
+          // Still held: an operator start meanwhile was refused (BUSY), an operator stop is respected here.
+          const r = await control.resumeAfterJob('backup');
+          return r.started ? null : r.message;
         } catch (err) {
           opts.logger.error({ err }, 'starting the server after the backup failed');
+          return `the server was not started again after the backup: ${errorMessage(err)}`;
         } finally {
           release();
         }
       },
     };
   }
-  return { method: 'live', warnings, resume: async () => undefined };
+  return { method: 'live', warnings, resume: nothingToUndo };
 }

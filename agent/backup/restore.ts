@@ -16,7 +16,8 @@ import { errorMessage } from '../../lib/error-message.ts';
  * Puts a backup's files back: verify → extract into staging beside each save
  * folder → stop the server → pre-restore backup → swap by rename (journaled)
  * → start → wait until it answers; any failure after the swap puts the old
- * world back. Extraction comes before the stop: a corrupt or hostile archive
+ * world back. An operator stop during the restore wins: the restored world
+ * stays and the game stays stopped (the outcome says so). Extraction comes before the stop: a corrupt or hostile archive
  * is refused while the game is still running, and the downtime is only the
  * pre-restore copy plus two renames per save folder.
  */
@@ -178,20 +179,22 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
     swapped = true;
     await opts.hooks?.afterSwap?.();
 
-    // 5. Start and wait until the game answers.
+    // 5. Start and wait until the game answers (unless an operator stopped it meanwhile: not a failure, nothing is rolled back).
+    const warnings = [...extracted.warnings];
     if (control && wasRunning) {
       opts.onPhase?.('starting', 0, null);
-      await startAndWait(control, opts.clock, opts.startTimeoutMs, opts.signal);
+      const left = await startAndWait(control, opts.clock, opts.startTimeoutMs, opts.signal);
+      if (left) warnings.push(left);
     }
-    await opts.beforeComplete?.({ preRestoreBackupId, warnings: extracted.warnings });
+    await opts.beforeComplete?.({ preRestoreBackupId, warnings });
     await complete(opts.dataDir, journal);
     opts.onPhase?.('done', extracted.bytes, extracted.bytes);
-    return { preRestoreBackupId, warnings: extracted.warnings };
+    return { preRestoreBackupId, warnings };
   } catch (err) {
     const reason = errorMessage(err);
     if (!swapped) {
       await rollBack(opts.dataDir, { ...journal, phase: swapStarted ? 'swapping' : 'staging' }).catch((e: unknown) => logger.error({ err: e }, 'cleaning up restore staging failed'));
-      if (control && wasRunning && !RUNNING_STATES.has(control.state)) await control.start().catch((e: unknown) => logger.error({ err: e }, 'restarting the server after a failed restore failed'));
+      if (control && wasRunning && !RUNNING_STATES.has(control.state)) await control.resumeAfterJob('restore').catch((e: unknown) => logger.error({ err: e }, 'restarting the server after a failed restore failed'));
       if (err instanceof ReconSyncError) throw err;
       throw new ReconSyncError('RESTORE_FAILED', `restore of ${manifest.id} failed before the world was touched: ${reason}`, { cause: err });
     }
@@ -201,7 +204,7 @@ export async function restoreWorld(o: RestoreWorldOptions): Promise<RestoreWorld
     let restarted = '';
     if (control && wasRunning) {
       restarted = await startAndWait(control, opts.clock, opts.startTimeoutMs, opts.signal)
-        .then(() => ' and the server is running again')
+        .then((left) => (left ? `; the server is ${left}` : ' and the server is running again'))
         .catch((e: unknown) => `, but the server did not come back either (${errorMessage(e)})`);
     }
     throw new RestoreRolledBackError(`restore of ${manifest.id} failed (${reason}); the previous world was put back${restarted}`, err, journal.preRestoreBackupId);
@@ -224,15 +227,18 @@ async function carryOver(from: string, to: string, sel: { include: string[]; exc
   }
 }
 
-async function startAndWait(control: ServerControl, clock: Clock, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+/** Resolves to null once the game answers, or to why the supervisor left it stopped (an operator stopped it during the restore). */
+async function startAndWait(control: ServerControl, clock: Clock, timeoutMs: number, signal?: AbortSignal): Promise<string | null> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = new AbortController();
   clock.sleep(timeoutMs, timer.signal).then(() => ac.abort(new Error(`the server did not answer within ${Math.round(timeoutMs / 1000)} s`)), () => undefined);
   try {
-    await control.start();
+    const r = await control.resumeAfterJob('restore');
+    if (!r.started) return r.message;
     await control.waitFor('running', ac.signal);
+    return null;
   } catch (err) {
     if (ac.signal.aborted && ac.signal.reason instanceof Error) throw ac.signal.reason;
     throw err;

@@ -11,9 +11,20 @@ export type PowerAction = 'start' | 'stop' | 'restart' | 'recover';
  */
 export class PowerLock {
   #current: PowerAction | null = null;
+  #idle: Array<() => void> = [];
 
   get current(): PowerAction | null {
     return this.#current;
+  }
+
+  /**
+   * Like run, but waits for the action in flight instead of BUSY. Only for the
+   * end of a job (resumeAfterJob): an operator stop issued just then must finish
+   * first, so its word is read after it.
+   */
+  async runWhenFree<T>(action: PowerAction, fn: () => Promise<T>): Promise<T> {
+    while (this.#current !== null) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    return this.run(action, fn);
   }
 
   async run<T>(action: PowerAction, fn: () => Promise<T>): Promise<T> {
@@ -25,6 +36,7 @@ export class PowerLock {
       return await fn();
     } finally {
       this.#current = null;
+      for (const wake of this.#idle.splice(0)) wake();
     }
   }
 }

@@ -108,6 +108,11 @@ export class ServerStateMachine {
     return this.#holds.size > 0;
   }
 
+  /** Why it is held (the holders' reasons), for a refusal that names the job. */
+  get heldBy(): readonly string[] {
+    return [...this.#holds.values()];
+  }
+
   /** Whether an automatic restart (crash or hang) may go ahead now. */
   get mayRecover(): boolean {
     return !this.held && this.#intent === 'run';

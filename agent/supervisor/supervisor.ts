@@ -1,9 +1,11 @@
 import { EventEmitter, once } from 'node:events';
 import { ReconSyncError, systemClock, type Clock, type Resources, type ServerState, type ServerStatus } from '../../protocol/index.ts';
+import { operatorKeepsItStopped, refuseWhileJobHolds } from './job-resume.ts';
+import { runAdminCommand } from './admin-command.ts';
 
 export { DefaultSupervisorOptions, type PowerOptions, type RestartOptions, type StopOptions, type SupervisorOptions } from './options.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { QueryResult, ResolvedServer, ServerControl } from '../types.ts';
+import type { QueryResult, ResolvedServer, ResumeOutcome, ServerControl } from '../types.ts';
 import { sampleResources, unknownResources } from '../monitors/resources.ts';
 import { ServerStateMachine } from './state.ts';
 import { ProcessLauncher, describeExit, type ExitInfo, type Launcher, type ProcessHandle } from './launcher.ts';
@@ -25,7 +27,7 @@ import { errorMessage } from '../../lib/error-message.ts';
  * query failures) lives in its ServerStateMachine, the operator's word in its
  * IntentStore, crash and hang restarts in Recovery. Power actions (start, stop,
  * restart and Recovery's restarts) are serialised by a PowerLock that refuses a
- * second one with BUSY.
+ * second one with BUSY. Jobs that stop the game start it through resumeAfterJob.
  */
 export class Supervisor extends EventEmitter<SupervisorEventsMap> implements ServerControl {
   readonly server: ResolvedServer;
@@ -134,14 +136,20 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
   async start(opts: PowerOptions = {}): Promise<ServerState> {
     this.#assertManaged('start');
     return this.#lock.run('start', async () => {
-      this.#machine.want('run');
-      this.#recovery.reset();
-      this.#message = undefined;
-      if (!this.#handle) await this.#spawn('operator start', 'stopped');
-      this.#wakeUp();
-      const state = this.state;
+      refuseWhileJobHolds('start', this.server.name, this.#machine.heldBy, this.#handle !== null);
+      const state = await this.#bringUp('operator start');
       if (opts.operator) await this.#operator.keep('run');
       return state;
+    });
+  }
+
+  /** A job (backup, restore, update) that stopped the game starts it again, unless an operator stopped it meanwhile (job-resume.ts). */
+  async resumeAfterJob(job: string): Promise<ResumeOutcome> {
+    this.#assertManaged('start');
+    return this.#lock.runWhenFree('start', async () => {
+      const left = await operatorKeepsItStopped(this.#operator, job, this.state);
+      if (left) this.#log.info({ job }, left.message);
+      return left ?? { started: true, state: await this.#bringUp(`after the ${job}`) };
     });
   }
 
@@ -182,12 +190,13 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
     this.#assertManaged('restart');
     return this.#lock.run('restart', async () => {
       const reason = opts.reason ?? 'operator restart';
+      refuseWhileJobHolds('restart', this.server.name, this.#machine.heldBy, this.#handle !== null);
+      // A scheduled restart never starts a game an operator stopped (e.g. while it waited for players to leave).
+      const left = opts.operator ? null : await operatorKeepsItStopped(this.#operator, reason, this.state);
+      if (left) return { state: left.state, graceful: true, message: left.message };
       if (this.#handle && opts.warnAt?.length) {
-        await runCountdown({
-          clock: this.#clock, admin: this.#o.admin, logger: this.#log,
-          message: this.#o.restartMessage, cancelledMessage: this.#o.restartCancelledMessage,
-          broadcastTimeoutMs: this.#o.broadcastTimeoutMs,
-        }, opts.warnAt, opts.signal);
+        await runCountdown({ clock: this.#clock, admin: this.#o.admin, logger: this.#log, message: this.#o.restartMessage,
+          cancelledMessage: this.#o.restartCancelledMessage, broadcastTimeoutMs: this.#o.broadcastTimeoutMs }, opts.warnAt, opts.signal);
       } else if (opts.signal?.aborted) {
         throw new ReconSyncError('CANCELLED', 'restart cancelled before it began; the server was not stopped');
       }
@@ -196,12 +205,7 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
       let outcome: StopOutcome = { graceful: true, message: 'was not running' };
       const handle = this.#handle;
       if (handle) outcome = await this.#stopProcess(handle, reason);
-      this.#machine.want('run');
-      this.#recovery.reset();
-      this.#message = undefined;
-      await this.#spawn(reason, 'stopped');
-      this.#wakeUp();
-      const state = this.state;
+      const state = await this.#bringUp(reason);
       // Running again by an operator's word: an earlier operator stop no longer holds.
       if (opts.operator) await this.#operator.keep('run');
       return { state, graceful: outcome.graceful, message: outcome.message };
@@ -209,15 +213,8 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
   }
 
   /** Runs a command on the game's admin channel. */
-  async rcon(command: string, signal?: AbortSignal): Promise<string> {
-    const admin = this.#o.admin;
-    if (!admin) throw new ReconSyncError('NOT_SUPPORTED', `${this.server.name} has no admin channel (RCON/telnet/REST) configured`);
-    try {
-      return await admin.exec(command, signal);
-    } catch (err) {
-      if (err instanceof ReconSyncError) throw err;
-      throw new ReconSyncError('ADMIN_CHANNEL', `${admin.kind}: ${errorMessage(err)}`, { cause: err });
-    }
+  rcon(command: string, signal?: AbortSignal): Promise<string> {
+    return runAdminCommand(this.#o.admin, this.server.name, command, signal);
   }
 
   hold(reason: string): () => void {
@@ -229,12 +226,20 @@ export class Supervisor extends EventEmitter<SupervisorEventsMap> implements Ser
   }
 
   async waitFor(state: ServerState, signal: AbortSignal): Promise<void> {
-    while (this.state !== state) {
-      await once(this, SupervisorEvents.State, { signal });
-    }
+    while (this.state !== state) await once(this, SupervisorEvents.State, { signal });
   }
 
   // ---- process lifecycle -------------------------------------------------
+
+  /** What start, restart and resumeAfterJob share: it should run now, with a fresh restart budget. */
+  async #bringUp(reason: string): Promise<ServerState> {
+    this.#machine.want('run');
+    this.#recovery.reset();
+    this.#message = undefined;
+    if (!this.#handle) await this.#spawn(reason, 'stopped');
+    this.#wakeUp();
+    return this.state;
+  }
 
   #attach(handle: ProcessHandle): void {
     this.#handle = handle;

@@ -51,7 +51,8 @@ function outcomeOf(o: Omit<UpdateLast, 'at'>, clock: Clock): UpdateLast {
 /**
  * One game update, from the check to the health check (issue 11 §4). Every
  * way out is one of four outcomes; the server runs again at the end unless it
- * did not run before. The journal in the state store is written before each
+ * did not run before or an operator stopped it meanwhile (the supervisor's
+ * resumeAfterJob decides; then nothing is health-checked or rolled back). The journal in the state store is written before each
  * step that changes the disk, so recover() can finish the job after a crash.
  */
 export async function runUpdate(ctx: PipelineContext, req: PipelineRequest): Promise<UpdateLast> {
@@ -119,9 +120,9 @@ export async function runUpdate(ctx: PipelineContext, req: PipelineRequest): Pro
       const after = await scanBuild(target.installDir, saves);
       const touched = after.fingerprint !== before.fingerprint;
       if (touched && previousDir) await restorePreviousBuild(previousDir, target.installDir, saves);
-      await startAgain(ctx, wasRunning);
+      const left = await startAgain(ctx, wasRunning);
       await step('done');
-      return outcomeOf({ ...base, outcome: 'failed', step: 'download', message: `${installed.message}; ${touched ? (previousDir ? 'the previous build was put back' : 'the install folder was changed and no copy was kept') : 'the install folder is unchanged'}; the server runs build ${check.installedBuild ?? '?'}` }, clock);
+      return outcomeOf({ ...base, outcome: 'failed', step: 'download', message: `${installed.message}; ${touched ? (previousDir ? 'the previous build was put back' : 'the install folder was changed and no copy was kept') : 'the install folder is unchanged'}; ${left ?? 'the server runs'} build ${check.installedBuild ?? '?'}` }, clock);
     }
     await ctx.store.patch(server.id, { installedBuild: installed.build });
 
@@ -143,12 +144,12 @@ export async function startNewBuild(ctx: PipelineContext, journal: Journal, step
   await step('start', { newBuildStarted: true });
   ctx.progress('start', `starting build ${build}`);
   const healthy = await startAndWait(ctx);
-  if (healthy === null) {
+  if (healthy.kind !== 'down') {
     await step('done');
-    return outcomeOf({ ...base, outcome: 'updated', step: 'done', message: `updated to build ${build}; the server answers its status query` }, clock);
+    return outcomeOf({ ...base, outcome: 'updated', step: 'done', message: `updated to build ${build}; ${healthy.kind === 'up' ? 'the server answers its status query' : `the server was ${healthy.message}`}` }, clock);
   }
   await step('rollback');
-  return rollBack(ctx, journal, base, `build ${build} did not come up: ${healthy}`);
+  return rollBack(ctx, journal, base, `build ${build} did not come up: ${healthy.why}`);
 }
 
 /** The new build did not come up: previous build back, world back to the pre-update backup, start on the old build. */
@@ -168,29 +169,36 @@ export async function rollBack(ctx: PipelineContext, journal: Journal, base: { f
   }
   await ctx.store.patch(server.id, { installedBuild: journal.from });
   const again = await startAndWait(ctx);
-  return outcomeOf({ ...base, outcome: 'rolled_back', step: 'health', message: `${why}; build ${journal.from ?? '?'} put back${world}; ${again === null ? 'the server runs again' : `but it did not come up either: ${again}`}` }, clock);
+  const after = again.kind === 'up' ? 'the server runs again' : again.kind === 'left-stopped' ? `the server was ${again.message}` : `but it did not come up either: ${again.why}`;
+  return outcomeOf({ ...base, outcome: 'rolled_back', step: 'health', message: `${why}; build ${journal.from ?? '?'} put back${world}; ${after}` }, clock);
 }
 
-async function startAgain(ctx: PipelineContext, wasRunning: boolean): Promise<void> {
-  if (!ctx.supervisor.managed || !wasRunning) return;
-  const problem = await startAndWait(ctx);
-  if (problem !== null) ctx.logger.error({ problem }, 'the server did not come back on its old build after a failed update');
+/** Starts the old build again after a failed download; resolves to "the server was left stopped…" when the supervisor did not start it. */
+async function startAgain(ctx: PipelineContext, wasRunning: boolean): Promise<string | null> {
+  if (!ctx.supervisor.managed || !wasRunning) return null;
+  const r = await startAndWait(ctx);
+  if (r.kind === 'down') ctx.logger.error({ problem: r.why }, 'the server did not come back on its old build after a failed update');
+  return r.kind === 'left-stopped' ? `the server was ${r.message} and stays on` : null;
 }
 
-/** Starts the game and waits until its status query answers, within the start grace; null = healthy, else why not. */
-async function startAndWait(ctx: PipelineContext): Promise<string | null> {
+/** up: it answers; left-stopped: the supervisor did not start it (an operator stopped it during the update); down: why not. */
+type StartResult = { kind: 'up' } | { kind: 'left-stopped'; message: string } | { kind: 'down'; why: string };
+
+/** Starts the game through the supervisor and waits until its status query answers, within the start grace. */
+async function startAndWait(ctx: PipelineContext): Promise<StartResult> {
   const { supervisor, clock, server } = ctx;
   try {
-    await supervisor.start();
+    const r = await supervisor.resumeAfterJob('update');
+    if (!r.started) return { kind: 'left-stopped', message: r.message };
   } catch (err) {
-    return `could not start: ${errorMessage(err)}`;
+    return { kind: 'down', why: `could not start: ${errorMessage(err)}` };
   }
   const deadline = clock.now() + server.config.health.startGraceMs;
   for (;;) {
     const state: ServerState = supervisor.state;
-    if (state === 'running') return null;
-    if (state === 'stopped' || state === 'crashed') return 'the game exited during start';
-    if (clock.now() > deadline) return `no answer to the status query within ${server.config.health.startGraceMs} ms (health.startGraceMs)`;
+    if (state === 'running') return { kind: 'up' };
+    if (state === 'stopped' || state === 'crashed') return { kind: 'down', why: 'the game exited during start' };
+    if (clock.now() > deadline) return { kind: 'down', why: `no answer to the status query within ${server.config.health.startGraceMs} ms (health.startGraceMs)` };
     await clock.sleep(ctx.pollMs);
   }
 }

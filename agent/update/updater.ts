@@ -224,15 +224,16 @@ export class Updater {
       switch (j.step) {
         case 'check': case 'space': case 'warn': case 'wait-empty':
           return failed('the update was interrupted before the server was stopped; nothing was changed');
-        case 'stop': case 'backup': case 'keep-previous':
-          if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
-          return failed(`the update was interrupted during step ${j.step}, before SteamCMD ran; the server runs build ${j.from ?? '?'} again`);
+        case 'stop': case 'backup': case 'keep-previous': {
+          const runs = await this.#startOldBuild(unit, j);
+          return failed(`the update was interrupted during step ${j.step}, before SteamCMD ran; ${runs}`);
+        }
         case 'download': case 'confirm': {
           const m = await readManifest(target.installDir, target.appId).catch(() => null);
           if (m?.fullyInstalled && m.buildid === j.to) return await startNewBuild(ctx, j, step, j.wasRunning, base, m.buildid);
           if (j.previousDir && (await isCompleteCopy(j.previousDir))) await restorePreviousBuild(j.previousDir, target.installDir, savesInside(target.installDir, unit.server.savePaths));
-          if (j.wasRunning && unit.supervisor.managed && unit.supervisor.state === 'stopped') await unit.supervisor.start();
-          return failed(`the update was interrupted while SteamCMD was installing build ${j.to}; ${j.previousDir ? `build ${j.from ?? '?'} was put back` : 'no copy of the previous build was kept'}`);
+          const runs = await this.#startOldBuild(unit, j);
+          return failed(`the update was interrupted while SteamCMD was installing build ${j.to}; ${j.previousDir ? `build ${j.from ?? '?'} was put back` : 'no copy of the previous build was kept'}; ${runs}`);
         }
         case 'start': case 'health':
           return await startNewBuild(ctx, j, step, j.wasRunning, base, j.to);
@@ -246,6 +247,15 @@ export class Updater {
     } finally {
       release();
     }
+  }
+
+  /** The old build runs again when it ran before, unless the supervisor leaves it stopped (an operator's stop). Says which. */
+  async #startOldBuild(unit: ServerUnit, j: Journal): Promise<string> {
+    const sup = unit.supervisor;
+    if (!j.wasRunning || !sup.managed) return `the server stays on build ${j.from ?? '?'}`;
+    if (sup.state !== 'stopped') return `the server runs build ${j.from ?? '?'} again`;
+    const r = await sup.resumeAfterJob('update');
+    return r.started ? `the server runs build ${j.from ?? '?'} again` : `the server was ${r.message}`;
   }
 
   /** One loop per server with `update:`: check on the cron, after a random delay. */

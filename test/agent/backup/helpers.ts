@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ServerConfigSchema, type ServerConfig } from '../../../agent/config.ts';
-import type { AdminChannel, ResolvedServer, ServerControl } from '../../../agent/types.ts';
+import type { AdminChannel, ResolvedServer, ResumeOutcome, ServerControl } from '../../../agent/types.ts';
 import { GameProfileSchema, type GameProfileInput } from '../../../games/profile.ts';
 import type { ServerState } from '../../../protocol/index.ts';
 
@@ -100,28 +100,29 @@ export class TestServerControl extends EventEmitter implements ServerControl {
     this.managed = managed;
   }
 
-  private set(s: ServerState): void {
+  #set(s: ServerState): void {
     this.state = s;
     this.log.push(s);
     this.emit('state', s);
   }
 
-  async start(): Promise<ServerState> {
+  /** Logged as `start()`: the real supervisor's "left stopped" is tested with a real Supervisor (test/agent/supervisor/job-resume.test.ts). */
+  async resumeAfterJob(): Promise<ResumeOutcome> {
     this.log.push('start()');
     const behaviour = this.nextStarts.shift() ?? 'ok';
     if (behaviour === 'fail') {
-      this.set('crashed');
+      this.#set('crashed');
       throw new Error('the game exited during start-up');
     }
-    this.set('starting');
-    if (behaviour === 'ok') queueMicrotask(() => this.set('running'));
-    return this.state;
+    this.#set('starting');
+    if (behaviour === 'ok') queueMicrotask(() => this.#set('running'));
+    return { started: true, state: this.state };
   }
 
   async stop(): Promise<{ graceful: boolean }> {
     this.log.push('stop()');
-    this.set('stopping');
-    this.set('stopped');
+    this.#set('stopping');
+    this.#set('stopped');
     return { graceful: true };
   }
 
