@@ -31,8 +31,12 @@ import path from 'node:path';
 import { runErrors, type ZstdLauncher } from './zstd-launcher.ts';
 
 export const DefaultNativeZstdOptions = {
-  /** Tar bytes per frame: bounds what a reader holds per frame (the WASM pool decompresses a frame at once). */
-  frameBytes: 32 * 1024 * 1024,
+  /**
+   * Tar bytes per frame: bounds what a reader holds per frame (the WASM pool decompresses a
+   * frame at once), and the page cache the two frame files take. zstd starts when the first
+   * frame is written and ends a frame after the last: smaller frames overlap more.
+   */
+  frameBytes: 8 * 1024 * 1024,
   /** Frame names on one command line; more frames continue in a second process. */
   maxSlots: 2048,
   /** Tar chunks queued for the FIFO before write() waits: file reads overlap zstd's reads. */
@@ -93,6 +97,7 @@ class Segment {
   readonly #kill: () => void;
   #next = 0;
   #exitedFlag = false;
+  #files: [FileHandle | null, FileHandle | null] = [null, null];
 
   private constructor(dir: string, slots: number, run: { exited: Promise<number>; kill: () => void }, program: string) {
     this.#dir = dir;
@@ -120,10 +125,16 @@ class Segment {
     return this.#slots - this.#next;
   }
 
-  /** Opens the next frame's file, emptied; zstd reads it once closeFrame() let it go on. Null when zstd is gone. */
+  /**
+   * The next frame's file (f0, f1 in turn), to be written from offset 0; zstd reads it once
+   * closeFrame() let it go on. Kept open and overwritten, not truncated and refilled: reusing
+   * the same page-cache pages spares their allocation. Null when zstd is gone.
+   */
   async openNext(): Promise<FileHandle | null> {
     if (this.#exitedFlag) return null;
-    return fs.open(path.join(this.#dir, `f${this.#next++ % 2}`), 'w');
+    const i = this.#next++ % 2;
+    this.#files[i] ??= await fs.open(path.join(this.#dir, `f${i}`), 'r+');
+    return this.#files[i];
   }
 
   /**
@@ -133,8 +144,9 @@ class Segment {
    * still hold the one it just read to its end, and a second ring of the same FIFO would
    * be taken by that stale reader and lost. False when zstd is gone.
    */
-  async closeFrame(fh: FileHandle): Promise<boolean> {
-    await fh.close();
+  async closeFrame(fh: FileHandle, length: number): Promise<boolean> {
+    // zstd reads to the end of the file: cut what an earlier, longer frame left there.
+    await fh.truncate(length);
     const name = path.join(this.#dir, `d${(this.#next - 1) % 2}`);
     const opening = fs.open(name, constants.O_WRONLY);
     // An open of a FIFO waits for a reader: if zstd died, be that reader so the open returns.
@@ -152,9 +164,18 @@ class Segment {
   async finish(): Promise<void> {
     while (this.slotsLeft > 0) {
       const fh = await this.openNext();
-      if (!fh || !(await this.closeFrame(fh))) break;
+      if (!fh || !(await this.closeFrame(fh, 0))) break;
     }
-    await this.exited;
+    try {
+      await this.exited;
+    } finally {
+      await this.#closeFiles();
+    }
+  }
+
+  async #closeFiles(): Promise<void> {
+    await Promise.all(this.#files.map((f) => f?.close().catch(() => undefined)));
+    this.#files = [null, null];
   }
 
   /** Ends zstd at once and waits for it. */
@@ -163,6 +184,7 @@ class Segment {
     // A FIFO open of ours may still wait for zstd; be its reader.
     for (const d of ['d0', 'd1']) void this.#unblock(path.join(this.#dir, d));
     await this.exited.catch(() => undefined);
+    await this.#closeFiles();
   }
 }
 
@@ -240,7 +262,7 @@ export class NativeZstdWriter {
       }
       this.#inFrame = 0;
     }
-    for (let off = 0; off < chunk.length;) off += (await this.#frame.write(chunk, off, chunk.length - off)).bytesWritten;
+    for (let off = 0; off < chunk.length;) off += (await this.#frame.write(chunk, off, chunk.length - off, this.#inFrame + off)).bytesWritten;
     this.#o.release?.(chunk);
     this.#bytesIn += chunk.length;
     this.#inFrame += chunk.length;
@@ -251,7 +273,7 @@ export class NativeZstdWriter {
   async #closeFrame(): Promise<void> {
     const f = this.#frame;
     this.#frame = null;
-    if (f && !(await this.#segment!.closeFrame(f))) {
+    if (f && !(await this.#segment!.closeFrame(f, this.#inFrame))) {
       await this.#segment!.exited;
       throw new ZstdFailed(`zstd (${this.#o.launcher.program}) exited before reading its input`);
     }
@@ -299,8 +321,7 @@ export class NativeZstdWriter {
     this.#error ??= new Error('archive aborted');
     await this.#segment?.kill();
     await this.#tail.catch(() => undefined);
-    await this.#frame?.close().catch(() => undefined);
-    this.#frame = null;
+    this.#frame = null; // the segment closes its files
     await this.#hashing.catch(() => undefined);
     await fs.rm(this.#o.fifoDir, { recursive: true, force: true });
   }
