@@ -104,7 +104,7 @@ export async function runUpdate(ctx: PipelineContext, req: PipelineRequest): Pro
     await step('keep-previous', { backupId });
     if (previousDir) {
       ctx.progress('keep-previous', 'keeping a copy of the current build');
-      await keepPreviousBuild(target.installDir, saves, previousDir);
+      await keepPreviousBuild(target.installDir, saves, previousDir, clock);
     }
 
     await step('download');

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { cp, lstat, readdir, rm, statfs, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
+import type { Clock } from '../../protocol/index.ts';
 
 /** Free bytes for an unprivileged writer on the file system holding `dir`; injectable because a full disk cannot be made on demand. */
 export type FreeSpace = (dir: string) => Promise<number>;
@@ -54,13 +55,13 @@ const COMPLETE = '.reconsync-complete';
  * copy uses copy_file_range, so the data does not pass through this process.
  * A marker file says the copy is whole.
  */
-export async function keepPreviousBuild(installDir: string, saves: readonly string[], dest: string): Promise<void> {
+export async function keepPreviousBuild(installDir: string, saves: readonly string[], dest: string, clock: Clock): Promise<void> {
   await rm(dest, { recursive: true, force: true });
   await cp(installDir, dest, {
     recursive: true, mode: constants.COPYFILE_FICLONE, preserveTimestamps: true, verbatimSymlinks: true,
     filter: (src) => !saves.some((s) => inside(path.resolve(src), s)),
   });
-  await writeFile(path.join(dest, COMPLETE), new Date().toISOString());
+  await writeFile(path.join(dest, COMPLETE), new Date(clock.now()).toISOString());
 }
 
 export async function isCompleteCopy(dest: string): Promise<boolean> {
