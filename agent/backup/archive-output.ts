@@ -34,7 +34,7 @@ export interface ArchiveOutputOptions {
   window?: number;
   /** Tar bytes the plan expects (native: how many frame names zstd gets). */
   expectedBytes: number;
-  /** A folder for the native path's FIFOs (a private subfolder is made in it). */
+  /** A folder for the native path's FIFOs and frame files (a private subfolder is made in it; 2 frames of page cache). */
   tmpDir: string;
   /** Native path: a chunk is in zstd's hands and its memory may be reused. */
   release?: (chunk: Buffer) => void;

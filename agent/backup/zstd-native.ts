@@ -9,13 +9,14 @@
  *   fork of the agent cost more CPU than compressing 100 MiB. The first version
  *   (one process per 32 MiB frame, spawned by node) ran at a quarter of WASM.
  * - Bounded frames all the same: zstd makes one frame per input file, so its
- *   inputs are two FIFOs named alternately on its command line (`a b a b …`, one
- *   name per frame); node writes 32 MiB of tar into one, closes it, and goes on
- *   with the other. Our WASM reader (compress.ts decompressStream) needs frames
- *   of bounded size, so any archive restores on an agent without zstd.
- *   Alternating two names is race-free: node opens the next FIFO only after
- *   zstd finished the previous one, which it opened before. Unused names get
- *   an empty input (an empty frame, 13 bytes).
+ *   command line names them: `d0 f0 d1 f1 d0 f0 …`. Node writes frame k+1 (8 MiB
+ *   of tar) into f0/f1 (regular files: a pipe moves 64 KiB per wake-up, which
+ *   halved zstd's speed here) while zstd compresses frame k, then rings the
+ *   doorbell FIFO before it (opens and closes it; the open returns once zstd is
+ *   done with everything before). Our WASM reader (compress.ts decompressStream)
+ *   needs frames of bounded size, so any archive restores on an agent without
+ *   zstd. Each doorbell reads as an empty frame (13 bytes), and so does each
+ *   name left over at the end.
  * - zstd appends to the `.partial` itself: compressed bytes never cross node.
  *   sha256 is computed by reading the file back from the page cache behind zstd
  *   while it runs (bytes below the file's size are written), so the hash
@@ -71,7 +72,7 @@ export interface NativeZstdOptions {
   /** The archive, opened for reading: zstd appends to it (by `filePath`), we read it back for the hash. */
   file: FileHandle;
   filePath: string;
-  /** A private folder for the two FIFOs; created, and removed by end()/abort(). */
+  /** A private folder for the doorbell FIFOs and the two frame files; created, and removed by end()/abort(). */
   fifoDir: string;
   /** Tar bytes expected (the plan's): how many frame names the command line gets. */
   expectedBytes: number;
