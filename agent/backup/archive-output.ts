@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { FrameWriter, type ArchiveFormat, type ZstdPool } from './compress.ts';
+import { EarlyWriteback } from './writeback.ts';
 import { NativeZstdWriter } from './zstd-native.ts';
 
 /**
@@ -64,6 +65,7 @@ export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<Archiv
 function frameOutput(o: ArchiveOutputOptions): ArchiveOutput {
   const hash = createHash('sha256');
   let size = 0;
+  const writeback = new EarlyWriteback(o.file);
   const writer = new FrameWriter({
     format: o.format,
     pool: o.pool,
@@ -73,6 +75,7 @@ function frameOutput(o: ArchiveOutputOptions): ArchiveOutput {
       hash.update(buf);
       size += buf.byteLength;
       for (let off = 0; off < buf.byteLength;) off += (await o.file.write(buf, off, buf.byteLength - off)).bytesWritten;
+      writeback.wrote(size);
     },
   });
   return {
@@ -80,11 +83,13 @@ function frameOutput(o: ArchiveOutputOptions): ArchiveOutput {
     write: (c) => writer.write(c),
     end: async () => {
       await writer.end();
+      await writeback.idle();
       return { size, sha256: hash.digest('hex') };
     },
     // In-flight chunks finish into the file the caller removes; end() is never called.
     abort: async () => {
       await writer.end().catch(() => undefined);
+      await writeback.idle();
     },
   };
 }

@@ -29,6 +29,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { EarlyWriteback } from './writeback.ts';
 import { runErrors, type ZstdLauncher } from './zstd-launcher.ts';
 
 export const DefaultNativeZstdOptions = {
@@ -207,6 +208,7 @@ export class NativeZstdWriter {
   #hashed = 0;
   #hashing: Promise<void> = Promise.resolve();
   #hashBuf: Buffer | null = null;
+  readonly #writeback: EarlyWriteback;
   #bytesIn = 0;
 
   private constructor(o: NativeZstdOptions) {
@@ -215,6 +217,7 @@ export class NativeZstdWriter {
       maxSlots: DefaultNativeZstdOptions.maxSlots,
       ...o,
     };
+    this.#writeback = new EarlyWriteback(o.file);
   }
 
   /** Starts zstd. Rejects (nothing written) when it cannot: the caller then compresses with WASM. */
@@ -296,6 +299,7 @@ export class NativeZstdWriter {
       this.#hash.update(this.#hashBuf.subarray(0, bytesRead));
       this.#hashed += bytesRead;
     }
+    this.#writeback.wrote(this.#hashed);
   }
 
   /** All chunks given: closes the inputs, waits for zstd, hashes the rest. Size and sha256 of the archive. */
@@ -307,7 +311,10 @@ export class NativeZstdWriter {
       await this.#segment!.finish();
       await this.#hashing;
       const size = (await this.#o.file.stat()).size;
+      // The tail's writeback beside the tail's hash: the caller's fsync then finds little to do.
+      const syncing = this.#writeback.now();
       await this.#hashUpTo(size);
+      await syncing;
       return { size, sha256: this.#hash.digest('hex') };
     } catch (err) {
       await this.abort();
@@ -324,6 +331,7 @@ export class NativeZstdWriter {
     await this.#tail.catch(() => undefined);
     this.#frame = null; // the segment closes its files
     await this.#hashing.catch(() => undefined);
+    await this.#writeback.idle();
     await fs.rm(this.#o.fifoDir, { recursive: true, force: true });
   }
 }
