@@ -3,7 +3,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { FrameWriter, type ArchiveFormat, type ZstdPool } from './compress.ts';
 import { EarlyWriteback } from './writeback.ts';
-import { NativeZstdWriter } from './zstd-native.ts';
+import { DefaultNativeZstdOptions, NativeZstdWriter } from './zstd-native.ts';
 
 /**
  * Where the archiver's tar chunks go: compressed, written to the `.partial`
@@ -17,6 +17,8 @@ import { NativeZstdWriter } from './zstd-native.ts';
 export interface ArchiveOutput {
   /** 'native' (zstd binary), 'wasm' or 'gzip'. */
   readonly kind: 'native' | 'wasm' | 'gzip';
+  /** Largest tar chunk this output wants (smaller ones pipeline better into the binary); none: any. */
+  readonly chunkBytes?: number;
   /** One tar chunk; resolves when there is room for another. */
   write(chunk: Buffer): Promise<void>;
   /** Every chunk given: size and sha256 of what is in the file. */
@@ -52,7 +54,7 @@ export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<Archiv
         ...(o.release ? { release: o.release } : {}),
         ...(o.pool!.nativeFrameBytes !== undefined ? { frameBytes: o.pool!.nativeFrameBytes } : {}),
       });
-      return { kind: 'native', write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort() };
+      return { kind: 'native', chunkBytes: DefaultNativeZstdOptions.chunkBytes, write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort() };
     } catch {
       // zstd could not start here (no FIFOs on this file system, a broken binary): nothing was written yet, so
       // the WASM workers take this archive; a zstd that fails mid-archive fails the backup instead.

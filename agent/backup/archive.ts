@@ -126,11 +126,6 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
   const dirty: string[] = [];
   let closed = false;
   try {
-    const sink: ChunkSink = new ChunkSink(opts.chunkBytes, async (chunk) => {
-      opts.signal?.throwIfAborted();
-      await out.write(chunk);
-      opts.onProgress?.(done, plan.totalBytes);
-    });
     const out = await openArchiveOutput({
       file: fh, filePath: partial, format: opts.format, pool: opts.pool, window: opts.window, tmpDir: opts.tmpDir,
       ...(opts.level !== undefined ? { level: opts.level } : {}),
@@ -139,6 +134,11 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
       release: (chunk) => sink.release(chunk),
     });
     output = out;
+    const sink = new ChunkSink(Math.min(opts.chunkBytes, out.chunkBytes ?? Infinity), async (chunk) => {
+      opts.signal?.throwIfAborted();
+      await out.write(chunk);
+      opts.onProgress?.(done, plan.totalBytes);
+    });
     const copyOpts: CopyOptions = { ...opts, budget };
     const scratch = new Scratch();
     /** Copies one file (or SQLite group) into the tar; false when it was gone. */

@@ -39,6 +39,12 @@ export const DefaultNativeZstdOptions = {
    * frame is written and ends a frame after the last: smaller frames overlap more.
    */
   frameBytes: 8 * 1024 * 1024,
+  /**
+   * Tar bytes per write into a frame file. Measured on 100 MiB against `tar | zstd -T0`
+   * (same rounds): 512 KiB–2 MiB 0.98–1.03×, 4 MiB 0.85×, 8 MiB 0.8×, 256 KiB 0.86×:
+   * small enough that reading, writing and hashing overlap, large enough to keep hops few.
+   */
+  chunkBytes: 1024 * 1024,
   /** Frame names on one command line; more frames continue in a second process. */
   maxSlots: 2048,
   /** Tar chunks queued for the FIFO before write() waits: file reads overlap zstd's reads. */
