@@ -26,11 +26,14 @@ export interface RestartEntry {
 export interface RestartTarget {
   running(): boolean;
   players(): number;
-  /** `warnAt` in seconds before the restart; CANCELLED when the signal aborts during the countdown. */
-  restart(opts: { warnAt: number[]; signal: AbortSignal; reason: string }): Promise<unknown>;
+  /**
+   * `warnAt` in seconds before the restart; CANCELLED when the signal aborts during the countdown.
+   * Resolves with the state it left: 'stopped' when an operator stopped the game meanwhile (the supervisor keeps it down).
+   */
+  restart(opts: { warnAt: number[]; signal: AbortSignal; reason: string }): Promise<{ state: string; message?: string | undefined }>;
 }
 
-export type RestartOutcome = 'restarted' | 'skipped_players' | 'skipped_not_running' | 'cancelled' | 'failed';
+export type RestartOutcome = 'restarted' | 'skipped_players' | 'skipped_not_running' | 'skipped_operator_stop' | 'cancelled' | 'failed';
 
 export interface RestartSchedulerOptions {
   target: (serverId: string) => RestartTarget;
@@ -132,7 +135,12 @@ export class RestartScheduler {
           return 'skipped_players';
         }
       }
-      await target.restart({ warnAt: entry.warnAt.map((m) => Math.round(m * 60)), signal, reason: 'scheduled restart' });
+      const done = await target.restart({ warnAt: entry.warnAt.map((m) => Math.round(m * 60)), signal, reason: 'scheduled restart' });
+      if (done.state === 'stopped') {
+        // The operator stopped it while the run waited for players or counted down: their word stands.
+        log.info({ message: done.message }, 'scheduled restart left the server stopped: an operator stopped it');
+        return 'skipped_operator_stop';
+      }
       log.info('scheduled restart done');
       return 'restarted';
     } catch (err) {

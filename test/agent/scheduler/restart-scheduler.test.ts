@@ -9,7 +9,7 @@ function setup(entry: Partial<RestartEntry> & { schedule: string }, start = '202
   const clock = new FakeClock(Date.parse(start));
   const calls: { at: string; warnAt: number[] }[] = [];
   const outcomes: RestartOutcome[] = [];
-  const state = { players: 0, running: true, hold: false };
+  const state = { players: 0, running: true, hold: false, operatorStopped: false };
   const s = new RestartScheduler({
     clock,
     pollMs: MIN,
@@ -21,6 +21,8 @@ function setup(entry: Partial<RestartEntry> & { schedule: string }, start = '202
         calls.push({ at: new Date(clock.now()).toISOString(), warnAt });
         // Like the supervisor's countdown: the restart happens the largest warnAt later, unless cancelled.
         await clock.sleep(Math.max(0, ...warnAt) * 1000, signal);
+        // Like the supervisor: an operator's stop during the wait or countdown keeps the game down.
+        return state.operatorStopped ? { state: 'stopped', message: 'left stopped: an operator stopped it' } : { state: 'running' };
       },
     }),
   });
@@ -49,6 +51,16 @@ describe('scheduled restarts', () => {
     assert.equal(s.nextRun('vh')?.toISOString(), '2026-01-10T04:00:00.000Z');
     await clock.advance(4 * 60 * MIN);
     assert.deepEqual(calls.map((c) => c.at), ['2026-01-10T04:00:00.000Z']);
+    await s.stop();
+  });
+
+  it('a run whose restart an operator stop kept down reports skipped_operator_stop, not restarted', async () => {
+    const { clock, s, calls, outcomes, state } = setup({ schedule: '0 5 * * *', warnAt: [5] });
+    await clock.advance(56 * MIN);
+    assert.equal(calls.length, 1, 'the countdown began');
+    state.operatorStopped = true;
+    await clock.advance(5 * MIN);
+    assert.deepEqual(outcomes, ['skipped_operator_stop']);
     await s.stop();
   });
 
