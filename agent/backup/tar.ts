@@ -155,36 +155,39 @@ function parsePax(data: Buffer): Record<string, string> {
 
 /** Pulls exact byte counts out of an async chunk source. */
 class ByteReader {
-  private buf: Buffer = Buffer.alloc(0);
-  private done = false;
-  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+  #buf: Buffer = Buffer.alloc(0);
+  #done = false;
+  readonly #it: AsyncIterator<Uint8Array>;
+  constructor(it: AsyncIterator<Uint8Array>) {
+    this.#it = it;
+  }
 
-  private async fill(n: number): Promise<boolean> {
-    while (this.buf.length < n && !this.done) {
-      const r = await this.it.next();
-      if (r.done) this.done = true;
-      else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+  async #fill(n: number): Promise<boolean> {
+    while (this.#buf.length < n && !this.#done) {
+      const r = await this.#it.next();
+      if (r.done) this.#done = true;
+      else this.#buf = this.#buf.length ? Buffer.concat([this.#buf, r.value]) : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
     }
-    return this.buf.length >= n;
+    return this.#buf.length >= n;
   }
 
   /** Exactly n bytes, or null at a clean end of input. */
   async read(n: number): Promise<Buffer | null> {
-    if (!(await this.fill(n))) {
-      if (this.buf.length === 0) return null;
+    if (!(await this.#fill(n))) {
+      if (this.#buf.length === 0) return null;
       throw new TarFormatError('unexpected end of data');
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
+    const out = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(n);
     return out;
   }
 
   /** Up to n bytes as they arrive (at least one), for streaming a body. */
   async readSome(n: number): Promise<Buffer> {
-    if (!(await this.fill(1))) throw new TarFormatError('unexpected end of data');
-    const k = Math.min(n, this.buf.length);
-    const out = this.buf.subarray(0, k);
-    this.buf = this.buf.subarray(k);
+    if (!(await this.#fill(1))) throw new TarFormatError('unexpected end of data');
+    const k = Math.min(n, this.#buf.length);
+    const out = this.#buf.subarray(0, k);
+    this.#buf = this.#buf.subarray(k);
     return out;
   }
 }

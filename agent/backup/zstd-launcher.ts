@@ -66,7 +66,8 @@ export class ZstdLauncher {
   #closed = false;
   readonly #gone: Promise<void>;
 
-  private constructor(program: string, proc: ChildProcessWithoutNullStreams) {
+  /** Use ZstdLauncher.start(), which also checks zstd's version. */
+  constructor(program: string, proc: ChildProcessWithoutNullStreams) {
     this.program = program;
     this.#proc = proc;
     proc.stdin.on('error', () => undefined);

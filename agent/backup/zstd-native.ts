@@ -107,7 +107,8 @@ class Segment {
   #exitedFlag = false;
   #files: [FileHandle | null, FileHandle | null] = [null, null];
 
-  private constructor(dir: string, slots: number, run: { exited: Promise<number>; kill: () => void }, program: string) {
+  /** Use Segment.start(). */
+  constructor(dir: string, slots: number, run: { exited: Promise<number>; kill: () => void }, program: string) {
     this.#dir = dir;
     this.#slots = slots;
     this.#kill = run.kill;
@@ -217,7 +218,8 @@ export class NativeZstdWriter {
   readonly #writeback: EarlyWriteback;
   #bytesIn = 0;
 
-  private constructor(o: NativeZstdOptions) {
+  /** Use NativeZstdWriter.start(), which also starts zstd. */
+  constructor(o: NativeZstdOptions) {
     this.#o = {
       frameBytes: DefaultNativeZstdOptions.frameBytes,
       maxSlots: DefaultNativeZstdOptions.maxSlots,
