@@ -55,10 +55,11 @@ export const HubConfigSchema = z.object({
   discord: DiscordConfigSchema.optional().describe('The Discord bot; without this section the hub runs without one'),
   alerts: z.object({
     webhooks: z.array(WebhookConfigSchema).max(32).default([]).describe('Endpoints every event (or the kinds listed) is POSTed to, with retries'),
+    offlineGraceMs: z.number().int().nonnegative().default(60_000).describe('How long an agent must be gone before an agent_offline event (API, stream, webhooks), in ms; agent_online is recorded only when it comes back after that'),
   }).strict().refine((a) => new Set(a.webhooks.map((w) => `${w.format} ${w.url}`)).size === a.webhooks.length, {
     message: 'the same url and format appear twice; list each endpoint once (its events filter can name several kinds)',
     path: ['webhooks'],
-  }).default({ webhooks: [] }).describe('Alerts without Discord'),
+  }).default({ webhooks: [], offlineGraceMs: 60_000 }).describe('Alerts without Discord'),
 }).strict();
 
 export type HubConfig = z.output<typeof HubConfigSchema> & { configDir: string; configFile: string };

@@ -168,7 +168,7 @@ function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, s
     sink: services.sink,
     handlers: { 'hub.ping': async () => ({ now: clock.now() }) },
   });
-  const events = new EventLog({ store, service, logger, clock });
+  const events = new EventLog({ store, service, logger, clock, offlineGraceMs: config.alerts.offlineGraceMs });
   const players = new PlayerTracker({ service, events, clock });
   registerServerMetrics({ registry: metrics.registry, listServers: () => service.listServers(), store });
   // Built here, started by listen(): a queue starts delivering (outbound HTTP) the moment it starts.

@@ -11,6 +11,11 @@ export interface EventLogOptions {
   service: Pick<HubService, 'on' | 'off'>;
   logger: Logger;
   clock: Clock;
+  /**
+   * An agent must be gone this long before agent_offline is recorded; agent_online is recorded only
+   * when it comes back after that. A hub restart or a short network blip then sends no webhook at all.
+   */
+  offlineGraceMs?: number;
 }
 
 export type EventListener = (event: HubEvent) => void;
@@ -21,6 +26,7 @@ const PUMP_PAGE = 500;
 const DEFAULT_MAX_EVENTS = 100_000;
 /** Retention runs once this many events arrived since the last run, not per event. */
 const PRUNE_EVERY = 1000;
+const DEFAULT_OFFLINE_GRACE_MS = 60_000;
 
 /**
  * The hub's event feed. Records write their events inside their own
@@ -40,6 +46,11 @@ export class EventLog {
   #lastId: number;
   #prunedAt = 0;
   readonly #maxEvents: number;
+  readonly #offlineGraceMs: number;
+  /** Agents gone, whose grace runs: an online before it ends cancels the offline event. */
+  readonly #goneSince = new Map<string, { at: number; grace: AbortController }>();
+  /** Agents whose agent_offline was recorded: their next connection is recorded as agent_online. */
+  readonly #recordedOffline = new Map<string, number>();
   #closed = false;
 
   constructor(opts: EventLogOptions) {
@@ -48,6 +59,7 @@ export class EventLog {
     this.#clock = opts.clock;
     this.#lastId = this.#store.hubEvents.maxId();
     this.#maxEvents = opts.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.#offlineGraceMs = opts.offlineGraceMs ?? DEFAULT_OFFLINE_GRACE_MS;
     this.#prune();
     const service = opts.service;
     const hook = <E extends keyof HubServiceEvents>(event: E, fn: (...args: HubServiceEvents[E]) => void) => {
@@ -61,8 +73,29 @@ export class EventLog {
     });
     hook('backupRecorded', () => this.pump());
     hook('restoreCompleted', () => this.pump());
-    hook('agentOnline', (agentId) => this.append({ at: this.#iso(), kind: 'agent_online', agentId, serverId: null, message: `agent ${agentId} connected`, data: {} }));
-    hook('agentOffline', (agentId) => this.append({ at: this.#iso(), kind: 'agent_offline', agentId, serverId: null, message: `agent ${agentId} disconnected`, data: {} }));
+    hook('agentOnline', (agentId) => this.#agentOnline(agentId));
+    hook('agentOffline', (agentId) => this.#agentOffline(agentId));
+  }
+
+  #agentOffline(agentId: string): void {
+    if (this.#goneSince.has(agentId) || this.#recordedOffline.has(agentId)) return;
+    const gone = { at: this.#clock.now(), grace: new AbortController() };
+    this.#goneSince.set(agentId, gone);
+    this.#clock.sleep(this.#offlineGraceMs, gone.grace.signal).then(() => {
+      this.#goneSince.delete(agentId);
+      this.#recordedOffline.set(agentId, gone.at);
+      const s = Math.round(this.#offlineGraceMs / 1000);
+      this.append({ at: this.#iso(), kind: 'agent_offline', agentId, serverId: null, message: `agent ${agentId} offline: no link for ${s} s`, data: { since: new Date(gone.at).toISOString() } });
+    }, () => this.#goneSince.delete(agentId));
+  }
+
+  #agentOnline(agentId: string): void {
+    this.#goneSince.get(agentId)?.grace.abort();
+    const since = this.#recordedOffline.get(agentId);
+    if (since === undefined) return; // back within the grace (or first seen since the hub started): nothing to tell
+    this.#recordedOffline.delete(agentId);
+    const s = Math.round((this.#clock.now() - since) / 1000);
+    this.append({ at: this.#iso(), kind: 'agent_online', agentId, serverId: null, message: `agent ${agentId} back after ${s} s offline`, data: { offlineSince: new Date(since).toISOString() } });
   }
 
   /** The newest event id (a new stream or webhook starts after it). */
@@ -142,6 +175,7 @@ export class EventLog {
     if (this.#closed) return;
     this.#closed = true;
     for (const u of this.#unhook) u();
+    for (const gone of this.#goneSince.values()) gone.grace.abort();
     const closers = [...this.#closers];
     this.#listeners.clear();
     this.#closers.clear();
