@@ -162,6 +162,22 @@ EOF
   if [ "$LIVE" -eq 1 ]; then chown -R "root:$SVC_USER" "$conf"; fi
 }
 
+# An agent that keeps running across the swap (--no-start, or its config check failed) loads
+# its code chunks on first use by the old version's hashed names: keep those (lib/chunks.txt
+# of the old version; one generation) in the new folder, so its next backup does not fail.
+carry_chunks() {
+  [ -f "$1/lib/chunks.txt" ] || return 0
+  mkdir -p "$2/lib"
+  while IFS= read -r chunk; do
+    case $chunk in
+      */*) continue ;;
+      chunk-*.js) ;;
+      *) continue ;;
+    esac
+    if [ -f "$1/lib/$chunk" ] && [ ! -e "$2/lib/$chunk" ]; then cp -p "$1/lib/$chunk" "$2/lib/$chunk"; fi
+  done < "$1/lib/chunks.txt"
+}
+
 install_program() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/reconsync-install.XXXXXX")
   # shellcheck disable=SC2064 # expand $work now: it is local to this call
@@ -177,6 +193,7 @@ install_program() {
     cp -R "$SRC" "$target.new"
     chmod -R u=rwX,go=rX "$target.new"
     chmod 0755 "$target.new/reconsync"
+    carry_chunks "$target" "$target.new"
     if [ -e "$target" ]; then mv "$target" "$target.old"; fi
     mv "$target.new" "$target"
     rm -rf "$target.old"

@@ -135,6 +135,17 @@ export function assertNotReachable(metafile: esbuild.Metafile, roots: string[], 
   }
 }
 
+/**
+ * lib/chunks.txt names this version's own chunks. An agent still running while install.sh
+ * swaps the program folder (--no-start, a failed config check) reads its chunks on first
+ * use by their old hashed names: install.sh carries the old version's listed chunks into
+ * the new folder, one generation only, since the new list names just its own.
+ */
+async function writeChunkList(stage: string): Promise<void> {
+  const chunks = (await readdir(path.join(stage, 'lib'))).filter((f) => /^chunk-[A-Za-z0-9_-]+\.js$/.test(f)).sort();
+  await writeFile(path.join(stage, 'lib', 'chunks.txt'), chunks.map((c) => `${c}\n`).join(''));
+}
+
 async function readVersion(rootDir: string): Promise<string> {
   const pkg = JSON.parse(await readFile(path.join(rootDir, 'package.json'), 'utf8')) as { version?: unknown };
   if (typeof pkg.version !== 'string') throw new Error(`${rootDir}/package.json has no version`);
@@ -258,6 +269,7 @@ export async function buildAgentBundle(options: Partial<BundleOptions> = {}): Pr
   try {
     await mkdir(stage, { recursive: true });
     const mainMeta = await buildMain(o, version, stage);
+    await writeChunkList(stage);
     const sideMetas = await buildSideEntries(o, stage);
     await copyAssets(o, version, stage);
     await writeFile(path.join(stage, 'THIRD-PARTY-NOTICES.txt'), await thirdPartyNotices(o.rootDir, [mainMeta, ...sideMetas]));

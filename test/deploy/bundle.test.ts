@@ -77,6 +77,10 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
 
   const root = path.join(await unpackTar(r.tarball, t), r.folder);
   assert.equal(existsSync(path.join(root, 'node_modules')), false);
+  // lib/chunks.txt names exactly the hashed chunks (install.sh carries them for an agent running across an upgrade).
+  const chunks = r.files.filter((f) => /^lib\/chunk-/.test(f)).map((f) => f.slice('lib/'.length)).sort();
+  assert.ok(chunks.length > 0);
+  assert.equal(await readFile(path.join(root, 'lib', 'chunks.txt'), 'utf8'), chunks.map((c) => `${c}\n`).join(''));
 
   assert.deepEqual(await runIn(root, process.execPath, ['reconsync.js', '--version']), { code: 0, stdout: '9.8.7-test\n', stderr: '' });
   assert.equal((await stat(path.join(root, 'reconsync'))).mode & 0o111, 0o111, 'launcher is executable');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile, access } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +22,15 @@ function sh(args: string[], env: Record<string, string>): Promise<{ code: number
 }
 
 /** A minimal agent bundle: what install.sh needs (reconsync.js, launcher, the unit). */
-async function fakeBundle(dir: string, version: string): Promise<string> {
+async function fakeBundle(dir: string, version: string, chunks: string[] = []): Promise<string> {
   const folder = `reconsync-agent-${version}`;
   const root = path.join(dir, `src-${version}`, folder);
   await mkdir(path.join(root, 'deploy'), { recursive: true });
+  if (chunks.length) {
+    await mkdir(path.join(root, 'lib'), { recursive: true });
+    for (const c of chunks) await writeFile(path.join(root, 'lib', c), `// ${version} ${c}\n`);
+    await writeFile(path.join(root, 'lib', 'chunks.txt'), chunks.map((c) => `${c}\n`).join(''));
+  }
   await writeFile(path.join(root, 'reconsync.js'), `console.log(${JSON.stringify(version)});\n`);
   await writeFile(path.join(root, 'reconsync'), '#!/bin/sh\nexec node "$(dirname "$0")/reconsync.js" "$@"\n', { mode: 0o644 });
   await cp(path.join(repo, 'deploy', 'systemd'), path.join(root, 'deploy', 'systemd'), { recursive: true });
@@ -93,6 +98,24 @@ test('install.sh installs, upgrades keeping the config, and uninstalls (staged w
   assert.equal(purge.code, 0, purge.stderr);
   await assert.rejects(access(conf));
   await assert.rejects(access(path.join(dest, 'var/lib/reconsync')));
+});
+
+test('an upgrade keeps the previous version\'s code chunks (one generation) for an agent still running on them', async (t) => {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'reconsync-installsh-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const dest = path.join(work, 'root');
+  const env = { DESTDIR: dest };
+  const lib = path.join(dest, 'opt/reconsync/lib');
+  const listed = async () => (await readdir(lib)).filter((f) => f.startsWith('chunk-')).sort();
+  assert.equal((await sh([await fakeBundle(work, '1.0.0', ['chunk-AAA.js', 'chunk-SHARED.js'])], env)).code, 0);
+  assert.equal((await sh([await fakeBundle(work, '1.1.0', ['chunk-BBB.js', 'chunk-SHARED.js'])], env)).code, 0);
+  // The running 1.0.0 agent still finds chunk-AAA.js; a chunk both versions have is the new one's.
+  assert.deepEqual(await listed(), ['chunk-AAA.js', 'chunk-BBB.js', 'chunk-SHARED.js']);
+  assert.equal(await readFile(path.join(lib, 'chunk-AAA.js'), 'utf8'), '// 1.0.0 chunk-AAA.js\n');
+  assert.equal(await readFile(path.join(lib, 'chunk-SHARED.js'), 'utf8'), '// 1.1.0 chunk-SHARED.js\n');
+  assert.equal(await readFile(path.join(lib, 'chunks.txt'), 'utf8'), 'chunk-BBB.js\nchunk-SHARED.js\n', 'the list names only the new version\'s own');
+  assert.equal((await sh([await fakeBundle(work, '1.2.0', ['chunk-CCC.js'])], env)).code, 0);
+  assert.deepEqual(await listed(), ['chunk-BBB.js', 'chunk-CCC.js', 'chunk-SHARED.js'], 'one generation: 1.0.0\'s chunk is gone');
 });
 
 test('install.sh follows --prefix in the unit and refuses what is not a bundle', async (t) => {
