@@ -113,6 +113,9 @@ describe('fault knobs', () => {
     await waitFor(() => witness.saveCount >= 10, { wakeOn: { emitter: witness, events: [SimEvents.Save] }, timeoutMs: 5000, what: 'ten autosaves of the witness' });
     assert.equal(sim.saveCount, count);
     assert.ok((await sim.worldFiles()).includes('level.dat_old'));
+    // Closed here: t.after hooks run in the order they were added, so the save dirs' removal would race the witness's autosaves.
+    await witness.close();
+    await sim.close();
   });
 });
 
