@@ -21,6 +21,7 @@ const LINE_COUNTED = ['.ts', '.js', '.mjs', '.cs', '.ps1', '.sh', '.cmd'];
  */
 const TS_PRIVACY_ALLOWED: Record<string, { match: RegExp; why: string }> = {
   'hub/store/store.ts': { match: /^\s*private constructor\(/, why: 'no #constructor in JS: Store.open is the only way in' },
+  'agent/link/outbox.ts': { match: /^\s*private constructor\(/, why: 'no #constructor in JS: Outbox.open (which loads and repairs the file) is the only way in' },
 };
 
 let graphRead: Promise<ImportGraph> | undefined;

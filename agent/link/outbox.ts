@@ -89,6 +89,7 @@ export class Outbox {
   #refused = 0;
   #closed = false;
 
+  // The one TypeScript private here on purpose: no #constructor in JS, and open() (load + repair) must be the only way in.
   private constructor(dir: string, opts: OutboxOptions) {
     this.#dir = dir;
     this.#file = join(dir, OUTBOX_FILE);
