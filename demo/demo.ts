@@ -108,8 +108,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     out.write(`  discord:    ${discord ? 'bot enabled from DISCORD_* variables' : 'off (set DISCORD_TOKEN and DISCORD_APPLICATION_ID to run the bot)'}\n`);
     out.write('  Ctrl+C stops everything.\n\n');
 
+    view.log('installing the demo game (build 100) with the SteamCMD stand-in…');
     const steam = await installDemoGame(dir, logger);
     const config = await demoAgentConfig(dir, hub.agentUrl, agentToken, steam);
+    view.log('starting the agent; it starts the game…');
     agent = await createAgent({ config, logger: logger.child({ name: 'agent' }), update: { jitterMs: 2000 } });
     hub.service.on('updateProgress', (p) => p.serverId === SERVER_ID && view.log(`update: ${p.step}: ${p.message}${p.percent === null ? '' : ` ${p.percent.toFixed(0)}%`}`));
     hub.service.on('updateState', (u) => {

@@ -11,8 +11,8 @@ test('demo: a new build appears and the agent updates the game to it, warning th
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
   try {
-    await waitFor(() => /Steam has a new build \(101\)/.test(out), 90_000, `the new build announced\n${out}`);
-    await waitFor(() => /update 100 → 101: updated/.test(out), 120_000, `the update applied\n${out}`);
+    await waitFor(() => /Steam has a new build \(101\)/.test(out), { timeoutMs: 90_000, what: 'the new build announced', detail: () => `output:\n${out}` });
+    await waitFor(() => /update 100 → 101: updated/.test(out), { timeoutMs: 120_000, what: 'the update applied', detail: () => `output:\n${out}` });
     assert.match(out, /update: warn: warning players: update in 15 seconds/);
     assert.match(out, /update: backup: backing up the world/);
     child.kill('SIGINT');

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { cliPath, waitFor } from '../support/stack.ts';
 
@@ -17,6 +19,14 @@ async function processesMentioning(needle: string): Promise<number[]> {
   return pids;
 }
 
+function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => l.slice(0, 400)).join('\n');
+  } catch (err) {
+    return String(err);
+  }
+}
+
 test('demo: running server, a verified backup on screen, clean exit on Ctrl+C with nothing left behind', { timeout: 120_000 }, async () => {
   const child = spawn(process.execPath, [cliPath, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISCORD_TOKEN: '' } });
   let out = '';
@@ -25,8 +35,11 @@ test('demo: running server, a verified backup on screen, clean exit on Ctrl+C wi
   try {
     const dir = (await waitFor(() => /everything runs on 127\.0\.0\.1 in (\S+)/.exec(out)?.[1], 30_000, 'demo banner'));
     await waitFor(() => /API token: \S+\)/.test(out), 10_000, 'API token in the banner');
-    await waitFor(() => /demo-ark\s+ark\s+running\s+3\/20/.test(out), 60_000, `server running in the view\n${out}`);
-    await waitFor(() => /first backup done: \S+, [\d.]+ \w+, 1 verified/.test(out), 60_000, `verified first backup\n${out}`);
+    // On a timeout, the demo's own log says where it was (install, agent start, game start).
+    // Read at the timeout, not when the wait began: the output so far and the demo's own log.
+    const seen = () => `\n--- output ---\n${out}\n--- ${dir}/demo.log (tail) ---\n${tail(path.join(dir, 'demo.log'))}`;
+    await waitFor(() => /demo-ark\s+ark\s+running\s+3\/20/.test(out), { timeoutMs: 60_000, what: 'server running in the view', detail: seen });
+    await waitFor(() => /first backup done: \S+, [\d.]+ \w+, 1 verified/.test(out), { timeoutMs: 60_000, what: 'verified first backup', detail: seen });
     assert.match(out, /backup \S+ verified on local/);
     assert.ok((await processesMentioning(dir)).length > 0, 'the simulated game runs from the demo folder');
 
