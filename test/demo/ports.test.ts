@@ -9,7 +9,7 @@ import { freePort, freeTcpPort } from '../../demo/ports.ts';
 const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
 
 test('freePort and freeTcpPort pick bindable ports below the ephemeral range', async () => {
-  const picked = [];
+  const picked: number[] = [];
   for (let i = 0; i < 20; i++) picked.push(await freePort(), await freeTcpPort());
   for (const port of picked) {
     assert.ok(port >= 20_000 && port < Math.min(ephemeralLow, 32_768), `${port} is outside [20000, ${Math.min(ephemeralLow, 32_768)})`);
