@@ -86,11 +86,16 @@ export class EventLog {
       this.#recordedOffline.set(agentId, gone.at);
       const s = Math.round(this.#offlineGraceMs / 1000);
       this.append({ at: this.#iso(), kind: 'agent_offline', agentId, serverId: null, message: `agent ${agentId} offline: no link for ${s} s`, data: { since: new Date(gone.at).toISOString() } });
-    }, () => this.#goneSince.delete(agentId));
+    }, () => {
+      // Only this grace's own entry: a newer one may already stand for a later disconnect.
+      if (this.#goneSince.get(agentId) === gone) this.#goneSince.delete(agentId);
+    });
   }
 
   #agentOnline(agentId: string): void {
+    // Dropped at once, not when the aborted sleep settles: a disconnect in the same tick starts a new grace.
     this.#goneSince.get(agentId)?.grace.abort();
+    this.#goneSince.delete(agentId);
     const since = this.#recordedOffline.get(agentId);
     if (since === undefined) return; // back within the grace (or first seen since the hub started): nothing to tell
     this.#recordedOffline.delete(agentId);

@@ -6,6 +6,9 @@ import type { Hub } from '../../../hub/hub.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { API_TOKEN, FakeAgent, newToken, summary, tempDir, waitFor } from '../helpers.ts';
 import { startHub } from '../../../hub/hub.ts';
+import { EventEmitter } from 'node:events';
+import { EventLog } from '../../../hub/events/event-log.ts';
+import { silentLogger } from '../../../lib/logger.ts';
 
 const GRACE_MS = 60_000;
 
@@ -55,5 +58,18 @@ describe('agent presence events', () => {
     assert.match(events[1]!.message, /back after 120 s offline/);
     assert.equal(events[0]!.severity, 'warning');
     back.close();
+  });
+
+  it('a disconnect in the same tick as a reconnect still starts its own grace', async () => {
+    const service = new EventEmitter();
+    const log = new EventLog({ store: hub.store, service: service as never, logger: silentLogger, clock, offlineGraceMs: GRACE_MS });
+    service.emit('agentOffline', 'b1');
+    await clock.advance(1000);
+    service.emit('agentOnline', 'b1');
+    service.emit('agentOffline', 'b1'); // same tick: the first grace's entry must not swallow this one
+    await clock.advance(GRACE_MS);
+    await waitFor(() => kinds().includes('agent_offline:b1'), 5000, 'agent_offline for b1');
+    assert.equal(kinds().filter((k) => k.endsWith(':b1')).length, 1);
+    log.close();
   });
 });
