@@ -8,6 +8,10 @@ import { promisify } from 'node:util';
 import { ZSTD_WORKER_SOURCE } from './zstd-worker-source.ts';
 import { findZstd } from './zstd-native.ts';
 import { ZstdLauncher } from './zstd-launcher.ts';
+import { readZstd, type ZstdReadOptions } from './zstd-read.ts';
+
+// The frame splitter moved to zstd-frame.ts; tests still import it from here.
+export { splitZstdFrames, zstdFrameAt } from './zstd-frame.ts';
 
 /**
  * Compression for archives. zstd runs as WebAssembly (@bokuweb/zstd-wasm) so the
@@ -17,9 +21,16 @@ import { ZstdLauncher } from './zstd-launcher.ts';
  * frames is a valid zstd stream (`zstd -d` reads it). gzip does the same with
  * gzip members on zlib's thread pool (a multi-member .gz is valid too).
  * Backups compress through the `zstd` binary when it is installed (zstd-native.ts,
- * archive-output.ts: one process per archive, bounded frames); it measured faster
- * than the workers here. Restores and verifies always read with the WASM pool,
- * so any archive restores on any agent.
+ * archive-output.ts: one process per archive); it measured faster than the
+ * workers here. It writes bounded frames of tar and one frame per large file.
+ *
+ * Reading (verify, restore: decompressStream) never needs the binary, so any
+ * archive restores on any agent (zstd-read.ts). Frames that decompress to at
+ * most 32 MiB are decoded whole on the WASM pool, several at once, in order;
+ * larger ones (a 2 GiB save as one frame) stream through fzstd, pure JS, loaded
+ * on first use, with memory bounded by the frame's window (≤ 8 MiB, checked)
+ * instead of its size (zstd-stream.ts). Headers are checked before anything is
+ * allocated: archives come back from remote storage.
  */
 
 export type ArchiveFormat = 'tar.zst' | 'tar.gz';
@@ -32,11 +43,6 @@ export const DefaultCompressOptions = {
   /** Chunks compressing or waiting to be written; bounds memory to about 2 × this × chunkBytes. */
   window: 4,
 } as const satisfies Record<string, number>;
-
-/** Decompressed size accepted per zstd frame: ours are 4 MiB; a hostile frame must not exhaust memory. */
-const MAX_FRAME_CONTENT = 256 * 1024 * 1024;
-const ZSTD_BLOCK_MAX = 128 * 1024;
-const ZSTD_MAGIC = 0xfd2fb528;
 
 export function formatFromConfig(format: 'zstd' | 'gzip'): ArchiveFormat {
   return format === 'gzip' ? 'tar.gz' : 'tar.zst';
@@ -242,101 +248,15 @@ export class FrameWriter {
   }
 }
 
-/** Size of the complete zstd (or skippable) frame at `off`, or null when more bytes are needed. */
-export function zstdFrameAt(buf: Buffer, off: number): { length: number; bound: number; skippable: boolean } | null {
-  if (buf.length - off < 8) return null;
-  const magic = buf.readUInt32LE(off);
-  if ((magic & 0xfffffff0) === 0x184d2a50) {
-    const len = 8 + buf.readUInt32LE(off + 4);
-    return buf.length - off >= len ? { length: len, bound: 0, skippable: true } : null;
-  }
-  if (magic !== ZSTD_MAGIC) throw new Error('not a zstd stream (bad frame magic)');
-  const fhd = buf[off + 4]!;
-  const fcsFlag = fhd >> 6;
-  const singleSegment = (fhd >> 5) & 1;
-  const checksum = (fhd >> 2) & 1;
-  const didSize = [0, 1, 2, 4][fhd & 3]!;
-  const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
-  let p = off + 5 + (singleSegment ? 0 : 1) + didSize;
-  if (buf.length < p + fcsSize) return null;
-  let fcs = -1;
-  if (fcsSize === 1) fcs = buf[p]!;
-  else if (fcsSize === 2) fcs = buf.readUInt16LE(p) + 256;
-  else if (fcsSize === 4) fcs = buf.readUInt32LE(p);
-  else if (fcsSize === 8) fcs = Number(buf.readBigUInt64LE(p));
-  p += fcsSize;
-  let bound = 0;
-  for (;;) {
-    if (buf.length < p + 3) return null;
-    const bh = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16);
-    const last = bh & 1;
-    const type = (bh >> 1) & 3;
-    const size = bh >>> 3;
-    if (type === 3) throw new Error('corrupt zstd stream (reserved block type)');
-    const stored = type === 1 ? 1 : size;
-    bound += type === 2 ? ZSTD_BLOCK_MAX : size;
-    p += 3 + stored;
-    if (buf.length < p) return null;
-    if (last) break;
-  }
-  p += checksum ? 4 : 0;
-  if (buf.length < p) return null;
-  return { length: p - off, bound: fcs >= 0 ? fcs : bound, skippable: false };
-}
-
-/** Cuts a zstd stream into whole frames (what our writer produced: one frame per chunk). */
-export async function* splitZstdFrames(source: AsyncIterable<Uint8Array>): AsyncGenerator<{ frame: Buffer; bound: number }> {
-  let buf = Buffer.alloc(0);
-  for await (const chunk of source) {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
-    let off = 0;
-    for (let f = zstdFrameAt(buf, off); f; f = zstdFrameAt(buf, off)) {
-      if (!f.skippable) {
-        if (f.bound > MAX_FRAME_CONTENT) throw new Error(`zstd frame of ${f.bound} bytes is larger than this reader accepts`);
-        // Copy so the frame owns its buffer and can be transferred to a worker.
-        yield { frame: Buffer.from(buf.subarray(off, off + f.length)), bound: Math.max(f.bound, 1) };
-      }
-      off += f.length;
-    }
-    buf = buf.subarray(off);
-    if (buf.length > MAX_FRAME_CONTENT) throw new Error('zstd frame too large or stream corrupt');
-  }
-  if (buf.length) throw new Error('truncated zstd stream');
-}
-
-/** Maps in parallel (at most `limit` at once), yielding results in input order. */
-export async function* orderedMap<T, R>(source: AsyncIterable<T>, fn: (t: T) => Promise<R>, limit: number): AsyncGenerator<R> {
-  const it = source[Symbol.asyncIterator]();
-  const inflight: Promise<R>[] = [];
-  let done = false;
-  try {
-    for (;;) {
-      while (!done && inflight.length < limit) {
-        const r = await it.next();
-        if (r.done) done = true;
-        else {
-          const p = fn(r.value);
-          p.catch(() => undefined);
-          inflight.push(p);
-        }
-      }
-      const head = inflight.shift();
-      if (!head) return;
-      yield await head;
-    }
-  } finally {
-    await it.return?.();
-  }
-}
-
-/** Streams the decompressed bytes of an archive. `pool` is required for zstd. */
-export async function* decompressStream(source: AsyncIterable<Uint8Array>, format: ArchiveFormat, pool: ZstdPool | null): AsyncGenerator<Buffer> {
+/**
+ * Streams the decompressed bytes of an archive. `pool` is required for zstd
+ * (zstd-read.ts: small frames on the pool, big ones streamed); `zstd` tunes
+ * that reader (tests make its bounds small).
+ */
+export async function* decompressStream(source: AsyncIterable<Uint8Array>, format: ArchiveFormat, pool: ZstdPool | null, zstd?: ZstdReadOptions): AsyncGenerator<Buffer> {
   if (format === 'tar.zst') {
     if (!pool) throw new Error('zstd needs a ZstdPool');
-    const frames = splitZstdFrames(source);
-    for await (const out of orderedMap(frames, (f) => pool.decompress(f.frame, f.bound), pool.size * 2)) {
-      yield Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-    }
+    yield* readZstd(source, pool, zstd);
     return;
   }
   const gunzip = zlib.createGunzip();
