@@ -106,7 +106,7 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
 
   const zstd = await runIn(root, process.execPath, ['reconsync.js', 'zstd']);
   assert.equal(zstd.code, 0, zstd.stderr);
-  assert.match(zstd.stdout, /^zstd 100000 -> \d+ roundtrip ok\n$/);
+  assert.match(zstd.stdout, /^zstd 100000 -> \d+ roundtrip ok, streamed ok\n$/);
 
   const pretty = await runIn(root, process.execPath, ['reconsync.js', 'pretty']);
   assert.equal(pretty.code, 0, pretty.stderr);
