@@ -2,10 +2,12 @@
  * XXH64 (seed 0), streaming: a zstd frame's content checksum is the low 32 bits
  * of XXH64 over its decompressed bytes. The streaming reader (zstd-stream.ts)
  * checks it because fzstd skips it; the WASM path's one-shot decoder checks it
- * itself. Node has no xxhash, and BigInt arithmetic measured ~20× slower than
- * this: 64-bit values are kept as two unsigned 32-bit halves, and products
- * are built from 16-bit limbs (exact in doubles).
+ * itself. Node has no xxhash. The stripes (all but the last < 32 bytes) run in
+ * a tiny wasm kernel (xxh64-stripes.ts); the few steps of the digest run here,
+ * on 64-bit values kept as two unsigned 32-bit halves, products built from
+ * 16-bit limbs (exact in doubles).
  */
+import { STRIPES_AT, STRIPES_MAX, stripeKernel } from './xxh64-stripes.ts';
 
 // The five XXH64 primes as [high, low] halves.
 const P1H = 0x9e3779b1, P1L = 0x85ebca87;
@@ -88,12 +90,20 @@ export class Xxh64 {
   }
 
   #stripes(d: Uint8Array, from: number, to: number): void {
-    // The four lanes are independent: one pass per lane keeps each lane's state in locals.
     const v = this.#v;
-    for (let k = 0; k < 4; k++) {
-      lane(d, from + 8 * k, to, v[2 * k]!, v[2 * k + 1]!);
-      v[2 * k] = rh;
-      v[2 * k + 1] = rl;
+    const k = stripeKernel();
+    for (let i = 0; i < 4; i++) {
+      k.acc[2 * i] = v[2 * i + 1]!;
+      k.acc[2 * i + 1] = v[2 * i]!;
+    }
+    for (let p = from; p < to; p += STRIPES_MAX) {
+      const n = Math.min(STRIPES_MAX, to - p);
+      k.mem.set(d.subarray(p, p + n), STRIPES_AT);
+      k.run(n);
+    }
+    for (let i = 0; i < 4; i++) {
+      v[2 * i] = k.acc[2 * i + 1]!;
+      v[2 * i + 1] = k.acc[2 * i]!;
     }
   }
 
@@ -152,36 +162,6 @@ export class Xxh64 {
     mul(hh, hl, P3H, P3L);
     return (rl ^ rh) >>> 0; // low half of h ^ (h >> 32)
   }
-}
-
-/** One lane's rounds over the stripes in [p, to), every 32 bytes, from acc h:l, into rh:rl (round() inlined). */
-function lane(d: Uint8Array, p: number, to: number, h: number, l: number): void {
-  const c0 = P2L & 0xffff, c1 = P2L >>> 16, q0 = P1L & 0xffff, q1 = P1L >>> 16;
-  for (; p < to; p += 32) {
-    const il = (d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16) | (d[p + 3]! << 24)) >>> 0;
-    const ih = (d[p + 4]! | (d[p + 5]! << 8) | (d[p + 6]! << 16) | (d[p + 7]! << 24)) >>> 0;
-    // input × P2
-    let a0 = il & 0xffff, a1 = il >>> 16;
-    let lo = a0 * c0, m1 = a1 * c0, m2 = a0 * c1;
-    let t = (lo >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
-    let xl = (((t & 0xffff) << 16) | (lo & 0xffff)) >>> 0;
-    let xh = (a1 * c1 + (m1 >>> 16) + (m2 >>> 16) + (t >>> 16) + Math.imul(ih, P2L) + Math.imul(il, P2H)) >>> 0;
-    // acc + …
-    const s = l + xl;
-    xl = s >>> 0;
-    xh = (h + xh + (s > 0xffffffff ? 1 : 0)) >>> 0;
-    // rotl 31
-    const yh = ((xh << 31) | (xl >>> 1)) >>> 0;
-    const yl = ((xl << 31) | (xh >>> 1)) >>> 0;
-    // × P1
-    a0 = yl & 0xffff; a1 = yl >>> 16;
-    lo = a0 * q0; m1 = a1 * q0; m2 = a0 * q1;
-    t = (lo >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
-    l = (((t & 0xffff) << 16) | (lo & 0xffff)) >>> 0;
-    h = (a1 * q1 + (m1 >>> 16) + (m2 >>> 16) + (t >>> 16) + Math.imul(yh, P1L) + Math.imul(yl, P1H)) >>> 0;
-  }
-  rh = h;
-  rl = l;
 }
 
 function le32(d: Uint8Array, p: number): number {

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { Xxh64 } from '../../../agent/backup/xxh64.ts';
 
 test('matches zstd --check on every tail length, fed whole or in uneven pieces', () => {
-  // 0–40 cover the short path and each tail (8-, 4-, 1-byte steps); the rest cross stripes.
-  const lengths = [...Array.from({ length: 41 }, (_, i) => i), 63, 64, 65, 100, 1000, 4096 + 13, 200_001];
+  // 0–40 cover the short path and each tail (8-, 4-, 1-byte steps); the rest cross stripes, and 600_003 the wasm kernel's 256 KiB pieces.
+  const lengths = [...Array.from({ length: 41 }, (_, i) => i), 63, 64, 65, 100, 1000, 4096 + 13, 200_001, 600_003];
   for (const n of lengths) {
     const data = randomBytes(n);
     const z = execFileSync('/usr/bin/zstd', ['-c', '-1', '--check'], { input: data });
