@@ -84,7 +84,7 @@ test('one big frame from zstd -1 (one thread and -T0) streams, round-trips exact
   const pool = new ZstdPool({ size: 2, native: null });
   t.after(() => pool.close());
   const data = sample(3 * MiB + 12345);
-  for (const args of [['-1', '--single-thread'], ['-1', '-T0']]) {
+  for (const args of [['-1', '--single-thread'], ['-1', '-T0'], ['-1', '--no-check']]) {
     const z = await zstdFile(dir, data, args);
     assert.equal(await frameCount(z), 1, `${args.join(' ')}: one frame`);
     assert.equal(header(z).contentSize, data.length, 'a file: the header says its size');
@@ -244,6 +244,19 @@ test('hostile: a flipped byte anywhere in a big frame is an error (checksum, siz
   const badSum = Buffer.from(z);
   badSum[badSum.length - 1] = badSum[badSum.length - 1]! ^ 1;
   await assert.rejects(collect(decompressStream(pieces(badSum), 'tar.zst', pool, opts)), /corrupt zstd stream \(content checksum mismatch\)/);
+});
+
+test('hostile: a content size that is not what the frame decodes to is refused (the checksum alone would pass it)', deadline, async (t) => {
+  const pool = new ZstdPool({ size: 1, native: null });
+  t.after(() => pool.close());
+  const { data, z } = await bigFrame(t, 15);
+  assert.equal(z[4]! >> 6, 2, '4-byte content size at offset 6');
+  for (const claimed of [data.length + 1000, data.length - 1000]) {
+    const bad = Buffer.from(z);
+    bad.writeUInt32LE(claimed, 6);
+    const said = claimed > data.length ? `decodes to ${data.length}` : 'decodes to more';
+    await assert.rejects(collect(decompressStream(pieces(bad), 'tar.zst', pool, opts)), new RegExp(`corrupt zstd stream \\(the frame says ${claimed} bytes and ${said}\\)`));
+  }
 });
 
 test('restore path: GNU tar of a folder with one big file, one zstd frame, read back entry by entry through readTar', deadline, async (t) => {
