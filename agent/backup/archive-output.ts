@@ -3,7 +3,8 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { FrameWriter, type ArchiveFormat, type ZstdPool } from './compress.ts';
 import { EarlyWriteback } from './writeback.ts';
-import { DefaultNativeZstdOptions, NativeZstdWriter } from './zstd-native.ts';
+import { DefaultNativeZstdOptions, fdLink, NativeZstdWriter } from './zstd-native.ts';
+import type { DirectRead } from './copy.ts';
 
 /**
  * Where the archiver's tar chunks go: compressed, written to the `.partial`
@@ -21,6 +22,11 @@ export interface ArchiveOutput {
   readonly chunkBytes?: number;
   /** One tar chunk; resolves when there is room for another. */
   write(chunk: Buffer): Promise<void>;
+  /**
+   * Native on Linux only: zstd reads this open file itself, after the chunks so far
+   * (zstd-native.ts direct()). `read` settles once zstd is past it: keep the file open until then.
+   */
+  direct?: DirectRead;
   /** Every chunk given: size and sha256 of what is in the file. */
   end(): Promise<{ size: number; sha256: string }>;
   /** Stops the compressor after a failure; the partial file is the caller's to remove. */
@@ -35,8 +41,10 @@ export interface ArchiveOutputOptions {
   pool: ZstdPool | null;
   level?: number;
   window?: number;
-  /** Tar bytes the plan expects (native: how many frame names zstd gets). */
+  /** Tar bytes the plan expects (native: how many frame names zstd gets), files for direct() included. */
   expectedBytes: number;
+  /** Of those, the files the archiver gives to direct() when there is one: their count and bytes. */
+  expectedDirect?: { files: number; bytes: number };
   /** A folder for the native path's FIFOs and frame files (a private subfolder is made in it; 2 frames of page cache). */
   tmpDir: string;
   /** Native path: a chunk is in zstd's hands and its memory may be reused. */
@@ -49,12 +57,18 @@ export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<Archiv
     await fs.mkdir(o.tmpDir, { recursive: true });
     const fifoDir = await fs.mkdtemp(path.join(o.tmpDir, 'zstd-'));
     try {
+      const canDirect = fdLink(0) !== null;
+      const direct = canDirect ? o.expectedDirect : undefined;
       const w = await NativeZstdWriter.start({
-        launcher, level: o.level ?? 1, file: o.file, filePath: o.filePath, fifoDir, expectedBytes: o.expectedBytes,
+        launcher, level: o.level ?? 1, file: o.file, filePath: o.filePath, fifoDir,
+        expectedBytes: Math.max(0, o.expectedBytes - (direct?.bytes ?? 0)), expectedDirect: direct?.files ?? 0,
         ...(o.release ? { release: o.release } : {}),
         ...(o.pool!.nativeFrameBytes !== undefined ? { frameBytes: o.pool!.nativeFrameBytes } : {}),
       });
-      return { kind: 'native', chunkBytes: DefaultNativeZstdOptions.chunkBytes, write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort() };
+      return {
+        kind: 'native', chunkBytes: DefaultNativeZstdOptions.chunkBytes, write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort(),
+        ...(canDirect ? { direct: (fh: FileHandle) => w.direct(fdLink(fh.fd)!) } : {}),
+      };
     } catch {
       // zstd could not start here (no FIFOs on this file system, a broken binary): nothing was written yet, so
       // the WASM workers take this archive; a zstd that fails mid-archive fails the backup instead.

@@ -5,7 +5,7 @@ import { type ArchiveFormat, DefaultCompressOptions, type ZstdPool } from './com
 import { openArchiveOutput, type ArchiveOutput } from './archive-output.ts';
 import { errnoCode, fsyncDir } from './fs-util.ts';
 import { renameRetrying } from './rename-retry.ts';
-import { ChunkSink, FileChangedError, readStable, RetryBudget, Scratch, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
+import { ChunkSink, directFile, FileChangedError, readStable, RetryBudget, Scratch, snapshotGroup, streamFile, type CopyOptions } from './copy.ts';
 import { archiveFileName } from './manifest.ts';
 import { summarize } from './names.ts';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.ts';
@@ -125,12 +125,21 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
   const files: ArchiveResult['files'] = [];
   const dirty: string[] = [];
   let closed = false;
+  /** Files zstd reads itself: settle once zstd is past them (copy.ts directFile). */
+  const directChecks: Promise<void>[] = [];
+  const streamed = (e: Plan['entries'][number]): e is PlanFile => e.kind === 'file' && !e.sqlite && !e.companions.length && e.size > opts.smallFileBytes;
+  const large = plan.entries.filter(streamed);
+  // Folders, then large files, then the rest: the zstd binary starts on the large files (it reads
+  // them itself) while node reads the small ones behind it. Entry order in a tar does not matter
+  // to a restore, and each folder still comes before what is in it.
+  const order = [...plan.entries.filter((e) => e.kind === 'dir'), ...large, ...plan.entries.filter((e) => e.kind === 'file' && !streamed(e))];
   try {
     const out = await openArchiveOutput({
       file: fh, filePath: partial, format: opts.format, pool: opts.pool, window: opts.window, tmpDir: opts.tmpDir,
       ...(opts.level !== undefined ? { level: opts.level } : {}),
       // Tar overhead: a header (sometimes two) per entry, padding, the end blocks.
       expectedBytes: plan.totalBytes + plan.entries.length * BLOCK * 3 + END_OF_ARCHIVE.length,
+      expectedDirect: { files: large.length, bytes: large.reduce((n, e) => n + e.size, 0) },
       release: (chunk) => sink.release(chunk),
     });
     output = out;
@@ -172,6 +181,17 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
         done += r.data.length;
         return true;
       }
+      if (out.direct) {
+        const r = await directFile(entry, sink, out.direct, copyOpts, attempt);
+        if (r === null) return false;
+        files.push({ path: entry.archivePath, size: r.size, mtime: new Date(r.mtimeMs).toISOString() });
+        directChecks.push(r.stable.then((stable) => {
+          if (!stable) dirty.push(entry.absPath);
+          done += r.size;
+          opts.onProgress?.(done, plan.totalBytes);
+        }));
+        return true;
+      }
       try {
         const r = await streamFile(entry, sink, copyOpts, (n) => (done += n), attempt);
         if (r === null) return false;
@@ -184,7 +204,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
       return true;
     };
     const missing: PlanFile[] = [];
-    for (const entry of plan.entries) {
+    for (const entry of order) {
       opts.signal?.throwIfAborted();
       if (entry.kind === 'dir') {
         await sink.write(encodeHeader({ path: entry.archivePath, type: 'directory', size: 0, mode: entry.mode, mtime: entry.mtimeMs }));
@@ -210,6 +230,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
     await sink.flush();
     const { size, sha256 } = await out.end();
     output = null;
+    await Promise.all(directChecks);
     await fh.sync();
     await fh.close();
     closed = true;
@@ -227,6 +248,7 @@ async function writeAttempt(opts: CreateArchiveOptions & typeof DefaultArchiveOp
   } catch (err) {
     // A compressor still running (zstd) is stopped before its file goes.
     await output?.abort().catch(() => undefined);
+    await Promise.all(directChecks); // zstd is gone: they close their files
     if (!closed) await fh.close().catch(() => undefined);
     await fs.rm(partial, { force: true }).catch(() => undefined);
     if (errnoCode(err) === 'ENOSPC') {

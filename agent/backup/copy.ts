@@ -1,3 +1,4 @@
+import { constants, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../../protocol/index.ts';
@@ -127,18 +128,32 @@ export class ChunkSink {
 const LOCKED = process.platform === 'win32' ? new Set(['EBUSY', 'EPERM', 'EACCES']) : new Set(['EBUSY']);
 
 /**
- * Opens a file by name. Null at once when it is gone (ENOENT: the game renamed
- * or deleted it; the caller may look once more at the end of the archive); a
- * locked file is retried while the archive's shared budget lasts.
+ * Read-only, not through a symbolic link and not waiting on a FIFO: the plan saw
+ * a regular file here, and something else put in its place since (by the game,
+ * or by whoever controls it) must not make the agent read another file into the
+ * backup, or hang on a pipe. POSIX flags; Windows has neither (0).
  */
-export async function openOrNull(absPath: string, opts: CopyOptions, attempt = 0): Promise<FileHandle | null> {
+const OPEN_PLANNED = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Opens a file by name, with its stat as of the open (the "before" of a read).
+ * Null at once when it is gone (ENOENT: the game renamed or deleted it; the
+ * caller may look once more at the end of the archive), or no longer a regular
+ * file; a locked file is retried while the archive's shared budget lasts.
+ */
+export async function openOrNull(absPath: string, opts: CopyOptions, attempt = 0): Promise<{ fh: FileHandle; stat: Stats } | null> {
   for (;;) {
     await opts.beforeOpen?.(absPath, attempt);
     try {
-      return await fs.open(absPath, 'r');
+      const fh = await fs.open(absPath, OPEN_PLANNED);
+      const stat = await fh.stat().catch(() => null);
+      if (stat?.isFile()) return { fh, stat };
+      await fh.close();
+      return null;
     } catch (err) {
       const code = errnoCode(err) ?? '';
-      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      // ELOOP: a link where the plan saw a file (O_NOFOLLOW).
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return null;
       if (!LOCKED.has(code) || !(await opts.budget.wait(opts.lockedRetryDelayMs, opts.signal))) throw err;
     }
   }
@@ -161,13 +176,17 @@ export class Scratch {
   }
 }
 
-/** The whole file into `buf`, up to its length: a file that grew reads as longer than its stat said. */
+/**
+ * The whole file into `buf`, up to its length: a file that grew reads as longer than its stat said.
+ * A short read of a regular file is its end (POSIX), so the usual file takes one read, not two.
+ */
 async function readInto(fh: FileHandle, buf: Buffer): Promise<Buffer> {
   let n = 0;
   while (n < buf.length) {
-    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-    if (bytesRead === 0) break;
+    const want = buf.length - n;
+    const { bytesRead } = await fh.read(buf, n, want, n);
     n += bytesRead;
+    if (bytesRead < want) break;
   }
   return buf.subarray(0, n);
 }
@@ -179,10 +198,10 @@ async function readInto(fh: FileHandle, buf: Buffer): Promise<Buffer> {
 export async function readStable(file: PlanFile, opts: CopyOptions, attempt = 0, scratch?: Scratch): Promise<{ data: Buffer; mtimeMs: number; unstable: boolean } | null> {
   let last: { data: Buffer; mtimeMs: number } | null = null;
   for (let i = 0; i <= opts.rereads; i++) {
-    const fh = await openOrNull(file.absPath, opts, attempt);
-    if (!fh) return null;
+    const opened = await openOrNull(file.absPath, opts, attempt);
+    if (!opened) return null;
+    const { fh, stat: before } = opened;
     try {
-      const before = await fh.stat();
       // One byte more than the stat says, so a file that grew shows as longer (then the stats differ too).
       const data = scratch ? await readInto(fh, scratch.take(before.size + 1).subarray(0, before.size + 1)) : await fh.readFile();
       const after = await fh.stat();
@@ -195,12 +214,43 @@ export async function readStable(file: PlanFile, opts: CopyOptions, attempt = 0,
   return { ...last!, unstable: true };
 }
 
+/** Has the zstd binary read an open file itself (ArchiveOutput.direct); `read` settles once it is past it. */
+export type DirectRead = (file: FileHandle) => Promise<{ read: Promise<void> }>;
+
+/**
+ * A large file the zstd binary reads itself: its bytes never cross node. The
+ * header goes through the sink; the file stays open, and zstd reads that very
+ * file through its /proc link. Once zstd is past it, `stable` says whether its
+ * stat still is what the header announced (else zstd may have read other
+ * bytes, and the attempt is dirty, as with streamFile). Null when it vanished.
+ */
+export async function directFile(file: PlanFile, sink: ChunkSink, direct: DirectRead, opts: CopyOptions, attempt = 0): Promise<{ size: number; mtimeMs: number; stable: Promise<boolean> } | null> {
+  const opened = await openOrNull(file.absPath, opts, attempt);
+  if (!opened) return null;
+  const { fh, stat: before } = opened;
+  let handedOver = false;
+  try {
+    await sink.write(encodeHeader({ path: file.archivePath, type: 'file', size: before.size, mode: file.mode, mtime: before.mtimeMs }));
+    await sink.flush(); // the header goes to zstd before the file
+    const { read } = await direct(fh);
+    handedOver = true;
+    const stable = read
+      .then(async () => sameStat(before, await fh.stat()))
+      .catch(() => false)
+      .finally(() => fh.close().catch(() => undefined));
+    await sink.write(Buffer.alloc(paddingFor(before.size)));
+    return { size: before.size, mtimeMs: before.mtimeMs, stable };
+  } finally {
+    if (!handedOver) await fh.close();
+  }
+}
+
 /** Streams a large file into the tar. Throws FileChangedError (after writing a complete entry) when it moved. */
 export async function streamFile(file: PlanFile, sink: ChunkSink, opts: CopyOptions, onBytes: (n: number) => void, attempt = 0): Promise<{ size: number; mtimeMs: number } | null> {
-  const fh = await openOrNull(file.absPath, opts, attempt);
-  if (!fh) return null;
+  const opened = await openOrNull(file.absPath, opts, attempt);
+  if (!opened) return null;
+  const { fh, stat: before } = opened;
   try {
-    const before = await fh.stat();
     const size = before.size;
     await sink.write(encodeHeader({ path: file.archivePath, type: 'file', size, mode: file.mode, mtime: before.mtimeMs }));
     let pos = 0;

@@ -9,11 +9,13 @@
  * pool first needs it; its own forks are cheap (a shell is small).
  *
  * Protocol (lines; ids are ours, folders are private mkdtemp folders):
- *   in:  `run <id> <level> <slots> <dir>`   out: `R <id>` (FIFOs made, zstd started) or `E <id> <why>`
- *                                           out: `X <id> <exit code>` when that zstd ended
- *   in:  `kill <id> - - <dir>`              (kills that zstd)
- * In `<dir>`: FIFOs `a` and `b`, `out` (a symlink to the archive; zstd appends to
- * it), `err` (zstd's stderr), `pid`. When our pipe to the launcher closes (the
+ *   in:  `run <id> <level> <slots> <ways> <dir>`   out: `R <id>` (FIFOs made, zstd started) or `E <id> <why>`
+ *                                                  out: `X <id> <exit code>` when that zstd ended
+ *   in:  `kill <id> - - - <dir>`                   (kills that zstd)
+ * In `<dir>`, one of each per way (`<i>` below `<ways>`): doorbell FIFO `d<i>`, frame
+ * file `f<i>`, and the link `x<i>` node points at a frame file or at a save file zstd
+ * reads itself (zstd-segment.ts); also `out` (a symlink to the archive; zstd appends
+ * to it), `err` (zstd's stderr), `pid`. When our pipe to the launcher closes (the
  * agent died, or the pool closed) it kills its process group: no zstd outlives us.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -27,20 +29,29 @@ const MIN_VERSION = [1, 4, 0] as const;
 const SCRIPT = String.raw`
 z=$0
 echo "V $("$z" -V 2>/dev/null)"
-while IFS=' ' read -r cmd id a b dir; do
+while IFS=' ' read -r cmd id a b c dir; do
   case $cmd in
     run)
       (
         cd "$dir" || { echo "E $id cd"; exit; }
-        [ -p d0 ] || mkfifo -m 600 d0 d1 || { echo "E $id mkfifo"; exit; }
-        : >f0 && : >f1 || { echo "E $id create"; exit; }
-        names=''; i=0
-        while [ "$i" -lt "$b" ]; do
-          names="$names d$((i % 2)) f$((i % 2))"
+        fifos=''; i=0
+        while [ "$i" -lt "$c" ]; do
+          fifos="$fifos d$i"
+          : >"f$i" || { echo "E $id create"; exit; }
           i=$((i + 1))
         done
-        # $names is only "d0 f0 d1 f1 ...": split on purpose.
-        "$z" "-$a" -T0 -q -c -- $names </dev/null >>out 2>err &
+        # $fifos is only "d0 d1 ...": split on purpose. One mkfifo for all: a process start costs milliseconds.
+        [ -p d0 ] || mkfifo -m 600 $fifos || { echo "E $id mkfifo"; exit; }
+        names=''; i=0
+        while [ "$i" -lt "$b" ]; do
+          names="$names d$((i % c)) x$((i % c))"
+          i=$((i + 1))
+        done
+        # $names is only "d0 x0 d1 x1 ...": split on purpose. The x links are what node points each
+        # slot's input at (a frame file, or a save file zstd reads itself): -f follows them.
+        # --single-thread: zstd's worker threads cost ~1.5 ms per input here and gained nothing
+        # on two cores; one core stays with node and the game (bench/README.md).
+        "$z" "-$a" --single-thread -f -q -c -- $names </dev/null >>out 2>err &
         echo $! >pid
         echo "R $id"
         wait $!
@@ -164,10 +175,13 @@ export class ZstdLauncher {
    * Starts zstd on `slots` frames in `dir` (which must hold the `out` symlink).
    * Resolves once it runs; `exited` resolves with its exit code.
    */
-  async run(dir: string, level: number, slots: number): Promise<{ exited: Promise<number>; kill: () => void }> {
+  async run(dir: string, level: number, slots: number, ways: number): Promise<{ exited: Promise<number>; kill: () => void }> {
     if (this.#closed) throw new Error('the zstd launcher is closed');
     // One line per command: a folder with a line break (or edge spaces) cannot be passed.
     if (/[\r\n]/.test(dir) || dir.trim() !== dir) throw new Error(`folder ${JSON.stringify(dir)} cannot be given to the zstd launcher`);
+    for (const [name, n] of [['level', level], ['slots', slots], ['ways', ways]] as const) {
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`zstd launcher: ${name} must be a whole number, got ${n}`);
+    }
     const id = this.#nextId++;
     let exit!: (code: number) => void;
     const exited = new Promise<number>((r) => (exit = r));
@@ -175,12 +189,12 @@ export class ZstdLauncher {
       this.#jobs.set(id, { ready: (err) => (err ? reject(err) : resolve()), exit });
     });
     this.#idle();
-    this.#proc.stdin.write(`run ${id} ${level} ${slots} ${dir}\n`);
+    this.#proc.stdin.write(`run ${id} ${level} ${slots} ${ways} ${dir}\n`);
     await ready;
     return {
       exited,
       kill: () => {
-        if (!this.#closed) this.#proc.stdin.write(`kill ${id} - - ${dir}\n`);
+        if (!this.#closed) this.#proc.stdin.write(`kill ${id} - - - ${dir}\n`);
       },
     };
   }

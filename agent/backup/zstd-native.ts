@@ -1,22 +1,22 @@
 /**
  * zstd through the system's `zstd` binary (POSIX), the default for backups when
- * it is installed: native zstd runs ~2× the WebAssembly build per core, and one
- * `zstd -T0` uses every core (bench/README.md, issue 14).
+ * it is installed (bench/README.md, issue 14).
  *
  * The layout is what the measurements asked for:
  * - ONE zstd process per archive, started by a long-lived launcher shell
  *   (zstd-launcher.ts), never forked from the agent itself: on the measured VM a
- *   fork of the agent cost more CPU than compressing 100 MiB. The first version
- *   (one process per 32 MiB frame, spawned by node) ran at a quarter of WASM.
- * - Bounded frames all the same: zstd makes one frame per input file, so its
- *   command line names them: `d0 f0 d1 f1 d0 f0 …`. Node writes frame k+1 (8 MiB
- *   of tar) into f0/f1 (regular files: a pipe moves 64 KiB per wake-up, which
- *   halved zstd's speed here) while zstd compresses frame k, then rings the
- *   doorbell FIFO before it (opens and closes it; the open returns once zstd is
- *   done with everything before). Our WASM reader (compress.ts decompressStream)
- *   needs frames of bounded size, so any archive restores on an agent without
- *   zstd. Each doorbell reads as an empty frame (13 bytes), and so does each
- *   name left over at the end.
+ *   fork of the agent cost more CPU than compressing 100 MiB.
+ * - zstd reads large save files itself (direct(), Linux): copying them through
+ *   node (read, then write into a file zstd reads) was most of a backup's time.
+ *   It opens them through /proc/<pid>/fd links to the files the archiver holds
+ *   open, so it reads the very file whose size the tar header announced, even
+ *   if the game renames or replaces the path meanwhile; the archiver compares
+ *   the file's stat once zstd is past it. Each such file is one zstd frame, of
+ *   any size: our reader streams big frames (zstd-read.ts).
+ * - Everything else (tar headers, small files) node writes into frame files of
+ *   at most 8 MiB, so those frames stay bounded. zstd makes one frame per input,
+ *   and its command line names the slots in turn (zstd-segment.ts: doorbell
+ *   FIFOs, frame files, links). Node fills frames ahead of zstd.
  * - zstd appends to the `.partial` itself: compressed bytes never cross node.
  *   sha256 is computed by reading the file back from the page cache behind zstd
  *   while it runs (bytes below the file's size are written), so the hash
@@ -25,12 +25,13 @@
  *   would otherwise wait forever on a FIFO nobody opens (the agent's service
  *   unit keeps children on restart).
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { EarlyWriteback } from './writeback.ts';
-import { runErrors, type ZstdLauncher } from './zstd-launcher.ts';
+import type { ZstdLauncher } from './zstd-launcher.ts';
+import { Segment, ZstdFailed } from './zstd-segment.ts';
 
 export const DefaultNativeZstdOptions = {
   /**
@@ -47,10 +48,18 @@ export const DefaultNativeZstdOptions = {
   chunkBytes: 1024 * 1024,
   /** Frame names on one command line; more frames continue in a second process. */
   maxSlots: 2048,
+  /**
+   * Frame files (and doorbells): node fills up to ways - 1 frames ahead of zstd. With two,
+   * node could only fill the next frame, then waited, and a folder of small files (read
+   * through node) did not overlap zstd reading a large file itself.
+   */
+  ways: 4,
   /** Tar chunks queued for the FIFO before write() waits: file reads overlap zstd's reads. */
   windowChunks: 3,
   /** Compressed bytes hashed per read-back (a small buffer: fewer fresh pages to fault in). */
   hashReadBytes: 1024 * 1024,
+  /** While zstd reads a save file itself, how often its new output is hashed (and written back). */
+  followMs: 10,
   /** Keeps this much of zstd's stderr for the error message. */
   stderrBytes: 2048,
 } as const;
@@ -72,6 +81,19 @@ export function findZstd(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.
   return null;
 }
 
+/**
+ * A name another process can open to read the very file `fd` is open on: Linux's
+ * /proc/<pid>/fd/<fd> opens our file's inode, not its path, so a file renamed,
+ * replaced or swapped for a link since we opened it cannot put other bytes in
+ * the archive. Null where there is no such thing: then zstd reads nothing by itself.
+ */
+export function fdLink(fd: number, platform: NodeJS.Platform = process.platform): string | null {
+  if (platform !== 'linux') return null;
+  procFd ??= existsSync('/proc/self/fd');
+  return procFd ? `/proc/${process.pid}/fd/${fd}` : null;
+}
+let procFd: boolean | undefined;
+
 export interface NativeZstdOptions {
   /** Starts the zstd processes (zstd-launcher.ts). */
   launcher: ZstdLauncher;
@@ -81,120 +103,15 @@ export interface NativeZstdOptions {
   filePath: string;
   /** A private folder for the doorbell FIFOs and the two frame files; created, and removed by end()/abort(). */
   fifoDir: string;
-  /** Tar bytes expected (the plan's): how many frame names the command line gets. */
+  /** Tar bytes expected through write() (the plan's): how many frame names the command line gets. */
   expectedBytes: number;
+  /** Files expected through direct(): each takes a name, and may split a frame. */
+  expectedDirect?: number;
   /** Called with a chunk once it is in zstd's FIFO, so the caller can reuse its memory. */
   release?: (chunk: Buffer) => void;
   frameBytes?: number;
   maxSlots?: number;
-}
-
-class ZstdFailed extends Error {
-  readonly code: string | undefined;
-  constructor(message: string, code?: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
-/** One zstd process (started by the launcher), compressing up to `slots` frames into the archive. */
-class Segment {
-  readonly exited: Promise<void>;
-  readonly #dir: string;
-  readonly #slots: number;
-  readonly #kill: () => void;
-  #next = 0;
-  #exitedFlag = false;
-  #files: [FileHandle | null, FileHandle | null] = [null, null];
-
-  /** Use Segment.start(). */
-  constructor(dir: string, slots: number, run: { exited: Promise<number>; kill: () => void }, program: string) {
-    this.#dir = dir;
-    this.#slots = slots;
-    this.#kill = run.kill;
-    this.exited = run.exited.then(async (code) => {
-      this.#exitedFlag = true;
-      if (code === 0) return;
-      const msg = await runErrors(dir, DefaultNativeZstdOptions.stderrBytes);
-      throw new ZstdFailed(`zstd (${program}) failed with exit code ${code}: ${msg || 'no message'}`, /No space left on device/i.test(msg) ? 'ENOSPC' : undefined);
-    });
-    this.exited.catch(() => undefined); // observed by the writer
-  }
-
-  static async start(o: { launcher: ZstdLauncher; level: number; filePath: string; dir: string; slots: number }): Promise<Segment> {
-    // zstd appends to the archive through this link: the launcher gets no fd of ours.
-    await fs.rm(path.join(o.dir, 'out'), { force: true });
-    await fs.symlink(path.resolve(o.filePath), path.join(o.dir, 'out'));
-    await fs.rm(path.join(o.dir, 'err'), { force: true });
-    const run = await o.launcher.run(o.dir, o.level, o.slots);
-    return new Segment(o.dir, o.slots, run, o.launcher.program);
-  }
-
-  get slotsLeft(): number {
-    return this.#slots - this.#next;
-  }
-
-  /**
-   * The next frame's file (f0, f1 in turn), to be written from offset 0; zstd reads it once
-   * closeFrame() let it go on. Kept open and overwritten, not truncated and refilled: reusing
-   * the same page-cache pages spares their allocation. Null when zstd is gone.
-   */
-  async openNext(): Promise<FileHandle | null> {
-    if (this.#exitedFlag) return null;
-    const i = this.#next++ % 2;
-    this.#files[i] ??= await fs.open(path.join(this.#dir, `f${i}`), 'r+');
-    return this.#files[i];
-  }
-
-  /**
-   * The frame's file is complete: rings its doorbell (opens and closes the FIFO `d0` or `d1`).
-   * That open returns once zstd opened it, so zstd is done with everything before it,
-   * also with the file the next frame is written into. The doorbells alternate: zstd may
-   * still hold the one it just read to its end, and a second ring of the same FIFO would
-   * be taken by that stale reader and lost. False when zstd is gone.
-   */
-  async closeFrame(fh: FileHandle, length: number): Promise<boolean> {
-    // zstd reads to the end of the file: cut what an earlier, longer frame left there.
-    await fh.truncate(length);
-    const name = path.join(this.#dir, `d${(this.#next - 1) % 2}`);
-    const opening = fs.open(name, constants.O_WRONLY);
-    // An open of a FIFO waits for a reader: if zstd died, be that reader so the open returns.
-    void this.exited.then(() => undefined, () => undefined).then(() => this.#unblock(name));
-    await (await opening).close();
-    return !this.#exitedFlag;
-  }
-
-  async #unblock(name: string): Promise<void> {
-    const r = await fs.open(name, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
-    await r?.close();
-  }
-
-  /** Gives zstd an empty frame for every unused slot, then waits for it. */
-  async finish(): Promise<void> {
-    while (this.slotsLeft > 0) {
-      const fh = await this.openNext();
-      if (!fh || !(await this.closeFrame(fh, 0))) break;
-    }
-    try {
-      await this.exited;
-    } finally {
-      await this.#closeFiles();
-    }
-  }
-
-  async #closeFiles(): Promise<void> {
-    await Promise.all(this.#files.map((f) => f?.close().catch(() => undefined)));
-    this.#files = [null, null];
-  }
-
-  /** Ends zstd at once and waits for it. */
-  async kill(): Promise<void> {
-    this.#kill();
-    // A FIFO open of ours may still wait for zstd; be its reader.
-    for (const d of ['d0', 'd1']) void this.#unblock(path.join(this.#dir, d));
-    await this.exited.catch(() => undefined);
-    await this.#closeFiles();
-  }
+  ways?: number;
 }
 
 /**
@@ -203,7 +120,7 @@ class Segment {
  * the archive's size and sha256; the caller fsyncs and renames.
  */
 export class NativeZstdWriter {
-  readonly #o: Required<Omit<NativeZstdOptions, 'release'>> & Pick<NativeZstdOptions, 'release'>;
+  readonly #o: Required<Omit<NativeZstdOptions, 'release' | 'expectedDirect'>> & Pick<NativeZstdOptions, 'release'>;
   #segment: Segment | null = null;
   #frame: FileHandle | null = null;
   #inFrame = 0;
@@ -217,15 +134,18 @@ export class NativeZstdWriter {
   #hashBuf: Buffer | null = null;
   readonly #writeback: EarlyWriteback;
   #bytesIn = 0;
+  #directLeft: number;
 
   /** Use NativeZstdWriter.start(), which also starts zstd. */
   constructor(o: NativeZstdOptions) {
     this.#o = {
       frameBytes: DefaultNativeZstdOptions.frameBytes,
       maxSlots: DefaultNativeZstdOptions.maxSlots,
+      ways: DefaultNativeZstdOptions.ways,
       ...o,
     };
     this.#writeback = new EarlyWriteback(o.file);
+    this.#directLeft = o.expectedDirect ?? 0;
   }
 
   /** Starts zstd. Rejects (nothing written) when it cannot: the caller then compresses with WASM. */
@@ -237,16 +157,78 @@ export class NativeZstdWriter {
   }
 
   async #startSegment(bytesLeft: number): Promise<Segment> {
-    // One name per expected frame, a quarter more for files that grew, and at least two.
-    const slots = Math.min(this.#o.maxSlots, Math.max(2, Math.ceil((bytesLeft * 1.25) / this.#o.frameBytes) + 1));
-    return Segment.start({ launcher: this.#o.launcher, level: this.#o.level, filePath: this.#o.filePath, dir: this.#o.fifoDir, slots });
+    // One name per expected frame, a quarter more for files that grew, and at least two; a file
+    // zstd reads itself takes a name and may cut a frame in two.
+    const frames = Math.ceil((bytesLeft * 1.25) / this.#o.frameBytes) + 1 + 2 * this.#directLeft;
+    const slots = Math.min(this.#o.maxSlots, Math.max(2, frames));
+    return Segment.start({ launcher: this.#o.launcher, level: this.#o.level, filePath: this.#o.filePath, dir: this.#o.fifoDir, slots, ways: this.#o.ways, stderrBytes: DefaultNativeZstdOptions.stderrBytes });
+  }
+
+  /** More slots than names: this process ends, the next one appends to the same file. */
+  async #nextSegmentIfFull(): Promise<void> {
+    if (this.#segment!.slotsLeft > 0) return;
+    await this.#segment!.finish();
+    this.#segment = await this.#startSegment(Math.max(0, this.#o.expectedBytes - this.#bytesIn));
   }
 
   /** Queues one chunk; resolves when there is room for another. Throws zstd's failure. */
-  async write(chunk: Buffer): Promise<void> {
+  write(chunk: Buffer): Promise<void> {
+    return this.#enqueue(() => this.#put(chunk));
+  }
+
+  /**
+   * zstd reads a file itself, after the bytes written so far: none of its bytes cross node
+   * (the copy through node was most of a backup's time; bench/README.md). `target` is the
+   * name zstd opens: the caller's /proc link to the file it holds open, so zstd reads that
+   * very file, whatever happens to its path. Resolves when queued; `read` settles once zstd
+   * is past the file (or gone): only then may the caller check its stat and close it.
+   */
+  async direct(target: string): Promise<{ read: Promise<void> }> {
+    let settle!: () => void;
+    const read = new Promise<void>((r) => (settle = r));
+    try {
+      await this.#enqueue(async () => {
+        try {
+          // Not awaited: the next frame is written while zstd reads this file.
+          void (await this.#putDirect(target)).past.then(settle);
+        } catch (err) {
+          settle();
+          throw err;
+        }
+      }, settle);
+    } catch (err) {
+      settle();
+      throw err;
+    }
+    return { read };
+  }
+
+  async #putDirect(target: string): Promise<{ past: Promise<void> }> {
+    if (this.#error !== null) return { past: Promise.resolve() };
+    await this.#closeFrame(); // the file's tar header ends a frame
+    await this.#nextSegmentIfFull();
+    this.#directLeft = Math.max(0, this.#directLeft - 1);
+    const segment = this.#segment!;
+    const slot = await segment.direct(target);
+    if (slot === null) {
+      await segment.exited;
+      throw new ZstdFailed(`zstd (${this.#o.launcher.program}) exited before reading its input`);
+    }
+    // Node writes nothing while zstd reads the file, so nothing would start the hash or the
+    // writeback behind it: follow its output on a timer meanwhile.
+    const past = segment.past(slot);
+    const follow = setInterval(() => this.#hashSome(), DefaultNativeZstdOptions.followMs);
+    follow.unref();
+    void past.finally(() => clearInterval(follow));
+    this.#hashSome();
+    return { past };
+  }
+
+  /** Runs `job` after the ones before; resolves when there is room for another. `skipped`: called if the job never runs. */
+  async #enqueue(job: () => Promise<void>, skipped?: () => void): Promise<void> {
     if (this.#error !== null) throw this.#error;
     this.#queued++;
-    this.#tail = this.#tail.then(() => this.#put(chunk)).catch((err: unknown) => {
+    this.#tail = this.#tail.then(() => (this.#error === null ? job() : skipped?.())).catch((err: unknown) => {
       this.#error ??= err;
     }).finally(() => {
       this.#queued--;
@@ -262,11 +244,7 @@ export class NativeZstdWriter {
   async #put(chunk: Buffer): Promise<void> {
     if (this.#error !== null) return;
     if (!this.#frame) {
-      if (this.#segment!.slotsLeft === 0) {
-        // More frames than names: this process ends, the next one appends to the same file.
-        await this.#segment!.finish();
-        this.#segment = await this.#startSegment(Math.max(0, this.#o.expectedBytes - this.#bytesIn));
-      }
+      await this.#nextSegmentIfFull();
       this.#frame = await this.#segment!.openNext();
       if (!this.#frame) {
         await this.#segment!.exited;
