@@ -46,9 +46,10 @@ import { banner, entrySource } from './bundle-runtime.ts';
  * Packages the agent may import only dynamically (checked like the hub-only ones):
  * gamedig is ~30 MiB once loaded (query.kind gamedig only); execa ~4 MiB with the
  * node internals it pulls in, needed only when the agent runs a program (lib/execa-lazy.ts);
- * fzstd only once a restore or verify meets a big zstd frame (agent/backup/zstd-stream.ts).
+ * fzstd, and xxhash-wasm to check its content checksum, only once a restore or verify meets
+ * a big zstd frame (agent/backup/zstd-stream.ts).
  */
-const agentLazyPackages = ['gamedig', 'execa', 'fzstd'] as const;
+const agentLazyPackages = ['gamedig', 'execa', 'fzstd', 'xxhash-wasm'] as const;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

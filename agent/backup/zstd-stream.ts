@@ -1,6 +1,5 @@
 import type { ByteQueue } from './byte-queue.ts';
 import { blockIn, truncatedError, u32In, type FrameHeader } from './zstd-frame.ts';
-import { Xxh64 } from './xxh64.ts';
 
 /**
  * Decodes ONE zstd frame as it arrives, with memory bounded by the frame's
@@ -14,7 +13,10 @@ import { Xxh64 } from './xxh64.ts';
  * can expand to at most `pushOutputBytes` (a 4-byte RLE block expands to 128
  * KiB, so input size alone would not bound what one synchronous push makes).
  * fzstd does not check the content checksum nor the declared content size:
- * we do (xxh64.ts), so a flipped byte is an error, never silent garbage.
+ * we do, so a flipped byte is an error, never silent garbage. The checksum is
+ * the low 32 bits of XXH64 over the content; xxhash-wasm computes it (its wasm
+ * is inlined in its JS: nothing to ship beside the bundle), loaded like fzstd
+ * only when a big frame with a checksum streams.
  */
 
 export interface StreamLimits {
@@ -31,6 +33,17 @@ function loadFzstd(): Promise<Fzstd> {
   fzstd ??= import('fzstd');
   return fzstd;
 }
+
+type XxhashApi = Awaited<ReturnType<typeof import('xxhash-wasm').default>>;
+/** One wasm instance for the process: its hashers keep their state in JS and share its memory. */
+let xxhash: Promise<XxhashApi> | null = null;
+
+function loadXxhash(): Promise<XxhashApi> {
+  xxhash ??= import('xxhash-wasm').then((m) => m.default());
+  return xxhash;
+}
+
+const LOW_32 = 0xffffffffn;
 
 function corrupt(what: string): Error {
   return new Error(`corrupt zstd stream (${what})`);
@@ -63,7 +76,7 @@ export async function* streamFrame(q: ByteQueue, h: FrameHeader, lim: StreamLimi
     const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
     out.push(Buffer.from(own.buffer, own.byteOffset, own.byteLength));
   });
-  const hash = h.checksum ? new Xxh64() : null;
+  const hash = h.checksum ? (await loadXxhash()).create64(0n) : null;
   let expected = 0;
   let produced = 0;
   let pos = h.headerBytes;
@@ -101,5 +114,5 @@ export async function* streamFrame(q: ByteQueue, h: FrameHeader, lim: StreamLimi
   }
   if (!ended) throw corrupt('the frame did not end after its last block');
   if (h.contentSize !== null && produced !== h.contentSize) throw corrupt(`the frame says ${h.contentSize} bytes and decodes to ${produced}`);
-  if (hash && hash.digestLow32() !== expected) throw corrupt('content checksum mismatch');
+  if (hash && Number(hash.digest() & LOW_32) !== expected) throw corrupt('content checksum mismatch');
 }

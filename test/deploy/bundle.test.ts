@@ -107,6 +107,12 @@ test('the bundle (small entry) runs from an empty folder with only Node: version
   const zstd = await runIn(root, process.execPath, ['reconsync.js', 'zstd']);
   assert.equal(zstd.code, 0, zstd.stderr);
   assert.match(zstd.stdout, /^zstd 100000 -> \d+ roundtrip ok, streamed ok\n$/);
+  // The zstd CLI writes a content checksum (our WASM writer does not): checking it loads xxhash-wasm's lazy chunk.
+  await writeFile(path.join(root, 'data.bin'), Buffer.from('reconsync checksum '.repeat(20_000)));
+  assert.equal((await runIn(root, '/usr/bin/zstd', ['-q', '-1', '--check', 'data.bin', '-o', 'data.bin.zst'])).code, 0);
+  const checked = await runIn(root, process.execPath, ['reconsync.js', 'zstd-check', 'data.bin.zst', 'data.bin']);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.equal(checked.stdout, 'checked ok, forged: corrupt zstd stream (content checksum mismatch)\n');
 
   const pretty = await runIn(root, process.execPath, ['reconsync.js', 'pretty']);
   assert.equal(pretty.code, 0, pretty.stderr);

@@ -95,6 +95,26 @@ test('one big frame from zstd -1 (one thread and -T0) streams, round-trips exact
   }
 });
 
+test('the content checksum the zstd CLI writes is accepted at every tail length, a wrong one refused', deadline, async (t) => {
+  const pool = new ZstdPool({ size: 1, native: null });
+  t.after(() => pool.close());
+  // XXH64 hashes 32-byte stripes, then 8-, 4- and 1-byte steps: 0–40 cover each tail, the rest cross stripes and blocks.
+  const lengths = [...Array.from({ length: 41 }, (_, i) => i), 63, 64, 65, 100, 1000, 4096 + 13, 200_001, 600_003];
+  // Every frame streams; 64 KiB pushes hash a multi-block frame across several pushes.
+  const streamAll = { wholeFrameBytes: 0, pushInputBytes: 64 * KiB };
+  for (const n of lengths) {
+    const data = sample(n, 100 + n);
+    const z = zstdPipe(data, ['-1', '--check']);
+    assert.ok(header(z).checksum, `${n} bytes: the frame carries a checksum`);
+    const counted = countingPool(pool);
+    assert.ok((await collect(readZstd(pieces(z, 1000), counted, streamAll))).equals(data), `${n} bytes: accepted, exact`);
+    assert.equal(counted.whole, 0, `${n} bytes: streamed`);
+    const bad = Buffer.from(z);
+    bad[bad.length - 4] = bad[bad.length - 4]! ^ 0x80; // the checksum's low byte: the content is right, the check is not
+    await assert.rejects(collect(readZstd(pieces(bad), pool, streamAll)), /corrupt zstd stream \(content checksum mismatch\)/, `${n} bytes: wrong checksum refused`);
+  }
+});
+
 test('a big frame without a content size (zstd reading a pipe) streams once it outgrows the bound', deadline, async (t) => {
   const pool = new ZstdPool({ size: 1, native: null });
   t.after(() => pool.close());
