@@ -30,7 +30,11 @@ type Fzstd = typeof import('fzstd');
 let fzstd: Promise<Fzstd> | null = null;
 
 function loadFzstd(): Promise<Fzstd> {
-  fzstd ??= import('fzstd');
+  // A failed import is not cached (as lib/execa-lazy.ts): the next big frame tries again.
+  fzstd ??= import('fzstd').catch((err: unknown) => {
+    fzstd = null;
+    throw err;
+  });
   return fzstd;
 }
 
@@ -39,7 +43,10 @@ type XxhashApi = Awaited<ReturnType<typeof import('xxhash-wasm').default>>;
 let xxhash: Promise<XxhashApi> | null = null;
 
 function loadXxhash(): Promise<XxhashApi> {
-  xxhash ??= import('xxhash-wasm').then((m) => m.default());
+  xxhash ??= import('xxhash-wasm').then((m) => m.default()).catch((err: unknown) => {
+    xxhash = null;
+    throw err;
+  });
   return xxhash;
 }
 

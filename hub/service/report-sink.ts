@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { safeEmit } from '../../lib/safe-emit.ts';
-import type { EventData, Hello } from '../../protocol/index.ts';
+import { updateSteps, type EventData, type Hello } from '../../protocol/index.ts';
 import type { LinkSink } from '../link/link-server.ts';
 import type { SessionRegistry } from '../link/registry.ts';
 import type { RecordEvt, Session, StateEvt } from '../link/session.ts';
@@ -30,14 +30,17 @@ const DefaultReportSinkOptions = { snapshotFlushMs: 1000 } satisfies Partial<Rep
  * progress) and records (stored idempotently, then announced). The link
  * server hands every authenticated session's traffic here.
  */
+/** Update steps audited per update of one server (every step twice over). */
+const MAX_AUDITED_STEPS = updateSteps.length * 2;
+
 export class ReportSink implements LinkSink {
   readonly #state: HubState;
   readonly #ownership: Ownership;
   readonly #metrics: HubMetrics;
   readonly #events: EventEmitter<HubServiceEvents>;
   readonly #flushMs: number;
-  /** The step each running update is in, so each step is audited once. */
-  readonly #updateSteps = new Map<string, string>();
+  /** Per server: the update step last audited, and how many steps this update audited. */
+  readonly #updateSteps = new Map<string, { step: string; audited: number }>();
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ReportSinkOptions) {
@@ -172,11 +175,19 @@ export class ReportSink implements LinkSink {
 
   /** Every step an update enters is audited once (its progress within a step, like download percent, is not). */
   #auditUpdateStep(agentId: string, p: EventData<'update.progress'>): void {
-    if (this.#updateSteps.get(p.serverId) === p.step) return;
+    const last = this.#updateSteps.get(p.serverId);
+    if (last?.step === p.step) return;
+    const audited = (last?.audited ?? 0) + 1;
     if (p.step === 'done') this.#updateSteps.delete(p.serverId);
-    else this.#updateSteps.set(p.serverId, p.step);
+    else this.#updateSteps.set(p.serverId, { step: p.step, audited });
+    // An update passes each step once (a rollback a few twice). An agent that keeps switching steps
+    // gets one row saying so, not a row per switch: the audit log is never pruned.
+    if (audited > MAX_AUDITED_STEPS + 1) return;
+    const detail = audited > MAX_AUDITED_STEPS
+      ? `further steps of this update are not audited: the agent reported more than ${MAX_AUDITED_STEPS} step changes`
+      : `${p.step}: ${p.message}`.slice(0, 500);
     try {
-      this.#state.audit({ actor: { kind: 'system', id: agentId }, action: 'update.step', serverId: p.serverId, outcome: 'ok', detail: `${p.step}: ${p.message}`.slice(0, 500) });
+      this.#state.audit({ actor: { kind: 'system', id: agentId }, action: 'update.step', serverId: p.serverId, outcome: audited > MAX_AUDITED_STEPS ? 'denied' : 'ok', detail });
     } catch (err) {
       this.#state.logger.warn({ err, serverId: p.serverId }, 'could not audit an update step');
     }
