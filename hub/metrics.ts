@@ -21,6 +21,8 @@ export interface HubMetrics {
   upgradeRejections: Counter<'status'>;
   /** Sessions cut because the agent stopped reading (outgoing buffer over its limit). */
   slowPeersClosed: Counter;
+  /** Times an agent socket stopped being read for a while: the agent sent faster than its inbound budget. */
+  inboundPaused: Counter;
   /** Failed store operations, by operation and SQLite code. */
   storeErrors: Counter<'op' | 'code'>;
   /** 1 while no store operation is failing, else 0. */
@@ -96,6 +98,7 @@ export function createHubMetrics(opts: { defaultMetrics?: boolean; storeHealth?:
     backupsTotal: new Counter({ name: 'reconsync_backups_total', help: 'Backups reported by agents, by outcome', labelNames: ['outcome'], registers }),
     upgradeRejections: new Counter({ name: 'reconsync_upgrade_rejections_total', help: 'Refused WebSocket upgrades, by HTTP status', labelNames: ['status'], registers }),
     slowPeersClosed: new Counter({ name: 'reconsync_link_slow_peers_closed_total', help: 'Agent sessions closed because the agent did not read what the hub sent', registers }),
+    inboundPaused: new Counter({ name: 'reconsync_link_inbound_paused_total', help: 'Times the hub stopped reading an agent for a while because it sent faster than its inbound budget', registers }),
     storeErrors,
     storeUp: new Gauge({
       name: 'reconsync_store_up',

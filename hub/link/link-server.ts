@@ -6,6 +6,7 @@ import { CloseCode, DEAD_AFTER_MS, HEARTBEAT_MS, MAX_FRAME_BYTES, type Clock, ty
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
+import { DefaultInboundLimits } from './inbound-budget.ts';
 import { SessionRegistry } from './registry.ts';
 import { Session, type RecordEvt, type StateEvt } from './session.ts';
 import { AuthThrottle } from './throttle.ts';
@@ -32,6 +33,11 @@ export interface LinkTuning {
   maxBufferedBytes?: number;
   authFailuresPerMinute?: number;
   authFailureWindowMs?: number;
+  /** What one agent may send per second before the hub reads it more slowly (inbound-budget.ts). */
+  inboundFramesPerSecond?: number;
+  inboundFrameBurst?: number;
+  inboundBytesPerSecond?: number;
+  inboundByteBurst?: number;
 }
 
 export const DefaultLinkTuning = {
@@ -45,6 +51,10 @@ export const DefaultLinkTuning = {
   maxBufferedBytes: 4 * MAX_FRAME_BYTES,
   authFailuresPerMinute: 10,
   authFailureWindowMs: 60_000,
+  inboundFramesPerSecond: DefaultInboundLimits.framesPerSecond,
+  inboundFrameBurst: DefaultInboundLimits.frameBurst,
+  inboundBytesPerSecond: DefaultInboundLimits.bytesPerSecond,
+  inboundByteBurst: DefaultInboundLimits.byteBurst,
 } satisfies Required<LinkTuning>;
 
 export interface LinkServerOptions extends LinkTuning {
@@ -115,6 +125,7 @@ export class LinkServer {
           helloTimeoutMs: opts.helloTimeoutMs,
           malformedPerMinute: opts.malformedPerMinute,
           maxBufferedBytes: opts.maxBufferedBytes,
+          inbound: { framesPerSecond: opts.inboundFramesPerSecond, frameBurst: opts.inboundFrameBurst, bytesPerSecond: opts.inboundBytesPerSecond, byteBurst: opts.inboundByteBurst },
           onRpcSettled: opts.metrics.rpcSettled,
           clock: this.registry.clock,
         });

@@ -24,6 +24,7 @@ import {
 import type { Handlers } from '../../protocol/rpc-peer.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { isStoreError } from '../store/health.ts';
+import { InboundBudget, type InboundLimits } from './inbound-budget.ts';
 
 // Derived from the protocol's topic table, so a new record topic cannot be missed here.
 export type RecordEvt = Extract<EvtFrame, { topic: RecordTopic }>;
@@ -65,6 +66,8 @@ export interface SessionOptions {
    * requests and never reads the answers grows hub memory without bound.
    */
   maxBufferedBytes: number;
+  /** What the agent may send per second before its socket is read more slowly. */
+  inbound: InboundLimits;
   onRpcSettled?: (method: string, outcome: string, ms: number) => void;
   /** Liveness stamps, the hello deadline and the RPC deadlines run on it (the registry's clock). */
   clock: Clock;
@@ -98,10 +101,15 @@ export class Session {
   #helloTimer: ClockTimer | undefined;
   #malformed = 0;
   #malformedWindow: number;
+  readonly #budget: InboundBudget;
+  /** Set while the socket is not read (over budget); resumes it when it fires. */
+  #readPause: ClockTimer | undefined;
+  #toldOverBudget = false;
 
   constructor(opts: SessionOptions) {
     this.#opts = opts;
     this.lastHeard = this.#malformedWindow = opts.clock.now();
+    this.#budget = new InboundBudget(opts.inbound, opts.clock);
     this.ws = opts.ws;
     this.agentId = opts.agentId;
     this.tokenId = opts.tokenId;
@@ -200,6 +208,7 @@ export class Session {
     const wasOpen = this.#phase === 'open';
     this.#phase = 'closed';
     this.#helloTimer?.cancel();
+    this.#readPause?.cancel();
     this.rpc.disconnect(`link to agent ${this.agentId} closed (${code}${reason ? `: ${reason}` : ''})`);
     this.rpc.close();
     this.logger.info({ code, reason }, 'agent session closed');
@@ -214,6 +223,7 @@ export class Session {
       return;
     }
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.#charge(raw.length);
     const parsed = parseFrame(raw);
     if (!parsed.ok) {
       this.#malformedFrame(parsed.error, parsed.requestId ?? null);
@@ -238,6 +248,23 @@ export class Session {
       default:
         this.#malformedFrame(`unexpected ${frame.type} frame from an agent`, null);
     }
+  }
+
+  /** Counts a frame against the agent's inbound budget; over it, stops reading for a while (inbound-budget.ts). */
+  #charge(bytes: number): void {
+    const waitMs = this.#budget.spend(bytes);
+    if (waitMs === 0 || this.#readPause || this.#phase === 'closed') return;
+    this.ws.pause();
+    this.#opts.metrics.inboundPaused.inc();
+    if (!this.#toldOverBudget) {
+      this.#toldOverBudget = true;
+      this.logger.warn({ waitMs }, 'agent sends faster than its inbound budget; its link is read more slowly (logged once per session)');
+    }
+    this.#readPause = this.#opts.clock.setTimer(waitMs, () => {
+      this.#readPause = undefined;
+      if (this.#phase !== 'closed') this.ws.resume();
+    });
+    this.#readPause.unref();
   }
 
   #onHello(hello: Hello): void {
