@@ -138,6 +138,11 @@ export class RpcPeer<Out extends MethodRegistry, In extends MethodRegistry> {
     this.#send = send;
   }
 
+  /** Whether `id` is a call of ours still waiting for its answer. */
+  awaits(id: string): boolean {
+    return this.#pending.has(id);
+  }
+
   get pendingCount(): number {
     return this.#pending.size;
   }

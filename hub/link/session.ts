@@ -223,8 +223,9 @@ export class Session {
       return;
     }
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    this.#charge(raw.length);
     const parsed = parseFrame(raw);
+    // The answer to a call of the hub's is free: the hub chose to ask (and its fan-outs are many calls at once).
+    if (!(parsed.ok && parsed.frame.type === 'res' && this.rpc.awaits(parsed.frame.id))) this.#charge(raw.length);
     if (!parsed.ok) {
       this.#malformedFrame(parsed.error, parsed.requestId ?? null);
       return;

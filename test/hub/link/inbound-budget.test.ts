@@ -37,3 +37,15 @@ test('an agent flooding the hub is read more slowly, not cut: every frame it sen
   assert.match(await hub.metrics.registry.metrics(), /reconsync_link_inbound_paused_total [1-9]/, 'the socket was paused');
   assert.equal(hub.link.registry.get('a1')?.phase, 'open', 'the link stayed up');
 });
+
+test("answers to the hub's own calls do not count against the agent's budget (a fan-out or a burst of calls is not slowed)", async (t) => {
+  const tmp = await tempDir();
+  const hub = await startHub(tmp.dir, { link: { inboundFramesPerSecond: 1, inboundFrameBurst: 3 } });
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('s1')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  agent.serve(() => ({ now: 42 }));
+  // 1 frame/s: charged, 200 answers would take minutes and trip the 10 s RPC deadline.
+  const answers = await Promise.all(Array.from({ length: 200 }, () => hub.service.router.call({ agentId: 'a1' }, 'agent.ping', {})));
+  assert.equal(answers.length, 200);
+  assert.doesNotMatch(await hub.metrics.registry.metrics(), /reconsync_link_inbound_paused_total [1-9]/);
+});
