@@ -2,7 +2,7 @@ import os from 'node:os';
 import { ConfigError } from '../lib/config-file.ts';
 import { didYouMean } from '../lib/suggest.ts';
 import { loadGameProfiles, mergeProfile } from '../games/loader.ts';
-import { ResolveError, resolveServer } from '../games/resolve.ts';
+import { ResolveError, resolveServer } from './resolve-server.ts';
 import type { GameProfile } from '../games/profile.ts';
 import type { AgentConfig, ServerConfig } from './config.ts';
 import type { ResolvedServer } from './types.ts';

@@ -5,7 +5,7 @@ import type { GameProfile } from '../games/profile.ts';
 /**
  * A server config merged with its game profile for the platform the agent
  * runs on: every path absolute, every port known. Made once by
- * games/resolve.ts; the supervisor, monitors and backup engine only read it.
+ * agent/resolve-server.ts; the supervisor, monitors and backup engine only read it.
  */
 export interface ResolvedServer {
   id: string;

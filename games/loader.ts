@@ -13,7 +13,7 @@ import { errorCodeOrMessage, errorMessage } from '../lib/error-message.ts';
  * folder (agent.yaml `gamesDir`) whose files add games or replace built-in ones.
  *
  * Profiles are NOT read with loadYamlConfig: their `${installDir}`-style
- * variables are resolved per server by games/resolve.ts, not from the environment.
+ * variables are resolved per server by agent/resolve-server.ts, not from the environment.
  */
 
 const PROFILE_EXT = '.yaml';

@@ -92,10 +92,10 @@ test('protocol/ does no I/O: what it loads stays in protocol/ and pure lib/ file
   assert.deepEqual(io, [], `protocol/ and the lib/ files it uses may load only ${[...PROTOCOL_PACKAGES].join(', ')}`);
 });
 
-test('hub/ and agent/ never reach each other, and neither reaches cli/ (through any file, type-only included)', async () => {
+test('hub/ and agent/ never reach each other, neither reaches cli/, and games/ (the profiles) reaches none of them (through any file, type-only included)', async () => {
   const g = await graph();
   const adj = adjacency(g);
-  const rules: Array<[from: string, forbidden: string[]]> = [['hub', ['agent', 'cli']], ['agent', ['hub', 'cli']]];
+  const rules: Array<[from: string, forbidden: string[]]> = [['hub', ['agent', 'cli']], ['agent', ['hub', 'cli']], ['games', ['agent', 'hub', 'cli']]];
   const broken: string[] = [];
   for (const [from, forbidden] of rules) {
     for (const f of g.files.filter((x) => topDir(x) === from)) {

@@ -2,7 +2,7 @@
 import { ServerConfigSchema } from '../../../../agent/config.ts';
 import type { ResolvedServer } from '../../../../agent/types.ts';
 import { loadGameProfiles, mergeProfile } from '../../../../games/loader.ts';
-import { resolveServer } from '../../../../games/resolve.ts';
+import { resolveServer } from '../../../../agent/resolve-server.ts';
 
 const profiles = loadGameProfiles();
 

@@ -1,8 +1,8 @@
 import nodePath from 'node:path';
 import { deepFreeze } from '../lib/config-file.ts';
-import type { ServerConfig } from '../agent/config.ts';
-import type { ResolvedServer } from '../agent/types.ts';
-import type { GameProfile } from './profile.ts';
+import type { GameProfile } from '../games/profile.ts';
+import type { ServerConfig } from './config.ts';
+import type { ResolvedServer } from './types.ts';
 
 /** The machine a server runs on. Tests pass path.win32 and a Windows env to check Windows paths on Linux. */
 export interface ResolvePlatform {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ServerConfigSchema, type ServerConfig } from '../../agent/config.ts';
 import { loadGameProfiles, mergeProfile } from '../../games/loader.ts';
-import { ResolveError, expandVars, resolveServer, type ResolvePlatform } from '../../games/resolve.ts';
+import { ResolveError, expandVars, resolveServer, type ResolvePlatform } from '../../agent/resolve-server.ts';
 
 const profiles = loadGameProfiles();
 const profile = (id: string) => profiles.get(id)!;
