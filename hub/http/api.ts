@@ -114,7 +114,11 @@ const routes: Route[] = [
   {
     method: 'GET', pattern: new RegExp(`^/servers/${seg}/players$`), envelope: false, handler: async (c, _r, [id]) => {
       const serverId = serverIdFrom(id!);
-      c.service.getServer(serverId);
+      const view = c.service.getServer(serverId);
+      // An empty list would say nobody is on: for a game that reports counts only, say so instead.
+      if (view.playerDetail === 'counts') {
+        throw new ReconSyncError('NOT_SUPPORTED', `${view.game} reports how many players are on (${view.players.online} of ${view.players.max}), not who: see GET /api/v1/servers/${serverId}`);
+      }
       return eventsOf(c).players?.online(serverId) ?? [];
     },
   },

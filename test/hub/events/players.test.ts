@@ -81,3 +81,20 @@ test('an agent flooding statuses with new names gets at most its budget of playe
   await waitFor(() => hub.players.online('s1')?.[0]?.name.startsWith('r21-'));
   assert.equal(count(), 2 * PLAYER_EVENTS_PER_MINUTE, 'a minute later the budget is back');
 });
+
+test('GET …/players: who is on for a names game; for a counts-only game a clear 422 with the count, not an empty list', async (t) => {
+  const tmp = await tempDir();
+  const hub = await startHub(tmp.dir);
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('vh'), summary('mark')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  agent.send({ type: 'evt', topic: 'status', data: status('vh', { playerDetail: 'counts', players: { online: 3, max: 10, names: [] } }) });
+  agent.send({ type: 'evt', topic: 'status', data: status('mark', { playerDetail: 'names', players: { online: 1, max: 10, names: ['Ann'] } }) });
+  await waitFor(() => hub.players.online('mark')?.length === 1 && hub.service.getServer('vh').players.online === 3);
+  const get = (id: string) => fetch(`${hub.url}/api/v1/servers/${id}/players`, { headers: { authorization: `Bearer ${API_TOKEN}` }, signal: AbortSignal.timeout(5000) });
+  const names = await get('mark');
+  assert.equal(names.status, 200);
+  assert.deepEqual(((await names.json()) as Array<{ name: string }>).map((p) => p.name), ['Ann']);
+  const counts = await get('vh');
+  assert.equal(counts.status, 422);
+  assert.match(await counts.text(), /reports how many players are on \(3 of 10\), not who/);
+});
