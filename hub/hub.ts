@@ -44,6 +44,8 @@ export interface HubDeps {
   events?: Partial<EventsApiLimits>;
   /** Webhook retry timing (tests shorten it). */
   webhooks?: Partial<WebhookLimits>;
+  /** Retention of each agent's raw delivery log (tests shorten it). */
+  records?: { kept?: number; trimEvery?: number };
 }
 
 export interface HubAddress {
@@ -155,7 +157,11 @@ function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, s
   // Built first: the link server fills it, the services read it, so neither needs the other to exist.
   const registry = createSessionRegistry({ ...tuning, store, logger, clock });
   // Forgets made by the CLI reach the hub through the store, polled like token revocations.
-  const services = createHubServices({ store, logger, clock, metrics, registry, ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}) });
+  const services = createHubServices({
+    store, logger, clock, metrics, registry,
+    ...(deps.revocationPollMs !== undefined ? { ownershipPollMs: deps.revocationPollMs } : {}),
+    ...(deps.records ? { records: deps.records } : {}),
+  });
   const { service } = services;
   const link = new LinkServer({
     ...tuning,

@@ -1,8 +1,13 @@
 import type { RecordEvt } from '../link/session.ts';
 import type { Store } from '../store/index.ts';
+import type { AuditEntry } from '../store/audit.ts';
 import { redactDeep } from '../../lib/rclone-redact.ts';
 import { eventForEffect } from '../events/derive.ts';
 import type { RecordEffect } from './record-effect.ts';
+import type { AuditAllowance } from './audit-quota.ts';
+
+/** What the record's own audit row may be (audit-quota.ts); absent: always written. */
+export type AuditGate = (serverId: string) => { allowance: AuditAllowance; until: string };
 
 export interface IngestResult {
   accepted: boolean;
@@ -16,7 +21,7 @@ export interface IngestResult {
  * below the agent's watermark is a re-send after a lost ack: acked again,
  * applied never.
  */
-export function ingestRecord(store: Store, agentId: string, received: RecordEvt, at: string, owns: (serverId: string) => boolean = () => true): IngestResult {
+export function ingestRecord(store: Store, agentId: string, received: RecordEvt, at: string, owns: (serverId: string) => boolean = () => true, gate?: AuditGate): IngestResult {
   // Agents redact credentials before sending; one of another version may not (or not by today's rclone list), and the store outlives it.
   const evt = { ...received, data: redactDeep(received.data) } as RecordEvt;
   return store.transaction((): IngestResult => {
@@ -25,7 +30,7 @@ export function ingestRecord(store: Store, agentId: string, received: RecordEvt,
     store.agents.ensure(agentId, at);
     store.events.insert(agentId, evt.seq, evt.topic, evt.data, at);
     // An agent speaks only for its own servers: a record about another agent's server is kept (and acked) but has no effect.
-    const effect = owns(evt.data.serverId) ? applyEffect(store, agentId, evt, at) : null;
+    const effect = owns(evt.data.serverId) ? applyEffect(store, agentId, evt, at, gate) : null;
     // The event (API, stream, webhooks) commits with the record: an acked outcome always has its event.
     const event = effect ? eventForEffect(agentId, effect, at) : null;
     if (event) store.hubEvents.append(event);
@@ -34,7 +39,16 @@ export function ingestRecord(store: Store, agentId: string, received: RecordEvt,
   }, 'record');
 }
 
-function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string): RecordEffect {
+function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string, gate: AuditGate | undefined): RecordEffect {
+  /** The record's audit row, unless the server's quota is used up (then one row saying so, once). */
+  const audit = (entry: Omit<AuditEntry, 'at'>) => {
+    const g = gate?.(entry.serverId ?? '') ?? { allowance: 'ok', until: at };
+    if (g.allowance === 'over') return;
+    store.audit.append(g.allowance === 'ok' ? { ...entry, at } : {
+      at, actor: entry.actor, action: entry.action, serverId: entry.serverId, outcome: 'denied',
+      detail: `agent ${agentId} reported more outcomes for this server than are audited per hour; further ones are stored but not audited until ${g.until}`,
+    });
+  };
   switch (evt.topic) {
     case 'alert':
       return { kind: 'alert', alert: evt.data };
@@ -47,8 +61,7 @@ function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string):
       return { kind: 'backupRemoved', serverId: evt.data.serverId, backupId: evt.data.backupId, remaining };
     }
     case 'restore.completed':
-      store.audit.append({
-        at,
+      audit({
         actor: { kind: 'system', id: agentId },
         action: 'restore.completed',
         serverId: evt.data.serverId,
@@ -60,8 +73,7 @@ function applyEffect(store: Store, agentId: string, evt: RecordEvt, at: string):
       const { serverId, event, ...info } = evt.data;
       store.updates.upsert(agentId, serverId, info, at);
       if (event === 'outcome' && info.last) {
-        store.audit.append({
-          at,
+        audit({
           actor: { kind: 'system', id: agentId },
           action: 'update.completed',
           serverId,

@@ -8,6 +8,7 @@ import type { HubMetrics } from '../metrics.ts';
 import type { HubState } from './hub-state.ts';
 import { ingestRecord } from './ingest.ts';
 import type { RecordEffect } from './record-effect.ts';
+import { AuditQuota } from './audit-quota.ts';
 import type { Ownership } from './ownership.ts';
 import type { HubServiceEvents } from './types.ts';
 
@@ -21,9 +22,12 @@ export interface ReportSinkOptions {
   events: EventEmitter<HubServiceEvents>;
   /** Status snapshots are written behind, batched, at most this often. */
   snapshotFlushMs?: number;
+  /** Raw records kept per agent (the newest; record-events.ts keepNewest), trimmed every `recordsTrimEvery` records. */
+  recordsKept?: number;
+  recordsTrimEvery?: number;
 }
 
-const DefaultReportSinkOptions = { snapshotFlushMs: 1000 } satisfies Partial<ReportSinkOptions>;
+export const DefaultReportSinkOptions = { snapshotFlushMs: 1000, recordsKept: 10_000, recordsTrimEvery: 500 } satisfies Partial<ReportSinkOptions>;
 
 /**
  * What agents report, taken in: hello (ownership claims), state (status,
@@ -42,13 +46,21 @@ export class ReportSink implements LinkSink {
   /** Per server: the update step last audited, and how many steps this update audited. */
   readonly #updateSteps = new Map<string, { step: string; audited: number }>();
   #flushTimer: NodeJS.Timeout | undefined;
+  readonly #auditQuota: AuditQuota;
+  /** Records stored per agent since its delivery log was last trimmed. */
+  readonly #sinceTrim = new Map<string, number>();
+  readonly #recordsKept: number;
+  readonly #recordsTrimEvery: number;
 
   constructor(options: ReportSinkOptions) {
     this.#state = options.state;
+    this.#auditQuota = new AuditQuota(() => options.state.now());
     this.#ownership = options.ownership;
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#flushMs = options.snapshotFlushMs ?? DefaultReportSinkOptions.snapshotFlushMs;
+    this.#recordsKept = options.recordsKept ?? DefaultReportSinkOptions.recordsKept;
+    this.#recordsTrimEvery = options.recordsTrimEvery ?? DefaultReportSinkOptions.recordsTrimEvery;
     options.registry.on('online', (s) => {
       this.#emit('agentOnline', s.agentId);
       this.#emitAgentServers(s.agentId);
@@ -123,11 +135,25 @@ export class ReportSink implements LinkSink {
 
   record(session: Session, evt: RecordEvt): number {
     const agentId = session.agentId;
-    const result = ingestRecord(this.#state.store, agentId, evt, this.#state.iso(), (serverId) => this.#ownership.owns(agentId, serverId));
+    const gate = (serverId: string) => ({ allowance: this.#auditQuota.take(serverId), until: new Date(this.#auditQuota.windowEnd(serverId)).toISOString() });
+    const result = ingestRecord(this.#state.store, agentId, evt, this.#state.iso(), (serverId) => this.#ownership.owns(agentId, serverId), gate);
+    if (result.accepted) this.#trimDeliveryLog(agentId);
     this.#metrics.recordEvents.labels(evt.topic, !result.accepted ? 'duplicate' : result.effect ? 'accepted' : 'foreign').inc();
     if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; acked and dropped');
     if (result.effect) this.#emitEffect(agentId, result.effect);
     return result.ackedSeq;
+  }
+
+  /** Every so many records of an agent, keeps only its newest raw records (record-events.ts keepNewest). */
+  #trimDeliveryLog(agentId: string): void {
+    const n = (this.#sinceTrim.get(agentId) ?? 0) + 1;
+    this.#sinceTrim.set(agentId, n % this.#recordsTrimEvery);
+    if (n < this.#recordsTrimEvery) return;
+    try {
+      this.#state.store.events.keepNewest(agentId, this.#recordsKept);
+    } catch (err) {
+      this.#state.logger.warn({ err, agentId }, 'could not trim the delivery log; tried again later');
+    }
   }
 
   /** Writes pending status snapshots in one transaction. */

@@ -20,6 +20,8 @@ export interface HubServicesOptions {
   snapshotFlushMs?: number;
   /** How often forgets made by the CLI (another process) are picked up. */
   ownershipPollMs?: number;
+  /** The raw delivery log's retention per agent (ReportSink). */
+  records?: { kept?: number; trimEvery?: number };
 }
 
 export interface HubServices {
@@ -59,6 +61,8 @@ export function createHubServices(options: HubServicesOptions): HubServices {
     metrics,
     events: service,
     ...(options.snapshotFlushMs !== undefined ? { snapshotFlushMs: options.snapshotFlushMs } : {}),
+    ...(options.records?.kept !== undefined ? { recordsKept: options.records.kept } : {}),
+    ...(options.records?.trimEvery !== undefined ? { recordsTrimEvery: options.records.trimEvery } : {}),
   });
   return {
     service,
