@@ -23,13 +23,20 @@ export interface OwnershipOptions {
   conflictReportMs?: number;
   /** Bound on the (server, claimant) pairs remembered for that window. */
   maxConflictKeys?: number;
+  /**
+   * Server ids one agent may own. Ownership outlives the agent's listing (until an operator forgets it), so
+   * without a bound one agent token could claim ids without end: rows for ever, and ids squatted before the
+   * agents that will run them are enrolled. One hello lists at most 256.
+   */
+  maxServersPerAgent?: number;
 }
 
-const DefaultOwnershipOptions = { pollMs: 1000, conflictReportMs: 15 * 60_000, maxConflictKeys: 10_000 } satisfies Partial<OwnershipOptions>;
+const DefaultOwnershipOptions = { pollMs: 1000, conflictReportMs: 15 * 60_000, maxConflictKeys: 10_000, maxServersPerAgent: 256 } satisfies Partial<OwnershipOptions>;
 
 export interface Conflict {
   serverId: string;
-  owner: string;
+  /** The agent that owns it; null: nobody, but the claimant already owns as many ids as it may. */
+  owner: string | null;
 }
 
 /**
@@ -74,10 +81,19 @@ export class Ownership {
       store.tokens.markUsed(session.tokenId, at);
       const owned: ServerSummary[] = [];
       const conflicts: Conflict[] = [];
+      let count = store.owners.countOf(agentId);
       for (const summary of hello.servers) {
+        const before = store.owners.ownerOf(summary.id);
+        if (before === null && count >= this.#opts.maxServersPerAgent) {
+          conflicts.push({ serverId: summary.id, owner: null });
+          continue;
+        }
         const owner = store.owners.claim(summary.id, agentId, at);
-        if (owner === agentId) owned.push(summary);
-        else conflicts.push({ serverId: summary.id, owner });
+        if (owner !== agentId) conflicts.push({ serverId: summary.id, owner });
+        else {
+          owned.push(summary);
+          if (before === null) count++;
+        }
       }
       return { owned, conflicts };
     });
@@ -97,14 +113,16 @@ export class Ownership {
     const nowMs = Date.parse(this.#opts.now());
     const alerts: HubAlert[] = [];
     for (const { serverId, owner } of conflicts) {
-      session.logger.warn({ serverId, owner }, 'server id belongs to another agent; refused for this agent (its other servers are unaffected)');
+      session.logger.warn({ serverId, owner }, owner === null ? 'agent owns as many server ids as it may; this new one is refused (its other servers are unaffected)' : 'server id belongs to another agent; refused for this agent (its other servers are unaffected)');
       const key = `${serverId}\u0000${claimant}`;
       const last = this.#reported.get(key);
       if (last !== undefined && nowMs - last < this.#opts.conflictReportMs) continue;
       this.#reported.delete(key);
       this.#reported.set(key, nowMs);
       if (this.#reported.size > this.#opts.maxConflictKeys) this.#reported.delete(this.#reported.keys().next().value as string);
-      const message = `agent "${claimant}" claims server "${serverId}", which belongs to agent "${owner}"; refused. If the server really moved: reconsync server forget ${serverId} --config hub.yaml, then restart agent "${claimant}".`;
+      const message = owner === null
+        ? `agent "${claimant}" claims server "${serverId}", but it already owns ${this.#opts.maxServersPerAgent} server ids (ids it no longer lists keep their owner until forgotten); refused. Forget the ones it no longer runs (reconsync server forget <id> --config hub.yaml), then restart agent "${claimant}".`
+        : `agent "${claimant}" claims server "${serverId}", which belongs to agent "${owner}"; refused. If the server really moved: reconsync server forget ${serverId} --config hub.yaml, then restart agent "${claimant}".`;
       const at = this.#opts.now();
       try {
         this.#opts.store.audit.append({ at, actor: { kind: 'system', id: claimant }, action: 'server.conflict', serverId, outcome: 'denied', detail: message });

@@ -20,6 +20,7 @@ export class ServerOwnersTable {
   readonly #get: Statement<[string], Raw>;
   readonly #all: Statement<[], Raw>;
   readonly #byAgent: Statement<[string], Raw>;
+  readonly #countOf: Statement<[string], { n: number }>;
   readonly #release: Statement<[string, string]>;
 
   constructor(db: Database) {
@@ -27,6 +28,7 @@ export class ServerOwnersTable {
     this.#get = db.prepare('SELECT * FROM server_owners WHERE server_id = ?');
     this.#all = db.prepare('SELECT * FROM server_owners ORDER BY server_id');
     this.#byAgent = db.prepare('SELECT * FROM server_owners WHERE agent_id = ? ORDER BY server_id');
+    this.#countOf = db.prepare('SELECT count(*) AS n FROM server_owners WHERE agent_id = ?');
     this.#release = db.prepare('DELETE FROM server_owners WHERE server_id = ? AND agent_id = ?');
   }
 
@@ -34,6 +36,11 @@ export class ServerOwnersTable {
   claim(serverId: string, agentId: string, at: string): string {
     this.#claim.run(serverId, agentId, at);
     return this.#get.get(serverId)?.agent_id ?? agentId;
+  }
+
+  /** How many server ids the agent owns (listed or not). */
+  countOf(agentId: string): number {
+    return this.#countOf.get(agentId)?.n ?? 0;
   }
 
   ownerOf(serverId: string): string | null {

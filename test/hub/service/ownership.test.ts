@@ -221,6 +221,38 @@ describe('server ownership', () => {
     }
   });
 
+  it('one agent cannot claim server ids without end: past 256 owned (listed or not), new ids are refused and alerted; forgetting frees room', async () => {
+    const t = await tempDir();
+    const hub = await startHub(t.dir);
+    try {
+      const token = newToken(hub, 'box-z');
+      const many = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => summary(`${prefix}${i}`));
+      const first = await FakeAgent.online(hub, 'box-z', token, many('a', 256));
+      first.agent.close();
+      await waitFor(() => !hub.service.listServers().some((s) => s.agentOnline));
+      const alerts: HubAlert[] = [];
+      hub.service.on('alert', (a) => alerts.push(a));
+      // Reconnects with ids it never ran: each hello could claim 256 more.
+      const second = await FakeAgent.online(hub, 'box-z', token, [summary('a0'), ...many('b', 3)]);
+      await sync(second.agent, 'p1');
+      assert.equal(hub.store.owners.countOf('box-z'), 256, 'no new id owned');
+      assert.equal(hub.store.owners.ownerOf('b0'), null, 'the id stays free for whoever really runs it');
+      assert.equal(hub.service.getServer('a0').agentId, 'box-z', 'ids it already owns are unaffected');
+      assert.deepEqual(alerts.map((a) => [a.kind, a.serverId]), [['server_conflict', 'b0'], ['server_conflict', 'b1'], ['server_conflict', 'b2']]);
+      assert.match(alerts[0]!.message, /already owns 256 server ids .*reconsync server forget/);
+      second.agent.close();
+      // An operator forgets one it no longer runs: the next hello may claim one new id.
+      assert.equal((await api(hub, '/servers/a255', { method: 'DELETE' })).status, 200);
+      const third = await FakeAgent.online(hub, 'box-z', token, many('b', 2));
+      await sync(third.agent, 'p2');
+      assert.deepEqual([hub.store.owners.ownerOf('b0'), hub.store.owners.ownerOf('b1')], ['box-z', null]);
+      third.agent.close();
+    } finally {
+      await hub.close();
+      await t.cleanup();
+    }
+  });
+
   it('an RPC answer naming another server is not stored (backup create and lock)', async () => {
     const t = await tempDir();
     const hub = await startHub(t.dir);
