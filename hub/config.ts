@@ -22,8 +22,8 @@ export const DiscordConfigSchema = z.object({
   auditChannelId: snowflake.optional().describe('Channel that records who did what'),
   eventsChannelId: snowflake.optional().describe('Channel for player joins and leaves (batched)'),
   alertRoles: z.partialRecord(z.enum(severities), snowflake).optional().describe('Role id mentioned on alerts of that severity, e.g. { critical: "111" }'),
-  /** An agent must be gone this long before an "agent offline" alert. */
-  offlineGraceMs: z.number().int().nonnegative().default(60_000).describe('How long an agent must be gone before an "agent offline" alert, in ms'),
+  /** Kept so hub.yaml files that set it still load: alerts.offlineGraceMs is the one grace now. */
+  offlineGraceMs: z.number().int().nonnegative().optional().describe('Deprecated: use alerts.offlineGraceMs, the one grace for Discord, the API, the stream and webhooks; used for it when that is not set'),
   /** Minimum time between two edits of one status message. */
   boardEditIntervalMs: z.number().int().positive().default(5000).describe('Minimum time between two edits of one status message, in ms (Discord rate limits)'),
 }).strict();
@@ -55,11 +55,11 @@ export const HubConfigSchema = z.object({
   discord: DiscordConfigSchema.optional().describe('The Discord bot; without this section the hub runs without one'),
   alerts: z.object({
     webhooks: z.array(WebhookConfigSchema).max(32).default([]).describe('Endpoints every event (or the kinds listed) is POSTed to, with retries'),
-    offlineGraceMs: z.number().int().nonnegative().default(60_000).describe('How long an agent must be gone before an agent_offline event (API, stream, webhooks), in ms; agent_online is recorded only when it comes back after that'),
+    offlineGraceMs: z.number().int().nonnegative().optional().describe('How long an agent must be gone before an agent_offline event (Discord alert, API, stream, webhooks), in ms (default 60000; discord.offlineGraceMs if only that is set); agent_online is recorded only when it comes back after that'),
   }).strict().refine((a) => new Set(a.webhooks.map((w) => `${w.format} ${w.url}`)).size === a.webhooks.length, {
     message: 'the same url and format appear twice; list each endpoint once (its events filter can name several kinds)',
     path: ['webhooks'],
-  }).default({ webhooks: [], offlineGraceMs: 60_000 }).describe('Alerts without Discord'),
+  }).default({ webhooks: [] }).describe('Alerts: webhooks, and the grace before an agent counts as offline'),
 }).strict();
 
 export type HubConfig = z.output<typeof HubConfigSchema> & { configDir: string; configFile: string };

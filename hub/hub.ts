@@ -113,6 +113,9 @@ export async function createHub(deps: HubDeps): Promise<BuiltHub> {
   const config = normalizeConfig(deps.config);
   const logger = (deps.logger ?? silentLogger).child({ component: 'hub' });
   const clock = deps.clock ?? systemClock;
+  if (config.discord?.offlineGraceMs !== undefined) {
+    logger.warn(config.alerts.offlineGraceMs === undefined ? 'discord.offlineGraceMs is deprecated: move it to alerts.offlineGraceMs (one grace for Discord, the API and webhooks)' : 'discord.offlineGraceMs is deprecated and ignored: alerts.offlineGraceMs is set');
+  }
   // Taken before the store is touched, held until close(): one hub per dataDir.
   const lock = takeHubLock(config.dataDir);
   let store: Store;
@@ -174,7 +177,8 @@ function build(deps: HubDeps, config: HubConfig, logger: Logger, clock: Clock, s
     sink: services.sink,
     handlers: { 'hub.ping': async () => ({ now: clock.now() }) },
   });
-  const events = new EventLog({ store, service, logger, clock, offlineGraceMs: config.alerts.offlineGraceMs });
+  const offlineGraceMs = config.alerts.offlineGraceMs ?? config.discord?.offlineGraceMs;
+  const events = new EventLog({ store, service, logger, clock, ...(offlineGraceMs !== undefined ? { offlineGraceMs } : {}) });
   const players = new PlayerTracker({ service, events, clock });
   registerServerMetrics({ registry: metrics.registry, listServers: () => service.listServers(), store });
   // Built here, started by listen(): a queue starts delivering (outbound HTTP) the moment it starts.

@@ -1,6 +1,6 @@
 import type { AlertKind, Clock } from '../../protocol/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { kindOfAlert, severityOf, type Severity } from '../../protocol/event-kinds.ts';
+import { kindOfAlert, severityOf, type HubEvent, type Severity } from '../../protocol/event-kinds.ts';
 import type { HubAlert, ServerView } from '../service/types.ts';
 import type { EditThrottle } from './edit-throttle.ts';
 import { channelRefusal, describeError, NotConnectedError } from './errors.ts';
@@ -49,11 +49,8 @@ export interface AlertDeps {
   clock: Clock;
   logger: Logger;
   cooldownMs: number;
-  graceMs: number;
   maxEntries: number;
   getServer: (id: string) => ServerView | null;
-  agentConnected: (id: string) => boolean;
-  signal: AbortSignal;
   /** discord.alertRoles: role id mentioned per severity. */
   alertRoles?: Partial<Record<Severity, string>> | undefined;
 }
@@ -66,14 +63,14 @@ const SEEN_MAX = 1000;
  * repeats within the window edit that message with a count instead of posting
  * again, so a flapping server yields one "crashed" and one "recovered" message
  * that keep counting. Exact repeats (a record re-sent after a reconnect) are
- * dropped. Agent offline waits for a grace period; "back" only follows an
- * "offline" that was posted.
+ * dropped. Agents going and coming back are the hub's agent_offline and
+ * agent_online events (hub/events/event-log.ts: recorded after
+ * alerts.offlineGraceMs without a link, "online" only after an "offline"), so
+ * Discord, the API, the stream and webhooks tell the same story.
  */
 export class AlertRouter {
   readonly #entries = new Map<string, Entry>();
   readonly #seen = new Set<string>();
-  readonly #offlineTimers = new Map<string, AbortController>();
-  readonly #offlinePosted = new Set<string>();
   suppressed = 0;
   readonly #deps: AlertDeps;
 
@@ -92,24 +89,15 @@ export class AlertRouter {
     this.#raise(`server:${alert.serverId}:${alert.kind}`, `${who} ${kindText[alert.kind]}${detail}`, severityOf[kindOfAlert(alert.kind)]);
   }
 
-  onAgentOffline(agentId: string): void {
-    if (this.#offlineTimers.has(agentId) || this.#offlinePosted.has(agentId)) return;
-    const timer = new AbortController();
-    this.#offlineTimers.set(agentId, timer);
-    const signal = AbortSignal.any([timer.signal, this.#deps.signal]);
-    this.#deps.clock.sleep(this.#deps.graceMs, signal).then(() => {
-      this.#offlineTimers.delete(agentId);
-      if (this.#deps.agentConnected(agentId)) return;
-      this.#offlinePosted.add(agentId);
-      this.#raise(`agent:${agentId}:offline`, `Agent ${inlineCode(agentId)} ${kindText.agent_offline} (no link for ${Math.round(this.#deps.graceMs / 1000)} s); its servers are shown as offline.`, severityOf.agent_offline);
-    }, () => this.#offlineTimers.delete(agentId));
-  }
-
-  onAgentOnline(agentId: string): void {
-    this.#offlineTimers.get(agentId)?.abort();
-    this.#offlineTimers.delete(agentId);
-    if (!this.#offlinePosted.delete(agentId)) return;
-    this.#raise(`agent:${agentId}:back`, `Agent ${inlineCode(agentId)} ${kindText.agent_back}.`, severityOf.agent_online);
+  /** The hub's event feed: agent_offline and agent_online become alerts here; other kinds have their own paths. */
+  onEvent(event: HubEvent): void {
+    if (event.agentId === null) return;
+    const who = `Agent ${inlineCode(event.agentId)}`;
+    if (event.kind === 'agent_offline') {
+      this.#raise(`agent:${event.agentId}:offline`, `${who} ${kindText.agent_offline} (${escapeText(event.message)}); its servers are shown as offline.`, severityOf.agent_offline);
+    } else if (event.kind === 'agent_online') {
+      this.#raise(`agent:${event.agentId}:back`, `${who} ${kindText.agent_back} (${escapeText(event.message)}).`, severityOf.agent_online);
+    }
   }
 
   /** After (re)login: write whatever could not be written while disconnected. */

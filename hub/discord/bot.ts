@@ -116,10 +116,9 @@ class Bot {
     });
     this.#alerts = config.alertChannelId
       ? new AlertRouter({
-        channelId: config.alertChannelId, poster, throttle, clock: this.#clock, logger: this.#logger, signal,
-        cooldownMs: this.#options.alertCooldownMs, graceMs: config.offlineGraceMs, maxEntries: this.#options.maxQueuedPosts,
+        channelId: config.alertChannelId, poster, throttle, clock: this.#clock, logger: this.#logger,
+        cooldownMs: this.#options.alertCooldownMs, maxEntries: this.#options.maxQueuedPosts,
         getServer: (id) => service.listServers().find((s) => s.id === id) ?? null,
-        agentConnected: (id) => service.listAgents().find((a) => a.id === id)?.connected ?? false,
         alertRoles: config.alertRoles,
       })
       : null;
@@ -166,15 +165,13 @@ class Bot {
     });
     on('backupRecorded', () => this.#boards.refresh());
     on('backupRemoved', () => this.#boards.refresh());
-    on('agentOnline', (id) => {
-      this.#boards.refresh();
-      this.#alerts?.onAgentOnline(id);
-    });
-    on('agentOffline', (id) => {
-      this.#boards.refresh();
-      this.#alerts?.onAgentOffline(id);
-    });
+    on('agentOnline', () => this.#boards.refresh());
+    on('agentOffline', () => this.#boards.refresh());
     on('alert', (a) => this.#alerts?.onAlert(a));
+    // Agents gone and back: the hub's events, after its grace (alerts.offlineGraceMs), as the API and webhooks see them.
+    const alerts = this.#alerts;
+    const activity = this.#deps.activity;
+    if (alerts && activity) this.#unsubscribe.push(activity.subscribe((e) => alerts.onEvent(e)));
     this.#loop = this.#run();
   }
 

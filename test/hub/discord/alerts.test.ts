@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { systemClock, type Clock, type ClockTimer } from '../../../protocol/index.ts';
+import type { HubEvent } from '../../../protocol/event-kinds.ts';
 import { messageText } from '../../support/fake-discord/index.ts';
 import { MemoryHubService } from '../../support/memory-hub-service.ts';
 import { startHarness, users } from './harness.ts';
@@ -62,21 +63,26 @@ test('an alert delivered twice is posted once; after the cooldown the same kind 
   assert.deepEqual(h.fake.violations, []);
 });
 
-test('agent offline is alerted only after the grace period, and "back" only after an offline alert', async (t) => {
+test('agents gone and back are the hub\'s agent_offline / agent_online events (after its grace), posted as they come', async (t) => {
   const svc = new MemoryHubService();
   svc.addServer('s1', { agentId: 'agent-1' });
   svc.addServer('s2', { agentId: 'agent-2' });
-  const h = await startHarness(t, { service: svc, config: { alertChannelId: ALERTS, offlineGraceMs: 200 } });
-  // agent-2 blips: gone and back within the grace period → nothing.
+  const feed: { listener: ((e: HubEvent) => void) | null } = { listener: null };
+  const activity = { players: () => null, subscribe: (l: (e: HubEvent) => void) => ((feed.listener = l), () => (feed.listener = null)) };
+  const h = await startHarness(t, { service: svc, config: { alertChannelId: ALERTS }, activity });
+  let id = 0;
+  const event = (kind: 'agent_offline' | 'agent_online', agentId: string, message: string): HubEvent =>
+    ({ id: ++id, at: new Date().toISOString(), kind, severity: kind === 'agent_offline' ? 'warning' : 'info', agentId, serverId: null, message, data: {} });
+  // A blip inside the hub's grace makes no event: the service's connection changes alone post nothing.
   svc.setAgentConnected('agent-2', false);
   svc.setAgentConnected('agent-2', true);
-  const wentAway = Date.now();
-  svc.setAgentConnected('agent-1', false);
+  assert.ok(feed.listener, 'the bot follows the event feed');
+  feed.listener(event('agent_offline', 'agent-1', 'agent agent-1 offline: no link for 60 s'));
   const offline = await h.fake.waitFor(() => h.fake.messagesIn(ALERTS).find((m) => /agent-1/.test(m.content)));
-  assert.match(offline.content, /📴 agent offline/);
-  assert.ok(offline.createdAt - wentAway >= 200, 'not before the grace period');
-  svc.setAgentConnected('agent-1', true);
-  await h.fake.waitFor(() => h.fake.messagesIn(ALERTS).find((m) => /agent back online/.test(m.content)));
+  assert.match(offline.content, /📴 agent offline \(.*no link for 60 s\)/);
+  feed.listener(event('agent_online', 'agent-1', 'agent agent-1 back after 75 s offline'));
+  const back = await h.fake.waitFor(() => h.fake.messagesIn(ALERTS).find((m) => /agent back online/.test(m.content)));
+  assert.match(back.content, /back after 75 s offline/);
   assert.equal(h.fake.messagesIn(ALERTS).filter((m) => /agent-2/.test(m.content)).length, 0);
   assert.deepEqual(h.fake.violations, []);
 });

@@ -83,7 +83,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
   const config: DiscordConfig = {
     token: fake.token, applicationId: fake.applicationId, guildId: fake.guildId, apiBaseUrl: fake.apiBaseUrl,
     roles: { viewer: [], operator: [ROLE.operator], admin: [ROLE.admin] },
-    offlineGraceMs: 200, boardEditIntervalMs: 300, ...opts.config,
+    boardEditIntervalMs: 300, ...opts.config,
   };
   const bot = await startDiscordBot({
     config, service, store, logger, clock: opts.clock, ...(opts.random ? { random: opts.random } : {}), ...(opts.activity ? { activity: opts.activity } : {}),
