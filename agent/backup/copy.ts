@@ -1,4 +1,5 @@
-import { constants, type Stats } from 'node:fs';
+import { constants, createWriteStream, type Stats } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../../protocol/index.ts';
@@ -145,18 +146,27 @@ export async function openOrNull(absPath: string, opts: CopyOptions, attempt = 0
   for (;;) {
     await opts.beforeOpen?.(absPath, attempt);
     try {
-      const fh = await fs.open(absPath, OPEN_PLANNED);
-      const stat = await fh.stat().catch(() => null);
-      if (stat?.isFile()) return { fh, stat };
-      await fh.close();
-      return null;
+      return await openPlanned(absPath);
     } catch (err) {
-      const code = errnoCode(err) ?? '';
-      // ELOOP: a link where the plan saw a file (O_NOFOLLOW).
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return null;
-      if (!LOCKED.has(code) || !(await opts.budget.wait(opts.lockedRetryDelayMs, opts.signal))) throw err;
+      if (!LOCKED.has(errnoCode(err) ?? '') || !(await opts.budget.wait(opts.lockedRetryDelayMs, opts.signal))) throw err;
     }
   }
+}
+
+/** openOrNull without the waits: null when the file is gone or no longer a regular file (a link: ELOOP). */
+async function openPlanned(absPath: string): Promise<{ fh: FileHandle; stat: Stats } | null> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(absPath, OPEN_PLANNED);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return null;
+    throw err;
+  }
+  const stat = await fh.stat().catch(() => null);
+  if (stat?.isFile()) return { fh, stat };
+  await fh.close();
+  return null;
 }
 
 function sameStat(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
@@ -281,9 +291,11 @@ export interface GroupMember {
   tmpPath?: string;
 }
 
+/** The file's own stat (not a link's target); null when it is gone or not a regular file. */
 async function statOrNull(p: string): Promise<{ size: number; mtimeMs: number; ino: number } | null> {
   try {
-    const st = await fs.stat(p);
+    const st = await fs.lstat(p);
+    if (!st.isFile()) return null;
     return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return null;
@@ -318,17 +330,27 @@ export async function snapshotGroup(base: PlanFile, opts: CopyOptions, firstAtte
       const st = before[i];
       if (!st) continue;
       try {
-        if (st.size <= opts.smallFileBytes) {
-          const data = await fs.readFile(f.absPath);
-          members.push({ file: f, size: data.length, mtimeMs: st.mtimeMs, data });
-        } else {
-          await fs.mkdir(opts.tmpDir, { recursive: true });
-          // Not the file's own name: a 255-byte save name plus a prefix is longer than a name may be.
-          const tmpPath = path.join(opts.tmpDir, `snap-${process.pid}-${Date.now().toString(36)}-${i}.db`);
-          tmpFiles.push(tmpPath);
-          await fs.copyFile(f.absPath, tmpPath);
-          const size = (await fs.stat(tmpPath)).size;
-          members.push({ file: f, size, mtimeMs: st.mtimeMs, tmpPath });
+        // Read through a handle opened as the plan's files are (no link followed, no FIFO waited on).
+        const opened = await openPlanned(f.absPath);
+        if (!opened) {
+          broken = true; // gone, or replaced by something else, since the stat: take the group again
+          continue;
+        }
+        try {
+          if (st.size <= opts.smallFileBytes) {
+            const data = await opened.fh.readFile();
+            members.push({ file: f, size: data.length, mtimeMs: st.mtimeMs, data });
+          } else {
+            await fs.mkdir(opts.tmpDir, { recursive: true });
+            // Not the file's own name: a 255-byte save name plus a prefix is longer than a name may be.
+            const tmpPath = path.join(opts.tmpDir, `snap-${process.pid}-${Date.now().toString(36)}-${i}.db`);
+            tmpFiles.push(tmpPath);
+            await pipeline(opened.fh.createReadStream({ autoClose: false, start: 0, highWaterMark: 1 << 20 }), createWriteStream(tmpPath));
+            const size = (await fs.stat(tmpPath)).size;
+            members.push({ file: f, size, mtimeMs: st.mtimeMs, tmpPath });
+          }
+        } finally {
+          await opened.fh.close();
         }
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') {

@@ -176,3 +176,35 @@ test('symlinks in a save folder are named in one summary warning, not one warnin
   assert.deepEqual(r.files.map((f) => f.path), ['s/world.sav']);
   assert.deepEqual(r.warnings, ['8 files not archived (symbolic link: links inside save folders are not followed; a restore keeps them in place): s/link-0.sav, s/link-1.sav, s/link-2.sav, s/link-3.sav, s/link-4.sav, and 3 more']);
 });
+
+test('a SQLite journal swapped for a link to another file after the plan: the group is copied without following it', async (t) => {
+  const dir = await tempDir(t);
+  const world = path.join(dir, 'world');
+  const secret = path.join(dir, 'secret.txt');
+  await fs.writeFile(secret, 'TOKEN-THAT-MUST-NOT-LEAK');
+  await writeTree(world, { 'world.db': 'database pages', 'world.db-wal': 'journal' });
+  const wal = path.join(world, 'world.db-wal');
+  const pool = new ZstdPool({ size: 1, native: null });
+  t.after(() => pool.close());
+  let swapped = false;
+  for (const smallFileBytes of [1024, 4]) { // read whole, and copied to a snapshot file
+    swapped = false;
+    await fs.writeFile(wal, 'journal');
+    const r = await createArchive({
+      source: sel([world]), dir: path.join(dir, `out-${smallFileBytes}`), id: 'b1', format: 'tar.zst', pool, tmpDir: path.join(dir, 'tmp'), smallFileBytes,
+      beforeOpen: async (p) => {
+        if (swapped || !p.endsWith('world.db')) return;
+        swapped = true;
+        await fs.rm(wal);
+        await fs.symlink(secret, wal);
+      },
+    });
+    const staging = path.join(dir, `restored-${smallFileBytes}`);
+    execFileSync('bash', ['-c', `mkdir -p "${staging}" && zstd -dc "${r.archivePath}" | tar -xf - -C "${staging}"`]);
+    const restored = Object.fromEntries(Object.entries(await readTree(staging)).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    assert.ok(!Object.values(restored).some((v) => v.includes('TOKEN-THAT-MUST-NOT-LEAK')), `the link's target is not in the archive (${smallFileBytes})`);
+    assert.equal(restored['world/world.db'], 'database pages');
+    assert.equal(restored['world/world.db-wal'], undefined, 'the journal that became a link is left out');
+    await fs.rm(wal);
+  }
+});
