@@ -45,7 +45,7 @@ export interface HubDeps {
   /** Webhook retry timing (tests shorten it). */
   webhooks?: Partial<WebhookLimits>;
   /** Retention of each agent's raw delivery log (tests shorten it). */
-  records?: { kept?: number; trimEvery?: number };
+  records?: { kept?: number; trimEvery?: number; catalogKept?: number };
 }
 
 export interface HubAddress {

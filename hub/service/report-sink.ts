@@ -9,6 +9,7 @@ import type { HubState } from './hub-state.ts';
 import { ingestRecord } from './ingest.ts';
 import type { RecordEffect } from './record-effect.ts';
 import { AuditQuota } from './audit-quota.ts';
+import { CATALOG_SHOWN } from '../store/backups.ts';
 import type { Ownership } from './ownership.ts';
 import type { HubServiceEvents } from './types.ts';
 
@@ -25,9 +26,11 @@ export interface ReportSinkOptions {
   /** Raw records kept per agent (the newest; record-events.ts keepNewest), trimmed every `recordsTrimEvery` records. */
   recordsKept?: number;
   recordsTrimEvery?: number;
+  /** Catalog rows kept per server (the newest; backups.ts keepNewest), trimmed as often as the delivery log. */
+  catalogKept?: number;
 }
 
-export const DefaultReportSinkOptions = { snapshotFlushMs: 1000, recordsKept: 10_000, recordsTrimEvery: 500 } satisfies Partial<ReportSinkOptions>;
+export const DefaultReportSinkOptions = { snapshotFlushMs: 1000, recordsKept: 10_000, recordsTrimEvery: 500, catalogKept: CATALOG_SHOWN } satisfies Partial<ReportSinkOptions>;
 
 /**
  * What agents report, taken in: hello (ownership claims), state (status,
@@ -51,6 +54,8 @@ export class ReportSink implements LinkSink {
   readonly #sinceTrim = new Map<string, number>();
   readonly #recordsKept: number;
   readonly #recordsTrimEvery: number;
+  readonly #sinceCatalogTrim = new Map<string, number>();
+  readonly #catalogKept: number;
 
   constructor(options: ReportSinkOptions) {
     this.#state = options.state;
@@ -61,6 +66,7 @@ export class ReportSink implements LinkSink {
     this.#flushMs = options.snapshotFlushMs ?? DefaultReportSinkOptions.snapshotFlushMs;
     this.#recordsKept = options.recordsKept ?? DefaultReportSinkOptions.recordsKept;
     this.#recordsTrimEvery = options.recordsTrimEvery ?? DefaultReportSinkOptions.recordsTrimEvery;
+    this.#catalogKept = options.catalogKept ?? DefaultReportSinkOptions.catalogKept;
     options.registry.on('online', (s) => {
       this.#emit('agentOnline', s.agentId);
       this.#emitAgentServers(s.agentId);
@@ -138,6 +144,7 @@ export class ReportSink implements LinkSink {
     const gate = (serverId: string) => ({ allowance: this.#auditQuota.take(serverId), until: new Date(this.#auditQuota.windowEnd(serverId)).toISOString() });
     const result = ingestRecord(this.#state.store, agentId, evt, this.#state.iso(), (serverId) => this.#ownership.owns(agentId, serverId), gate);
     if (result.accepted) this.#trimDeliveryLog(agentId);
+    if (result.effect?.kind === 'backupRecorded') this.#trimCatalog(result.effect.record.serverId);
     this.#metrics.recordEvents.labels(evt.topic, !result.accepted ? 'duplicate' : result.effect ? 'accepted' : 'foreign').inc();
     if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; acked and dropped');
     if (result.effect) this.#emitEffect(agentId, result.effect);
@@ -153,6 +160,18 @@ export class ReportSink implements LinkSink {
       this.#state.store.events.keepNewest(agentId, this.#recordsKept);
     } catch (err) {
       this.#state.logger.warn({ err, agentId }, 'could not trim the delivery log; tried again later');
+    }
+  }
+
+  /** Every so many backup records of a server, keeps only its newest catalog rows (backups.ts keepNewest). */
+  #trimCatalog(serverId: string): void {
+    const n = (this.#sinceCatalogTrim.get(serverId) ?? 0) + 1;
+    this.#sinceCatalogTrim.set(serverId, n % this.#recordsTrimEvery);
+    if (n < this.#recordsTrimEvery) return;
+    try {
+      this.#state.store.backups.keepNewest(serverId, this.#catalogKept);
+    } catch (err) {
+      this.#state.logger.warn({ err, serverId }, 'could not trim the backup catalog; tried again later');
     }
   }
 

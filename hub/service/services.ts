@@ -21,7 +21,7 @@ export interface HubServicesOptions {
   /** How often forgets made by the CLI (another process) are picked up. */
   ownershipPollMs?: number;
   /** The raw delivery log's retention per agent (ReportSink). */
-  records?: { kept?: number; trimEvery?: number };
+  records?: { kept?: number; trimEvery?: number; catalogKept?: number };
 }
 
 export interface HubServices {
@@ -63,6 +63,7 @@ export function createHubServices(options: HubServicesOptions): HubServices {
     ...(options.snapshotFlushMs !== undefined ? { snapshotFlushMs: options.snapshotFlushMs } : {}),
     ...(options.records?.kept !== undefined ? { recordsKept: options.records.kept } : {}),
     ...(options.records?.trimEvery !== undefined ? { recordsTrimEvery: options.records.trimEvery } : {}),
+    ...(options.records?.catalogKept !== undefined ? { catalogKept: options.records.catalogKept } : {}),
   });
   return {
     service,

@@ -13,6 +13,9 @@ function parse(r: Raw): CatalogEntry | null {
   return rec.success ? { agentId: r.agent_id, record: rec.data } : null;
 }
 
+/** Rows list() returns at most, and keepNewest's usual bound. */
+export const CATALOG_SHOWN = 10_000;
+
 /** The hub's backup catalog, fed by backup.completed / updated / removed records. */
 export class BackupsTable {
   readonly #upsert: Statement<[string, string, string, string, string]>;
@@ -20,6 +23,7 @@ export class BackupsTable {
   readonly #list: Statement<[string, number], Raw>;
   readonly #delete: Statement<[string, string]>;
   readonly #deleteOwned: Statement<[string, string]>;
+  readonly #keepNewest: Statement<[string, string, number]>;
 
   constructor(db: Database) {
     this.#upsert = db.prepare(`INSERT INTO backups (server_id, backup_id, agent_id, created_at, record) VALUES (?, ?, ?, ?, ?)
@@ -28,6 +32,8 @@ export class BackupsTable {
     this.#list = db.prepare('SELECT agent_id, record FROM backups WHERE server_id = ? ORDER BY created_at DESC, backup_id DESC LIMIT ?');
     this.#delete = db.prepare('DELETE FROM backups WHERE server_id = ? AND backup_id = ?');
     this.#deleteOwned = db.prepare('DELETE FROM backups WHERE server_id = ? AND agent_id = ?');
+    this.#keepNewest = db.prepare(`DELETE FROM backups WHERE server_id = ? AND (created_at, backup_id) <
+      (SELECT created_at, backup_id FROM backups WHERE server_id = ? ORDER BY created_at DESC, backup_id DESC LIMIT 1 OFFSET ?)`);
   }
 
   upsert(agentId: string, record: BackupRecord): void {
@@ -39,8 +45,16 @@ export class BackupsTable {
     return r ? parse(r) : null;
   }
 
+  /**
+   * Keeps a server's newest `n` rows (the order list() shows them in) and drops older ones: list() never
+   * shows more, and the server's own agent must not grow the catalog without bound.
+   */
+  keepNewest(serverId: string, n: number): number {
+    return this.#keepNewest.run(serverId, serverId, n - 1).changes;
+  }
+
   /** Newest first. */
-  list(serverId: string, limit = 10_000): BackupRecord[] {
+  list(serverId: string, limit = CATALOG_SHOWN): BackupRecord[] {
     const out: BackupRecord[] = [];
     for (const r of this.#list.all(serverId, limit)) {
       const e = parse(r);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuditQuota } from '../../../hub/service/audit-quota.ts';
-import { FakeAgent, newToken, startHub, summary, tempDir } from '../helpers.ts';
+import { FakeAgent, backup, newToken, startHub, summary, tempDir } from '../helpers.ts';
 
 test('AuditQuota: so many rows per server and window, then one saying so, then none; a new window starts afresh', () => {
   let now = 0;
@@ -36,4 +36,19 @@ test('a flood of restore outcomes: every record is acked and announced, its audi
   assert.ok(kept.length >= 20 && kept.length < 30, `the newest records kept, older trimmed: ${kept.length}`);
   assert.equal(kept.at(-1), N);
   assert.equal(kept[0], N - kept.length + 1, 'the newest ones, contiguous');
+});
+
+test('a flood of backup records for its own server: the catalog keeps the newest rows (what the API shows), the rest is trimmed', async (t) => {
+  const tmp = await tempDir();
+  const hub = await startHub(tmp.dir, { records: { catalogKept: 20, trimEvery: 10 } });
+  const { agent } = await FakeAgent.online(hub, 'a1', newToken(hub, 'a1'), [summary('s1')]);
+  t.after(async () => { agent.close(); await hub.close(); await tmp.cleanup(); });
+  const N = 50;
+  const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+  for (let seq = 1; seq <= N; seq++) agent.send({ type: 'evt', seq, topic: 'backup.completed', data: backup(`b${seq}`, 's1', at(seq)) });
+  await agent.next((f) => f.type === 'ack' && f.seq === N, 15_000);
+  const listed = hub.service.listBackups('s1').map((b) => b.id);
+  assert.ok(listed.length >= 20 && listed.length < 30, `newest kept, older trimmed: ${listed.length}`);
+  assert.deepEqual(listed.slice(0, 3), ['b50', 'b49', 'b48'], 'newest first, the newest kept');
+  assert.equal(listed.at(-1), `b${N - listed.length + 1}`, 'contiguous: only the oldest went');
 });
