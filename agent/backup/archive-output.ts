@@ -3,7 +3,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { FrameWriter, type ArchiveFormat, type ZstdPool } from './compress.ts';
 import { EarlyWriteback } from './writeback.ts';
-import { DefaultNativeZstdOptions, fdLink, NativeZstdWriter } from './zstd-native.ts';
+import { DefaultNativeZstdOptions, fdLinker, NativeZstdWriter } from './zstd-native.ts';
 import type { DirectRead } from './copy.ts';
 
 /**
@@ -57,8 +57,8 @@ export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<Archiv
     await fs.mkdir(o.tmpDir, { recursive: true });
     const fifoDir = await fs.mkdtemp(path.join(o.tmpDir, 'zstd-'));
     try {
-      const canDirect = fdLink(0) !== null;
-      const direct = canDirect ? o.expectedDirect : undefined;
+      const linker = fdLinker();
+      const direct = linker ? o.expectedDirect : undefined;
       const w = await NativeZstdWriter.start({
         launcher, level: o.level ?? 1, file: o.file, filePath: o.filePath, fifoDir,
         expectedBytes: Math.max(0, o.expectedBytes - (direct?.bytes ?? 0)), expectedDirect: direct?.files ?? 0,
@@ -67,7 +67,7 @@ export async function openArchiveOutput(o: ArchiveOutputOptions): Promise<Archiv
       });
       return {
         kind: 'native', chunkBytes: DefaultNativeZstdOptions.chunkBytes, write: (c) => w.write(c), end: () => w.end(), abort: () => w.abort(),
-        ...(canDirect ? { direct: (fh: FileHandle) => w.direct(fdLink(fh.fd)!) } : {}),
+        ...(linker ? { direct: (fh: FileHandle) => w.direct(linker(fh.fd)) } : {}),
       };
     } catch {
       // zstd could not start here (no FIFOs on this file system, a broken binary): nothing was written yet, so

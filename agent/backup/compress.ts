@@ -11,7 +11,6 @@ import { ZstdLauncher } from './zstd-launcher.ts';
 import { readZstd, type ZstdReadOptions } from './zstd-read.ts';
 
 // The frame splitter moved to zstd-frame.ts; tests still import it from here.
-export { splitZstdFrames, zstdFrameAt } from './zstd-frame.ts';
 
 /**
  * Compression for archives. zstd runs as WebAssembly (@bokuweb/zstd-wasm) so the

@@ -188,15 +188,14 @@ export class Scratch {
 
 /**
  * The whole file into `buf`, up to its length: a file that grew reads as longer than its stat said.
- * A short read of a regular file is its end (POSIX), so the usual file takes one read, not two.
+ * Reads until one returns nothing: FUSE and network file systems may return short reads before the end.
  */
 async function readInto(fh: FileHandle, buf: Buffer): Promise<Buffer> {
   let n = 0;
   while (n < buf.length) {
-    const want = buf.length - n;
-    const { bytesRead } = await fh.read(buf, n, want, n);
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) break;
     n += bytesRead;
-    if (bytesRead < want) break;
   }
   return buf.subarray(0, n);
 }

@@ -82,15 +82,16 @@ export function findZstd(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.
 }
 
 /**
- * A name another process can open to read the very file `fd` is open on: Linux's
- * /proc/<pid>/fd/<fd> opens our file's inode, not its path, so a file renamed,
- * replaced or swapped for a link since we opened it cannot put other bytes in
- * the archive. Null where there is no such thing: then zstd reads nothing by itself.
+ * Names another process can open to read the very file one of our fds is open on:
+ * Linux's /proc/<pid>/fd/<fd> opens our file's inode, not its path, so a file
+ * renamed, replaced or swapped for a link since we opened it cannot put other
+ * bytes in the archive. Null where there is no such thing: then zstd reads
+ * nothing by itself.
  */
-export function fdLink(fd: number, platform: NodeJS.Platform = process.platform): string | null {
+export function fdLinker(platform: NodeJS.Platform = process.platform): ((fd: number) => string) | null {
   if (platform !== 'linux') return null;
   procFd ??= existsSync('/proc/self/fd');
-  return procFd ? `/proc/${process.pid}/fd/${fd}` : null;
+  return procFd ? (fd) => `/proc/${process.pid}/fd/${fd}` : null;
 }
 let procFd: boolean | undefined;
 

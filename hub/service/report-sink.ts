@@ -37,6 +37,21 @@ export const DefaultReportSinkOptions = { snapshotFlushMs: 1000, recordsKept: 10
  * progress) and records (stored idempotently, then announced). The link
  * server hands every authenticated session's traffic here.
  */
+/** True on every `every`-th hit of a key. */
+class EveryNth {
+  readonly #every: number;
+  readonly #counts = new Map<string, number>();
+  constructor(every: number) {
+    this.#every = every;
+  }
+
+  hit(key: string): boolean {
+    const n = ((this.#counts.get(key) ?? 0) + 1) % this.#every;
+    this.#counts.set(key, n);
+    return n === 0;
+  }
+}
+
 /** Update steps audited per update of one server (every step twice over). */
 const MAX_AUDITED_STEPS = updateSteps.length * 2;
 
@@ -51,11 +66,11 @@ export class ReportSink implements LinkSink {
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #auditQuota: AuditQuota;
   /** Records stored per agent since its delivery log was last trimmed. */
-  readonly #sinceTrim = new Map<string, number>();
   readonly #recordsKept: number;
-  readonly #recordsTrimEvery: number;
-  readonly #sinceCatalogTrim = new Map<string, number>();
   readonly #catalogKept: number;
+  /** Retention runs every so many rows per agent (delivery log) and per server (catalog), not per row. */
+  readonly #deliveryTrims: EveryNth;
+  readonly #catalogTrims: EveryNth;
 
   constructor(options: ReportSinkOptions) {
     this.#state = options.state;
@@ -65,8 +80,10 @@ export class ReportSink implements LinkSink {
     this.#events = options.events;
     this.#flushMs = options.snapshotFlushMs ?? DefaultReportSinkOptions.snapshotFlushMs;
     this.#recordsKept = options.recordsKept ?? DefaultReportSinkOptions.recordsKept;
-    this.#recordsTrimEvery = options.recordsTrimEvery ?? DefaultReportSinkOptions.recordsTrimEvery;
     this.#catalogKept = options.catalogKept ?? DefaultReportSinkOptions.catalogKept;
+    const every = options.recordsTrimEvery ?? DefaultReportSinkOptions.recordsTrimEvery;
+    this.#deliveryTrims = new EveryNth(every);
+    this.#catalogTrims = new EveryNth(every);
     options.registry.on('online', (s) => {
       this.#emit('agentOnline', s.agentId);
       this.#emitAgentServers(s.agentId);
@@ -143,35 +160,24 @@ export class ReportSink implements LinkSink {
     const agentId = session.agentId;
     const gate = (serverId: string) => ({ allowance: this.#auditQuota.take(serverId), until: new Date(this.#auditQuota.windowEnd(serverId)).toISOString() });
     const result = ingestRecord(this.#state.store, agentId, evt, this.#state.iso(), (serverId) => this.#ownership.owns(agentId, serverId), gate);
-    if (result.accepted) this.#trimDeliveryLog(agentId);
-    if (result.effect?.kind === 'backupRecorded') this.#trimCatalog(result.effect.record.serverId);
+    const { store } = this.#state;
+    if (result.accepted && this.#deliveryTrims.hit(agentId)) this.#trim('delivery log', agentId, () => store.events.keepNewest(agentId, this.#recordsKept));
+    if (result.effect?.kind === 'backupRecorded') {
+      const serverId = result.effect.record.serverId;
+      if (this.#catalogTrims.hit(serverId)) this.#trim('backup catalog', serverId, () => store.backups.keepNewest(serverId, this.#catalogKept));
+    }
     this.#metrics.recordEvents.labels(evt.topic, !result.accepted ? 'duplicate' : result.effect ? 'accepted' : 'foreign').inc();
     if (result.accepted && !result.effect) session.logger.warn({ topic: evt.topic, seq: evt.seq, serverId: evt.data.serverId }, 'record about a server this agent does not own; acked and dropped');
     if (result.effect) this.#emitEffect(agentId, result.effect);
     return result.ackedSeq;
   }
 
-  /** Every so many records of an agent, keeps only its newest raw records (record-events.ts keepNewest). */
-  #trimDeliveryLog(agentId: string): void {
-    const n = (this.#sinceTrim.get(agentId) ?? 0) + 1;
-    this.#sinceTrim.set(agentId, n % this.#recordsTrimEvery);
-    if (n < this.#recordsTrimEvery) return;
+  /** Keeps only the newest rows (record-events.ts, backups.ts keepNewest); a store fault waits for the next turn. */
+  #trim(what: string, key: string, keepNewest: () => number): void {
     try {
-      this.#state.store.events.keepNewest(agentId, this.#recordsKept);
+      keepNewest();
     } catch (err) {
-      this.#state.logger.warn({ err, agentId }, 'could not trim the delivery log; tried again later');
-    }
-  }
-
-  /** Every so many backup records of a server, keeps only its newest catalog rows (backups.ts keepNewest). */
-  #trimCatalog(serverId: string): void {
-    const n = (this.#sinceCatalogTrim.get(serverId) ?? 0) + 1;
-    this.#sinceCatalogTrim.set(serverId, n % this.#recordsTrimEvery);
-    if (n < this.#recordsTrimEvery) return;
-    try {
-      this.#state.store.backups.keepNewest(serverId, this.#catalogKept);
-    } catch (err) {
-      this.#state.logger.warn({ err, serverId }, 'could not trim the backup catalog; tried again later');
+      this.#state.logger.warn({ err, key }, `could not trim the ${what}; tried again later`);
     }
   }
 

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { decompressStream, FrameWriter, splitZstdFrames, ZstdPool, type ArchiveFormat } from '../../../agent/backup/compress.ts';
+import { decompressStream, FrameWriter, ZstdPool, type ArchiveFormat } from '../../../agent/backup/compress.ts';
+import { splitZstdFrames } from './zstd-frames.ts';
+import { saveLike } from './helpers.ts';
 
-/** Half noise, half text: compressible, but not trivially. */
-function sample(bytes: number): Buffer {
-  const b = Buffer.alloc(bytes);
-  for (let off = 0; off < bytes; off += 8192) {
-    randomBytes(4096).copy(b, off);
-    b.fill('player position inventory ', Math.min(bytes, off + 4096), Math.min(bytes, off + 8192));
-  }
-  return b;
-}
 
 async function compressAll(format: ArchiveFormat, pool: ZstdPool | null, data: Buffer, chunk: number): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -39,7 +31,7 @@ async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
 test('zstd (WASM): independent frames in order; the system zstd decodes the concatenation', async (t) => {
   const pool = new ZstdPool({ size: 2, native: null });
   t.after(() => pool.close());
-  const data = sample(5 * 1024 * 1024 + 12345);
+  const data = saveLike(5 * 1024 * 1024 + 12345);
   const z = await compressAll('tar.zst', pool, data, 1024 * 1024);
   const frames = [];
   for await (const f of splitZstdFrames(pieces(z))) frames.push(f);
@@ -52,7 +44,7 @@ test('zstd (WASM): independent frames in order; the system zstd decodes the conc
 test('zstd: we decode a stream written by the zstd CLI (content size unknown)', async (t) => {
   const pool = new ZstdPool({ size: 1 });
   t.after(() => pool.close());
-  const data = sample(700_000);
+  const data = saveLike(700_000);
   const z = execFileSync('/usr/bin/zstd', ['-c', '-3', '--no-content-size'], { input: data });
   assert.ok((await collect(decompressStream(pieces(z, 4096), 'tar.zst', pool))).equals(data));
 });
@@ -60,13 +52,13 @@ test('zstd: we decode a stream written by the zstd CLI (content size unknown)', 
 test('zstd: many tiny frames (pooled small buffers) decode correctly', async (t) => {
   const pool = new ZstdPool({ size: 2, native: null });
   t.after(() => pool.close());
-  const data = sample(50_000);
+  const data = saveLike(50_000);
   const z = await compressAll('tar.zst', pool, data, 1000);
   assert.ok((await collect(decompressStream(pieces(z, 777), 'tar.zst', pool))).equals(data));
 });
 
 test('gzip: members in order; gzip -d and our decoder read it', async () => {
-  const data = sample(3 * 1024 * 1024 + 7);
+  const data = saveLike(3 * 1024 * 1024 + 7);
   const gz = await compressAll('tar.gz', null, data, 1024 * 1024);
   assert.ok(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 << 20 }).equals(data));
   assert.ok((await collect(decompressStream(pieces(gz), 'tar.gz', null))).equals(data));
@@ -75,7 +67,7 @@ test('gzip: members in order; gzip -d and our decoder read it', async () => {
 test('a corrupt zstd stream is an error, not garbage', async (t) => {
   const pool = new ZstdPool({ size: 1 });
   t.after(() => pool.close());
-  const z = await compressAll('tar.zst', pool, sample(200_000), 1 << 20);
+  const z = await compressAll('tar.zst', pool, saveLike(200_000), 1 << 20);
   await assert.rejects(collect(decompressStream(pieces(z.subarray(0, z.length - 10)), 'tar.zst', pool)), /truncated zstd stream/);
   const bad = Buffer.from(z);
   bad.writeUInt32LE(0x12345678, 0);

@@ -12,12 +12,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createArchive } from '../../../agent/backup/archive.ts';
-import { splitZstdFrames, ZstdPool } from '../../../agent/backup/compress.ts';
+import { ZstdPool } from '../../../agent/backup/compress.ts';
 import { extractArchive } from '../../../agent/backup/extract.ts';
 import { verifyRestorable } from '../../../agent/backup/verify.ts';
-import { fdLink, findZstd, NativeZstdWriter } from '../../../agent/backup/zstd-native.ts';
+import { fdLinker, findZstd, NativeZstdWriter } from '../../../agent/backup/zstd-native.ts';
 import { ZstdLauncher } from '../../../agent/backup/zstd-launcher.ts';
-import { readTree, tempDir, writeTree } from './helpers.ts';
+import { framesOf, readTree, saveLike, tempDir, writeTree } from './helpers.ts';
 
 const sel = (savePaths: string[]) => ({ savePaths, include: [], exclude: [], sqlite: [] });
 const MiB = 1024 * 1024;
@@ -25,23 +25,8 @@ const ZSTD = findZstd();
 const LINUX = process.platform === 'linux';
 const needs = { skip: ZSTD && LINUX ? false : 'needs zstd on PATH and Linux (CI has both)' };
 
-/** Half noise, half text, like a save. */
-function sample(bytes: number): Buffer {
-  const b = Buffer.alloc(bytes);
-  for (let off = 0; off < bytes; off += 8192) {
-    randomBytes(4096).copy(b, off);
-    b.fill('player position inventory ', Math.min(bytes, off + 4096), Math.min(bytes, off + 8192));
-  }
-  return b;
-}
-
 /** Decompressed size of every non-empty frame, in order. */
-async function frameSizes(file: string): Promise<number[]> {
-  const sizes: number[] = [];
-  async function* read() { yield await fs.readFile(file); }
-  for await (const f of splitZstdFrames(read(), 64 * MiB)) if (f.bound > 1) sizes.push(f.bound);
-  return sizes;
-}
+const frameSizes = async (file: string) => (await framesOf(file, 64 * MiB)).filter((b) => b > 1);
 
 async function archiveOf(t: { after(fn: () => Promise<void> | void): void }, dir: string, src: string, extra: Partial<Parameters<typeof createArchive>[0]> = {}) {
   const pool = new ZstdPool({ size: 1, nativeFrameBytes: 256 * 1024 });
@@ -57,16 +42,16 @@ async function restored(dir: string, r: Awaited<ReturnType<typeof createArchive>
   return readTree(staging);
 }
 
-test('fdLink: a /proc link on Linux only (elsewhere zstd reads nothing by itself)', () => {
-  if (LINUX) assert.equal(fdLink(42), `/proc/${process.pid}/fd/42`);
-  assert.equal(fdLink(42, 'win32'), null);
-  assert.equal(fdLink(42, 'darwin'), null);
+test('fdLinker: a /proc link on Linux only (elsewhere zstd reads nothing by itself)', () => {
+  if (LINUX) assert.equal(fdLinker()?.(42), `/proc/${process.pid}/fd/42`);
+  assert.equal(fdLinker('win32'), null);
+  assert.equal(fdLinker('darwin'), null);
 });
 
 test('large files are read by zstd itself: one frame each (of their size), the rest in bounded frames; hashed as written, verified and restored by our reader', needs, async (t) => {
   const dir = await tempDir(t);
   const w = path.join(dir, 'world');
-  await writeTree(w, { 'big.db': sample(3 * MiB + 1234), 'sub/other.db': sample(2 * MiB), 'small.sav': sample(300_000), 'meta.fwl': 'meta' });
+  await writeTree(w, { 'big.db': saveLike(3 * MiB + 1234), 'sub/other.db': saveLike(2 * MiB), 'small.sav': saveLike(300_000), 'meta.fwl': 'meta' });
   const { r, pool } = await archiveOf(t, dir, w);
   assert.equal(r.sha256, execFileSync('sha256sum', [r.archivePath], { encoding: 'utf8' }).split(' ')[0], 'hashed as written');
   const sizes = await frameSizes(r.archivePath);
@@ -81,7 +66,7 @@ test('large files are read by zstd itself: one frame each (of their size), the r
 test('a large file that changes after the archiver opened it: that attempt is thrown away and the archive is built again', needs, async (t) => {
   const dir = await tempDir(t);
   const w = path.join(dir, 'world');
-  await writeTree(w, { 'big.db': sample(2 * MiB), 'small.sav': 'small' });
+  await writeTree(w, { 'big.db': saveLike(2 * MiB), 'small.sav': 'small' });
   const big = path.join(w, 'big.db');
   const tail = randomBytes(5000);
   let bigOpens = 0;
@@ -104,7 +89,7 @@ test('a large file that changes after the archiver opened it: that attempt is th
 test('the path swapped for another file after the archiver opened it: zstd reads the file the header describes', needs, async (t) => {
   const dir = await tempDir(t);
   const w = path.join(dir, 'world');
-  const original = sample(2 * MiB);
+  const original = saveLike(2 * MiB);
   await writeTree(w, { 'big.db': original, 'small.sav': 'small' });
   const big = path.join(w, 'big.db');
   let swapped = false;
@@ -129,7 +114,7 @@ test('a link or a FIFO put where the plan saw a save file is neither followed no
   const w = path.join(dir, 'world');
   const secret = path.join(dir, 'secret.txt');
   await fs.writeFile(secret, 'TOKEN-THAT-MUST-NOT-LEAK'.repeat(100_000)); // large: would go to zstd directly
-  await writeTree(w, { 'big.db': sample(2 * MiB), 'pipe.sav': 'soon a FIFO', 'keep.sav': 'kept' });
+  await writeTree(w, { 'big.db': saveLike(2 * MiB), 'pipe.sav': 'soon a FIFO', 'keep.sav': 'kept' });
   const big = path.join(w, 'big.db');
   const pipe = path.join(w, 'pipe.sav');
   const planted = new Set<string>();
@@ -162,7 +147,7 @@ test('direct files across zstd processes (more slots than names): the stream is 
   const launcher = await ZstdLauncher.start(ZSTD!);
   assert.ok(launcher);
   t.after(() => launcher.close());
-  const parts = [sample(100_000), sample(700_000), sample(50_000), sample(900_000), sample(10)];
+  const parts = [saveLike(100_000), saveLike(700_000), saveLike(50_000), saveLike(900_000), saveLike(10)];
   const sources = await Promise.all([1, 3].map(async (i) => {
     await fs.writeFile(path.join(dir, `src${i}`), parts[i]!);
     return fs.open(path.join(dir, `src${i}`), 'r');
@@ -171,7 +156,7 @@ test('direct files across zstd processes (more slots than names): the stream is 
   const wr = await NativeZstdWriter.start({ launcher, level: 1, file, filePath: out, fifoDir: path.join(dir, 'fifo'), expectedBytes: 200_000, expectedDirect: 2, frameBytes: 64 * 1024, maxSlots: 3, ways: 2 });
   const reads: Promise<void>[] = [];
   for (const [i, part] of parts.entries()) {
-    if (i === 1 || i === 3) reads.push((await wr.direct(fdLink(sources[i === 1 ? 0 : 1]!.fd)!)).read);
+    if (i === 1 || i === 3) reads.push((await wr.direct(fdLinker()!(sources[i === 1 ? 0 : 1]!.fd))).read);
     else for (let off = 0; off < part.length; off += 30_000) await wr.write(Buffer.from(part.subarray(off, off + 30_000)));
   }
   const { size, sha256 } = await wr.end();

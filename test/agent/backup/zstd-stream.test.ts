@@ -13,7 +13,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { decompressStream, FrameWriter, ZstdPool } from '../../../agent/backup/compress.ts';
 import { readTar } from '../../../agent/backup/tar.ts';
-import { frameHeaderBytes, parseFrameHeader, splitZstdFrames } from '../../../agent/backup/zstd-frame.ts';
+import { frameHeaderBytes, parseFrameHeader } from '../../../agent/backup/zstd-frame.ts';
+import { splitZstdFrames } from './zstd-frames.ts';
 import { readZstd } from '../../../agent/backup/zstd-read.ts';
 import { tempDir } from './helpers.ts';
 
