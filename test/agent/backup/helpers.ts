@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -6,6 +7,7 @@ import { ServerConfigSchema, type ServerConfig } from '../../../agent/config.ts'
 import type { AdminChannel, ResolvedServer, ResumeOutcome, ServerControl } from '../../../agent/types.ts';
 import { GameProfileSchema, type GameProfileInput } from '../../../games/profile.ts';
 import type { ServerState } from '../../../protocol/index.ts';
+import { splitZstdFrames } from './zstd-frames.ts';
 
 export async function tempDir(t: { after(fn: () => Promise<void> | void): void }, prefix = 'reconsync-backup-'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -189,4 +191,22 @@ export async function rcloneConfig(dir: string, aliasRoot: string): Promise<stri
   const file = path.join(dir, 'rclone.conf');
   await fs.writeFile(file, `[remote]\ntype = local\n\n[vault]\ntype = alias\nremote = remote:${aliasRoot}\n`);
   return file;
+}
+
+/** Half noise, half text, like a save: compressible, but not trivially. */
+export function saveLike(bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let off = 0; off < bytes; off += 8192) {
+    randomBytes(4096).copy(b, off);
+    b.fill('player position inventory ', Math.min(bytes, off + 4096), Math.min(bytes, off + 8192));
+  }
+  return b;
+}
+
+/** Decompressed-size bound of every zstd frame of a file, in order; an empty frame (unused FIFO name) reads as 1. */
+export async function framesOf(file: string, maxFrameBytes?: number): Promise<number[]> {
+  const bounds: number[] = [];
+  async function* read() { yield await fs.readFile(file); }
+  for await (const f of splitZstdFrames(read(), maxFrameBytes)) bounds.push(f.bound);
+  return bounds;
 }

@@ -7,44 +7,27 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createArchive } from '../../../agent/backup/archive.ts';
-import { splitZstdFrames, ZstdPool } from '../../../agent/backup/compress.ts';
+import { ZstdPool } from '../../../agent/backup/compress.ts';
 import { extractArchive } from '../../../agent/backup/extract.ts';
 import { findZstd, NativeZstdWriter } from '../../../agent/backup/zstd-native.ts';
 import { ZstdLauncher } from '../../../agent/backup/zstd-launcher.ts';
 import { waitFor } from '../../support/wait.ts';
-import { readTree, tempDir, writeTree } from './helpers.ts';
+import { framesOf, readTree, saveLike, tempDir, writeTree } from './helpers.ts';
 
 const sel = (savePaths: string[]) => ({ savePaths, include: [], exclude: [], sqlite: [] });
 const MiB = 1024 * 1024;
 const ZSTD = findZstd();
 
-/** Half noise, half text, like a save. */
-function sample(bytes: number): Buffer {
-  const b = Buffer.alloc(bytes);
-  for (let off = 0; off < bytes; off += 8192) {
-    randomBytes(4096).copy(b, off);
-    b.fill('player position inventory ', Math.min(bytes, off + 4096), Math.min(bytes, off + 8192));
-  }
-  return b;
-}
-
-/** Decompressed-size bound of every frame; an empty frame (unused FIFO name) reads as 1. */
-async function framesOf(file: string): Promise<number[]> {
-  const bounds: number[] = [];
-  async function* read() { yield await fs.readFile(file); }
-  for await (const f of splitZstdFrames(read())) bounds.push(f.bound);
-  return bounds;
-}
 
 async function world(dir: string): Promise<string> {
   const w = path.join(dir, 'worlds_local');
-  await writeTree(w, { 'Dedicated.db': sample(5 * MiB + 4321), 'Dedicated.fwl': 'meta', 'players/p1.sav': sample(70_000) });
+  await writeTree(w, { 'Dedicated.db': saveLike(5 * MiB + 4321), 'Dedicated.fwl': 'meta', 'players/p1.sav': saveLike(70_000) });
   return w;
 }
 
@@ -84,7 +67,7 @@ test('zstd on PATH is the default: one process, bounded frames, hashed as writte
 
 test('more frames than FIFO names on one command line: the next zstd process appends, and the stream is whole', { skip: ZSTD ? false : 'needs zstd' }, async (t) => {
   const dir = await tempDir(t);
-  const input = sample(3 * MiB + 777);
+  const input = saveLike(3 * MiB + 777);
   const file = await fs.open(path.join(dir, 'out.zst'), 'w+');
   t.after(() => file.close().catch(() => undefined));
   const launcher = await ZstdLauncher.start(ZSTD!);
@@ -106,7 +89,7 @@ test('more frames than FIFO names on one command line: the next zstd process app
 
 test('many unused frame names: each gets an empty frame, rung back to back without losing a doorbell', { skip: ZSTD ? false : 'needs zstd', timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
-  const input = sample(300_000);
+  const input = saveLike(300_000);
   const file = await fs.open(path.join(dir, 'out.zst'), 'w+');
   t.after(() => file.close().catch(() => undefined));
   const launcher = await ZstdLauncher.start(ZSTD!);

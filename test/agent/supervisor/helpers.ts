@@ -100,6 +100,17 @@ export async function readPorts(dir: string): Promise<{ udp: number; tcp: number
   return JSON.parse(await readFile(path.join(dir, 'ports.json'), 'utf8')) as { udp: number; tcp: number; pid: number };
 }
 
+/** Whether the simulated game whose ports.json is in `dir` still runs. */
+export async function gameAlive(dir: string): Promise<boolean> {
+  const { pid } = await readPorts(dir);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function readCommands(dir: string): Promise<string[]> {
   const text = await readFile(path.join(dir, 'commands.log'), 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean);

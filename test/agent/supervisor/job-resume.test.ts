@@ -8,7 +8,7 @@ import { Supervisor } from '../../../agent/supervisor/supervisor.ts';
 import { BackupEngine } from '../../../agent/backup/engine.ts';
 import type { ResolvedServer } from '../../../agent/types.ts';
 import { ReconSyncError } from '../../../protocol/index.ts';
-import { UdpPingProbe, makeSandbox, makeServer, memoryLogger, readPorts, waitGameUp, waitState, type Sandbox } from './helpers.ts';
+import { UdpPingProbe, gameAlive, makeSandbox, makeServer, memoryLogger, readPorts, waitGameUp, waitState, type Sandbox } from './helpers.ts';
 
 /**
  * A job that stopped the game (backup without a save channel, restore) starts
@@ -59,15 +59,6 @@ describe('jobs that stop the game leave it to the supervisor to start it again',
   });
 
   const intentRecord = () => path.join(box.dataDir, 'intent', `${server.id}.stopped`);
-  const gameAlive = async () => {
-    const { pid } = await readPorts(box.gameDir);
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   /** An operator's stop, as the server.stop RPC handler issues it. */
   const operatorStop = () => sup.stop({ reason: 'operator', operator: true });
 
@@ -82,7 +73,7 @@ describe('jobs that stop the game leave it to the supervisor to start it again',
     await stopping;
     assert.equal(sup.state, 'stopped');
     assert.equal(sup.pid, null);
-    assert.equal(await gameAlive(), false, 'the game process is not running');
+    assert.equal(await gameAlive(box.gameDir), false, 'the game process is not running');
     assert.ok(existsSync(intentRecord()), 'the operator\'s stop is kept');
     assert.ok(rec.warnings?.includes('left stopped: an operator stopped it during the backup'), JSON.stringify(rec.warnings));
     assert.deepEqual(logs.errors(), []);
@@ -119,7 +110,7 @@ describe('jobs that stop the game leave it to the supervisor to start it again',
     assert.equal(r.backupId, rec.id);
     assert.equal(await readFile(path.join(server.savePaths[0]!, 'world.db'), 'utf8'), 'the world as backed up', 'the restored world stays');
     assert.equal(sup.state, 'stopped');
-    assert.equal(await gameAlive(), false, 'the game process is not running');
+    assert.equal(await gameAlive(box.gameDir), false, 'the game process is not running');
     assert.ok(existsSync(intentRecord()), 'the operator\'s stop is kept');
     const outcome = records.filter((x) => x.topic === 'restore.completed').map((x) => x.data);
     assert.equal(outcome.length, 1);
@@ -150,7 +141,7 @@ describe('jobs that stop the game leave it to the supervisor to start it again',
     assert.equal(r.state, 'stopped');
     assert.match(r.message ?? '', /left stopped: an operator stopped it during the scheduled restart/);
     assert.equal(sup.pid, null);
-    assert.equal(await gameAlive(), false);
+    assert.equal(await gameAlive(box.gameDir), false);
     // The operator's own restart still brings it back.
     await sup.restart({ reason: 'operator', operator: true });
     await waitState(sup, 'running');

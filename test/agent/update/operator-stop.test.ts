@@ -14,7 +14,7 @@ import type { ServerUnit } from '../../../agent/server-unit.ts';
 import type { ResolvedServer } from '../../../agent/types.ts';
 import type { UpdateStep } from '../../../protocol/index.ts';
 import { SteamCmdStandIn, standInProgram } from '../../support/steamcmd/index.ts';
-import { UdpPingProbe, makeSandbox, makeServer, memoryLogger, readPorts, waitGameUp, waitState, type Sandbox } from '../supervisor/helpers.ts';
+import { UdpPingProbe, gameAlive, makeSandbox, makeServer, memoryLogger, readPorts, waitGameUp, waitState, type Sandbox } from '../supervisor/helpers.ts';
 
 const APP = 376030;
 
@@ -85,15 +85,6 @@ describe('update: an operator stop during it is kept', () => {
     await box.cleanup();
   });
 
-  const gameAlive = async () => {
-    const { pid } = await readPorts(box.gameDir);
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   test('operator stop while SteamCMD runs: build installed, the game stays down, the intent says stop, the outcome says so', async () => {
     let stopping = null as Promise<unknown> | null;
@@ -109,7 +100,7 @@ describe('update: an operator stop during it is kept', () => {
     assert.match(last.message, /left stopped: an operator stopped it during the update/);
     assert.equal(sup.state, 'stopped');
     assert.equal(sup.pid, null);
-    assert.equal(await gameAlive(), false, 'the game process is not running');
+    assert.equal(await gameAlive(box.gameDir), false, 'the game process is not running');
     assert.ok(existsSync(path.join(box.dataDir, 'intent', `${server.id}.stopped`)), 'the operator\'s stop is kept');
     assert.deepEqual(logs.errors(), []);
   });
